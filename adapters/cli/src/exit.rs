@@ -1,0 +1,73 @@
+//! One-line errors and the exit codes they map to.
+//!
+//! Codes are stable and documented in `netboot --help` output of each
+//! subcommand and in the README:
+//!
+//! | code | meaning |
+//! |---|---|
+//! | 0 | success |
+//! | 1 | any other failure |
+//! | 2 | bad command line (from clap) |
+//! | 3 | bad configuration file or argument value |
+//! | 4 | a server could not bind or listen |
+//! | 10-19 | TFTP client: 10 not found, 11 access violation, 12 timed out, 13 disk full, 14 file exists, 15 other TFTP error, 16 local file error |
+//! | 20-29 | BOOTP client: 20 no answer |
+//! | 30-39 | FTP client: 30 cannot connect, 31 login refused, 32 file refused by the server, 33 transfer failed, 34 local file error |
+//! | 40-49 | provisioning: 40 no BOOTP answer, 41 TFTP failure, 42 bad manifest, 43 FTP failure, 44 digest mismatch |
+
+use std::fmt;
+use std::process::ExitCode;
+
+/// A failure to report on one line, with its exit code.
+#[derive(Debug)]
+pub struct CliError {
+    code: u8,
+    message: String,
+}
+
+impl CliError {
+    /// A failure with an explicit exit code.
+    pub fn new(code: u8, message: impl Into<String>) -> Self {
+        CliError {
+            code,
+            message: message.into(),
+        }
+    }
+
+    /// Exit code 1: any other failure.
+    #[allow(dead_code)]
+    pub fn other(message: impl Into<String>) -> Self {
+        Self::new(1, message)
+    }
+
+    /// Exit code 3: bad configuration or argument value.
+    #[allow(dead_code)]
+    pub fn config(message: impl Into<String>) -> Self {
+        Self::new(3, message)
+    }
+
+    /// Exit code 4: a server could not bind or listen.
+    #[allow(dead_code)]
+    pub fn bind(message: impl Into<String>) -> Self {
+        Self::new(4, message)
+    }
+
+    /// The process exit code for this failure.
+    pub fn exit_code(&self) -> ExitCode {
+        ExitCode::from(self.code)
+    }
+
+    /// The numeric exit code.
+    #[allow(dead_code)]
+    pub fn code(&self) -> u8 {
+        self.code
+    }
+}
+
+impl fmt::Display for CliError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for CliError {}

@@ -1,0 +1,43 @@
+//! `netboot`: network boot and provisioning from one command.
+//!
+//! Each protocol has its own subcommand with `serve` and client verbs; the
+//! top-level `serve`, `provision` and `demo` run the whole flow. Every
+//! protocol decision is made in `netboot-core`; this binary parses arguments
+//! and configuration, shows progress and turns failures into one-line
+//! messages and distinct exit codes (see [`exit`]).
+
+mod exit;
+mod logging;
+mod progress;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Network boot and provisioning: BOOTP/DHCP, TFTP and FTP.
+#[derive(Parser, Debug)]
+#[command(name = "netboot", version, about, long_about = None)]
+struct Cli {
+    /// Log what happens (-v info, -vv debug, -vvv trace); RUST_LOG overrides.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    verbose: u8,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    logging::init(cli.verbose);
+    let result: Result<(), exit::CliError> = match cli.command {};
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("netboot: {e}");
+            e.exit_code()
+        }
+    }
+}

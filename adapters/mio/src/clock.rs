@@ -1,0 +1,53 @@
+//! The bridge between the OS monotonic clock and the core's [`Instant`].
+
+use std::time::Duration;
+
+use netboot_core::time::Instant;
+
+/// Maps `std::time::Instant` onto the core's microsecond [`Instant`], with
+/// the clock's creation as the epoch.
+///
+/// ```
+/// use netboot_mio::clock::Clock;
+///
+/// let clock = Clock::new();
+/// let a = clock.now();
+/// let b = clock.now();
+/// assert!(b >= a);
+/// ```
+#[derive(Clone, Copy, Debug)]
+pub struct Clock {
+    epoch: std::time::Instant,
+}
+
+impl Default for Clock {
+    fn default() -> Self {
+        Clock::new()
+    }
+}
+
+impl Clock {
+    /// A clock whose epoch is now.
+    pub fn new() -> Self {
+        Clock {
+            epoch: std::time::Instant::now(),
+        }
+    }
+
+    /// The current instant.
+    pub fn now(&self) -> Instant {
+        self.instant(std::time::Instant::now())
+    }
+
+    /// Converts an OS instant.
+    pub fn instant(&self, t: std::time::Instant) -> Instant {
+        let micros = t.saturating_duration_since(self.epoch).as_micros();
+        Instant::from_micros(u64::try_from(micros).unwrap_or(u64::MAX))
+    }
+
+    /// How long to sleep from `now` until `deadline` (zero if it has passed),
+    /// rounded up to whole milliseconds for `epoll_wait`.
+    pub fn until(&self, now: Instant, deadline: Instant) -> Duration {
+        crate::runtime::sleep_for(deadline.saturating_duration_since(now))
+    }
+}

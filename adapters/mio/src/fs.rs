@@ -1,0 +1,523 @@
+//! A [`Storage`] on a real directory, jailed to it.
+//!
+//! The root is opened once as a capability ([`cap_std::fs::Dir`]); every later
+//! operation resolves its path *inside* that directory handle, so neither
+//! `..`, nor an absolute path, nor a symbolic link (however deep) can reach a
+//! file outside the root: cap-std uses `openat2(RESOLVE_BENEATH)` where the
+//! kernel has it and a checked component-by-component walk where it does not.
+//! Paths arrive already normalised by [`netboot_core::path::resolve`], so the
+//! jail is a second, independent wall.
+//!
+//! Uploads in write-aside modes go to a hidden temporary file in the target's
+//! directory (`.netboot-upload-*`), which is renamed into place on commit
+//! (hard-linked, for create-only uploads, so an existing file is never
+//! clobbered) and removed on discard or when the writer is dropped. Temporary
+//! files never appear in directory listings. Nothing is `fsync`ed: like
+//! vsftpd and atftpd, durability is left to the file system.
+
+use std::fs::File;
+use std::io::{self, Write};
+use std::ops::ControlFlow;
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::UNIX_EPOCH;
+
+use cap_std::ambient_authority;
+use cap_std::fs::{Dir, OpenOptions};
+use netboot_core::path;
+use netboot_core::storage::{EntryKind, Metadata, Storage, StoreError, WriteMode};
+
+/// Prefix of temporary upload files; such names are hidden and unservable.
+pub const TEMP_PREFIX: &str = ".netboot-upload-";
+
+static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
+
+/// A jailed directory store.
+///
+/// ```
+/// use netboot_core::storage::{Storage, WriteMode};
+/// use netboot_mio::fs::FsStore;
+///
+/// let dir = tempfile::tempdir().unwrap();
+/// std::fs::write(dir.path().join("hello.txt"), b"hi").unwrap();
+/// let mut store = FsStore::open(dir.path(), true).unwrap();
+/// let (mut f, meta) = store.open_read("hello.txt").unwrap();
+/// assert_eq!(meta.len, 2);
+///
+/// let mut w = store.open_write("new.bin", WriteMode::CreateNew).unwrap();
+/// store.write(&mut w, b"abc").unwrap();
+/// store.commit(w).unwrap();
+/// assert_eq!(std::fs::read(dir.path().join("new.bin")).unwrap(), b"abc");
+/// ```
+#[derive(Debug)]
+pub struct FsStore {
+    root: Dir,
+    root_path: PathBuf,
+    writable: bool,
+}
+
+/// A file of an [`FsStore`] open for writing.
+#[derive(Debug)]
+pub struct FsWriter {
+    file: Option<File>,
+    /// Where the content is being written (a temp file in atomic modes).
+    written: String,
+    /// The name it must get on commit, in atomic modes.
+    target: Option<(String, WriteMode)>,
+    root: Option<Dir>,
+}
+
+impl FsStore {
+    /// Opens `root` as a store; modifications are refused unless `writable`.
+    pub fn open(root: impl AsRef<Path>, writable: bool) -> io::Result<Self> {
+        let root_path = std::fs::canonicalize(root.as_ref())?;
+        let root = Dir::open_ambient_dir(&root_path, ambient_authority())?;
+        Ok(FsStore {
+            root,
+            root_path,
+            writable,
+        })
+    }
+
+    /// Another handle on the same root (for a second service).
+    pub fn try_clone(&self) -> io::Result<Self> {
+        Ok(FsStore {
+            root: self.root.try_clone()?,
+            root_path: self.root_path.clone(),
+            writable: self.writable,
+        })
+    }
+
+    /// The canonical path of the root on the host.
+    pub fn root_path(&self) -> &Path {
+        &self.root_path
+    }
+
+    /// True when modifications are allowed.
+    pub fn writable(&self) -> bool {
+        self.writable
+    }
+
+    fn check_writable(&self) -> Result<(), StoreError> {
+        if self.writable {
+            Ok(())
+        } else {
+            Err(StoreError::PermissionDenied)
+        }
+    }
+
+    fn metadata_of(&self, m: &cap_std::fs::Metadata) -> Metadata {
+        let kind = if m.is_file() {
+            EntryKind::File
+        } else if m.is_dir() {
+            EntryKind::Directory
+        } else {
+            EntryKind::Other
+        };
+        let modified = m
+            .modified()
+            .ok()
+            .and_then(|t| t.into_std().duration_since(UNIX_EPOCH).ok())
+            .map(|d| d.as_secs());
+        Metadata {
+            kind,
+            len: if kind == EntryKind::File { m.len() } else { 0 },
+            modified,
+            readonly: !self.writable || m.permissions().readonly(),
+        }
+    }
+
+    fn dir_path(p: &str) -> &str {
+        if p.is_empty() { "." } else { p }
+    }
+}
+
+/// Names a peer may never address directly.
+fn is_hidden_temp(path: &str) -> bool {
+    path::file_name(path).starts_with(TEMP_PREFIX)
+}
+
+/// Maps an OS error onto the store's vocabulary.
+pub fn store_error(e: &io::Error) -> StoreError {
+    match e.raw_os_error() {
+        Some(libc::ENOSPC | libc::EDQUOT | libc::EFBIG) => return StoreError::Full,
+        // A link we will not follow, or a rename across file systems.
+        Some(libc::ELOOP | libc::EXDEV) => return StoreError::PermissionDenied,
+        Some(libc::ENOTDIR) => return StoreError::NotADirectory,
+        Some(libc::EISDIR) => return StoreError::IsADirectory,
+        Some(libc::ENOTEMPTY) => return StoreError::NotEmpty,
+        _ => {}
+    }
+    match e.kind() {
+        io::ErrorKind::NotFound => StoreError::NotFound,
+        io::ErrorKind::PermissionDenied => StoreError::PermissionDenied,
+        io::ErrorKind::AlreadyExists => StoreError::AlreadyExists,
+        io::ErrorKind::StorageFull | io::ErrorKind::QuotaExceeded => StoreError::Full,
+        io::ErrorKind::IsADirectory => StoreError::IsADirectory,
+        io::ErrorKind::NotADirectory => StoreError::NotADirectory,
+        io::ErrorKind::DirectoryNotEmpty => StoreError::NotEmpty,
+        io::ErrorKind::InvalidInput | io::ErrorKind::InvalidFilename => {
+            StoreError::PermissionDenied
+        }
+        _ => StoreError::Io,
+    }
+}
+
+fn err(e: io::Error) -> StoreError {
+    store_error(&e)
+}
+
+impl Storage for FsStore {
+    type Reader = File;
+    type Writer = FsWriter;
+
+    fn metadata(&mut self, path: &str) -> Result<Metadata, StoreError> {
+        if is_hidden_temp(path) {
+            return Err(StoreError::NotFound);
+        }
+        let m = self.root.metadata(Self::dir_path(path)).map_err(err)?;
+        Ok(self.metadata_of(&m))
+    }
+
+    fn open_read(&mut self, path: &str) -> Result<(File, Metadata), StoreError> {
+        if is_hidden_temp(path) {
+            return Err(StoreError::NotFound);
+        }
+        // Refuse anything but a regular file before opening, so that a FIFO or
+        // device in the root can never block or be read.
+        let meta = self.metadata(path)?;
+        match meta.kind {
+            EntryKind::File => {}
+            EntryKind::Directory => return Err(StoreError::IsADirectory),
+            EntryKind::Other => return Err(StoreError::PermissionDenied),
+        }
+        let mut opts = OpenOptions::new();
+        opts.read(true);
+        let file = self.root.open_with(path, &opts).map_err(err)?.into_std();
+        let m = file.metadata().map_err(err)?;
+        if !m.is_file() {
+            return Err(StoreError::PermissionDenied);
+        }
+        Ok((
+            file,
+            Metadata {
+                len: m.len(),
+                ..meta
+            },
+        ))
+    }
+
+    fn read_at(
+        &mut self,
+        file: &mut File,
+        offset: u64,
+        buf: &mut [u8],
+    ) -> Result<usize, StoreError> {
+        loop {
+            match file.read_at(buf, offset) {
+                Ok(n) => return Ok(n),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(err(e)),
+            }
+        }
+    }
+
+    fn open_write(&mut self, path: &str, mode: WriteMode) -> Result<FsWriter, StoreError> {
+        self.check_writable()?;
+        if path.is_empty() {
+            return Err(StoreError::IsADirectory);
+        }
+        if is_hidden_temp(path) {
+            return Err(StoreError::PermissionDenied);
+        }
+        match self.root.metadata(path) {
+            Ok(m) if m.is_dir() => return Err(StoreError::IsADirectory),
+            Ok(m) if !m.is_file() => return Err(StoreError::PermissionDenied),
+            Ok(_) if mode == WriteMode::CreateNew => return Err(StoreError::AlreadyExists),
+            Ok(_) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(err(e)),
+        }
+        if mode.is_atomic() {
+            let dir = path::parent(path);
+            let n = TEMP_COUNTER.fetch_add(1, Ordering::Relaxed);
+            let name = format!("{TEMP_PREFIX}{}-{n}", std::process::id());
+            let temp = if dir.is_empty() {
+                name
+            } else {
+                format!("{dir}/{name}")
+            };
+            let mut opts = OpenOptions::new();
+            opts.write(true).create_new(true);
+            let file = self.root.open_with(&temp, &opts).map_err(err)?.into_std();
+            Ok(FsWriter {
+                file: Some(file),
+                written: temp,
+                target: Some((path.to_string(), mode)),
+                root: self.root.try_clone().ok(),
+            })
+        } else {
+            let mut opts = OpenOptions::new();
+            opts.write(true).create(true);
+            if mode == WriteMode::Append {
+                opts.append(true);
+            }
+            let file = self.root.open_with(path, &opts).map_err(err)?.into_std();
+            if let WriteMode::At(offset) = mode {
+                let len = file.metadata().map_err(err)?.len();
+                if offset > len {
+                    return Err(StoreError::PermissionDenied);
+                }
+                file.set_len(offset).map_err(err)?;
+                use std::io::Seek;
+                (&file).seek(io::SeekFrom::Start(offset)).map_err(err)?;
+            }
+            Ok(FsWriter {
+                file: Some(file),
+                written: path.to_string(),
+                target: None,
+                root: None,
+            })
+        }
+    }
+
+    fn write(&mut self, file: &mut FsWriter, data: &[u8]) -> Result<(), StoreError> {
+        match file.file.as_mut() {
+            Some(f) => f.write_all(data).map_err(err),
+            None => Err(StoreError::Io),
+        }
+    }
+
+    fn commit(&mut self, mut file: FsWriter) -> Result<(), StoreError> {
+        file.file.take();
+        let Some((target, mode)) = file.target.take() else {
+            return Ok(());
+        };
+        let result = if mode == WriteMode::CreateNew {
+            // A hard link never replaces an existing name: create-only holds
+            // even if another upload of the same name finished first.
+            self.root
+                .hard_link(&file.written, &self.root, &target)
+                .map(|()| {
+                    let _ = self.root.remove_file(&file.written);
+                })
+        } else {
+            self.root.rename(&file.written, &self.root, &target)
+        };
+        match result {
+            Ok(()) => {
+                file.written.clear();
+                Ok(())
+            }
+            Err(e) => Err(err(e)),
+        }
+    }
+
+    fn discard(&mut self, file: FsWriter) {
+        drop(file);
+    }
+
+    fn read_dir(
+        &mut self,
+        path: &str,
+        visit: &mut dyn FnMut(&str, &Metadata) -> ControlFlow<()>,
+    ) -> Result<(), StoreError> {
+        let entries = if path.is_empty() {
+            self.root.entries()
+        } else {
+            self.root.read_dir(path)
+        }
+        .map_err(err)?;
+        for entry in entries {
+            let Ok(entry) = entry else { continue };
+            let name = entry.file_name();
+            let Some(name) = name.to_str() else { continue };
+            if name.starts_with(TEMP_PREFIX) {
+                continue;
+            }
+            let full = if path.is_empty() {
+                name.to_string()
+            } else {
+                format!("{path}/{name}")
+            };
+            // Follow links that stay inside the root; skip those that do not.
+            let Ok(m) = self.root.metadata(&full) else {
+                continue;
+            };
+            if let ControlFlow::Break(()) = visit(name, &self.metadata_of(&m)) {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    fn create_dir(&mut self, path: &str) -> Result<(), StoreError> {
+        self.check_writable()?;
+        if path.is_empty() {
+            return Err(StoreError::AlreadyExists);
+        }
+        self.root.create_dir(path).map_err(err)
+    }
+
+    fn remove_dir(&mut self, path: &str) -> Result<(), StoreError> {
+        self.check_writable()?;
+        if path.is_empty() {
+            return Err(StoreError::PermissionDenied);
+        }
+        self.root.remove_dir(path).map_err(err)
+    }
+
+    fn remove_file(&mut self, path: &str) -> Result<(), StoreError> {
+        self.check_writable()?;
+        if is_hidden_temp(path) {
+            return Err(StoreError::NotFound);
+        }
+        self.root.remove_file(path).map_err(err)
+    }
+
+    fn rename(&mut self, from: &str, to: &str) -> Result<(), StoreError> {
+        self.check_writable()?;
+        if from.is_empty() || to.is_empty() || is_hidden_temp(from) || is_hidden_temp(to) {
+            return Err(StoreError::PermissionDenied);
+        }
+        self.root.rename(from, &self.root, to).map_err(err)
+    }
+}
+
+impl Drop for FsWriter {
+    fn drop(&mut self) {
+        self.file.take();
+        if self.target.is_some()
+            && !self.written.is_empty()
+            && let Some(root) = &self.root
+        {
+            let _ = root.remove_file(&self.written);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::symlink;
+
+    fn setup() -> (tempfile::TempDir, tempfile::TempDir, FsStore) {
+        let outside = tempfile::tempdir().unwrap();
+        std::fs::write(outside.path().join("secret"), b"secret").unwrap();
+        let root = tempfile::tempdir().unwrap();
+        std::fs::write(root.path().join("inside"), b"inside").unwrap();
+        std::fs::create_dir(root.path().join("sub")).unwrap();
+        symlink(outside.path().join("secret"), root.path().join("escape")).unwrap();
+        symlink("../inside", root.path().join("sub/ok-link")).unwrap();
+        symlink(outside.path(), root.path().join("outdir")).unwrap();
+        let store = FsStore::open(root.path(), true).unwrap();
+        (outside, root, store)
+    }
+
+    #[test]
+    fn symlinks_out_of_root_are_refused() {
+        let (outside, root, mut s) = setup();
+        assert!(s.open_read("escape").is_err());
+        assert!(s.open_read("outdir/secret").is_err());
+        assert!(s.open_write("outdir/new", WriteMode::Replace).is_err());
+        assert!(s.remove_file("outdir/secret").is_err());
+        assert!(s.rename("outdir/secret", "stolen").is_err());
+        assert_eq!(
+            std::fs::read(outside.path().join("secret")).unwrap(),
+            b"secret"
+        );
+        assert!(!root.path().join("stolen").exists());
+        assert!(!outside.path().join("new").exists());
+    }
+
+    #[test]
+    fn symlinks_inside_root_are_followed() {
+        let (_o, _r, mut s) = setup();
+        let (mut f, m) = s.open_read("sub/ok-link").unwrap();
+        assert_eq!(m.len, 6);
+        let mut buf = [0; 6];
+        assert_eq!(s.read_at(&mut f, 0, &mut buf).unwrap(), 6);
+        assert_eq!(&buf, b"inside");
+    }
+
+    #[test]
+    fn dropped_upload_leaves_nothing() {
+        let (_o, root, mut s) = setup();
+        let mut w = s.open_write("sub/up.bin", WriteMode::CreateNew).unwrap();
+        s.write(&mut w, b"partial").unwrap();
+        drop(w);
+        let names: Vec<_> = std::fs::read_dir(root.path().join("sub"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, ["ok-link"]);
+    }
+
+    #[test]
+    fn create_new_never_clobbers() {
+        let (_o, root, mut s) = setup();
+        let mut w = s.open_write("later", WriteMode::CreateNew).unwrap();
+        s.write(&mut w, b"mine").unwrap();
+        std::fs::write(root.path().join("later"), b"theirs").unwrap();
+        assert_eq!(s.commit(w), Err(StoreError::AlreadyExists));
+        assert_eq!(std::fs::read(root.path().join("later")).unwrap(), b"theirs");
+        assert_eq!(std::fs::read_dir(root.path()).unwrap().count(), 6);
+    }
+
+    #[test]
+    fn replace_is_atomic_and_hidden_until_commit() {
+        let (_o, root, mut s) = setup();
+        let mut w = s.open_write("inside", WriteMode::Replace).unwrap();
+        s.write(&mut w, b"updated").unwrap();
+        let mut seen = Vec::new();
+        s.read_dir("", &mut |n, _| {
+            seen.push(n.to_string());
+            ControlFlow::Continue(())
+        })
+        .unwrap();
+        assert!(seen.iter().all(|n| !n.starts_with(TEMP_PREFIX)));
+        assert_eq!(
+            std::fs::read(root.path().join("inside")).unwrap(),
+            b"inside"
+        );
+        s.commit(w).unwrap();
+        assert_eq!(
+            std::fs::read(root.path().join("inside")).unwrap(),
+            b"updated"
+        );
+    }
+
+    #[test]
+    fn read_only_store_refuses_writes() {
+        let (_o, root, _) = setup();
+        let mut s = FsStore::open(root.path(), false).unwrap();
+        assert_eq!(
+            s.open_write("x", WriteMode::CreateNew).err(),
+            Some(StoreError::PermissionDenied)
+        );
+        assert_eq!(s.remove_file("inside"), Err(StoreError::PermissionDenied));
+        assert!(s.metadata("inside").unwrap().readonly);
+    }
+
+    #[test]
+    fn non_regular_files_are_not_served() {
+        let (_o, _r, mut s) = setup();
+        assert_eq!(s.open_read("sub").err(), Some(StoreError::IsADirectory));
+        assert_eq!(s.open_read("").err(), Some(StoreError::IsADirectory));
+        assert_eq!(s.open_read("missing").err(), Some(StoreError::NotFound));
+    }
+
+    #[test]
+    fn resume_and_append_in_place() {
+        let (_o, root, mut s) = setup();
+        let mut w = s.open_write("inside", WriteMode::At(2)).unwrap();
+        s.write(&mut w, b"XY").unwrap();
+        s.commit(w).unwrap();
+        assert_eq!(std::fs::read(root.path().join("inside")).unwrap(), b"inXY");
+        let mut w = s.open_write("inside", WriteMode::Append).unwrap();
+        s.write(&mut w, b"Z").unwrap();
+        s.commit(w).unwrap();
+        assert_eq!(std::fs::read(root.path().join("inside")).unwrap(), b"inXYZ");
+    }
+}

@@ -1,0 +1,19 @@
+//! netboot on OS sockets: servers on one mio event loop, blocking clients,
+//! and a jailed file-system store.
+//!
+//! Every protocol decision is made by the machines of [`netboot_core`]; this
+//! crate only moves their datagrams and bytes between sockets and files and
+//! tells them the time.
+//!
+//! * [`runtime`]: the event loop and the [`runtime::Service`] trait that
+//!   lets BOOTP, TFTP and FTP share one thread;
+//! * [`fs`]: [`fs::FsStore`], the directory store jailed with cap-std;
+//! * [`net`]: socket options and address helpers;
+//! * [`clock`]: the bridge from the OS clock to the core's instants.
+#![deny(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod clock;
+pub mod fs;
+pub mod net;
+pub mod runtime;

@@ -1,0 +1,477 @@
+//! One mio event loop that hosts any number of protocol services.
+//!
+//! A [`Service`] owns its sockets and its core machines; the loop owns the
+//! `mio::Poll`, the clock and the thread. `netboot tftp serve` runs a loop with
+//! one service, `netboot serve` a loop with three: BOOTP, TFTP and FTP share one
+//! thread and one `epoll` set.
+//!
+//! Tokens are split between services: the high bits of a `mio::Token` name
+//! the service, the low [`LOCAL_BITS`] bits are the service's own (a slab
+//! index, typically). Services register through a [`Context`], which adds the
+//! service bits for them, and receive their local token back in
+//! [`Service::ready`].
+//!
+//! Sources are registered edge-triggered (mio's only mode): a service must
+//! read or accept until `WouldBlock` every time it is told a source is ready.
+//!
+//! Sockets are bound by the caller *before* the loop starts, so that a bind
+//! failure (port in use, no privilege for a port below 1024) is reported
+//! synchronously with its cause, and the bound addresses are known at once.
+
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+use std::io;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use mio::event::{Event, Source};
+use mio::{Events, Interest, Poll, Registry, Token, Waker};
+use netboot_core::time::Instant;
+
+use crate::clock::Clock;
+
+/// Bits of a token that belong to the service.
+pub const LOCAL_BITS: u32 = 40;
+const LOCAL_MASK: usize = (1 << LOCAL_BITS) - 1;
+const WAKER: Token = Token(usize::MAX);
+
+/// A protocol server living on an [`EventLoop`].
+pub trait Service: Send {
+    /// A short name for logs ("tftp", "bootp", "ftp").
+    fn name(&self) -> &'static str;
+
+    /// Registers the service's listening sources. Called once, on the loop
+    /// thread, before the first poll.
+    fn start(&mut self, cx: &mut Context<'_>) -> io::Result<()>;
+
+    /// A source registered under the local token `token` is ready.
+    fn ready(&mut self, cx: &mut Context<'_>, token: usize, event: &Event);
+
+    /// Called whenever the loop wakes at or after [`Service::deadline`]. May
+    /// be called early or spuriously; it must then do nothing.
+    fn timeout(&mut self, cx: &mut Context<'_>);
+
+    /// The earliest instant at which [`Service::timeout`] must run.
+    fn deadline(&self) -> Option<Instant>;
+
+    /// The loop is stopping: end in-flight work cleanly (fail transfers,
+    /// discard partial uploads, save state). Called once, on the loop thread.
+    fn shutdown(&mut self, cx: &mut Context<'_>);
+}
+
+/// What a service may do with the loop while it is being called.
+pub struct Context<'a> {
+    registry: &'a Registry,
+    service: usize,
+    now: Instant,
+    clock: &'a Clock,
+}
+
+impl Context<'_> {
+    /// The time at which the loop woke up.
+    pub fn now(&self) -> Instant {
+        self.now
+    }
+
+    /// The clock the loop uses, for converting instants.
+    pub fn clock(&self) -> &Clock {
+        self.clock
+    }
+
+    /// Re-reads the clock (for work that took a while).
+    pub fn refresh(&mut self) -> Instant {
+        self.now = self.clock.now();
+        self.now
+    }
+
+    fn token(&self, local: usize) -> io::Result<Token> {
+        if local > LOCAL_MASK {
+            return Err(io::Error::other("too many event sources"));
+        }
+        Ok(Token((self.service << LOCAL_BITS) | local))
+    }
+
+    /// Registers `source` under the service's local token `local`.
+    pub fn register<S: Source + ?Sized>(
+        &self,
+        source: &mut S,
+        local: usize,
+        interest: Interest,
+    ) -> io::Result<()> {
+        self.registry.register(source, self.token(local)?, interest)
+    }
+
+    /// Changes the interest or token of a registered source.
+    pub fn reregister<S: Source + ?Sized>(
+        &self,
+        source: &mut S,
+        local: usize,
+        interest: Interest,
+    ) -> io::Result<()> {
+        self.registry
+            .reregister(source, self.token(local)?, interest)
+    }
+
+    /// Removes a source from the loop (dropping the socket also does).
+    pub fn deregister<S: Source + ?Sized>(&self, source: &mut S) -> io::Result<()> {
+        self.registry.deregister(source)
+    }
+}
+
+/// An event loop with its services, not yet running.
+pub struct EventLoop {
+    poll: Poll,
+    services: Vec<Box<dyn Service>>,
+    clock: Clock,
+    waker: Arc<Waker>,
+    stop: Arc<AtomicBool>,
+}
+
+impl EventLoop {
+    /// A loop with no services.
+    pub fn new() -> io::Result<Self> {
+        let poll = Poll::new()?;
+        let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
+        Ok(EventLoop {
+            poll,
+            services: Vec::new(),
+            clock: Clock::new(),
+            waker,
+            stop: Arc::new(AtomicBool::new(false)),
+        })
+    }
+
+    /// The clock services should use to stamp instants.
+    pub fn clock(&self) -> Clock {
+        self.clock
+    }
+
+    /// Adds a service; its sockets should already be bound.
+    pub fn add(&mut self, service: Box<dyn Service>) -> &mut Self {
+        self.services.push(service);
+        self
+    }
+
+    /// A handle that stops this loop from another thread.
+    pub fn stopper(&self) -> Stopper {
+        Stopper {
+            stop: self.stop.clone(),
+            waker: self.waker.clone(),
+        }
+    }
+
+    /// Runs the loop on a new thread and returns a handle to stop it.
+    pub fn spawn(self, name: &str) -> io::Result<LoopHandle> {
+        let stopper = self.stopper();
+        let thread = std::thread::Builder::new()
+            .name(name.to_string())
+            .spawn(move || self.run())?;
+        Ok(LoopHandle {
+            stopper,
+            thread: Some(thread),
+        })
+    }
+
+    /// Runs the loop on this thread until a [`Stopper`] stops it.
+    pub fn run(mut self) -> io::Result<()> {
+        let mut events = Events::with_capacity(1024);
+        let now = self.clock.now();
+        for (index, service) in self.services.iter_mut().enumerate() {
+            let mut cx = Context {
+                registry: self.poll.registry(),
+                service: index,
+                now,
+                clock: &self.clock,
+            };
+            service.start(&mut cx)?;
+        }
+        while !self.stop.load(Ordering::Acquire) {
+            let now = self.clock.now();
+            let timeout = self
+                .services
+                .iter()
+                .filter_map(|s| s.deadline())
+                .min()
+                .map(|deadline| self.clock.until(now, deadline));
+            match self.poll.poll(&mut events, timeout) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            }
+            let now = self.clock.now();
+            for event in events.iter() {
+                if event.token() == WAKER {
+                    continue;
+                }
+                let index = event.token().0 >> LOCAL_BITS;
+                let Some(service) = self.services.get_mut(index) else {
+                    continue;
+                };
+                let mut cx = Context {
+                    registry: self.poll.registry(),
+                    service: index,
+                    now,
+                    clock: &self.clock,
+                };
+                service.ready(&mut cx, event.token().0 & LOCAL_MASK, event);
+            }
+            let now = self.clock.now();
+            for (index, service) in self.services.iter_mut().enumerate() {
+                if service.deadline().is_some_and(|d| d <= now) {
+                    let mut cx = Context {
+                        registry: self.poll.registry(),
+                        service: index,
+                        now,
+                        clock: &self.clock,
+                    };
+                    service.timeout(&mut cx);
+                }
+            }
+        }
+        let now = self.clock.now();
+        for (index, service) in self.services.iter_mut().enumerate() {
+            let mut cx = Context {
+                registry: self.poll.registry(),
+                service: index,
+                now,
+                clock: &self.clock,
+            };
+            service.shutdown(&mut cx);
+        }
+        Ok(())
+    }
+}
+
+/// Stops an [`EventLoop`] from any thread.
+#[derive(Clone)]
+pub struct Stopper {
+    stop: Arc<AtomicBool>,
+    waker: Arc<Waker>,
+}
+
+impl Stopper {
+    /// Asks the loop to stop; it finishes the current iteration, lets each
+    /// service shut down, and returns.
+    pub fn stop(&self) {
+        self.stop.store(true, Ordering::Release);
+        // A failed wake means the loop is already gone.
+        let _ = self.waker.wake();
+    }
+}
+
+/// A loop running on its own thread. Dropping the handle stops the loop and
+/// waits for it.
+pub struct LoopHandle {
+    stopper: Stopper,
+    thread: Option<JoinHandle<io::Result<()>>>,
+}
+
+impl LoopHandle {
+    /// A stopper for this loop, to hand to a signal handler.
+    pub fn stopper(&self) -> Stopper {
+        self.stopper.clone()
+    }
+
+    /// True once the loop thread has ended (stopped or failed).
+    pub fn is_finished(&self) -> bool {
+        self.thread.as_ref().is_none_or(|t| t.is_finished())
+    }
+
+    /// Stops the loop and waits for it; returns the loop's own error if it
+    /// failed.
+    pub fn shutdown(mut self) -> io::Result<()> {
+        self.stop_and_join()
+    }
+
+    /// Waits for the loop to end without asking it to.
+    pub fn join(mut self) -> io::Result<()> {
+        match self.thread.take() {
+            Some(t) => t
+                .join()
+                .unwrap_or_else(|_| Err(io::Error::other("event loop thread panicked"))),
+            None => Ok(()),
+        }
+    }
+
+    fn stop_and_join(&mut self) -> io::Result<()> {
+        self.stopper.stop();
+        match self.thread.take() {
+            Some(t) => t
+                .join()
+                .unwrap_or_else(|_| Err(io::Error::other("event loop thread panicked"))),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for LoopHandle {
+    fn drop(&mut self) {
+        let _ = self.stop_and_join();
+    }
+}
+
+/// Deadlines for many keyed machines, earliest first.
+///
+/// Entries are never removed early: when a machine's deadline changes,
+/// schedule the new one and ignore stale entries as they come out (check the
+/// machine's own `poll_timeout`). `pop_due` returns each key at most once per
+/// call, so a service can drain it in a loop without spinning.
+#[derive(Debug)]
+pub struct TimerQueue<K: Ord> {
+    heap: BinaryHeap<Reverse<(Instant, K)>>,
+}
+
+impl<K: Ord + Copy> Default for TimerQueue<K> {
+    fn default() -> Self {
+        TimerQueue {
+            heap: BinaryHeap::new(),
+        }
+    }
+}
+
+impl<K: Ord + Copy> TimerQueue<K> {
+    /// An empty queue.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Remembers that `key` wants a timeout at `at`.
+    pub fn schedule(&mut self, key: K, at: Instant) {
+        self.heap.push(Reverse((at, key)));
+    }
+
+    /// The earliest scheduled instant (possibly stale).
+    pub fn next(&self) -> Option<Instant> {
+        self.heap.peek().map(|Reverse((at, _))| *at)
+    }
+
+    /// Removes and returns one entry due at or before `now`.
+    pub fn pop_due(&mut self, now: Instant) -> Option<K> {
+        match self.heap.peek() {
+            Some(Reverse((at, _))) if *at <= now => self.heap.pop().map(|Reverse((_, k))| k),
+            _ => None,
+        }
+    }
+
+    /// Number of entries, stale ones included.
+    pub fn len(&self) -> usize {
+        self.heap.len()
+    }
+
+    /// True when nothing is scheduled.
+    pub fn is_empty(&self) -> bool {
+        self.heap.is_empty()
+    }
+
+    /// Drops stale entries when the heap has grown well past the number of
+    /// live keys, keeping only those for which `live` returns their current
+    /// deadline.
+    pub fn compact(&mut self, live_count: usize, mut live: impl FnMut(K) -> Option<Instant>) {
+        if self.heap.len() <= 64 || self.heap.len() <= live_count.saturating_mul(4) {
+            return;
+        }
+        let mut keep: Vec<Reverse<(Instant, K)>> = self
+            .heap
+            .drain()
+            .filter(|Reverse((at, k))| live(*k) == Some(*at))
+            .collect();
+        keep.dedup();
+        self.heap = keep.into();
+    }
+}
+
+/// How long `poll` may sleep: never negative, rounded up to a whole
+/// millisecond so `epoll_wait` does not wake just before the deadline.
+pub(crate) fn sleep_for(d: Duration) -> Duration {
+    let ms = d.as_micros().div_ceil(1000);
+    Duration::from_millis(u64::try_from(ms).unwrap_or(u64::MAX))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timer_queue_orders_and_pops_due() {
+        let mut q = TimerQueue::new();
+        q.schedule(2u32, Instant::from_millis(20));
+        q.schedule(1u32, Instant::from_millis(10));
+        q.schedule(3u32, Instant::from_millis(30));
+        assert_eq!(q.next(), Some(Instant::from_millis(10)));
+        assert_eq!(q.pop_due(Instant::from_millis(25)), Some(1));
+        assert_eq!(q.pop_due(Instant::from_millis(25)), Some(2));
+        assert_eq!(q.pop_due(Instant::from_millis(25)), None);
+        assert_eq!(q.len(), 1);
+    }
+
+    #[test]
+    fn compact_drops_stale_entries() {
+        let mut q = TimerQueue::new();
+        for i in 0..1000u32 {
+            q.schedule(i % 10, Instant::from_millis(u64::from(i)));
+        }
+        // Only the last deadline of each key is live.
+        q.compact(10, |k| Some(Instant::from_millis(990 + u64::from(k))));
+        assert_eq!(q.len(), 10);
+    }
+
+    #[test]
+    fn sleep_rounds_up() {
+        assert_eq!(
+            sleep_for(Duration::from_micros(1)),
+            Duration::from_millis(1)
+        );
+        assert_eq!(
+            sleep_for(Duration::from_millis(5)),
+            Duration::from_millis(5)
+        );
+        assert_eq!(sleep_for(Duration::ZERO), Duration::ZERO);
+    }
+
+    struct Counter {
+        fired: Arc<std::sync::atomic::AtomicUsize>,
+        at: Option<Instant>,
+    }
+
+    impl Service for Counter {
+        fn name(&self) -> &'static str {
+            "counter"
+        }
+        fn start(&mut self, cx: &mut Context<'_>) -> io::Result<()> {
+            self.at = Some(cx.now() + Duration::from_millis(5));
+            Ok(())
+        }
+        fn ready(&mut self, _: &mut Context<'_>, _: usize, _: &Event) {}
+        fn timeout(&mut self, cx: &mut Context<'_>) {
+            if self.at.is_some_and(|at| at <= cx.now()) {
+                self.fired.fetch_add(1, Ordering::SeqCst);
+                self.at = None;
+            }
+        }
+        fn deadline(&self) -> Option<Instant> {
+            self.at
+        }
+        fn shutdown(&mut self, _: &mut Context<'_>) {
+            self.fired.fetch_add(100, Ordering::SeqCst);
+        }
+    }
+
+    #[test]
+    fn loop_fires_deadlines_and_shuts_down() {
+        let fired = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let mut ev = EventLoop::new().unwrap();
+        ev.add(Box::new(Counter {
+            fired: fired.clone(),
+            at: None,
+        }));
+        let handle = ev.spawn("test-loop").unwrap();
+        let start = std::time::Instant::now();
+        while fired.load(Ordering::SeqCst) == 0 && start.elapsed() < Duration::from_secs(5) {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        handle.shutdown().unwrap();
+        assert_eq!(fired.load(Ordering::SeqCst), 101);
+    }
+}

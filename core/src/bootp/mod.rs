@@ -1,0 +1,1 @@
+//! bootp protocol machines.

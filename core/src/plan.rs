@@ -1,0 +1,1 @@
+//! The provisioning plan: which boot stage each client gets next.

@@ -1,0 +1,1 @@
+//! tftp protocol machines.

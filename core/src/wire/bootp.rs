@@ -1,0 +1,1 @@
+//! BOOTP/DHCP messages and options (RFC 951, RFC 2131, RFC 2132).

@@ -1,0 +1,1 @@
+//! FTP command and reply lines (RFC 959).

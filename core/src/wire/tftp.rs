@@ -1,0 +1,1 @@
+//! TFTP packets (RFC 1350, RFC 2347).

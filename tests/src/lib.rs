@@ -1,0 +1,250 @@
+//! Shared helpers for netboot's integration and interoperability tests.
+//!
+//! Interop tests drive real programs (curl, atftp, dnsmasq, vsftpd, ...).
+//! Those programs and root privileges are installed and available in CI
+//! (`.ci/run` sets `CI=true`): there a missing peer or missing root is a test
+//! failure. On a developer machine without them the test prints why it skips
+//! and passes, so a plain `cargo test` stays useful.
+//!
+//! Everything here talks only to loopback or to network namespaces the test
+//! creates itself.
+
+use std::io::Read;
+use std::net::{SocketAddr, TcpListener, UdpSocket};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+pub mod netns;
+
+/// True when running under `.ci/run`, where nothing may be skipped.
+pub fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "0" && v != "false")
+}
+
+/// Skips (returns `false`) with a printed reason outside CI; fails the test
+/// inside CI.
+pub fn skip(test: &str, why: &str) -> bool {
+    if in_ci() {
+        panic!("{test}: cannot run in CI: {why}");
+    }
+    eprintln!("SKIPPED {test}: {why}");
+    false
+}
+
+/// The full path of `program` if it is on `PATH` (or an absolute path that
+/// exists).
+pub fn find_program(program: &str) -> Option<PathBuf> {
+    let candidate = Path::new(program);
+    if candidate.is_absolute() {
+        return candidate.exists().then(|| candidate.to_path_buf());
+    }
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .chain([PathBuf::from("/usr/sbin"), PathBuf::from("/sbin")])
+        .map(|dir| dir.join(program))
+        .find(|p| p.is_file())
+}
+
+/// Requires the peer `program`; returns its path, or `None` after printing
+/// why the test skips (outside CI only).
+pub fn require_program(test: &str, program: &str) -> Option<PathBuf> {
+    match find_program(program) {
+        Some(p) => Some(p),
+        None => {
+            skip(
+                test,
+                &format!("{program} is not installed (bash .ci/install-peers installs it)"),
+            );
+            None
+        }
+    }
+}
+
+/// True when the process runs as root (needed for namespaces, taps, ports
+/// below 1024).
+pub fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+}
+
+/// Requires root; prints why the test skips outside CI.
+pub fn require_root(test: &str) -> bool {
+    is_root() || skip(test, "needs root for network namespaces")
+}
+
+/// A free UDP port on loopback (racy by nature; good enough for tests that
+/// bind right after).
+pub fn free_udp_port() -> u16 {
+    UdpSocket::bind("127.0.0.1:0")
+        .and_then(|s| s.local_addr())
+        .map(|a| a.port())
+        .expect("bind an ephemeral UDP port")
+}
+
+/// A free TCP port on loopback.
+pub fn free_tcp_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|s| s.local_addr())
+        .map(|a| a.port())
+        .expect("bind an ephemeral TCP port")
+}
+
+/// Deterministic pseudo-random content of `len` bytes: every test file is
+/// reproducible from its seed, and no two offsets look alike.
+pub fn test_bytes(seed: u64, len: usize) -> Vec<u8> {
+    let mut rng = netboot_core::rng::Rng::new(seed);
+    let mut out = Vec::with_capacity(len + 8);
+    while out.len() < len {
+        out.extend_from_slice(&rng.next_u64().to_le_bytes());
+    }
+    out.truncate(len);
+    out
+}
+
+/// Path of the `netboot` binary built alongside this test.
+///
+/// `cargo test --workspace` builds it (the CLI crate has integration tests of
+/// its own, which makes cargo build its binary before any test runs).
+pub fn netboot_bin() -> PathBuf {
+    let exe = std::env::current_exe().expect("current test executable");
+    // target/<profile>/deps/<test> -> target/<profile>/netboot
+    let dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("test executable lives in target/<profile>/deps");
+    let bin = dir.join("netboot");
+    assert!(
+        bin.exists(),
+        "{} not built: run `cargo test --workspace` (or `cargo build -p netboot-cli`) first",
+        bin.display()
+    );
+    bin
+}
+
+/// Polls `check` every 10 ms until it returns `Some` or `timeout` passes.
+pub fn wait_for<T>(timeout: Duration, mut check: impl FnMut() -> Option<T>) -> Option<T> {
+    let start = Instant::now();
+    loop {
+        if let Some(v) = check() {
+            return Some(v);
+        }
+        if start.elapsed() >= timeout {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// A child process killed (and reaped) when the guard is dropped, so a
+/// failing test never leaves a server behind.
+#[derive(Debug)]
+pub struct ChildGuard {
+    child: Option<Child>,
+    name: String,
+}
+
+impl ChildGuard {
+    /// Spawns `cmd`, capturing its output.
+    pub fn spawn(name: &str, cmd: &mut Command) -> std::io::Result<ChildGuard> {
+        let child = cmd
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()?;
+        Ok(ChildGuard {
+            child: Some(child),
+            name: name.to_string(),
+        })
+    }
+
+    /// Wraps an already spawned child.
+    pub fn new(name: &str, child: Child) -> ChildGuard {
+        ChildGuard {
+            child: Some(child),
+            name: name.to_string(),
+        }
+    }
+
+    /// The process id.
+    pub fn id(&self) -> u32 {
+        self.child.as_ref().map_or(0, Child::id)
+    }
+
+    /// Mutable access to the child (to read its pipes).
+    pub fn child(&mut self) -> &mut Child {
+        self.child.as_mut().expect("child still owned")
+    }
+
+    /// Sends `signal` (e.g. `"TERM"`, `"INT"`) to the process.
+    pub fn signal(&self, signal: &str) {
+        let _ = Command::new("kill")
+            .arg(format!("-{signal}"))
+            .arg(self.id().to_string())
+            .status();
+    }
+
+    /// Waits up to `timeout` for the process to exit; returns its status and
+    /// captured output, killing it if it overstays.
+    pub fn wait_timeout(
+        mut self,
+        timeout: Duration,
+    ) -> (Option<std::process::ExitStatus>, String, String) {
+        let mut child = self.child.take().expect("child still owned");
+        let start = Instant::now();
+        let status = loop {
+            match child.try_wait() {
+                Ok(Some(s)) => break Some(s),
+                Ok(None) if start.elapsed() < timeout => {
+                    std::thread::sleep(Duration::from_millis(10))
+                }
+                _ => {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    break None;
+                }
+            }
+        };
+        let mut out = String::new();
+        let mut err = String::new();
+        if let Some(mut s) = child.stdout.take() {
+            let _ = s.read_to_string(&mut out);
+        }
+        if let Some(mut s) = child.stderr.take() {
+            let _ = s.read_to_string(&mut err);
+        }
+        (status, out, err)
+    }
+}
+
+impl Drop for ChildGuard {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+            if std::thread::panicking() {
+                let mut err = String::new();
+                if let Some(mut s) = child.stderr.take() {
+                    let _ = s.read_to_string(&mut err);
+                }
+                eprintln!("--- {} stderr ---\n{err}", self.name);
+            }
+        }
+    }
+}
+
+/// A process-unique short name (namespaces and interfaces have a 15-byte
+/// limit).
+pub fn unique_name(prefix: &str) -> String {
+    static COUNTER: AtomicU32 = AtomicU32::new(0);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    format!("{prefix}{}x{n}", std::process::id() % 100_000)
+}
+
+/// A loopback socket address on `port`.
+pub fn loopback(port: u16) -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], port))
+}
