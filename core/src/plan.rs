@@ -1,1 +1,726 @@
-//! The provisioning plan: which boot stage each client gets next.
+//! The provisioning plan: which boot stage each client gets next, and the
+//! manifest that ends the boot phase.
+//!
+//! A server's configuration maps each client (by hardware address, or a
+//! default) to an ordered list of boot stages, each a file in the served root.
+//! [`Plan`] keeps every client's progress through its list:
+//!
+//! * a BOOTP/DHCP request gets the client's *current* stage
+//!   ([`Plan::boot_for`]); a retransmitted request gets the same answer;
+//! * the stage advances when the TFTP side reports that this client finished
+//!   downloading exactly that file ([`Plan::transfer_complete`]);
+//! * after the last stage the server stays silent to that client, which is
+//!   how the client learns the boot phase is over; the silence lasts until the
+//!   plan is reset ([`Reset`]: after a time-out, or never).
+//!
+//! The last stage is a manifest, parsed by [`parse_manifest`]: one
+//! `key: filename` per line with an optional `sha256:<64 hex digits>` after
+//! the name, `#` comments and blank lines ignored. File names are validated
+//! like any other path a peer names ([`crate::path::resolve`] with `..`
+//! refused), so a manifest can never point outside the served root.
+//!
+//! Progress is held in a fixed-capacity table (`N` clients); when it is full
+//! the client seen least recently is forgotten (and starts again from its
+//! first stage if it comes back). Nothing here allocates.
+
+use core::fmt;
+
+use crate::path::{self, DotDot, PathBuf, PathError};
+use crate::time::{Duration, Instant};
+
+/// Longest hardware address the plan keys on (BOOTP's `chaddr` is 16 bytes).
+pub const MAX_HWADDR: usize = 16;
+
+/// A client's hardware address (`chaddr` truncated to `hlen`).
+pub type HwAddr = heapless::Vec<u8, MAX_HWADDR>;
+
+/// Where each client's boot stages come from.
+///
+/// Implemented by [`StaticProfiles`] for borrowed tables (firmware, tests)
+/// and by the adapters' configuration types.
+pub trait Profiles {
+    /// The number of stages for the client `hwaddr`, or `None` when the
+    /// plan has nothing for it (no entry and no default).
+    fn stage_count(&self, hwaddr: &[u8]) -> Option<usize>;
+
+    /// The file of stage `index` (0-based) for the client `hwaddr`:
+    /// a normalised path relative to the served root.
+    fn stage(&self, hwaddr: &[u8], index: usize) -> Option<&str>;
+}
+
+/// A [`Profiles`] table held in borrowed slices.
+///
+/// ```
+/// use netboot_core::plan::{Profiles, StaticProfiles};
+///
+/// let profiles = StaticProfiles {
+///     clients: &[(&[0x52, 0x54, 0, 0, 0, 1], &["a/stage1", "a/manifest"])],
+///     default: Some(&["stage1", "manifest"]),
+/// };
+/// assert_eq!(profiles.stage(&[0x52, 0x54, 0, 0, 0, 1], 0), Some("a/stage1"));
+/// assert_eq!(profiles.stage(&[9, 9, 9, 9, 9, 9], 1), Some("manifest"));
+/// ```
+#[derive(Clone, Copy, Debug)]
+pub struct StaticProfiles<'a> {
+    /// Per-client stage lists, by hardware address.
+    pub clients: &'a [(&'a [u8], &'a [&'a str])],
+    /// Stages for every client not listed.
+    pub default: Option<&'a [&'a str]>,
+}
+
+impl StaticProfiles<'_> {
+    fn stages(&self, hwaddr: &[u8]) -> Option<&[&str]> {
+        self.clients
+            .iter()
+            .find(|(mac, _)| *mac == hwaddr)
+            .map(|(_, stages)| *stages)
+            .or(self.default)
+    }
+}
+
+impl Profiles for StaticProfiles<'_> {
+    fn stage_count(&self, hwaddr: &[u8]) -> Option<usize> {
+        self.stages(hwaddr).map(<[&str]>::len)
+    }
+
+    fn stage(&self, hwaddr: &[u8], index: usize) -> Option<&str> {
+        self.stages(hwaddr)?.get(index).copied()
+    }
+}
+
+/// When a client that finished its last stage is served again.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Reset {
+    /// Never: the client stays silent until the server restarts or
+    /// [`Plan::reset`] is called.
+    Never,
+    /// This long after it finished, the client starts again from stage 0.
+    After(Duration),
+}
+
+/// What BOOTP should do for a client.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Decision<'a> {
+    /// Hand out this stage's file.
+    Stage {
+        /// 0-based stage number.
+        index: usize,
+        /// Total number of stages for this client.
+        of: usize,
+        /// The file to boot, relative to the served root.
+        file: &'a str,
+    },
+    /// The client has finished every stage: do not answer.
+    Silent,
+    /// The plan has nothing for this client; the server falls back to its
+    /// ordinary host table (or ignores the client).
+    NotInPlan,
+}
+
+/// What [`Plan::transfer_complete`] did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Advance {
+    /// The client moved on to stage `next` (0-based).
+    Next {
+        /// The stage the client will be given next.
+        next: usize,
+    },
+    /// That was the last stage: the client is now silent.
+    Finished,
+    /// The file was not the client's current stage (another file it
+    /// fetched, or a repeat); nothing changed.
+    Ignored,
+}
+
+#[derive(Clone, Debug)]
+struct Progress {
+    hwaddr: HwAddr,
+    /// Next stage to hand out; equal to the stage count once finished.
+    stage: usize,
+    finished_at: Option<Instant>,
+    last_seen: Instant,
+}
+
+/// Per-client progress through the plan, for up to `N` clients at once.
+///
+/// ```
+/// use netboot_core::plan::{Advance, Decision, Plan, Reset, StaticProfiles};
+/// use netboot_core::time::{Duration, Instant};
+///
+/// let profiles = StaticProfiles { clients: &[], default: Some(&["stage1.bin", "manifest.txt"]) };
+/// let mut plan: Plan<_, 8> = Plan::new(profiles, Reset::Never);
+/// let mac = [0x52, 0x54, 0, 0, 0, 7];
+/// let now = Instant::ZERO;
+///
+/// assert!(matches!(plan.boot_for(now, &mac), Decision::Stage { index: 0, file: "stage1.bin", .. }));
+/// // Retransmissions get the same answer until the download completes.
+/// assert!(matches!(plan.boot_for(now, &mac), Decision::Stage { index: 0, .. }));
+/// assert_eq!(plan.transfer_complete(now, &mac, "stage1.bin"), Advance::Next { next: 1 });
+/// assert!(matches!(plan.boot_for(now, &mac), Decision::Stage { index: 1, file: "manifest.txt", .. }));
+/// assert_eq!(plan.transfer_complete(now, &mac, "manifest.txt"), Advance::Finished);
+/// assert_eq!(plan.boot_for(now + Duration::from_secs(3600), &mac), Decision::Silent);
+/// ```
+#[derive(Debug)]
+pub struct Plan<P, const N: usize> {
+    profiles: P,
+    reset: Reset,
+    clients: heapless::Vec<Progress, N>,
+}
+
+impl<P: Profiles, const N: usize> Plan<P, N> {
+    /// A plan over `profiles` in which nobody has started yet.
+    pub fn new(profiles: P, reset: Reset) -> Self {
+        Plan {
+            profiles,
+            reset,
+            clients: heapless::Vec::new(),
+        }
+    }
+
+    /// The stage table.
+    pub fn profiles(&self) -> &P {
+        &self.profiles
+    }
+
+    /// What to tell the client `hwaddr` that is asking for a boot file now.
+    pub fn boot_for(&mut self, now: Instant, hwaddr: &[u8]) -> Decision<'_> {
+        let Some(count) = self.profiles.stage_count(hwaddr).filter(|&c| c > 0) else {
+            return Decision::NotInPlan;
+        };
+        let reset = self.reset;
+        let Some(slot) = self.slot(now, hwaddr) else {
+            return Decision::NotInPlan;
+        };
+        let progress = &mut self.clients[slot];
+        progress.last_seen = now;
+        if let (Some(done), Reset::After(after)) = (progress.finished_at, reset)
+            && now.saturating_duration_since(done) >= after
+        {
+            progress.stage = 0;
+            progress.finished_at = None;
+        }
+        if progress.stage >= count {
+            return Decision::Silent;
+        }
+        let index = progress.stage;
+        match self.profiles.stage(hwaddr, index) {
+            Some(file) => Decision::Stage {
+                index,
+                of: count,
+                file,
+            },
+            None => Decision::NotInPlan,
+        }
+    }
+
+    /// Reports that client `hwaddr` finished downloading `file` (a path as
+    /// the client named it; it is normalised before comparing).
+    pub fn transfer_complete(&mut self, now: Instant, hwaddr: &[u8], file: &str) -> Advance {
+        let Some(count) = self.profiles.stage_count(hwaddr) else {
+            return Advance::Ignored;
+        };
+        let Some(index) = self.clients.iter().position(|p| p.hwaddr == hwaddr) else {
+            return Advance::Ignored;
+        };
+        let stage = self.clients[index].stage;
+        let Some(current) = self.profiles.stage(hwaddr, stage) else {
+            return Advance::Ignored;
+        };
+        if !same_path(current, file) {
+            return Advance::Ignored;
+        }
+        let progress = &mut self.clients[index];
+        progress.last_seen = now;
+        progress.stage += 1;
+        if progress.stage >= count {
+            progress.finished_at = Some(now);
+            Advance::Finished
+        } else {
+            Advance::Next {
+                next: progress.stage,
+            }
+        }
+    }
+
+    /// The stage client `hwaddr` will be given next, if it is being tracked.
+    pub fn stage_of(&self, hwaddr: &[u8]) -> Option<usize> {
+        self.clients
+            .iter()
+            .find(|p| p.hwaddr == hwaddr)
+            .map(|p| p.stage)
+    }
+
+    /// Forgets client `hwaddr`: it starts again from its first stage.
+    pub fn reset(&mut self, hwaddr: &[u8]) {
+        if let Some(i) = self.clients.iter().position(|p| p.hwaddr == hwaddr) {
+            self.clients.swap_remove(i);
+        }
+    }
+
+    /// Puts a client at a given stage (restoring saved progress after a
+    /// restart). Returns `false` when the table is full of more recent
+    /// clients or the address is too long.
+    pub fn restore(&mut self, now: Instant, hwaddr: &[u8], stage: usize) -> bool {
+        match self.slot(now, hwaddr) {
+            Some(i) => {
+                self.clients[i].stage = stage;
+                self.clients[i].finished_at = match self.profiles.stage_count(hwaddr) {
+                    Some(count) if stage >= count => Some(now),
+                    _ => None,
+                };
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Every tracked client and the stage it is at (for saving progress).
+    pub fn progress(&self) -> impl Iterator<Item = (&[u8], usize)> {
+        self.clients.iter().map(|p| (p.hwaddr.as_slice(), p.stage))
+    }
+
+    /// The index of `hwaddr`'s progress, creating it (and evicting the client
+    /// seen least recently when full).
+    fn slot(&mut self, now: Instant, hwaddr: &[u8]) -> Option<usize> {
+        if let Some(i) = self.clients.iter().position(|p| p.hwaddr == hwaddr) {
+            return Some(i);
+        }
+        let hwaddr = HwAddr::from_slice(hwaddr).ok()?;
+        let progress = Progress {
+            hwaddr,
+            stage: 0,
+            finished_at: None,
+            last_seen: now,
+        };
+        if self.clients.is_full() {
+            let oldest = self
+                .clients
+                .iter()
+                .enumerate()
+                .min_by_key(|(_, p)| p.last_seen)
+                .map(|(i, _)| i)?;
+            self.clients[oldest] = progress;
+            return Some(oldest);
+        }
+        self.clients.push(progress).ok()?;
+        Some(self.clients.len() - 1)
+    }
+}
+
+/// True when two peer-supplied names denote the same file in the root.
+fn same_path(a: &str, b: &str) -> bool {
+    match (
+        path::resolve("", a, DotDot::Reject),
+        path::resolve("", b, DotDot::Reject),
+    ) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
+    }
+}
+
+/// Longest manifest key accepted.
+pub const MAX_KEY_LEN: usize = 64;
+
+/// One file named by a manifest.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ManifestEntry<'a> {
+    /// 1-based line number in the manifest.
+    pub line: usize,
+    /// The key before the colon (what the file is for).
+    pub key: &'a str,
+    /// The file, as a normalised path relative to the served root.
+    pub path: PathBuf,
+    /// The expected SHA-256 of the file's content, if the line gives one.
+    pub sha256: Option<[u8; 32]>,
+}
+
+/// What is wrong with a manifest line.
+#[non_exhaustive]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ManifestErrorKind {
+    /// The line has no `:` separating key and file name.
+    #[error("expected 'key: filename'")]
+    MissingColon,
+    /// The key is empty, too long, or has characters other than letters,
+    /// digits, `-`, `_` and `.`.
+    #[error("bad key (letters, digits, '-', '_' and '.' only)")]
+    BadKey,
+    /// Nothing after the colon.
+    #[error("missing file name")]
+    MissingFileName,
+    /// The file name is not a valid path inside the root.
+    #[error("bad file name: {0}")]
+    BadPath(PathError),
+    /// The file name is the root itself.
+    #[error("file name names the root directory")]
+    RootPath,
+    /// `sha256:` is not followed by exactly 64 hexadecimal digits.
+    #[error("bad digest: expected sha256:<64 hex digits>")]
+    BadDigest,
+    /// The manifest is not valid UTF-8.
+    #[error("manifest is not valid UTF-8")]
+    NotUtf8,
+}
+
+/// A manifest line that could not be parsed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("manifest line {line}: {kind}")]
+pub struct ManifestError {
+    /// 1-based line number.
+    pub line: usize,
+    /// What is wrong with it.
+    pub kind: ManifestErrorKind,
+}
+
+/// Parses a manifest, yielding each file entry or the error of each bad
+/// line, in order.
+///
+/// A line is `key: filename` with an optional final `sha256:<hex>` token.
+/// The file name is everything between the colon and the digest, trimmed, so
+/// it may contain spaces. `#` at the start of a line or after whitespace
+/// starts a comment. Blank lines are ignored. Lines may end in `\n` or
+/// `\r\n`.
+///
+/// ```
+/// use netboot_core::plan::{parse_manifest, ManifestErrorKind};
+///
+/// let text = "# files for the lab\nkernel: boot/vmlinuz\n\ninitrd: boot/initrd.img  # compressed\n\
+///             rootfs: ../etc/shadow\n";
+/// let entries: Vec<_> = parse_manifest(text).collect();
+/// assert_eq!(entries.len(), 3);
+/// let kernel = entries[0].as_ref().unwrap();
+/// assert_eq!((kernel.line, kernel.key, kernel.path.as_str()), (2, "kernel", "boot/vmlinuz"));
+/// assert_eq!(entries[1].as_ref().unwrap().path, "boot/initrd.img");
+/// let err = entries[2].as_ref().unwrap_err();
+/// assert_eq!(err.line, 5);
+/// assert!(matches!(err.kind, ManifestErrorKind::BadPath(_)));
+/// ```
+pub fn parse_manifest(text: &str) -> ManifestLines<'_> {
+    ManifestLines {
+        lines: text.split('\n'),
+        line: 0,
+    }
+}
+
+/// Parses manifest bytes, which must be UTF-8 (see [`parse_manifest`]).
+pub fn parse_manifest_bytes(bytes: &[u8]) -> Result<ManifestLines<'_>, ManifestError> {
+    core::str::from_utf8(bytes)
+        .map(parse_manifest)
+        .map_err(|e| ManifestError {
+            line: 1 + bytes[..e.valid_up_to()]
+                .iter()
+                .filter(|&&b| b == b'\n')
+                .count(),
+            kind: ManifestErrorKind::NotUtf8,
+        })
+}
+
+/// Iterator over the entries of a manifest; see [`parse_manifest`].
+#[derive(Clone, Debug)]
+pub struct ManifestLines<'a> {
+    lines: core::str::Split<'a, char>,
+    line: usize,
+}
+
+impl<'a> Iterator for ManifestLines<'a> {
+    type Item = Result<ManifestEntry<'a>, ManifestError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            let raw = self.lines.next()?;
+            self.line += 1;
+            let content = strip_comment(raw.strip_suffix('\r').unwrap_or(raw)).trim();
+            if content.is_empty() {
+                continue;
+            }
+            let line = self.line;
+            return Some(parse_line(line, content).map_err(|kind| ManifestError { line, kind }));
+        }
+    }
+}
+
+fn strip_comment(line: &str) -> &str {
+    let bytes = line.as_bytes();
+    for (i, &b) in bytes.iter().enumerate() {
+        if b == b'#' && (i == 0 || bytes[i - 1].is_ascii_whitespace()) {
+            return &line[..i];
+        }
+    }
+    line
+}
+
+fn parse_line(line: usize, content: &str) -> Result<ManifestEntry<'_>, ManifestErrorKind> {
+    let (key, value) = content
+        .split_once(':')
+        .ok_or(ManifestErrorKind::MissingColon)?;
+    let key = key.trim();
+    let valid_key = !key.is_empty()
+        && key.len() <= MAX_KEY_LEN
+        && key
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
+    if !valid_key {
+        return Err(ManifestErrorKind::BadKey);
+    }
+    let value = value.trim();
+    let (name, sha256) = match value.rsplit_once(char::is_whitespace) {
+        Some((name, last)) if last.starts_with("sha256:") => (name.trim_end(), Some(last)),
+        _ if value.starts_with("sha256:") => ("", Some(value)),
+        _ => (value, None),
+    };
+    if name.is_empty() {
+        return Err(ManifestErrorKind::MissingFileName);
+    }
+    let sha256 = match sha256 {
+        Some(token) => Some(parse_digest(&token["sha256:".len()..])?),
+        None => None,
+    };
+    let path = path::resolve("", name, DotDot::Reject).map_err(ManifestErrorKind::BadPath)?;
+    if path.is_empty() {
+        return Err(ManifestErrorKind::RootPath);
+    }
+    Ok(ManifestEntry {
+        line,
+        key,
+        path,
+        sha256,
+    })
+}
+
+fn parse_digest(hex: &str) -> Result<[u8; 32], ManifestErrorKind> {
+    let hex = hex.as_bytes();
+    if hex.len() != 64 {
+        return Err(ManifestErrorKind::BadDigest);
+    }
+    let mut out = [0u8; 32];
+    for (byte, pair) in out.iter_mut().zip(hex.chunks_exact(2)) {
+        let hi = hex_value(pair[0]).ok_or(ManifestErrorKind::BadDigest)?;
+        let lo = hex_value(pair[1]).ok_or(ManifestErrorKind::BadDigest)?;
+        *byte = (hi << 4) | lo;
+    }
+    Ok(out)
+}
+
+fn hex_value(b: u8) -> Option<u8> {
+    match b {
+        b'0'..=b'9' => Some(b - b'0'),
+        b'a'..=b'f' => Some(b - b'a' + 10),
+        b'A'..=b'F' => Some(b - b'A' + 10),
+        _ => None,
+    }
+}
+
+/// Lower-case hexadecimal display of a digest.
+///
+/// ```
+/// use netboot_core::plan::Hex;
+/// assert_eq!(format!("{}", Hex(&[0xde, 0xad, 0x01])), "dead01");
+/// ```
+#[derive(Clone, Copy, Debug)]
+pub struct Hex<'a>(pub &'a [u8]);
+
+impl fmt::Display for Hex<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for b in self.0 {
+            write!(f, "{b:02x}")?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    const A: [u8; 6] = [0x52, 0x54, 0, 0, 0, 0xa];
+    const B: [u8; 6] = [0x52, 0x54, 0, 0, 0, 0xb];
+
+    fn profiles() -> StaticProfiles<'static> {
+        StaticProfiles {
+            clients: &[(&A, &["a/one", "a/two", "a/manifest"])],
+            default: Some(&["one", "manifest"]),
+        }
+    }
+
+    #[test]
+    fn stages_advance_only_on_the_current_file() {
+        let mut plan: Plan<_, 4> = Plan::new(profiles(), Reset::Never);
+        let t = Instant::ZERO;
+        assert_eq!(
+            plan.boot_for(t, &A),
+            Decision::Stage {
+                index: 0,
+                of: 3,
+                file: "a/one"
+            }
+        );
+        assert_eq!(plan.transfer_complete(t, &A, "a/two"), Advance::Ignored);
+        assert_eq!(
+            plan.transfer_complete(t, &A, "/a//one"),
+            Advance::Next { next: 1 }
+        );
+        // A repeat of the stage just finished changes nothing.
+        assert_eq!(plan.transfer_complete(t, &A, "a/one"), Advance::Ignored);
+        assert_eq!(plan.stage_of(&A), Some(1));
+        assert_eq!(plan.stage_of(&B), None);
+    }
+
+    #[test]
+    fn clients_are_independent_and_default_applies() {
+        let mut plan: Plan<_, 4> = Plan::new(profiles(), Reset::Never);
+        let t = Instant::ZERO;
+        plan.boot_for(t, &A);
+        plan.transfer_complete(t, &A, "a/one");
+        assert_eq!(
+            plan.boot_for(t, &B),
+            Decision::Stage {
+                index: 0,
+                of: 2,
+                file: "one"
+            }
+        );
+        // B never asked, so its completion of A's file is not attributed.
+        assert_eq!(
+            plan.transfer_complete(t, &[1, 2, 3], "one"),
+            Advance::Ignored
+        );
+    }
+
+    #[test]
+    fn silence_then_reset_after_timeout() {
+        let mut plan: Plan<_, 4> = Plan::new(profiles(), Reset::After(Duration::from_secs(60)));
+        let t = Instant::from_secs(100);
+        plan.boot_for(t, &B);
+        plan.transfer_complete(t, &B, "one");
+        assert_eq!(plan.transfer_complete(t, &B, "manifest"), Advance::Finished);
+        assert_eq!(
+            plan.boot_for(t + Duration::from_secs(59), &B),
+            Decision::Silent
+        );
+        assert!(matches!(
+            plan.boot_for(t + Duration::from_secs(60), &B),
+            Decision::Stage { index: 0, .. }
+        ));
+    }
+
+    #[test]
+    fn not_in_plan_without_profile() {
+        let p = StaticProfiles {
+            clients: &[],
+            default: None,
+        };
+        let mut plan: Plan<_, 2> = Plan::new(p, Reset::Never);
+        assert_eq!(plan.boot_for(Instant::ZERO, &A), Decision::NotInPlan);
+        let p = StaticProfiles {
+            clients: &[],
+            default: Some(&[]),
+        };
+        let mut plan: Plan<_, 2> = Plan::new(p, Reset::Never);
+        assert_eq!(plan.boot_for(Instant::ZERO, &A), Decision::NotInPlan);
+    }
+
+    #[test]
+    fn full_table_evicts_least_recently_seen() {
+        let mut plan: Plan<_, 2> = Plan::new(profiles(), Reset::Never);
+        plan.boot_for(Instant::from_secs(1), &[1]);
+        plan.boot_for(Instant::from_secs(2), &[2]);
+        plan.transfer_complete(Instant::from_secs(3), &[2], "one");
+        plan.boot_for(Instant::from_secs(4), &[3]);
+        assert_eq!(plan.stage_of(&[1]), None);
+        assert_eq!(plan.stage_of(&[2]), Some(1));
+        assert_eq!(plan.stage_of(&[3]), Some(0));
+        // Oversized hardware addresses are never tracked.
+        assert_eq!(plan.boot_for(Instant::ZERO, &[0; 17]), Decision::NotInPlan);
+    }
+
+    #[test]
+    fn restore_and_reset() {
+        let mut plan: Plan<_, 4> = Plan::new(profiles(), Reset::Never);
+        assert!(plan.restore(Instant::ZERO, &A, 2));
+        assert!(matches!(
+            plan.boot_for(Instant::ZERO, &A),
+            Decision::Stage { index: 2, .. }
+        ));
+        assert!(plan.restore(Instant::ZERO, &A, 3));
+        assert_eq!(plan.boot_for(Instant::ZERO, &A), Decision::Silent);
+        assert_eq!(plan.progress().collect::<Vec<_>>(), [(&A[..], 3)]);
+        plan.reset(&A);
+        assert!(matches!(
+            plan.boot_for(Instant::ZERO, &A),
+            Decision::Stage { index: 0, .. }
+        ));
+    }
+
+    fn kinds(text: &str) -> Vec<Result<(usize, String, String), (usize, ManifestErrorKind)>> {
+        parse_manifest(text)
+            .map(|r| {
+                r.map(|e| (e.line, e.key.to_string(), e.path.to_string()))
+                    .map_err(|e| (e.line, e.kind))
+            })
+            .collect()
+    }
+
+    #[test]
+    fn manifest_lines() {
+        let digest = "ab".repeat(32);
+        let text = format!(
+            "a: x.bin\r\n  # indented comment\nb : dir/with space.img sha256:{digest}\nc:#notacomment\n"
+        );
+        let entries: Vec<_> = parse_manifest(&text).map(Result::unwrap).collect();
+        assert_eq!(entries.len(), 3);
+        assert_eq!(entries[0].path, "x.bin");
+        assert_eq!(entries[1].line, 3);
+        assert_eq!(entries[1].path, "dir/with space.img");
+        assert_eq!(entries[1].sha256, Some([0xab; 32]));
+        assert_eq!(entries[2].path, "#notacomment");
+    }
+
+    #[test]
+    fn manifest_errors_carry_line_numbers() {
+        let text = "no colon here\n: x\nk:\nk: sha256:00\nk: f sha256:zz\nk: /\nk: a\0b\nk y: f\n";
+        assert_eq!(
+            kinds(text),
+            vec![
+                Err((1, ManifestErrorKind::MissingColon)),
+                Err((2, ManifestErrorKind::BadKey)),
+                Err((3, ManifestErrorKind::MissingFileName)),
+                Err((4, ManifestErrorKind::MissingFileName)),
+                Err((5, ManifestErrorKind::BadDigest)),
+                Err((6, ManifestErrorKind::RootPath)),
+                Err((7, ManifestErrorKind::BadPath(PathError::ControlCharacter))),
+                Err((8, ManifestErrorKind::BadKey)),
+            ]
+        );
+    }
+
+    #[test]
+    fn absolute_names_stay_in_the_root() {
+        let e = parse_manifest("k: /etc/passwd").next().unwrap().unwrap();
+        assert_eq!(e.path, "etc/passwd");
+    }
+
+    #[test]
+    fn non_utf8_reports_its_line() {
+        let err = parse_manifest_bytes(b"a: b\nc: \xff\n").unwrap_err();
+        assert_eq!(err.line, 2);
+        assert_eq!(err.kind, ManifestErrorKind::NotUtf8);
+    }
+
+    proptest! {
+        #[test]
+        fn parser_never_panics(text in ".{0,400}") {
+            for entry in parse_manifest(&text).flatten() {
+                prop_assert!(!entry.path.is_empty());
+                prop_assert!(!entry.path.split('/').any(|c| c == ".."));
+            }
+        }
+
+        #[test]
+        fn digests_round_trip(bytes in proptest::array::uniform32(any::<u8>())) {
+            let line = format!("k: f sha256:{}", Hex(&bytes));
+            let e = parse_manifest(&line).next().unwrap().unwrap();
+            prop_assert_eq!(e.sha256, Some(bytes));
+        }
+    }
+}
