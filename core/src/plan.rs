@@ -652,7 +652,9 @@ mod tests {
         ));
     }
 
-    fn kinds(text: &str) -> Vec<Result<(usize, String, String), (usize, ManifestErrorKind)>> {
+    type Parsed = Result<(usize, String, String), (usize, ManifestErrorKind)>;
+
+    fn kinds(text: &str) -> Vec<Parsed> {
         parse_manifest(text)
             .map(|r| {
                 r.map(|e| (e.line, e.key.to_string(), e.path.to_string()))
