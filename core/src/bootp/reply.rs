@@ -41,25 +41,32 @@ pub(crate) struct Reply {
     pub max_len: usize,
 }
 
-/// Where a reply goes: the relay agent on the server port; else the client
-/// at the port it sent from (68, or the test port). A NAK without a relay
-/// is broadcast; a client that has an address (`ciaddr`) gets a unicast;
-/// otherwise the reply is broadcast, whether or not the B flag is set,
-/// because unicasting to an address the client does not have yet needs an
-/// ARP entry that a portable UDP adapter cannot install.
+/// Where a reply goes: the relay agent on the server port; else, when the
+/// request came from a real address (a client that already has one, or a
+/// test on loopback), back to that address and port; else a NAK is
+/// broadcast, a client with `ciaddr` gets a unicast there, and everything
+/// else is broadcast, whether or not the B flag is set, because unicasting
+/// to an address the client does not have yet needs an ARP entry that a
+/// portable UDP adapter cannot install.
 pub(crate) fn destination(
     giaddr: Ipv4Addr,
     ciaddr: Ipv4Addr,
     kind: Option<MessageType>,
-    client_port: u16,
+    source: SocketAddrV4,
     relay_port: u16,
 ) -> (SocketAddrV4, bool) {
+    let port = match source.port() {
+        0 => crate::wire::bootp::CLIENT_PORT,
+        p => p,
+    };
     if !giaddr.is_unspecified() {
         (SocketAddrV4::new(giaddr, relay_port), false)
+    } else if !source.ip().is_unspecified() && !source.ip().is_broadcast() {
+        (SocketAddrV4::new(*source.ip(), port), false)
     } else if kind == Some(MessageType::Nak) || ciaddr.is_unspecified() {
-        (SocketAddrV4::new(Ipv4Addr::BROADCAST, client_port), true)
+        (SocketAddrV4::new(Ipv4Addr::BROADCAST, port), true)
     } else {
-        (SocketAddrV4::new(ciaddr, client_port), false)
+        (SocketAddrV4::new(ciaddr, port), false)
     }
 }
 
@@ -245,25 +252,35 @@ mod tests {
         let client = Ipv4Addr::new(10, 0, 0, 5);
         let ack = Some(MessageType::Ack);
         let nak = Some(MessageType::Nak);
+        let unconfigured = SocketAddrV4::new(zero, 68);
+        let bcast = |port| (SocketAddrV4::new(Ipv4Addr::BROADCAST, port), true);
         assert_eq!(
-            destination(relay, client, nak, 68, 67),
+            destination(relay, client, nak, SocketAddrV4::new(relay, 67), 67),
             (SocketAddrV4::new(relay, 67), false)
         );
+        assert_eq!(destination(zero, client, nak, unconfigured, 67), bcast(68));
         assert_eq!(
-            destination(zero, client, nak, 68, 67),
-            (SocketAddrV4::new(Ipv4Addr::BROADCAST, 68), true)
-        );
-        assert_eq!(
-            destination(zero, client, ack, 68, 67),
+            destination(zero, client, ack, unconfigured, 67),
             (SocketAddrV4::new(client, 68), false)
         );
         assert_eq!(
-            destination(zero, zero, ack, 6800, 67),
-            (SocketAddrV4::new(Ipv4Addr::BROADCAST, 6800), true)
+            destination(zero, zero, ack, SocketAddrV4::new(zero, 6800), 67),
+            bcast(6800)
+        );
+        assert_eq!(destination(zero, zero, None, unconfigured, 67), bcast(68));
+        assert_eq!(
+            destination(zero, zero, None, SocketAddrV4::new(zero, 0), 67),
+            bcast(68)
+        );
+        // A client that sends from an address of its own gets a unicast there.
+        let loopback = SocketAddrV4::new(Ipv4Addr::LOCALHOST, 40000);
+        assert_eq!(
+            destination(zero, zero, ack, loopback, 67),
+            (loopback, false)
         );
         assert_eq!(
-            destination(zero, zero, None, 68, 67),
-            (SocketAddrV4::new(Ipv4Addr::BROADCAST, 68), true)
+            destination(zero, zero, nak, loopback, 67),
+            (loopback, false)
         );
     }
 }

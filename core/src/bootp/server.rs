@@ -33,7 +33,10 @@
 //!   privileges; broadcasting is what every client accepts, so this server
 //!   always broadcasts there (a deliberate departure in favour of
 //!   portability). Replies go to the port the request came from (68 for
-//!   real clients), which lets tests run on high ports.
+//!   real clients), which lets tests run on high ports. A request that
+//!   comes from a real source address (a client that already has one, or
+//!   one on loopback) is answered by unicast to that address: the client
+//!   can evidently receive there, and nothing is broadcast needlessly.
 //!
 //! The server is authoritative for its subnet (`ServerConfig::authoritative`,
 //! on by default, as dnsmasq's `--dhcp-authoritative`): a REQUEST for an
@@ -51,7 +54,7 @@
 //! silent towards a client; [`Server::hw_for_ip`] and [`Server::ip_for_hw`]
 //! map between the two kinds of address for callers that only know one.
 
-use core::net::{Ipv4Addr, SocketAddr};
+use core::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 
 use heapless::Deque;
 
@@ -63,7 +66,7 @@ use super::{ClientKey, HwAddr};
 use crate::Transmit;
 use crate::time::{Duration, Instant};
 use crate::wire::bootp::options::MessageType;
-use crate::wire::bootp::{CLIENT_PORT, Message, Op, ParseError, SERVER_PORT};
+use crate::wire::bootp::{Message, Op, ParseError, SERVER_PORT};
 
 /// The longest generic boot file name an alias maps.
 pub const MAX_ALIAS: usize = 32;
@@ -346,7 +349,7 @@ struct Ctx {
     hw: HwAddr,
     key: ClientKey,
     host: Option<usize>,
-    client_port: u16,
+    source: SocketAddrV4,
 }
 
 /// The BOOTP/DHCP server machine.
@@ -355,7 +358,7 @@ struct Ctx {
 /// decides boot assignments.
 ///
 /// ```
-/// use core::net::{Ipv4Addr, SocketAddr};
+/// use core::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 /// use netboot_core::bootp::hosts::Host;
 /// use netboot_core::bootp::leases::LeaseSlot;
 /// use netboot_core::bootp::server::{Event, Server, ServerConfig};
@@ -599,9 +602,12 @@ where
             hw,
             key: ClientKey::of(&msg),
             host: self.hosts.as_ref().binary_search_by(|h| h.hw.cmp(&hw)).ok(),
-            client_port: match from.port() {
-                0 => CLIENT_PORT,
-                port => port,
+            source: match from {
+                SocketAddr::V4(a) => a,
+                SocketAddr::V6(a) => match a.ip().to_ipv4_mapped() {
+                    Some(ip) => SocketAddrV4::new(ip, a.port()),
+                    None => SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, a.port()),
+                },
             },
         };
         match msg.message_type() {
@@ -788,13 +794,8 @@ where
             Some(MessageType::Offer | MessageType::Nak) => Ipv4Addr::UNSPECIFIED,
             _ => p.ciaddr(),
         };
-        let (dest, broadcast) = destination(
-            p.giaddr(),
-            ciaddr,
-            kind,
-            ctx.client_port,
-            self.config.relay_port,
-        );
+        let (dest, broadcast) =
+            destination(p.giaddr(), ciaddr, kind, ctx.source, self.config.relay_port);
         let mut vend_magic = [0u8; 4];
         let vend = p.vend();
         let n = vend.len().min(4);

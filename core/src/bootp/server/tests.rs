@@ -565,14 +565,26 @@ fn relayed_requests_go_back_to_the_relay() {
 #[test]
 fn replies_go_to_the_port_the_request_came_from() {
     let mut s = server(config(), Vec::new());
+    let unconfigured = SocketAddr::from(([0, 0, 0, 0], 16800));
     let (t, _) = ask_from(
         &mut s,
         Instant::ZERO,
         &Req::dhcp(MessageType::Discover, 1),
-        SocketAddr::from(([127, 0, 0, 1], 16800)),
+        unconfigured,
     )
     .unwrap();
     assert_eq!(t.destination, bcast(16800));
+    // A client with an address of its own (here on loopback) gets a unicast.
+    let loopback = SocketAddr::from(([127, 0, 0, 1], 16801));
+    let (t, _) = ask_from(
+        &mut s,
+        Instant::ZERO,
+        &Req::dhcp(MessageType::Discover, 2),
+        loopback,
+    )
+    .unwrap();
+    assert_eq!(t.destination, loopback);
+    assert!(!t.broadcast);
 }
 
 struct Stages {
