@@ -14,7 +14,6 @@ use std::time::Duration;
 
 use clap::{Args, Subcommand};
 use netboot_core::bootp::HwAddr;
-use netboot_core::bootp::server::Event;
 use netboot_mio::bootp::client::{Assigned, RequestError, RequestOptions, request};
 use netboot_mio::bootp::server::{BootpService, bind};
 use netboot_mio::net::explain_bind_error;
@@ -101,32 +100,6 @@ pub fn run(command: BootpCommand) -> Result<(), CliError> {
     }
 }
 
-/// One line per client step, on standard output.
-fn describe(event: &Event) -> Option<String> {
-    Some(match event {
-        Event::Offered { hw, ip, file } => format!("DHCPOFFER {ip} to {hw} file {file}"),
-        Event::Acked {
-            hw,
-            ip,
-            file,
-            next_server,
-            lease,
-        } => format!("DHCPACK {ip} to {hw} next-server {next_server} file {file} lease {lease}s"),
-        Event::BootpReplied {
-            hw,
-            ip,
-            file,
-            next_server,
-        } => format!("BOOTREPLY {ip} to {hw} next-server {next_server} file {file}"),
-        Event::Informed { hw, ip } => format!("DHCPINFORM from {hw} at {ip} answered"),
-        Event::Nak { hw, requested } => format!("DHCPNAK to {hw} for {requested}"),
-        Event::Released { hw, ip } => format!("DHCPRELEASE of {ip} by {hw}"),
-        Event::Declined { hw, ip } => format!("DHCPDECLINE of {ip} by {hw}: address quarantined"),
-        Event::Silenced { hw } => format!("no answer to {hw}: its boot is complete"),
-        _ => return None,
-    })
-}
-
 fn serve(args: ServeArgs) -> Result<(), CliError> {
     let settings = config::load(&args.config)?;
     let listen = args.listen.unwrap_or(settings.listen);
@@ -153,10 +126,11 @@ fn serve(args: ServeArgs) -> Result<(), CliError> {
                 CliError::config(format!("cannot read lease file {}: {e}", path.display()))
             })?;
     }
+    // One line per client step on standard output.
     let service = service.on_event(Box::new(|event, _| {
-        if let Some(line) = describe(event) {
+        if event.is_client_step() {
             let mut out = std::io::stdout().lock();
-            let _ = writeln!(out, "{line}");
+            let _ = writeln!(out, "{event}");
             let _ = out.flush();
         }
     }));

@@ -331,6 +331,60 @@ pub enum Event {
     LeasesChanged,
 }
 
+impl Event {
+    /// True for the events that are a step of some client's boot (what a
+    /// server prints by default), as opposed to diagnostics.
+    pub fn is_client_step(&self) -> bool {
+        !matches!(
+            self,
+            Event::Ignored { .. } | Event::Malformed { .. } | Event::LeasesChanged
+        )
+    }
+}
+
+/// One line for logs: `DHCPACK 10.0.0.100 to 52:54:00:12:34:56 next-server
+/// 10.0.0.1 file boot.ipxe lease 3600s`.
+impl core::fmt::Display for Event {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Event::Offered { hw, ip, file } => write!(f, "DHCPOFFER {ip} to {hw} file {file}"),
+            Event::Acked {
+                hw,
+                ip,
+                file,
+                next_server,
+                lease,
+            } => write!(
+                f,
+                "DHCPACK {ip} to {hw} next-server {next_server} file {file} lease {lease}s"
+            ),
+            Event::BootpReplied {
+                hw,
+                ip,
+                file,
+                next_server,
+            } => write!(
+                f,
+                "BOOTREPLY {ip} to {hw} next-server {next_server} file {file}"
+            ),
+            Event::Informed { hw, ip } => write!(f, "DHCPACK to {hw} at {ip} (inform)"),
+            Event::Nak { hw, requested } => write!(f, "DHCPNAK to {hw} for {requested}"),
+            Event::Released { hw, ip } => write!(f, "DHCPRELEASE of {ip} by {hw}"),
+            Event::Declined { hw, ip } => {
+                write!(f, "DHCPDECLINE of {ip} by {hw}: address quarantined")
+            }
+            Event::Silenced { hw } => {
+                write!(f, "no answer to {hw}: the boot policy says it is done")
+            }
+            Event::Ignored { hw, reason } => write!(f, "ignored request from {hw}: {reason:?}"),
+            Event::Malformed { from, error } => {
+                write!(f, "malformed datagram from {from}: {error}")
+            }
+            Event::LeasesChanged => f.write_str("leases changed"),
+        }
+    }
+}
+
 /// Where a client's address comes from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Addr {

@@ -162,35 +162,10 @@ impl<P: BootPolicy + Send + 'static> BootpService<P> {
 
 fn log(event: &Event) {
     match event {
-        Event::Offered { hw, ip, file } => tracing::info!("DHCPOFFER {ip} to {hw} file {file:?}"),
-        Event::Acked {
-            hw,
-            ip,
-            file,
-            next_server,
-            lease,
-        } => tracing::info!(
-            "DHCPACK {ip} to {hw} next-server {next_server} file {file:?} lease {lease}s"
-        ),
-        Event::BootpReplied {
-            hw,
-            ip,
-            file,
-            next_server,
-        } => tracing::info!("BOOTREPLY {ip} to {hw} next-server {next_server} file {file:?}"),
-        Event::Informed { hw, ip } => tracing::info!("DHCPACK (inform) to {hw} at {ip}"),
-        Event::Nak { hw, requested } => tracing::info!("DHCPNAK to {hw} for {requested}"),
-        Event::Released { hw, ip } => tracing::info!("DHCPRELEASE of {ip} by {hw}"),
-        Event::Declined { hw, ip } => {
-            tracing::warn!("DHCPDECLINE of {ip} by {hw}: address quarantined")
-        }
-        Event::Silenced { hw } => tracing::info!("no answer to {hw}: boot policy says it is done"),
-        Event::Ignored { hw, reason } => tracing::debug!("ignored request from {hw}: {reason:?}"),
-        Event::Malformed { from, error } => {
-            tracing::debug!("malformed datagram from {from}: {error}")
-        }
         Event::LeasesChanged => {}
-        other => tracing::debug!("{other:?}"),
+        Event::Declined { .. } => tracing::warn!("{event}"),
+        e if e.is_client_step() => tracing::info!("{event}"),
+        _ => tracing::debug!("{event}"),
     }
 }
 
