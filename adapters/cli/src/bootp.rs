@@ -45,6 +45,9 @@ pub struct ServeArgs {
     /// Keep leases in this file (default: the configuration's `lease_file`).
     #[arg(long, value_name = "FILE")]
     lease_file: Option<PathBuf>,
+    /// Do not print a line per client step (errors still go to stderr).
+    #[arg(long, short)]
+    quiet: bool,
 }
 
 /// `netboot bootp request`.
@@ -127,8 +130,9 @@ fn serve(args: ServeArgs) -> Result<(), CliError> {
             })?;
     }
     // One line per client step on standard output.
-    let service = service.on_event(Box::new(|event, _| {
-        if event.is_client_step() {
+    let quiet = args.quiet;
+    let service = service.on_event(Box::new(move |event, _| {
+        if !quiet && event.is_client_step() {
             let mut out = std::io::stdout().lock();
             let _ = writeln!(out, "{event}");
             let _ = out.flush();
