@@ -369,3 +369,96 @@ proptest! {
         }
     }
 }
+
+/// Encodes `opts` and End into a field of exactly `cap` bytes, or `None`
+/// when they do not fit.
+fn field_of(opts: &[(u8, std::vec::Vec<u8>)], cap: usize) -> Option<std::vec::Vec<u8>> {
+    let mut buf = std::vec![0u8; cap];
+    let mut w = OptionsWriter::new(&mut buf);
+    for (code, value) in opts {
+        w.push(*code, value).ok()?;
+    }
+    w.finish().ok()?;
+    Some(buf)
+}
+
+fn small_options(max: usize) -> impl Strategy<Value = std::vec::Vec<(u8, std::vec::Vec<u8>)>> {
+    proptest::collection::vec(
+        (
+            prop_oneof![Just(12u8), Just(43u8), Just(60u8), 200u8..=203],
+            proptest::collection::vec(any::<u8>(), 0..12),
+        ),
+        0..max,
+    )
+}
+
+proptest! {
+    /// Options spread over the options field, an overloaded `file` and an
+    /// overloaded `sname` read back joined in RFC 3396 order, and the
+    /// message re-emits byte for byte.
+    #[test]
+    fn overloaded_fields_join_in_order(
+        main in small_options(4), in_file in small_options(5), in_sname in small_options(3),
+        overload in 1u8..=3,
+    ) {
+        let file_bytes = field_of(&in_file, FILE_LEN);
+        let sname_bytes = field_of(&in_sname, SNAME_LEN);
+        prop_assume!(file_bytes.is_some() && sname_bytes.is_some());
+        let (file_bytes, sname_bytes) = (file_bytes.unwrap(), sname_bytes.unwrap());
+        let mut opts = [0u8; 400];
+        let mut w = OptionsWriter::new(&mut opts);
+        w.push(options::OVERLOAD, &[overload]).unwrap();
+        for (code, value) in &main {
+            w.push(*code, value).unwrap();
+        }
+        let n = w.finish().unwrap();
+        let mut repr = Repr::new(Op::Reply, 5, [1; 6]);
+        repr.vend = Vend::Options(&opts[..n]);
+        if overload & options::OVERLOAD_FILE != 0 {
+            repr.file = &file_bytes;
+        }
+        if overload & options::OVERLOAD_SNAME != 0 {
+            repr.sname = &sname_bytes;
+        }
+        let mut buf = [0u8; 800];
+        let len = repr.emit(&mut buf).unwrap();
+        let msg = Message::new_checked(&buf[..len]).unwrap();
+        prop_assert_eq!(msg.packet().overload(), overload);
+        let mut order: std::vec::Vec<&(u8, std::vec::Vec<u8>)> = main.iter().collect();
+        if overload & options::OVERLOAD_FILE != 0 {
+            order.extend(in_file.iter());
+        }
+        if overload & options::OVERLOAD_SNAME != 0 {
+            order.extend(in_sname.iter());
+        }
+        for (code, _) in &order {
+            let expected: std::vec::Vec<u8> = order.iter().filter(|(c, _)| c == code)
+                .flat_map(|(_, v)| v.iter().copied()).collect();
+            let got = msg.get(*code);
+            prop_assert_eq!(got.as_deref(), Some(&expected[..]));
+        }
+        let back = Repr::parse(msg.packet());
+        let mut again = [0u8; 800];
+        let len2 = back.emit(&mut again).unwrap();
+        prop_assert_eq!(&buf[..len], &again[..len2]);
+    }
+
+    /// A vendor area without the cookie is opaque: no options, and it
+    /// survives a round trip unchanged.
+    #[test]
+    fn no_cookie_vendor_area_round_trips(vend in proptest::collection::vec(any::<u8>(), 0..=64), xid in any::<u32>()) {
+        prop_assume!(!vend.starts_with(&MAGIC_COOKIE));
+        let mut repr = Repr::new(Op::Request, xid, [2; 6]);
+        repr.vend = Vend::Raw(&vend);
+        let mut buf = [0u8; 400];
+        let len = repr.emit(&mut buf).unwrap();
+        prop_assert_eq!(len, MIN_LEN);
+        let msg = Message::new_checked(&buf[..len]).unwrap();
+        prop_assert_eq!(msg.options().count(), 0);
+        prop_assert_eq!(&msg.packet().vend()[..vend.len()], &vend[..]);
+        let back = Repr::parse(msg.packet());
+        let mut again = [0u8; 400];
+        let len2 = back.emit(&mut again).unwrap();
+        prop_assert_eq!(&buf[..len], &again[..len2]);
+    }
+}
