@@ -7,9 +7,9 @@
 //! and tears everything down when it ends, failing or not: processes are
 //! killed by their guards before the namespaces are deleted.
 
-use std::io::Read;
+use std::io::{Read, Write};
 use std::path::Path;
-use std::process::Command;
+use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -32,7 +32,17 @@ impl Output {
 }
 
 fn spawn(name: &str, cmd: &mut Command) -> (ChildGuard, Output) {
-    let mut guard = ChildGuard::spawn(name, cmd).unwrap_or_else(|e| panic!("start {name}: {e}"));
+    spawn_with_stdin(name, cmd, Stdio::null())
+}
+
+fn spawn_with_stdin(name: &str, cmd: &mut Command, stdin: Stdio) -> (ChildGuard, Output) {
+    let child = cmd
+        .stdin(stdin)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("start {name}: {e}"));
+    let mut guard = ChildGuard::new(name, child);
     let out = Output::default();
     let child = guard.child();
     let pipes: Vec<Box<dyn Read + Send>> = vec![
@@ -92,6 +102,55 @@ fn our_server(ns: &str, dev: &str, net: u8, mac: &str, dir: &Path) -> (ChildGuar
         out.text()
     );
     (guard, out)
+}
+
+/// A bridge addressed `cidr` with a tap on it, in namespace `ns` (only the
+/// server namespace of a pair is used: the guest's NIC is the tap).
+fn bridge_with_tap(ns: &str, bridge: &str, tap: &str, cidr: &str) {
+    let run = |args: &[&str]| {
+        let mut full = vec!["-n", ns];
+        full.extend_from_slice(args);
+        ip(&full);
+    };
+    run(&["link", "add", bridge, "type", "bridge"]);
+    run(&["addr", "add", cidr, "dev", bridge]);
+    run(&["link", "set", bridge, "up"]);
+    run(&["tuntap", "add", tap, "mode", "tap"]);
+    run(&["link", "set", tap, "master", bridge]);
+    run(&["link", "set", tap, "up"]);
+}
+
+/// Our server in `ns` on `bridge`, with one host entry.
+fn our_bridge_server(
+    ns: &str,
+    bridge: &str,
+    net: &str,
+    mac: &str,
+    file: &str,
+    dir: &Path,
+) -> (ChildGuard, Output) {
+    let config = dir.join("bootp.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "server = \"{net}.1\"\nsubnet = \"{net}.0/24\"\nrouter = \"{net}.1\"\n\
+             pool = {{ start = \"{net}.100\", end = \"{net}.150\" }}\n\n\
+             [[host]]\nmac = \"{mac}\"\nip = \"{net}.10\"\nfile = \"{file}\"\n"
+        ),
+    )
+    .unwrap();
+    let (guard, log) = spawn(
+        "netboot bootp serve",
+        in_netns(ns, netboot_bin().to_str().unwrap())
+            .args(["bootp", "serve", "--interface", bridge, "--config"])
+            .arg(&config),
+    );
+    assert!(
+        log.wait("bootp: listening", Duration::from_secs(10)),
+        "{}",
+        log.text()
+    );
+    (guard, log)
 }
 
 fn script(dir: &Path, name: &str, body: &str) -> std::path::PathBuf {
@@ -323,42 +382,11 @@ fn ipxe_in_qemu_gets_its_address_and_boot_file_from_our_server() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    // Only the server namespace is used: QEMU's NIC is a tap on a bridge in it.
     let pair = NetnsPair::new(64);
     let ns = pair.server.clone();
-    let run = |args: &[&str]| {
-        let mut full = vec!["-n", ns.as_str()];
-        full.extend_from_slice(args);
-        ip(&full);
-    };
-    run(&["link", "add", "br64", "type", "bridge"]);
-    run(&["addr", "add", "10.64.1.1/24", "dev", "br64"]);
-    run(&["link", "set", "br64", "up"]);
-    run(&["tuntap", "add", "tap64", "mode", "tap"]);
-    run(&["link", "set", "tap64", "master", "br64"]);
-    run(&["link", "set", "tap64", "up"]);
+    bridge_with_tap(&ns, "br64", "tap64", "10.64.1.1/24");
     let mac = "52:54:00:64:00:01";
-    let config = dir.path().join("bootp.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "server = \"10.64.1.1\"\nsubnet = \"10.64.1.0/24\"\nrouter = \"10.64.1.1\"\n\
-             pool = {{ start = \"10.64.1.100\", end = \"10.64.1.150\" }}\n\n\
-             [[host]]\nmac = \"{mac}\"\nip = \"10.64.1.10\"\nfile = \"boot.ipxe\"\n"
-        ),
-    )
-    .unwrap();
-    let (_server, log) = spawn(
-        "netboot bootp serve",
-        in_netns(&ns, netboot_bin().to_str().unwrap())
-            .args(["bootp", "serve", "--interface", "br64", "--config"])
-            .arg(&config),
-    );
-    assert!(
-        log.wait("bootp: listening", Duration::from_secs(10)),
-        "{}",
-        log.text()
-    );
+    let (_server, log) = our_bridge_server(&ns, "br64", "10.64.1", mac, "boot.ipxe", dir.path());
     let (_qemu, console) = spawn(
         "qemu",
         in_netns(&ns, "qemu-system-x86_64")
@@ -392,6 +420,92 @@ fn ipxe_in_qemu_gets_its_address_and_boot_file_from_our_server() {
     );
     assert!(serial.contains("Next server: 10.64.1.1"), "{serial}");
     let ack = format!("DHCPACK 10.64.1.10 to {mac} next-server 10.64.1.1 file boot.ipxe");
+    assert!(
+        log.wait(&ack, Duration::from_secs(5)),
+        "server log:\n{}",
+        log.text()
+    );
+}
+
+#[test]
+fn uboot_in_qemu_gets_its_address_and_boot_file_by_dhcp_from_our_server() {
+    let test = "uboot_in_qemu_gets_its_address_and_boot_file_by_dhcp_from_our_server";
+    if !require_root(test) || require_program(test, "qemu-system-x86_64").is_none() {
+        return;
+    }
+    let rom = "/usr/lib/u-boot/qemu-x86_64/u-boot.rom";
+    if !Path::new(rom).exists() {
+        netboot_tests::skip(
+            test,
+            "u-boot-qemu is not installed (bash .ci/install-peers installs it)",
+        );
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let pair = NetnsPair::new(65);
+    let ns = pair.server.clone();
+    bridge_with_tap(&ns, "br65", "tap65", "10.65.1.1/24");
+    let mac = "52:54:00:65:00:01";
+    let (_server, log) =
+        our_bridge_server(&ns, "br65", "10.65.1", mac, "board/u-boot.img", dir.path());
+    let (mut qemu, console) = spawn_with_stdin(
+        "qemu",
+        in_netns(&ns, "qemu-system-x86_64")
+            .args([
+                "-accel",
+                "tcg",
+                "-m",
+                "256",
+                "-nographic",
+                "-no-reboot",
+                "-bios",
+                rom,
+            ])
+            .args(["-netdev", "tap,id=n0,ifname=tap65,script=no,downscript=no"])
+            .args(["-device", &format!("e1000,netdev=n0,mac={mac}")]),
+        Stdio::piped(),
+    );
+    let mut type_line = |line: &str| {
+        let stdin = qemu.child().stdin.as_mut().unwrap();
+        stdin.write_all(line.as_bytes()).unwrap();
+        stdin.write_all(b"\n").unwrap();
+        stdin.flush().unwrap();
+    };
+    let dump = |console: &Output| console.text().replace('\r', "");
+    assert!(
+        console.wait("Hit any key to stop autoboot", Duration::from_secs(60)),
+        "{}",
+        dump(&console)
+    );
+    type_line("");
+    assert!(
+        console.wait("=> ", Duration::from_secs(10)),
+        "{}",
+        dump(&console)
+    );
+    type_line("setenv autoload no");
+    // This U-Boot is built with DHCP: its `bootp` command sends DHCPDISCOVER
+    // and waits for a DHCPACK.
+    type_line("bootp");
+    assert!(
+        console.wait(
+            "DHCP client bound to address 10.65.1.10",
+            Duration::from_secs(60)
+        ),
+        "U-Boot was not bound:\n{}\nserver:\n{}",
+        dump(&console),
+        log.text()
+    );
+    type_line("echo result ip=${ipaddr} server=${serverip} file=${bootfile}");
+    assert!(
+        console.wait(
+            "result ip=10.65.1.10 server=10.65.1.1 file=board/u-boot.img",
+            Duration::from_secs(10)
+        ),
+        "{}",
+        dump(&console)
+    );
+    let ack = format!("DHCPACK 10.65.1.10 to {mac} next-server 10.65.1.1 file board/u-boot.img");
     assert!(
         log.wait(&ack, Duration::from_secs(5)),
         "server log:\n{}",
