@@ -153,6 +153,58 @@ fn our_bridge_server(
     (guard, log)
 }
 
+/// A namespace with a bridge, a tap for a QEMU guest and our server on the
+/// bridge, for the firmware tests. Fields drop in order: the server first,
+/// then the namespace.
+struct FirmwareLab {
+    _server: ChildGuard,
+    log: Output,
+    pair: NetnsPair,
+    _dir: tempfile::TempDir,
+}
+
+impl FirmwareLab {
+    /// `None` (after printing why, outside CI) when root, QEMU or the ROM
+    /// is missing. The guest's tap is called `tap`; the subnet is
+    /// 10.`net`.1.0/24 and the host entry for `mac` gets 10.`net`.1.10.
+    fn new(
+        test: &str,
+        rom: &str,
+        package: &str,
+        net: u8,
+        mac: &str,
+        file: &str,
+    ) -> Option<FirmwareLab> {
+        if !require_root(test) || require_program(test, "qemu-system-x86_64").is_none() {
+            return None;
+        }
+        if !Path::new(rom).exists() {
+            netboot_tests::skip(
+                test,
+                &format!("{package} is not installed (bash .ci/install-peers installs it)"),
+            );
+            return None;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let pair = NetnsPair::new(net);
+        bridge_with_tap(&pair.server, "br0", "tap", &format!("10.{net}.1.1/24"));
+        let (server, log) = our_bridge_server(
+            &pair.server,
+            "br0",
+            &format!("10.{net}.1"),
+            mac,
+            file,
+            dir.path(),
+        );
+        Some(FirmwareLab {
+            _server: server,
+            log,
+            pair,
+            _dir: dir,
+        })
+    }
+}
+
 fn script(dir: &Path, name: &str, body: &str) -> std::path::PathBuf {
     use std::os::unix::fs::PermissionsExt;
     let path = dir.join(name);
@@ -370,26 +422,15 @@ fn our_client_gets_address_and_boot_file_from_dnsmasq_by_dhcp_and_bootp() {
 #[test]
 fn ipxe_in_qemu_gets_its_address_and_boot_file_from_our_server() {
     let test = "ipxe_in_qemu_gets_its_address_and_boot_file_from_our_server";
-    if !require_root(test) || require_program(test, "qemu-system-x86_64").is_none() {
-        return;
-    }
-    let rom = "/usr/lib/ipxe/qemu/efi-e1000.rom";
-    if !Path::new(rom).exists() {
-        netboot_tests::skip(
-            test,
-            "ipxe-qemu is not installed (bash .ci/install-peers installs it)",
-        );
-        return;
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let pair = NetnsPair::new(64);
-    let ns = pair.server.clone();
-    bridge_with_tap(&ns, "br64", "tap64", "10.64.1.1/24");
     let mac = "52:54:00:64:00:01";
-    let (_server, log) = our_bridge_server(&ns, "br64", "10.64.1", mac, "boot.ipxe", dir.path());
+    let rom = "/usr/lib/ipxe/qemu/efi-e1000.rom";
+    let Some(lab) = FirmwareLab::new(test, rom, "ipxe-qemu", 64, mac, "boot.ipxe") else {
+        return;
+    };
+    let (ns, log) = (&lab.pair.server, &lab.log);
     let (_qemu, console) = spawn(
         "qemu",
-        in_netns(&ns, "qemu-system-x86_64")
+        in_netns(ns, "qemu-system-x86_64")
             .args([
                 "-accel",
                 "tcg",
@@ -400,7 +441,7 @@ fn ipxe_in_qemu_gets_its_address_and_boot_file_from_our_server() {
                 "-boot",
                 "n",
             ])
-            .args(["-netdev", "tap,id=n0,ifname=tap64,script=no,downscript=no"])
+            .args(["-netdev", "tap,id=n0,ifname=tap,script=no,downscript=no"])
             .args([
                 "-device",
                 &format!("e1000,netdev=n0,mac={mac},romfile={rom}"),
@@ -430,27 +471,15 @@ fn ipxe_in_qemu_gets_its_address_and_boot_file_from_our_server() {
 #[test]
 fn uboot_in_qemu_gets_its_address_and_boot_file_by_dhcp_from_our_server() {
     let test = "uboot_in_qemu_gets_its_address_and_boot_file_by_dhcp_from_our_server";
-    if !require_root(test) || require_program(test, "qemu-system-x86_64").is_none() {
-        return;
-    }
-    let rom = "/usr/lib/u-boot/qemu-x86_64/u-boot.rom";
-    if !Path::new(rom).exists() {
-        netboot_tests::skip(
-            test,
-            "u-boot-qemu is not installed (bash .ci/install-peers installs it)",
-        );
-        return;
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let pair = NetnsPair::new(65);
-    let ns = pair.server.clone();
-    bridge_with_tap(&ns, "br65", "tap65", "10.65.1.1/24");
     let mac = "52:54:00:65:00:01";
-    let (_server, log) =
-        our_bridge_server(&ns, "br65", "10.65.1", mac, "board/u-boot.img", dir.path());
+    let rom = "/usr/lib/u-boot/qemu-x86_64/u-boot.rom";
+    let Some(lab) = FirmwareLab::new(test, rom, "u-boot-qemu", 65, mac, "board/u-boot.img") else {
+        return;
+    };
+    let (ns, log) = (&lab.pair.server, &lab.log);
     let (mut qemu, console) = spawn_with_stdin(
         "qemu",
-        in_netns(&ns, "qemu-system-x86_64")
+        in_netns(ns, "qemu-system-x86_64")
             .args([
                 "-accel",
                 "tcg",
@@ -461,7 +490,7 @@ fn uboot_in_qemu_gets_its_address_and_boot_file_by_dhcp_from_our_server() {
                 "-bios",
                 rom,
             ])
-            .args(["-netdev", "tap,id=n0,ifname=tap65,script=no,downscript=no"])
+            .args(["-netdev", "tap,id=n0,ifname=tap,script=no,downscript=no"])
             .args(["-device", &format!("e1000,netdev=n0,mac={mac}")]),
         Stdio::piped(),
     );
