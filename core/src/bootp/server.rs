@@ -854,17 +854,13 @@ where
         let vend = p.vend();
         let n = vend.len().min(4);
         vend_magic[..n].copy_from_slice(&vend[..n]);
+        // Every client takes a 576-byte datagram (RFC 1542 §2.1, RFC 2131
+        // §2); a DHCP client may announce more with option 57. The limit
+        // counts the IP and UDP headers.
         let max_len = match (kind, msg.max_message_size()) {
             (Some(_), Some(size)) => usize::from(size).max(576),
-            (Some(_), None) => 576,
-            (None, _) => 1500,
-        };
-        // The IP and UDP headers are part of the DHCP maximum message size.
-        let max_len = if kind.is_some() {
-            max_len - 28
-        } else {
-            max_len
-        };
+            _ => 576,
+        } - 28;
         Reply {
             dest,
             broadcast,
