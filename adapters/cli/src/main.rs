@@ -6,6 +6,7 @@
 //! and configuration, shows progress and turns failures into one-line
 //! messages and distinct exit codes (see [`exit`]).
 
+mod bootp;
 mod exit;
 mod logging;
 mod progress;
@@ -27,12 +28,18 @@ struct Cli {
 }
 
 #[derive(Subcommand, Debug)]
-enum Command {}
+enum Command {
+    /// BOOTP/DHCP: `serve` a host table and pool, or `request` an address.
+    #[command(subcommand)]
+    Bootp(bootp::BootpCommand),
+}
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     logging::init(cli.verbose);
-    let result: Result<(), exit::CliError> = match cli.command {};
+    let result: Result<(), exit::CliError> = match cli.command {
+        Command::Bootp(command) => bootp::run(command),
+    };
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -9,10 +9,12 @@
 //!   lets BOOTP, TFTP and FTP share one thread;
 //! * [`fs`]: [`fs::FsStore`], the directory store jailed with cap-std;
 //! * [`net`]: socket options and address helpers;
-//! * [`clock`]: the bridge from the OS clock to the core's instants.
+//! * [`clock`]: the bridge from the OS clock to the core's instants;
+//! * [`bootp`]: the BOOTP/DHCP server service and the blocking client.
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod bootp;
 pub mod clock;
 pub mod fs;
 pub mod net;

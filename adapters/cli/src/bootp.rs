@@ -1,0 +1,260 @@
+//! `netboot bootp serve` and `netboot bootp request`.
+//!
+//! `serve` runs the BOOTP/DHCP server of `netboot-mio` from a TOML file (see
+//! [`config`]) and prints one line per client step on standard output.
+//! `request` asks for an address and a boot file and prints them, as text
+//! or as JSON. Exit codes: 3 bad configuration, 4 cannot bind, 20 no answer.
+
+pub mod config;
+
+use std::io::Write;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Subcommand};
+use netboot_core::bootp::HwAddr;
+use netboot_mio::bootp::client::{Assigned, RequestError, RequestOptions, request};
+use netboot_mio::bootp::server::{BootpService, bind};
+use netboot_mio::net::explain_bind_error;
+use netboot_mio::runtime::EventLoop;
+
+use crate::exit::CliError;
+
+/// BOOTP/DHCP server and client.
+#[derive(Subcommand, Debug)]
+pub enum BootpCommand {
+    /// Answer BOOTP and DHCP requests from a host table and a pool.
+    Serve(ServeArgs),
+    /// Ask for an address and boot file, and print what was assigned.
+    Request(RequestArgs),
+}
+
+/// `netboot bootp serve`.
+#[derive(Args, Debug)]
+pub struct ServeArgs {
+    /// The TOML configuration (server, subnet, pool, hosts...).
+    #[arg(long, value_name = "FILE")]
+    config: PathBuf,
+    /// Listen on this address and port (default 0.0.0.0:67).
+    #[arg(long, value_name = "ADDR:PORT")]
+    listen: Option<SocketAddr>,
+    /// Bind to this network interface (and broadcast through it).
+    #[arg(long, value_name = "IF")]
+    interface: Option<String>,
+    /// Keep leases in this file (default: the configuration's `lease_file`).
+    #[arg(long, value_name = "FILE")]
+    lease_file: Option<PathBuf>,
+    /// Do not print a line per client step (errors still go to stderr).
+    #[arg(long, short)]
+    quiet: bool,
+}
+
+/// `netboot bootp request`.
+#[derive(Args, Debug)]
+pub struct RequestArgs {
+    /// Broadcast through this interface (its MAC is the default --mac).
+    #[arg(long, value_name = "IF")]
+    interface: Option<String>,
+    /// Unicast to this server instead of broadcasting (port 67 by default).
+    #[arg(long, value_name = "ADDR[:PORT]", value_parser = parse_server)]
+    server: Option<SocketAddr>,
+    /// The local port.
+    #[arg(long, value_name = "N", default_value_t = 68)]
+    client_port: u16,
+    /// The hardware address to ask for (default: the interface's, or a
+    /// random locally administered one).
+    #[arg(long, value_name = "MAC")]
+    mac: Option<HwAddr>,
+    /// Use DHCP (DISCOVER/REQUEST) instead of plain BOOTP.
+    #[arg(long)]
+    dhcp: bool,
+    /// Print the assignment as JSON.
+    #[arg(long)]
+    json: bool,
+    /// Requests to send before giving up.
+    #[arg(long, value_name = "N", default_value_t = 4)]
+    attempts: u32,
+    /// First retransmission timeout in seconds (doubles each time).
+    #[arg(long, value_name = "SECS", default_value_t = 2.0)]
+    timeout: f64,
+    /// A generic boot file name to ask for.
+    #[arg(long, value_name = "NAME", default_value = "")]
+    file: String,
+    /// Vendor class identifier (option 60).
+    #[arg(long, value_name = "TEXT", default_value = "")]
+    vendor_class: String,
+}
+
+fn parse_server(s: &str) -> Result<SocketAddr, String> {
+    if let Ok(a) = s.parse::<SocketAddr>() {
+        return Ok(a);
+    }
+    s.parse::<Ipv4Addr>()
+        .map(|ip| SocketAddr::from((ip, netboot_core::wire::bootp::SERVER_PORT)))
+        .map_err(|_| format!("{s:?} is not ADDRESS or ADDRESS:PORT"))
+}
+
+/// Runs a `bootp` subcommand.
+pub fn run(command: BootpCommand) -> Result<(), CliError> {
+    match command {
+        BootpCommand::Serve(args) => serve(args),
+        BootpCommand::Request(args) => client(args),
+    }
+}
+
+fn serve(args: ServeArgs) -> Result<(), CliError> {
+    let settings = config::load(&args.config)?;
+    let listen = args.listen.unwrap_or(settings.listen);
+    let interface = args.interface.or(settings.interface);
+    let lease_file = args.lease_file.or(settings.lease_file);
+    let socket = bind(listen, interface.as_deref()).map_err(|e| {
+        let mut msg = explain_bind_error(listen, &e);
+        if interface.is_some() && e.kind() == std::io::ErrorKind::PermissionDenied {
+            msg.push_str(" (binding to an interface needs CAP_NET_RAW)");
+        }
+        CliError::bind(msg)
+    })?;
+    let mut ev = EventLoop::new()
+        .map_err(|e| CliError::other(format!("cannot start the event loop: {e}")))?;
+    let mut service = BootpService::new(socket, settings.server)
+        .map_err(|e| CliError::other(format!("cannot use the socket: {e}")))?;
+    let bound = service
+        .local_addr()
+        .map_err(|e| CliError::other(e.to_string()))?;
+    if let Some(path) = &lease_file {
+        service = service
+            .with_lease_file(path, ev.clock().now())
+            .map_err(|e| {
+                CliError::config(format!("cannot read lease file {}: {e}", path.display()))
+            })?;
+    }
+    // One line per client step on standard output.
+    let quiet = args.quiet;
+    let service = service.on_event(Box::new(move |event, _| {
+        if !quiet && event.is_client_step() {
+            let mut out = std::io::stdout().lock();
+            let _ = writeln!(out, "{event}");
+            let _ = out.flush();
+        }
+    }));
+    ev.add(Box::new(service));
+    let stopper = ev.stopper();
+    let mut signals = signal_hook::iterator::Signals::new([
+        signal_hook::consts::SIGINT,
+        signal_hook::consts::SIGTERM,
+    ])
+    .map_err(|e| CliError::other(format!("cannot install signal handlers: {e}")))?;
+    std::thread::spawn(move || {
+        if signals.forever().next().is_some() {
+            stopper.stop();
+        }
+    });
+    match &interface {
+        Some(i) => println!("bootp: listening on {bound} (interface {i})"),
+        None => println!("bootp: listening on {bound}"),
+    }
+    let _ = std::io::stdout().flush();
+    ev.run()
+        .map_err(|e| CliError::other(format!("event loop failed: {e}")))
+}
+
+fn client(args: RequestArgs) -> Result<(), CliError> {
+    let hw = match (args.mac, &args.interface) {
+        (Some(mac), _) => mac,
+        (None, Some(i)) => {
+            netboot_mio::bootp::interface_hw_addr(i).map_err(|e| CliError::config(e.to_string()))?
+        }
+        (None, None) => {
+            let r = netboot_mio::bootp::os_seed().to_le_bytes();
+            // Locally administered, unicast.
+            HwAddr::ethernet([(r[0] & 0xfc) | 0x02, r[1], r[2], r[3], r[4], r[5]])
+        }
+    };
+    if !(args.timeout.is_finite() && args.timeout > 0.0 && args.timeout <= 600.0) {
+        return Err(CliError::config(
+            "--timeout must be between 0 and 600 seconds",
+        ));
+    }
+    if args.attempts == 0 {
+        return Err(CliError::config("--attempts must be at least 1"));
+    }
+    let mut o = RequestOptions::new(hw);
+    o.dhcp = args.dhcp;
+    o.server = args.server;
+    o.client_port = args.client_port;
+    o.interface = args.interface;
+    o.attempts = args.attempts;
+    o.initial_timeout = Duration::from_secs_f64(args.timeout);
+    o.max_timeout = o.initial_timeout.saturating_mul(8);
+    o.file = args.file;
+    o.vendor_class = args.vendor_class.into_bytes();
+    let listen = SocketAddr::from((Ipv4Addr::UNSPECIFIED, o.client_port));
+    match request(&o) {
+        Ok(a) => {
+            if args.json {
+                println!("{}", json(&hw, &a));
+            } else {
+                print!("{}", text(&hw, &a));
+            }
+            Ok(())
+        }
+        Err(e @ (RequestError::TimedOut { .. } | RequestError::Refused)) => {
+            Err(CliError::new(20, e.to_string()))
+        }
+        Err(RequestError::Io(e))
+            if matches!(
+                e.kind(),
+                std::io::ErrorKind::PermissionDenied | std::io::ErrorKind::AddrInUse
+            ) =>
+        {
+            Err(CliError::bind(explain_bind_error(listen, &e)))
+        }
+        Err(e) => Err(CliError::other(e.to_string())),
+    }
+}
+
+fn opt_ip(ip: Option<Ipv4Addr>) -> String {
+    ip.map_or_else(|| "-".to_string(), |ip| ip.to_string())
+}
+
+fn text(hw: &HwAddr, a: &Assigned) -> String {
+    format!(
+        "mac       {hw}\naddress   {}\nnetmask   {}\nrouter    {}\nserver    {}\nfile      {}\nlease     {}\nprotocol  {}\n",
+        a.ip,
+        opt_ip(a.netmask),
+        opt_ip(a.router),
+        opt_ip(a.server),
+        a.file.as_deref().unwrap_or("-"),
+        a.lease_time.map_or_else(
+            || "-".to_string(),
+            |t| if t == u32::MAX {
+                "infinite".into()
+            } else {
+                format!("{t}s")
+            }
+        ),
+        if a.dhcp { "DHCP" } else { "BOOTP" },
+    )
+}
+
+fn json(hw: &HwAddr, a: &Assigned) -> serde_json::Value {
+    let hex = |v: &[u8]| v.iter().map(|b| format!("{b:02x}")).collect::<String>();
+    let options: serde_json::Map<String, serde_json::Value> = a
+        .options
+        .iter()
+        .map(|(c, v)| (c.to_string(), serde_json::Value::String(hex(v))))
+        .collect();
+    serde_json::json!({
+        "mac": hw.to_string(),
+        "ip": a.ip.to_string(),
+        "netmask": a.netmask.map(|i| i.to_string()),
+        "router": a.router.map(|i| i.to_string()),
+        "server": a.server.map(|i| i.to_string()),
+        "file": a.file,
+        "lease_time": a.lease_time,
+        "protocol": if a.dhcp { "dhcp" } else { "bootp" },
+        "xid": a.xid,
+        "options": options,
+    })
+}

@@ -1,0 +1,409 @@
+//! The BOOTP/DHCP server's TOML configuration, and its errors with line
+//! numbers.
+//!
+//! ```toml
+//! server = "10.0.0.1"            # our address: server identifier, default next-server
+//! subnet = "10.0.0.0/24"
+//! router = "10.0.0.1"            # optional
+//! dns = ["10.0.0.1"]             # optional
+//! domain = "lab"                 # optional
+//! pool = { start = "10.0.0.100", end = "10.0.0.199" }   # optional dynamic pool
+//! lease_time = 3600              # seconds
+//! bootp_dynamic = false          # pool addresses for plain BOOTP clients too
+//! file = "undionly.kpxe"         # default boot file
+//! next_server = "10.0.0.2"       # default TFTP server (default: server)
+//! listen = "0.0.0.0:67"          # --listen overrides
+//! interface = "eth1"             # --interface overrides
+//! lease_file = "bootp.leases"    # relative to the config file
+//!
+//! [[host]]
+//! mac = "52:54:00:12:34:56"
+//! ip = "10.0.0.10"
+//! hostname = "board1"
+//! file = "board1/u-boot.bin"
+//! next_server = "10.0.0.2"
+//! ```
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+
+use netboot_core::bootp::HwAddr;
+use netboot_core::bootp::hosts::{self, Host};
+use netboot_core::bootp::leases::LeaseSlot;
+use netboot_core::bootp::server::{ConfigError, Server, ServerConfig};
+use serde::Deserialize;
+use toml::Spanned;
+
+use crate::exit::CliError;
+
+/// The most pool addresses a server takes (each needs a lease slot).
+pub const MAX_POOL: u32 = 1 << 20;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Raw {
+    server: Spanned<String>,
+    subnet: Spanned<String>,
+    router: Option<Spanned<String>>,
+    #[serde(default)]
+    dns: Vec<Spanned<String>>,
+    domain: Option<Spanned<String>>,
+    pool: Option<Spanned<RawPool>>,
+    lease_time: Option<u32>,
+    #[serde(default)]
+    bootp_dynamic: bool,
+    authoritative: Option<bool>,
+    file: Option<Spanned<String>>,
+    next_server: Option<Spanned<String>>,
+    listen: Option<Spanned<String>>,
+    interface: Option<String>,
+    lease_file: Option<PathBuf>,
+    #[serde(default)]
+    host: Vec<RawHost>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPool {
+    start: String,
+    end: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawHost {
+    mac: Spanned<String>,
+    ip: Option<Spanned<String>>,
+    hostname: Option<Spanned<String>>,
+    file: Option<Spanned<String>>,
+    next_server: Option<Spanned<String>>,
+}
+
+/// A checked configuration, ready to run.
+pub struct Settings {
+    /// The core server.
+    pub server: Server<Vec<Host>, Vec<LeaseSlot>>,
+    /// Where to listen (flags override).
+    pub listen: SocketAddr,
+    /// Interface to bind (flags override).
+    pub interface: Option<String>,
+    /// Where leases are kept.
+    pub lease_file: Option<PathBuf>,
+}
+
+struct Source<'a> {
+    path: &'a Path,
+    text: &'a str,
+}
+
+impl Source<'_> {
+    fn line(&self, span: &Range<usize>) -> usize {
+        let end = span.start.min(self.text.len());
+        self.text[..end].bytes().filter(|&b| b == b'\n').count() + 1
+    }
+
+    fn err(&self, span: &Range<usize>, problem: impl std::fmt::Display) -> CliError {
+        CliError::config(format!(
+            "{}:{}: {problem}",
+            self.path.display(),
+            self.line(span)
+        ))
+    }
+
+    fn ip(&self, value: &Spanned<String>, what: &str) -> Result<Ipv4Addr, CliError> {
+        value.get_ref().parse().map_err(|_| {
+            self.err(
+                &value.span(),
+                format!("{what} {:?} is not an IPv4 address", value.get_ref()),
+            )
+        })
+    }
+}
+
+fn subnet(text: &str) -> Option<(Ipv4Addr, Ipv4Addr)> {
+    let (addr, bits) = text.split_once('/')?;
+    let addr: Ipv4Addr = addr.parse().ok()?;
+    let bits: u32 = bits.parse().ok()?;
+    if !(1..=30).contains(&bits) {
+        return None;
+    }
+    let mask = u32::MAX << (32 - bits);
+    Some((Ipv4Addr::from(u32::from(addr) & mask), Ipv4Addr::from(mask)))
+}
+
+/// Reads and checks the configuration file at `path`.
+pub fn load(path: &Path) -> Result<Settings, CliError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| CliError::config(format!("cannot read {}: {e}", path.display())))?;
+    parse(path, &text)
+}
+
+/// Parses and checks configuration `text` (read from `path`).
+pub fn parse(path: &Path, text: &str) -> Result<Settings, CliError> {
+    let src = Source { path, text };
+    let raw: Raw = toml::from_str(text).map_err(|e| {
+        let line = e.span().map_or(1, |s| src.line(&s));
+        CliError::config(format!("{}:{line}: {}", path.display(), e.message().trim()))
+    })?;
+    let server_ip = src.ip(&raw.server, "server")?;
+    let (network, netmask) = subnet(raw.subnet.get_ref()).ok_or_else(|| {
+        src.err(
+            &raw.subnet.span(),
+            format!(
+                "subnet {:?} is not ADDRESS/PREFIX (prefix 1 to 30)",
+                raw.subnet.get_ref()
+            ),
+        )
+    })?;
+    let mut config = ServerConfig::new(server_ip, netmask);
+    if !config.on_subnet(network) || network == server_ip {
+        return Err(src.err(
+            &raw.server.span(),
+            format!(
+                "server {server_ip} is not a host address in subnet {}",
+                raw.subnet.get_ref()
+            ),
+        ));
+    }
+    if let Some(r) = &raw.router {
+        let router = src.ip(r, "router")?;
+        if !config.on_subnet(router) {
+            return Err(src.err(
+                &r.span(),
+                format!(
+                    "router {router} is outside the subnet {}",
+                    raw.subnet.get_ref()
+                ),
+            ));
+        }
+        config.router = Some(router);
+    }
+    for d in &raw.dns {
+        let ip = src.ip(d, "dns")?;
+        config
+            .dns
+            .push(ip)
+            .map_err(|_| src.err(&d.span(), "at most 4 DNS servers"))?;
+    }
+    if let Some(d) = &raw.domain {
+        config.domain =
+            hosts::bounded(d.get_ref(), "domain", 63).map_err(|e| src.err(&d.span(), e))?;
+    }
+    if let Some(p) = &raw.pool {
+        let bad = |what: &str, v: &str| {
+            src.err(
+                &p.span(),
+                format!("pool {what} {v:?} is not an IPv4 address"),
+            )
+        };
+        let start: Ipv4Addr = p
+            .get_ref()
+            .start
+            .parse()
+            .map_err(|_| bad("start", &p.get_ref().start))?;
+        let end: Ipv4Addr = p
+            .get_ref()
+            .end
+            .parse()
+            .map_err(|_| bad("end", &p.get_ref().end))?;
+        let size = u32::from(end)
+            .saturating_sub(u32::from(start))
+            .saturating_add(1);
+        if size > MAX_POOL {
+            return Err(src.err(
+                &p.span(),
+                format!("pool of {size} addresses is larger than {MAX_POOL}"),
+            ));
+        }
+        config.pool = Some((start, end));
+    }
+    if let Some(t) = raw.lease_time {
+        config.lease_time = t;
+    }
+    config.bootp_dynamic = raw.bootp_dynamic;
+    if let Some(a) = raw.authoritative {
+        config.authoritative = a;
+    }
+    if let Some(f) = &raw.file {
+        config.file = hosts::bounded(f.get_ref(), "file", hosts::MAX_FILE)
+            .map_err(|e| src.err(&f.span(), e))?;
+    }
+    if let Some(n) = &raw.next_server {
+        config.next_server = Some(src.ip(n, "next_server")?);
+    }
+    let mut host_table = Vec::with_capacity(raw.host.len());
+    for h in &raw.host {
+        let hw: HwAddr = h
+            .mac
+            .get_ref()
+            .parse()
+            .map_err(|e| src.err(&h.mac.span(), format!("mac {:?}: {e}", h.mac.get_ref())))?;
+        let mut host = Host::new(hw);
+        if let Some(ip) = &h.ip {
+            host.ip = Some(src.ip(ip, "ip")?);
+        }
+        if let Some(name) = &h.hostname {
+            host.set_hostname(name.get_ref())
+                .map_err(|e| src.err(&name.span(), e))?;
+        }
+        if let Some(file) = &h.file {
+            host.set_file(file.get_ref())
+                .map_err(|e| src.err(&file.span(), e))?;
+        }
+        if let Some(n) = &h.next_server {
+            host.next_server = Some(src.ip(n, "next_server")?);
+        }
+        host_table.push(host);
+    }
+    let slots = config.pool.map_or(0, |(s, e)| {
+        (u32::from(e).saturating_sub(u32::from(s)) + 1) as usize
+    });
+    let server = Server::new(config, host_table, vec![LeaseSlot::EMPTY; slots]).map_err(|e| match e {
+        ConfigError::HostOutsideSubnet { index, ip } => {
+            let span = raw.host[index].ip.as_ref().map_or(raw.host[index].mac.span(), Spanned::span);
+            src.err(&span, format!("host address {ip} is outside the subnet {}", raw.subnet.get_ref()))
+        }
+        ConfigError::DuplicateHw { first, second, hw } => src.err(
+            &raw.host[second].mac.span(),
+            format!("duplicate MAC {hw} (also at line {})", src.line(&raw.host[first].mac.span())),
+        ),
+        ConfigError::DuplicateIp { first, second, ip } => {
+            let span = raw.host[second].ip.as_ref().map_or(raw.host[second].mac.span(), Spanned::span);
+            if first == usize::MAX {
+                src.err(&span, format!("host address {ip} is the server's own address"))
+            } else {
+                let at = raw.host[first].ip.as_ref().map_or(0, |s| src.line(&s.span()));
+                src.err(&span, format!("duplicate IP {ip} (also at line {at})"))
+            }
+        }
+        ConfigError::PoolOutsideSubnet(ip) => src.err(
+            &raw.pool.as_ref().map_or(0..0, Spanned::span),
+            format!("pool address {ip} is outside the subnet {} (or is its network or broadcast address)", raw.subnet.get_ref()),
+        ),
+        ConfigError::PoolReversed { first, last } => src.err(
+            &raw.pool.as_ref().map_or(0..0, Spanned::span),
+            format!("pool ends at {last} before it starts at {first}"),
+        ),
+        other => CliError::config(format!("{}: {other}", path.display())),
+    })?;
+    let listen = match &raw.listen {
+        Some(l) => l.get_ref().parse().map_err(|_| {
+            src.err(
+                &l.span(),
+                format!("listen {:?} is not ADDRESS:PORT", l.get_ref()),
+            )
+        })?,
+        None => SocketAddr::from((
+            Ipv4Addr::UNSPECIFIED,
+            netboot_core::wire::bootp::SERVER_PORT,
+        )),
+    };
+    let lease_file = raw.lease_file.map(|p| {
+        if p.is_relative() {
+            path.parent().unwrap_or(Path::new(".")).join(p)
+        } else {
+            p
+        }
+    });
+    Ok(Settings {
+        server,
+        listen,
+        interface: raw.interface,
+        lease_file,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn err(text: &str) -> String {
+        match parse(Path::new("lab.toml"), text) {
+            Ok(_) => panic!("accepted:\n{text}"),
+            Err(e) => {
+                assert_eq!(e.code(), 3);
+                e.to_string()
+            }
+        }
+    }
+
+    const BASE: &str = "server = \"10.0.0.1\"\nsubnet = \"10.0.0.0/24\"\n";
+
+    #[test]
+    fn a_full_configuration_loads() {
+        let text = format!(
+            "{BASE}router = \"10.0.0.1\"\ndns = [\"10.0.0.1\"]\ndomain = \"lab\"\npool = {{ start = \"10.0.0.100\", end = \"10.0.0.199\" }}\nlease_time = 600\nfile = \"undionly.kpxe\"\nlisten = \"0.0.0.0:6767\"\ninterface = \"eth9\"\nlease_file = \"leases\"\n\n[[host]]\nmac = \"52:54:00:12:34:56\"\nip = \"10.0.0.10\"\nhostname = \"board1\"\nfile = \"board1.bin\"\nnext_server = \"10.0.0.2\"\n"
+        );
+        let s = parse(Path::new("/etc/netboot/lab.toml"), &text).unwrap();
+        assert_eq!(s.listen, "0.0.0.0:6767".parse().unwrap());
+        assert_eq!(s.interface.as_deref(), Some("eth9"));
+        assert_eq!(s.lease_file, Some(PathBuf::from("/etc/netboot/leases")));
+        let c = s.server.config();
+        assert_eq!(c.lease_time, 600);
+        assert_eq!(
+            c.pool,
+            Some((Ipv4Addr::new(10, 0, 0, 100), Ipv4Addr::new(10, 0, 0, 199)))
+        );
+        assert_eq!(s.server.hosts()[0].file.as_str(), "board1.bin");
+        assert_eq!(s.server.lease_table().len(), 100);
+    }
+
+    #[test]
+    fn errors_name_the_line_and_the_problem() {
+        assert_eq!(
+            err("server = \"10.0.0.1\"\nsubnet = 7\n"),
+            "lab.toml:2: invalid type: integer `7`, expected a string"
+        );
+        assert_eq!(
+            err(&format!(
+                "{BASE}[[host]]\nmac = \"52:54:00:00:00:01\"\nip = \"10.0.1.5\"\n"
+            )),
+            "lab.toml:5: host address 10.0.1.5 is outside the subnet 10.0.0.0/24"
+        );
+        assert_eq!(
+            err(&format!(
+                "{BASE}[[host]]\nmac = \"52:54:00:00:00:01\"\n[[host]]\nmac = \"52:54:00:00:00:01\"\n"
+            )),
+            "lab.toml:6: duplicate MAC 52:54:00:00:00:01 (also at line 4)"
+        );
+        assert_eq!(
+            err(&format!(
+                "{BASE}[[host]]\nmac = \"52:54:00:00:00:01\"\nip = \"10.0.0.9\"\n[[host]]\nmac = \"52:54:00:00:00:02\"\nip = \"10.0.0.9\"\n"
+            )),
+            "lab.toml:8: duplicate IP 10.0.0.9 (also at line 5)"
+        );
+        assert_eq!(
+            err(&format!("{BASE}[[host]]\nmac = \"52:54:zz\"\n")),
+            "lab.toml:4: mac \"52:54:zz\": not a hardware address (expected hex bytes like 52:54:00:12:34:56)"
+        );
+        assert_eq!(
+            err(&format!(
+                "{BASE}pool = {{ start = \"10.0.0.100\", end = \"10.0.1.5\" }}\n"
+            )),
+            "lab.toml:3: pool address 10.0.1.5 is outside the subnet 10.0.0.0/24 (or is its network or broadcast address)"
+        );
+        assert_eq!(
+            err("server = \"10.0.0.1\"\nsubnet = \"10.0.0.0/33\"\n"),
+            "lab.toml:2: subnet \"10.0.0.0/33\" is not ADDRESS/PREFIX (prefix 1 to 30)"
+        );
+        assert_eq!(
+            err(&format!("{BASE}router = \"10.1.0.1\"\n")),
+            "lab.toml:3: router 10.1.0.1 is outside the subnet 10.0.0.0/24"
+        );
+        assert!(
+            err(&format!("{BASE}colour = \"blue\"\n"))
+                .starts_with("lab.toml:3: unknown field `colour`")
+        );
+        assert_eq!(
+            err("subnet = \"10.0.0.0/24\"\n"),
+            "lab.toml:1: missing field `server`"
+        );
+        assert_eq!(
+            err(&format!(
+                "{BASE}[[host]]\nmac = \"52:54:00:00:00:01\"\nip = \"10.0.0.1\"\n"
+            )),
+            "lab.toml:5: host address 10.0.0.1 is the server's own address"
+        );
+    }
+}

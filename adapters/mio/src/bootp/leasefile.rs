@@ -1,0 +1,123 @@
+//! Saving and restoring the server's leases in a file.
+//!
+//! The format is the core's ([`netboot_core::bootp::leasefile`]). Saving
+//! writes a temporary file beside the lease file, flushes it to disk and
+//! renames it over the old one, so a crash leaves either the old or the new
+//! file, never a torn one.
+
+use std::fs::{self, File};
+use std::io::{self, Write};
+use std::path::Path;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use netboot_core::bootp::leasefile::{self, HEADER, LeaseLineError};
+use netboot_core::bootp::leases::Lease;
+use netboot_core::time::Instant;
+
+fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// Writes `leases` to `path` atomically (temporary file, `fsync`, rename).
+pub fn save(path: &Path, leases: impl Iterator<Item = Lease>, now: Instant) -> io::Result<()> {
+    let mut text = String::from(HEADER);
+    text.push('\n');
+    let unix = unix_now();
+    for lease in leases {
+        leasefile::write_lease(&mut text, &lease, now, unix).map_err(io::Error::other)?;
+    }
+    let name = path.file_name().ok_or_else(|| {
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "lease file path has no file name",
+        )
+    })?;
+    let tmp = path.with_file_name(format!(
+        ".{}.tmp-{}",
+        name.to_string_lossy(),
+        std::process::id()
+    ));
+    let result = (|| {
+        let mut f = File::create(&tmp)?;
+        f.write_all(text.as_bytes())?;
+        f.sync_all()?;
+        fs::rename(&tmp, path)
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result
+}
+
+/// A lease file line that could not be read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BadLine {
+    /// 1-based line number.
+    pub line: usize,
+    /// What is wrong.
+    pub error: LeaseLineError,
+}
+
+/// Reads the leases in `path`; a missing file is no leases. Lines that do
+/// not parse are returned separately so the caller can warn about them.
+pub fn load(path: &Path, now: Instant) -> io::Result<(Vec<Lease>, Vec<BadLine>)> {
+    let text = match fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok((Vec::new(), Vec::new())),
+        Err(e) => return Err(e),
+    };
+    let unix = unix_now();
+    let mut leases = Vec::new();
+    let mut bad = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        match leasefile::parse_lease(line, now, unix) {
+            Ok(Some(l)) => leases.push(l),
+            Ok(None) => {}
+            Err(error) => bad.push(BadLine { line: i + 1, error }),
+        }
+    }
+    Ok((leases, bad))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use netboot_core::bootp::leases::LeaseState;
+    use netboot_core::bootp::{ClientKey, HwAddr};
+
+    #[test]
+    fn save_then_load_round_trips_and_leaves_no_temporary_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("leases");
+        let hw = HwAddr::ethernet([2, 0, 0, 0, 0, 1]);
+        let lease = Lease {
+            ip: "10.0.0.100".parse().unwrap(),
+            hw,
+            client: ClientKey::hw(&hw),
+            state: LeaseState::Bound,
+            expires: Instant::MAX,
+        };
+        save(&path, [lease].into_iter(), Instant::ZERO).unwrap();
+        fs::write(dir.path().join("junk"), "").unwrap();
+        let names: Vec<_> = fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        assert!(!names.iter().any(|n| n.contains(".tmp-")), "{names:?}");
+        let (leases, bad) = load(&path, Instant::ZERO).unwrap();
+        assert_eq!(leases, [lease]);
+        assert!(bad.is_empty());
+        fs::write(&path, format!("{HEADER}\nnonsense\n")).unwrap();
+        let (leases, bad) = load(&path, Instant::ZERO).unwrap();
+        assert!(leases.is_empty());
+        assert_eq!(bad[0].line, 2);
+        assert!(
+            load(&dir.path().join("missing"), Instant::ZERO)
+                .unwrap()
+                .0
+                .is_empty()
+        );
+    }
+}

@@ -1,0 +1,222 @@
+//! The BOOTP/DHCP server as a [`Service`] on the mio event loop.
+
+use std::io;
+use std::net::{SocketAddr, SocketAddrV4, UdpSocket};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use mio::Interest;
+use mio::event::Event as MioEvent;
+use netboot_core::bootp::hosts::Host;
+use netboot_core::bootp::leases::LeaseSlot;
+use netboot_core::bootp::policy::{BootPolicy, DefaultPolicy};
+use netboot_core::bootp::server::{Event, Server};
+use netboot_core::time::Instant;
+
+use super::leasefile;
+use crate::net::{UdpOptions, bind_udp};
+use crate::runtime::{Context, Service};
+
+/// The core server with the storage this adapter gives it.
+pub type CoreServer<P = DefaultPolicy> = Server<Vec<Host>, Vec<LeaseSlot>, P>;
+
+/// Called with every server event (after the service has logged it).
+pub type Observer<P> = Box<dyn FnMut(&Event, &CoreServer<P>) + Send>;
+
+/// How often, at most, the lease file is rewritten.
+pub const SAVE_INTERVAL: Duration = Duration::from_secs(1);
+
+/// Binds the server socket: `SO_BROADCAST`, `SO_REUSEADDR`, and
+/// `SO_BINDTODEVICE` when `interface` is given.
+///
+/// ```
+/// let s = netboot_mio::bootp::server::bind("127.0.0.1:0".parse().unwrap(), None).unwrap();
+/// assert_ne!(s.local_addr().unwrap().port(), 0);
+/// ```
+pub fn bind(listen: SocketAddr, interface: Option<&str>) -> io::Result<UdpSocket> {
+    bind_udp(
+        listen,
+        &UdpOptions {
+            broadcast: true,
+            reuse_address: true,
+            interface,
+            recv_buffer: Some(4 << 20),
+            send_buffer: Some(4 << 20),
+        },
+    )
+}
+
+/// The BOOTP/DHCP server on one UDP socket.
+pub struct BootpService<P: BootPolicy + Send + 'static = DefaultPolicy> {
+    socket: mio::net::UdpSocket,
+    server: CoreServer<P>,
+    lease_file: Option<PathBuf>,
+    dirty: bool,
+    saved_at: Option<Instant>,
+    observer: Option<Observer<P>>,
+    recv: Box<[u8]>,
+    send: Box<[u8]>,
+}
+
+impl<P: BootPolicy + Send + 'static> BootpService<P> {
+    /// A service answering on `socket` (from [`bind`]) with `server`.
+    pub fn new(socket: UdpSocket, server: CoreServer<P>) -> io::Result<Self> {
+        socket.set_nonblocking(true)?;
+        Ok(BootpService {
+            socket: mio::net::UdpSocket::from_std(socket),
+            server,
+            lease_file: None,
+            dirty: false,
+            saved_at: None,
+            observer: None,
+            recv: vec![0; 4096].into_boxed_slice(),
+            send: vec![0; 1500].into_boxed_slice(),
+        })
+    }
+
+    /// Keeps leases in `path`: restores those it holds now (warning about
+    /// lines it cannot read) and saves them whenever they change.
+    pub fn with_lease_file(mut self, path: impl Into<PathBuf>, now: Instant) -> io::Result<Self> {
+        let path = path.into();
+        let (leases, bad) = leasefile::load(&path, now)?;
+        for b in bad {
+            tracing::warn!("{}:{}: ignored lease: {}", path.display(), b.line, b.error);
+        }
+        for lease in &leases {
+            if !self.server.restore(lease) {
+                tracing::warn!(
+                    "{}: lease for {} no longer fits the pool; dropped",
+                    path.display(),
+                    lease.ip
+                );
+            }
+        }
+        tracing::info!("restored {} leases from {}", leases.len(), path.display());
+        self.lease_file = Some(path);
+        Ok(self)
+    }
+
+    /// Calls `observer` with every event, for printing client steps or
+    /// driving a provisioning plan.
+    pub fn on_event(mut self, observer: Observer<P>) -> Self {
+        self.observer = Some(observer);
+        self
+    }
+
+    /// The address the socket is bound to.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.socket.local_addr()
+    }
+
+    /// The core server.
+    pub fn server(&self) -> &CoreServer<P> {
+        &self.server
+    }
+
+    /// The core server, mutably (to update its boot policy).
+    pub fn server_mut(&mut self) -> &mut CoreServer<P> {
+        &mut self.server
+    }
+
+    fn send_all(&mut self, now: Instant) {
+        while let Some(t) = self.server.poll_transmit(now, &mut self.send) {
+            let bytes = &self.send[..t.len];
+            match self.socket.send_to(bytes, t.destination) {
+                Ok(_) => {}
+                Err(e) if t.broadcast && e.raw_os_error() == Some(libc::ENETUNREACH) => {
+                    // No route for the limited broadcast (no interface bound,
+                    // no default route): use the subnet's own broadcast.
+                    let directed =
+                        SocketAddrV4::new(self.server.config().broadcast(), t.destination.port());
+                    if let Err(e) = self.socket.send_to(bytes, directed.into()) {
+                        tracing::warn!("bootp: cannot send to {directed}: {e}");
+                    }
+                }
+                Err(e) => tracing::warn!("bootp: cannot send to {}: {e}", t.destination),
+            }
+        }
+    }
+
+    fn drain_events(&mut self) {
+        while let Some(event) = self.server.poll_event() {
+            log(&event);
+            if event == Event::LeasesChanged {
+                self.dirty = true;
+            }
+            if let Some(observer) = self.observer.as_mut() {
+                observer(&event, &self.server);
+            }
+        }
+    }
+
+    fn save(&mut self, now: Instant) {
+        self.dirty = false;
+        self.saved_at = Some(now);
+        if let Some(path) = &self.lease_file
+            && let Err(e) = leasefile::save(path, self.server.leases(), now)
+        {
+            tracing::error!("cannot save leases to {}: {e}", path.display());
+        }
+    }
+}
+
+fn log(event: &Event) {
+    match event {
+        Event::LeasesChanged => {}
+        Event::Declined { .. } => tracing::warn!("{event}"),
+        e if e.is_client_step() => tracing::info!("{event}"),
+        _ => tracing::debug!("{event}"),
+    }
+}
+
+impl<P: BootPolicy + Send + 'static> Service for BootpService<P> {
+    fn name(&self) -> &'static str {
+        "bootp"
+    }
+
+    fn start(&mut self, cx: &mut Context<'_>) -> io::Result<()> {
+        cx.register(&mut self.socket, 0, Interest::READABLE)
+    }
+
+    fn ready(&mut self, cx: &mut Context<'_>, _token: usize, _event: &MioEvent) {
+        // Bounded per wake-up so one flood cannot starve the other services;
+        // readiness is re-armed by the next datagram or the loop's next pass.
+        for _ in 0..4096 {
+            let (n, from) = match self.socket.recv_from(&mut self.recv) {
+                Ok(x) => x,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    tracing::warn!("bootp: receive failed: {e}");
+                    return;
+                }
+            };
+            let now = cx.now();
+            self.server.handle_datagram(now, from, &self.recv[..n]);
+            self.send_all(now);
+            self.drain_events();
+        }
+        // Still more to read: make sure the loop comes back at once.
+        let _ = cx.reregister(&mut self.socket, 0, Interest::READABLE);
+    }
+
+    fn timeout(&mut self, cx: &mut Context<'_>) {
+        let now = cx.now();
+        if self.dirty && self.deadline().is_some_and(|d| d <= now) {
+            self.save(now);
+        }
+    }
+
+    fn deadline(&self) -> Option<Instant> {
+        if !self.dirty || self.lease_file.is_none() {
+            return None;
+        }
+        Some(self.saved_at.map_or(Instant::ZERO, |at| at + SAVE_INTERVAL))
+    }
+
+    fn shutdown(&mut self, cx: &mut Context<'_>) {
+        if self.dirty {
+            self.save(cx.now());
+        }
+    }
+}

@@ -1,0 +1,114 @@
+//! The per-client boot decision: which server and file a client is told to
+//! boot, or whether to answer it at all.
+//!
+//! The server works out the address and the default boot assignment (the
+//! host entry's `file` and `next_server`, else the server-wide defaults, with
+//! RFC 951 §4 generic-name mapping) and then asks its [`BootPolicy`]. The
+//! provisioning plan implements this trait to hand out each client's current
+//! stage and to fall silent after the last one; the server itself never
+//! changes for that.
+
+use core::net::Ipv4Addr;
+
+use super::HwAddr;
+use super::hosts::FileName;
+use crate::time::Instant;
+
+/// Which kind of request a decision is for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum RequestKind {
+    /// A plain BOOTP BOOTREQUEST (no option 53).
+    Bootp,
+    /// DHCPDISCOVER: the answer is an offer.
+    Discover,
+    /// DHCPREQUEST: the answer is an acknowledgement.
+    Request,
+    /// DHCPINFORM: configuration only, no address.
+    Inform,
+}
+
+/// What the server is about to answer, for the policy to decide on.
+#[derive(Clone, Copy, Debug)]
+pub struct BootRequest<'a> {
+    /// The client's hardware address.
+    pub hw: HwAddr,
+    /// The address the client gets (or has, for INFORM).
+    pub ip: Ipv4Addr,
+    /// The kind of request.
+    pub kind: RequestKind,
+    /// The `xid` of the request: retransmissions repeat it.
+    pub xid: u32,
+    /// The file name the client put in `file` (often empty).
+    pub requested_file: &'a [u8],
+    /// Option 60, if sent.
+    pub vendor_class: Option<&'a [u8]>,
+    /// Option 93, if sent.
+    pub arch: Option<u16>,
+    /// The server's default assignment for this client.
+    pub default: Boot<'a>,
+}
+
+/// A boot assignment: the server to boot from and the file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Boot<'a> {
+    /// `siaddr`.
+    pub next_server: Ipv4Addr,
+    /// `file` (empty: none).
+    pub file: &'a str,
+}
+
+/// The policy's answer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum BootDecision {
+    /// Use the server's default assignment.
+    Default,
+    /// Boot this instead.
+    Boot {
+        /// `siaddr`.
+        next_server: Ipv4Addr,
+        /// `file`.
+        file: FileName,
+    },
+    /// Answer with the address but no boot file.
+    NoBoot,
+    /// Do not answer this client at all.
+    Silent,
+}
+
+/// Decides each client's boot assignment.
+///
+/// ```
+/// use netboot_core::bootp::policy::{BootDecision, BootPolicy, BootRequest};
+/// use netboot_core::time::Instant;
+///
+/// /// Boots nobody twice: answers each client once, then stays silent.
+/// struct Once(std::collections::HashSet<netboot_core::bootp::HwAddr>);
+///
+/// impl BootPolicy for Once {
+///     fn decide(&mut self, _now: Instant, request: &BootRequest<'_>) -> BootDecision {
+///         if self.0.insert(request.hw) { BootDecision::Default } else { BootDecision::Silent }
+///     }
+/// }
+/// ```
+pub trait BootPolicy {
+    /// Called for every reply the server is about to send that carries an
+    /// address (BOOTREPLY, DHCPOFFER, DHCPACK). Retransmitted requests call
+    /// it again; a policy must answer them the same way (compare `xid`).
+    fn decide(&mut self, now: Instant, request: &BootRequest<'_>) -> BootDecision;
+}
+
+/// The policy that always takes the server's default.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct DefaultPolicy;
+
+impl BootPolicy for DefaultPolicy {
+    fn decide(&mut self, _now: Instant, _request: &BootRequest<'_>) -> BootDecision {
+        BootDecision::Default
+    }
+}
+
+impl<P: BootPolicy + ?Sized> BootPolicy for &mut P {
+    fn decide(&mut self, now: Instant, request: &BootRequest<'_>) -> BootDecision {
+        (**self).decide(now, request)
+    }
+}

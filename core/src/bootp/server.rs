@@ -1,0 +1,1094 @@
+//! The BOOTP/DHCP server machine.
+//!
+//! One host table and one optional pool serve both protocols:
+//!
+//! * **BOOTP** (RFC 951, RFC 1497): a BOOTREQUEST without option 53 gets a
+//!   BOOTREPLY with the host's fixed address (or, with
+//!   [`ServerConfig::bootp_dynamic`], a permanent pool address as dnsmasq's
+//!   `--bootp-dynamic` does). A request whose vendor area starts with the
+//!   magic cookie gets RFC 1497 options; any other vendor area has its first
+//!   four bytes echoed and no options. A generic boot file name in the
+//!   request's `file` is mapped to a full path through
+//!   [`ServerConfig::aliases`] (RFC 951 §4).
+//! * **DHCP** (RFC 2131): DISCOVER→OFFER; REQUEST→ACK or NAK in the
+//!   selecting, init-reboot, renewing and rebinding states (§4.3.2);
+//!   RELEASE; DECLINE, which quarantines the address for
+//!   [`ServerConfig::decline_hold`]; INFORM, answered with configuration and
+//!   no lease (§4.3.5). Offers and ACKs carry the lease time, T1 (½) and T2
+//!   (⅞) and the server identifier.
+//! * Every reply with an address carries `siaddr` and `file`. Options 66 and
+//!   67 are added only when the client lists them in option 55 (dnsmasq's
+//!   rule: some PXE ROMs break on them otherwise). Option 60 "PXEClient" is
+//!   echoed only when option 43 is configured.
+//! * Relay agents (RFC 1542): requests with more than
+//!   [`ServerConfig::max_hops`] hops are dropped; replies to relayed
+//!   requests go to `giaddr` on [`ServerConfig::relay_port`]. Pool addresses
+//!   go only to clients on the server's own subnet (a relayed request from
+//!   another subnet can still get a host's fixed address).
+//! * Destinations (RFC 2131 §4.1, RFC 1542 §5.4): a client with `ciaddr`
+//!   gets a unicast; a NAK without relay, and every reply to a client with
+//!   no address yet, is broadcast to 255.255.255.255. RFC 2131 allows a
+//!   unicast to `yiaddr` when the B flag is clear, but on a plain UDP socket
+//!   that needs an ARP entry the adapter would have to install with
+//!   privileges; broadcasting is what every client accepts, so this server
+//!   always broadcasts there (a deliberate departure in favour of
+//!   portability). Replies go to the port the request came from (68 for
+//!   real clients), which lets tests run on high ports. A request that
+//!   comes from a real source address (a client that already has one, or
+//!   one on loopback) is answered by unicast to that address: the client
+//!   can evidently receive there, and nothing is broadcast needlessly.
+//!
+//! The server is authoritative for its subnet (`ServerConfig::authoritative`,
+//! on by default, as dnsmasq's `--dhcp-authoritative`): a REQUEST for an
+//! address it has no record of but could give is acknowledged, so clients
+//! keep their addresses across a server restart that lost its lease file;
+//! an address that is wrong for the subnet or taken is NAKed.
+//!
+//! Leases live in a [`LeaseTable`] in caller storage. The server reports
+//! [`Event::LeasesChanged`] whenever a lease worth keeping changed; the
+//! adapter then saves [`Server::leases`] (see [`super::leasefile`]) and
+//! gives them back with [`Server::restore`] at start.
+//!
+//! Which server and file a client boots is decided by a
+//! [`BootPolicy`](super::policy::BootPolicy), which may also keep the server
+//! silent towards a client; [`Server::hw_for_ip`] and [`Server::ip_for_hw`]
+//! map between the two kinds of address for callers that only know one.
+
+use core::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
+
+use heapless::Deque;
+
+use super::hosts::{self, FileName, Host};
+use super::leases::{Lease, LeaseSlot, LeaseState, LeaseTable, TooSmall};
+use super::policy::{Boot, BootDecision, BootPolicy, BootRequest, DefaultPolicy, RequestKind};
+use super::reply::{Reply, destination};
+use super::{ClientKey, HwAddr};
+use crate::Transmit;
+use crate::time::{Duration, Instant};
+use crate::wire::bootp::options::MessageType;
+use crate::wire::bootp::{Message, Op, ParseError, SERVER_PORT};
+
+/// The longest generic boot file name an alias maps.
+pub const MAX_ALIAS: usize = 32;
+/// Replies waiting for `poll_transmit`.
+pub const REPLY_QUEUE: usize = 4;
+/// Events waiting for `poll_event`; the oldest is dropped past this.
+pub const EVENT_QUEUE: usize = 32;
+
+/// Server-wide settings.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ServerConfig {
+    /// The server's address on the client subnet: option 54, and the default
+    /// `siaddr`.
+    pub server_ip: Ipv4Addr,
+    /// The subnet mask of the client subnet (option 1).
+    pub netmask: Ipv4Addr,
+    /// The default router (option 3).
+    pub router: Option<Ipv4Addr>,
+    /// DNS servers (option 6).
+    pub dns: heapless::Vec<Ipv4Addr, 4>,
+    /// Domain name (option 15).
+    pub domain: heapless::String<63>,
+    /// The dynamic pool, first and last address inclusive.
+    pub pool: Option<(Ipv4Addr, Ipv4Addr)>,
+    /// DHCP lease time in seconds (`u32::MAX`: infinite).
+    pub lease_time: u32,
+    /// How long an offered address stays reserved for the client, seconds.
+    pub offer_hold: u32,
+    /// How long a declined address stays out of the pool, seconds.
+    pub decline_hold: u32,
+    /// Give BOOTP clients without a fixed address a permanent pool address.
+    pub bootp_dynamic: bool,
+    /// Acknowledge requests for free addresses the server has no record of.
+    pub authoritative: bool,
+    /// Default `siaddr` (`None`: the server itself).
+    pub next_server: Option<Ipv4Addr>,
+    /// Default boot file.
+    pub file: FileName,
+    /// Option 43, sent when not empty.
+    pub vendor_specific: heapless::Vec<u8, 255>,
+    /// RFC 951 §4 generic names: a client asking for the first gets the
+    /// second.
+    pub aliases: heapless::Vec<(heapless::String<MAX_ALIAS>, FileName), 8>,
+    /// Requests that crossed more relays than this are dropped.
+    pub max_hops: u8,
+    /// Port replies to relay agents go to.
+    pub relay_port: u16,
+}
+
+impl ServerConfig {
+    /// Defaults for a server at `server_ip` on a subnet with `netmask`: no
+    /// pool, one-hour leases, one-minute offer hold, ten-minute quarantine,
+    /// at most 16 hops.
+    ///
+    /// ```
+    /// use core::net::Ipv4Addr;
+    /// use netboot_core::bootp::server::ServerConfig;
+    ///
+    /// let c = ServerConfig::new(Ipv4Addr::new(10, 0, 0, 1), Ipv4Addr::new(255, 255, 255, 0));
+    /// assert_eq!(c.broadcast(), Ipv4Addr::new(10, 0, 0, 255));
+    /// assert!(c.on_subnet(Ipv4Addr::new(10, 0, 0, 77)));
+    /// ```
+    pub fn new(server_ip: Ipv4Addr, netmask: Ipv4Addr) -> Self {
+        ServerConfig {
+            server_ip,
+            netmask,
+            router: None,
+            dns: heapless::Vec::new(),
+            domain: heapless::String::new(),
+            pool: None,
+            lease_time: 3600,
+            offer_hold: 60,
+            decline_hold: 600,
+            bootp_dynamic: false,
+            authoritative: true,
+            next_server: None,
+            file: heapless::String::new(),
+            vendor_specific: heapless::Vec::new(),
+            aliases: heapless::Vec::new(),
+            max_hops: 16,
+            relay_port: SERVER_PORT,
+        }
+    }
+
+    /// The subnet's broadcast address (option 28).
+    pub fn broadcast(&self) -> Ipv4Addr {
+        Ipv4Addr::from(u32::from(self.server_ip) | !u32::from(self.netmask))
+    }
+
+    /// True when `ip` is on the server's subnet.
+    pub fn on_subnet(&self, ip: Ipv4Addr) -> bool {
+        let mask = u32::from(self.netmask);
+        u32::from(ip) & mask == u32::from(self.server_ip) & mask
+    }
+
+    fn usable(&self, ip: Ipv4Addr) -> bool {
+        self.on_subnet(ip)
+            && ip != self.broadcast()
+            && u32::from(ip) & !u32::from(self.netmask) != 0
+    }
+}
+
+/// A configuration the server cannot run with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// The netmask is not a run of ones followed by zeros.
+    #[error("netmask {0} is not contiguous")]
+    BadNetmask(Ipv4Addr),
+    /// A pool bound is outside the subnet (or is its network or broadcast
+    /// address).
+    #[error("pool address {0} is outside the server's subnet")]
+    PoolOutsideSubnet(Ipv4Addr),
+    /// The pool's last address comes before its first.
+    #[error("pool ends at {last} before it starts at {first}")]
+    PoolReversed {
+        /// First address.
+        first: Ipv4Addr,
+        /// Last address.
+        last: Ipv4Addr,
+    },
+    /// A host's fixed address is outside the subnet.
+    #[error("host {index}: address {ip} is outside the server's subnet")]
+    HostOutsideSubnet {
+        /// The host's position in the table as given.
+        index: usize,
+        /// Its address.
+        ip: Ipv4Addr,
+    },
+    /// Two hosts have the same hardware address.
+    #[error("hosts {first} and {second} have the same hardware address {hw}")]
+    DuplicateHw {
+        /// The earlier host.
+        first: usize,
+        /// The later host.
+        second: usize,
+        /// The address.
+        hw: HwAddr,
+    },
+    /// Two hosts have the same fixed address, or a host has the server's.
+    #[error("hosts {first} and {second} have the same address {ip}")]
+    DuplicateIp {
+        /// The earlier host (`usize::MAX`: the server itself).
+        first: usize,
+        /// The later host.
+        second: usize,
+        /// The address.
+        ip: Ipv4Addr,
+    },
+    /// The lease storage is smaller than the pool.
+    #[error(transparent)]
+    LeaseStorage(#[from] TooSmall),
+}
+
+/// Why a request got no answer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum IgnoreReason {
+    /// A BOOTREPLY, or a DHCP type only servers send.
+    NotARequest,
+    /// More relay hops than allowed.
+    TooManyHops,
+    /// No host entry and no pool address for this client.
+    UnknownClient,
+    /// The pool has no free address.
+    PoolExhausted,
+    /// A DHCPREQUEST selecting another server's offer.
+    OtherServer,
+    /// A DHCPREQUEST or DECLINE without the address it is about.
+    NoAddress,
+    /// A request about an address this server does not manage.
+    NotOurs,
+    /// Replies are queued faster than they are drained.
+    Busy,
+}
+
+/// What the server did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Event {
+    /// DHCPOFFER sent.
+    Offered {
+        /// Client.
+        hw: HwAddr,
+        /// Address offered.
+        ip: Ipv4Addr,
+        /// Boot file in the offer.
+        file: FileName,
+    },
+    /// DHCPACK sent for an address.
+    Acked {
+        /// Client.
+        hw: HwAddr,
+        /// Address.
+        ip: Ipv4Addr,
+        /// Boot file.
+        file: FileName,
+        /// `siaddr`.
+        next_server: Ipv4Addr,
+        /// Lease time in seconds.
+        lease: u32,
+    },
+    /// BOOTREPLY sent to a plain BOOTP client.
+    BootpReplied {
+        /// Client.
+        hw: HwAddr,
+        /// Address.
+        ip: Ipv4Addr,
+        /// Boot file.
+        file: FileName,
+        /// `siaddr`.
+        next_server: Ipv4Addr,
+    },
+    /// DHCPACK sent for a DHCPINFORM.
+    Informed {
+        /// Client.
+        hw: HwAddr,
+        /// Its address.
+        ip: Ipv4Addr,
+    },
+    /// DHCPNAK sent.
+    Nak {
+        /// Client.
+        hw: HwAddr,
+        /// The address it asked for.
+        requested: Ipv4Addr,
+    },
+    /// A client released its address.
+    Released {
+        /// Client.
+        hw: HwAddr,
+        /// Address.
+        ip: Ipv4Addr,
+    },
+    /// A client declined its address; it is quarantined.
+    Declined {
+        /// Client.
+        hw: HwAddr,
+        /// Address.
+        ip: Ipv4Addr,
+    },
+    /// The boot policy kept the server silent towards this client.
+    Silenced {
+        /// Client.
+        hw: HwAddr,
+    },
+    /// A request got no answer.
+    Ignored {
+        /// Client.
+        hw: HwAddr,
+        /// Why.
+        reason: IgnoreReason,
+    },
+    /// A datagram that is not a valid BOOTP message.
+    Malformed {
+        /// Sender.
+        from: SocketAddr,
+        /// What is wrong.
+        error: ParseError,
+    },
+    /// Leases changed: time to save them.
+    LeasesChanged,
+}
+
+impl Event {
+    /// True for the events that are a step of some client's boot (what a
+    /// server prints by default), as opposed to diagnostics.
+    pub fn is_client_step(&self) -> bool {
+        !matches!(
+            self,
+            Event::Ignored { .. } | Event::Malformed { .. } | Event::LeasesChanged
+        )
+    }
+}
+
+/// One line for logs: `DHCPACK 10.0.0.100 to 52:54:00:12:34:56 next-server
+/// 10.0.0.1 file boot.ipxe lease 3600s`.
+impl core::fmt::Display for Event {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Event::Offered { hw, ip, file } => write!(f, "DHCPOFFER {ip} to {hw} file {file}"),
+            Event::Acked {
+                hw,
+                ip,
+                file,
+                next_server,
+                lease,
+            } => write!(
+                f,
+                "DHCPACK {ip} to {hw} next-server {next_server} file {file} lease {lease}s"
+            ),
+            Event::BootpReplied {
+                hw,
+                ip,
+                file,
+                next_server,
+            } => write!(
+                f,
+                "BOOTREPLY {ip} to {hw} next-server {next_server} file {file}"
+            ),
+            Event::Informed { hw, ip } => write!(f, "DHCPACK to {hw} at {ip} (inform)"),
+            Event::Nak { hw, requested } => write!(f, "DHCPNAK to {hw} for {requested}"),
+            Event::Released { hw, ip } => write!(f, "DHCPRELEASE of {ip} by {hw}"),
+            Event::Declined { hw, ip } => {
+                write!(f, "DHCPDECLINE of {ip} by {hw}: address quarantined")
+            }
+            Event::Silenced { hw } => {
+                write!(f, "no answer to {hw}: the boot policy says it is done")
+            }
+            Event::Ignored { hw, reason } => write!(f, "ignored request from {hw}: {reason:?}"),
+            Event::Malformed { from, error } => {
+                write!(f, "malformed datagram from {from}: {error}")
+            }
+            Event::LeasesChanged => f.write_str("leases changed"),
+        }
+    }
+}
+
+/// Where a client's address comes from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Addr {
+    Fixed(Ipv4Addr),
+    Pool(usize),
+}
+
+/// The result of checking a DHCPREQUEST.
+enum Verdict {
+    Ack(Addr),
+    Nak(&'static str),
+    Silent(IgnoreReason),
+}
+
+struct Ctx {
+    hw: HwAddr,
+    key: ClientKey,
+    host: Option<usize>,
+    source: SocketAddrV4,
+}
+
+/// The BOOTP/DHCP server machine.
+///
+/// `H` holds the host table, `L` the lease slots (one per pool address), `P`
+/// decides boot assignments.
+///
+/// ```
+/// use core::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
+/// use netboot_core::bootp::hosts::Host;
+/// use netboot_core::bootp::leases::LeaseSlot;
+/// use netboot_core::bootp::server::{Event, Server, ServerConfig};
+/// use netboot_core::time::Instant;
+/// use netboot_core::wire::bootp::{options::OptionsWriter, Message, MessageType, Op, Repr, Vend};
+///
+/// let mut config = ServerConfig::new(Ipv4Addr::new(10, 0, 0, 1), Ipv4Addr::new(255, 255, 255, 0));
+/// config.pool = Some((Ipv4Addr::new(10, 0, 0, 100), Ipv4Addr::new(10, 0, 0, 109)));
+/// config.file.push_str("boot.ipxe").unwrap();
+/// let hosts: [Host; 0] = [];
+/// let mut server = Server::new(config, hosts, [LeaseSlot::EMPTY; 10]).unwrap();
+///
+/// // A DHCPDISCOVER from a client on port 68.
+/// let mut opts = [0u8; 16];
+/// let mut w = OptionsWriter::new(&mut opts);
+/// w.message_type(MessageType::Discover).unwrap();
+/// let n = w.finish().unwrap();
+/// let mut repr = Repr::new(Op::Request, 7, [2, 0, 0, 0, 0, 1]);
+/// repr.vend = Vend::Options(&opts[..n]);
+/// let mut request = [0u8; 300];
+/// repr.emit(&mut request).unwrap();
+///
+/// let now = Instant::ZERO;
+/// server.handle_datagram(now, SocketAddr::from(([0, 0, 0, 0], 68)), &request);
+/// let mut buf = [0u8; 1500];
+/// let t = server.poll_transmit(now, &mut buf).unwrap();
+/// assert!(t.broadcast);
+/// let offer = Message::new_checked(&buf[..t.len]).unwrap();
+/// assert_eq!(offer.message_type(), Some(MessageType::Offer));
+/// assert_eq!(offer.packet().yiaddr(), Ipv4Addr::new(10, 0, 0, 100));
+/// assert_eq!(offer.file(), b"boot.ipxe");
+/// assert!(matches!(server.poll_event(), Some(Event::Offered { .. })));
+/// ```
+pub struct Server<H, L, P = DefaultPolicy> {
+    config: ServerConfig,
+    hosts: H,
+    leases: LeaseTable<L>,
+    policy: P,
+    replies: Deque<Reply, REPLY_QUEUE>,
+    events: Deque<Event, EVENT_QUEUE>,
+}
+
+impl<H, L> Server<H, L, DefaultPolicy>
+where
+    H: AsRef<[Host]> + AsMut<[Host]>,
+    L: AsRef<[LeaseSlot]> + AsMut<[LeaseSlot]>,
+{
+    /// A server with the default boot policy. Checks the configuration and
+    /// the host table (addresses on the subnet, no duplicate hardware or IP
+    /// address) and sorts the table.
+    pub fn new(config: ServerConfig, hosts: H, leases: L) -> Result<Self, ConfigError> {
+        Self::with_policy(config, hosts, leases, DefaultPolicy)
+    }
+}
+
+impl<H, L, P> Server<H, L, P>
+where
+    H: AsRef<[Host]> + AsMut<[Host]>,
+    L: AsRef<[LeaseSlot]> + AsMut<[LeaseSlot]>,
+    P: BootPolicy,
+{
+    /// A server whose boot assignments `policy` decides.
+    pub fn with_policy(
+        config: ServerConfig,
+        mut hosts: H,
+        leases: L,
+        policy: P,
+    ) -> Result<Self, ConfigError> {
+        let mask = u32::from(config.netmask);
+        if mask.leading_ones() + mask.trailing_zeros() != 32 {
+            return Err(ConfigError::BadNetmask(config.netmask));
+        }
+        let list = hosts.as_ref();
+        for (i, h) in list.iter().enumerate() {
+            if let Some(ip) = h.ip {
+                if !config.usable(ip) {
+                    return Err(ConfigError::HostOutsideSubnet { index: i, ip });
+                }
+                if ip == config.server_ip {
+                    return Err(ConfigError::DuplicateIp {
+                        first: usize::MAX,
+                        second: i,
+                        ip,
+                    });
+                }
+            }
+            for (j, g) in list[..i].iter().enumerate() {
+                if g.hw == h.hw {
+                    return Err(ConfigError::DuplicateHw {
+                        first: j,
+                        second: i,
+                        hw: h.hw,
+                    });
+                }
+                if let (Some(a), Some(b)) = (g.ip, h.ip)
+                    && a == b
+                {
+                    return Err(ConfigError::DuplicateIp {
+                        first: j,
+                        second: i,
+                        ip: a,
+                    });
+                }
+            }
+        }
+        let (first, last) = match config.pool {
+            Some((first, last)) => {
+                for ip in [first, last] {
+                    if !config.usable(ip) {
+                        return Err(ConfigError::PoolOutsideSubnet(ip));
+                    }
+                }
+                if u32::from(last) < u32::from(first) {
+                    return Err(ConfigError::PoolReversed { first, last });
+                }
+                (first, last)
+            }
+            None => (Ipv4Addr::new(0, 0, 0, 1), Ipv4Addr::UNSPECIFIED),
+        };
+        let mut leases = LeaseTable::new(leases, first, last)?;
+        hosts.as_mut().sort_unstable_by_key(|h| h.hw);
+        for ip in hosts.as_ref().iter().filter_map(|h| h.ip) {
+            leases.reserve(ip);
+        }
+        leases.reserve(config.server_ip);
+        if let Some(router) = config.router {
+            leases.reserve(router);
+        }
+        Ok(Server {
+            config,
+            hosts,
+            leases,
+            policy,
+            replies: Deque::new(),
+            events: Deque::new(),
+        })
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &ServerConfig {
+        &self.config
+    }
+
+    /// The host table, sorted by hardware address.
+    pub fn hosts(&self) -> &[Host] {
+        self.hosts.as_ref()
+    }
+
+    /// The boot policy.
+    pub fn policy(&self) -> &P {
+        &self.policy
+    }
+
+    /// The boot policy, to change its state (advance a client's stage).
+    pub fn policy_mut(&mut self) -> &mut P {
+        &mut self.policy
+    }
+
+    /// The lease table.
+    pub fn lease_table(&self) -> &LeaseTable<L> {
+        &self.leases
+    }
+
+    /// Every lease worth keeping: bound, released and declined ones.
+    pub fn leases(&self) -> impl Iterator<Item = Lease> + '_ {
+        self.leases
+            .iter()
+            .filter(|l| l.state != LeaseState::Offered)
+    }
+
+    /// Restores a saved lease (at start-up). Leases for addresses that are
+    /// no longer in the pool, or reserved, are refused with `false`.
+    pub fn restore(&mut self, lease: &Lease) -> bool {
+        let Some(i) = self.leases.index(lease.ip) else {
+            return false;
+        };
+        if self.leases.state(i).0 == LeaseState::Reserved {
+            return false;
+        }
+        match lease.state {
+            LeaseState::Bound | LeaseState::Released if !lease.client.is_empty() => {
+                self.leases
+                    .assign(i, &lease.client, &lease.hw, lease.state, lease.expires);
+                true
+            }
+            LeaseState::Declined => {
+                self.leases.quarantine(i, lease.expires);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// The hardware address of the client that has `ip` (fixed or leased),
+    /// for attributing a transfer from `ip` to a machine.
+    pub fn hw_for_ip(&self, ip: Ipv4Addr) -> Option<HwAddr> {
+        if let Some(h) = self.hosts.as_ref().iter().find(|h| h.ip == Some(ip)) {
+            return Some(h.hw);
+        }
+        let i = self.leases.index(ip)?;
+        match self.leases.state(i).0 {
+            LeaseState::Bound | LeaseState::Offered => self.leases.client(i).map(|(_, hw)| hw),
+            _ => None,
+        }
+    }
+
+    /// The address the client `hw` has (fixed, or its current lease).
+    pub fn ip_for_hw(&self, hw: &HwAddr) -> Option<Ipv4Addr> {
+        if let Some(ip) = hosts::find(self.hosts.as_ref(), hw).and_then(|h| h.ip) {
+            return Some(ip);
+        }
+        let by_hw = self.leases.find(&ClientKey::hw(hw));
+        let index = by_hw.or_else(|| {
+            (0..self.leases.len()).find(|&i| self.leases.client(i).is_some_and(|(_, h)| h == *hw))
+        })?;
+        matches!(
+            self.leases.state(index).0,
+            LeaseState::Bound | LeaseState::Offered
+        )
+        .then(|| self.leases.ip(index))
+    }
+
+    /// Feeds one datagram received on the server port from `from`.
+    pub fn handle_datagram(&mut self, now: Instant, from: SocketAddr, bytes: &[u8]) {
+        let msg = match Message::new_checked(bytes) {
+            Ok(m) => m,
+            Err(error) => return self.event(Event::Malformed { from, error }),
+        };
+        let hw = HwAddr::of(&msg);
+        let p = msg.packet();
+        if p.op() != Op::Request {
+            return self.ignore(hw, IgnoreReason::NotARequest);
+        }
+        if p.hops() > self.config.max_hops {
+            return self.ignore(hw, IgnoreReason::TooManyHops);
+        }
+        if self.replies.is_full() {
+            return self.ignore(hw, IgnoreReason::Busy);
+        }
+        let ctx = Ctx {
+            hw,
+            key: ClientKey::of(&msg),
+            host: self.hosts.as_ref().binary_search_by(|h| h.hw.cmp(&hw)).ok(),
+            source: match from {
+                SocketAddr::V4(a) => a,
+                SocketAddr::V6(a) => match a.ip().to_ipv4_mapped() {
+                    Some(ip) => SocketAddrV4::new(ip, a.port()),
+                    None => SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, a.port()),
+                },
+            },
+        };
+        match msg.message_type() {
+            None => self.bootp(now, &msg, &ctx),
+            Some(MessageType::Discover) => self.discover(now, &msg, &ctx),
+            Some(MessageType::Request) => self.request(now, &msg, &ctx),
+            Some(MessageType::Release) => self.release(&msg, &ctx),
+            Some(MessageType::Decline) => self.decline(now, &msg, &ctx),
+            Some(MessageType::Inform) => self.inform(now, &msg, &ctx),
+            Some(_) => self.ignore(hw, IgnoreReason::NotARequest),
+        }
+    }
+
+    /// The server has no timers (leases expire lazily); this is a no-op
+    /// kept for the driving contract.
+    pub fn handle_timeout(&mut self, _now: Instant) {}
+
+    /// Always `None`: see [`Server::handle_timeout`].
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        None
+    }
+
+    /// Writes the next reply into `buf` (1500 bytes is always enough).
+    pub fn poll_transmit(&mut self, _now: Instant, buf: &mut [u8]) -> Option<Transmit> {
+        while let Some(reply) = self.replies.pop_front() {
+            if let Some(len) = reply.emit(&self.config, self.hosts.as_ref(), buf) {
+                return Some(Transmit {
+                    destination: SocketAddr::V4(reply.dest),
+                    len,
+                    source: None,
+                    broadcast: reply.broadcast,
+                });
+            }
+        }
+        None
+    }
+
+    /// The next event.
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+
+    fn event(&mut self, event: Event) {
+        if self.events.is_full() {
+            self.events.pop_front();
+        }
+        let _ = self.events.push_back(event);
+    }
+
+    fn ignore(&mut self, hw: HwAddr, reason: IgnoreReason) {
+        self.event(Event::Ignored { hw, reason });
+    }
+
+    fn host(&self, ctx: &Ctx) -> Option<&Host> {
+        ctx.host.and_then(|i| self.hosts.as_ref().get(i))
+    }
+
+    /// True when pool addresses may go to this request's client: it is on
+    /// our subnet (directly or through a relay on it).
+    fn pool_serves(&self, msg: &Message<'_>) -> bool {
+        let giaddr = msg.packet().giaddr();
+        !self.leases.is_empty() && (giaddr.is_unspecified() || self.config.on_subnet(giaddr))
+    }
+
+    fn ip_of(&self, addr: Addr) -> Ipv4Addr {
+        match addr {
+            Addr::Fixed(ip) => ip,
+            Addr::Pool(i) => self.leases.ip(i),
+        }
+    }
+
+    /// The address to offer (RFC 2131 §4.3.1): the fixed one; else the
+    /// client's current or previous lease; else the one it asks for, if
+    /// free; else a new one.
+    fn choose(&self, now: Instant, msg: &Message<'_>, ctx: &Ctx) -> Result<Addr, IgnoreReason> {
+        if let Some(ip) = self.host(ctx).and_then(|h| h.ip) {
+            return Ok(Addr::Fixed(ip));
+        }
+        if !self.pool_serves(msg) {
+            return Err(IgnoreReason::UnknownClient);
+        }
+        if let Some(i) = self.leases.find(&ctx.key) {
+            return Ok(Addr::Pool(i));
+        }
+        if let Some(i) = msg.requested_ip().and_then(|ip| self.leases.index(ip))
+            && self.leases.available(i, now)
+        {
+            return Ok(Addr::Pool(i));
+        }
+        self.leases
+            .pick(now)
+            .map(Addr::Pool)
+            .ok_or(IgnoreReason::PoolExhausted)
+    }
+
+    /// Checks the address a DHCPREQUEST asks for (RFC 2131 §4.3.2).
+    fn verdict(&self, now: Instant, msg: &Message<'_>, ctx: &Ctx, requested: Ipv4Addr) -> Verdict {
+        if let Some(ip) = self.host(ctx).and_then(|h| h.ip) {
+            return if ip == requested {
+                Verdict::Ack(Addr::Fixed(ip))
+            } else {
+                Verdict::Nak("wrong address for this client")
+            };
+        }
+        if !self.config.on_subnet(requested) && msg.packet().giaddr().is_unspecified() {
+            return Verdict::Nak("wrong network");
+        }
+        if !self.pool_serves(msg) {
+            return Verdict::Silent(IgnoreReason::UnknownClient);
+        }
+        if let Some(i) = self.leases.find(&ctx.key) {
+            return if self.leases.ip(i) == requested {
+                Verdict::Ack(Addr::Pool(i))
+            } else {
+                Verdict::Nak("address not leased to this client")
+            };
+        }
+        match self.leases.index(requested) {
+            Some(i) if self.leases.available(i, now) => {
+                if self.config.authoritative {
+                    Verdict::Ack(Addr::Pool(i))
+                } else {
+                    Verdict::Silent(IgnoreReason::NotOurs)
+                }
+            }
+            Some(_) => Verdict::Nak("address in use"),
+            None if self.config.authoritative => Verdict::Nak("address not in the pool"),
+            None => Verdict::Silent(IgnoreReason::NotOurs),
+        }
+    }
+
+    /// Works out the boot assignment and asks the policy. `None` means stay
+    /// silent.
+    fn boot(
+        &mut self,
+        now: Instant,
+        msg: &Message<'_>,
+        ctx: &Ctx,
+        ip: Ipv4Addr,
+        kind: RequestKind,
+    ) -> Option<(Ipv4Addr, FileName)> {
+        let host = ctx.host.and_then(|i| self.hosts.as_ref().get(i));
+        let requested = msg.file();
+        let alias = self
+            .config
+            .aliases
+            .iter()
+            .find(|(generic, _)| !requested.is_empty() && generic.as_bytes() == requested)
+            .map(|(_, path)| path);
+        let file = match (alias, host) {
+            (Some(path), _) => path,
+            (None, Some(h)) if !h.file.is_empty() => &h.file,
+            _ => &self.config.file,
+        };
+        let next_server = host
+            .and_then(|h| h.next_server)
+            .or(self.config.next_server)
+            .unwrap_or(self.config.server_ip);
+        let vendor_class = msg.vendor_class();
+        let request = BootRequest {
+            hw: ctx.hw,
+            ip,
+            kind,
+            xid: msg.packet().xid(),
+            requested_file: requested,
+            vendor_class: vendor_class.as_deref(),
+            arch: msg.client_arch(),
+            default: Boot {
+                next_server,
+                file: file.as_str(),
+            },
+        };
+        match self.policy.decide(now, &request) {
+            BootDecision::Default => Some((next_server, file.clone())),
+            BootDecision::Boot { next_server, file } => Some((next_server, file)),
+            BootDecision::NoBoot => Some((next_server, FileName::new())),
+            BootDecision::Silent => None,
+        }
+    }
+
+    fn reply(&mut self, msg: &Message<'_>, ctx: &Ctx, kind: Option<MessageType>) -> Reply {
+        let p = msg.packet();
+        let ciaddr = match kind {
+            Some(MessageType::Offer | MessageType::Nak) => Ipv4Addr::UNSPECIFIED,
+            _ => p.ciaddr(),
+        };
+        let (dest, broadcast) =
+            destination(p.giaddr(), ciaddr, kind, ctx.source, self.config.relay_port);
+        let mut vend_magic = [0u8; 4];
+        let vend = p.vend();
+        let n = vend.len().min(4);
+        vend_magic[..n].copy_from_slice(&vend[..n]);
+        // Every client takes a 576-byte datagram (RFC 1542 §2.1, RFC 2131
+        // §2); a DHCP client may announce more with option 57. The limit
+        // counts the IP and UDP headers.
+        let max_len = match (kind, msg.max_message_size()) {
+            (Some(_), Some(size)) => usize::from(size).max(576),
+            _ => 576,
+        } - 28;
+        Reply {
+            dest,
+            broadcast,
+            kind,
+            cookie: p.has_cookie(),
+            vend_magic,
+            xid: p.xid(),
+            flags: p.flags(),
+            ciaddr,
+            yiaddr: Ipv4Addr::UNSPECIFIED,
+            siaddr: Ipv4Addr::UNSPECIFIED,
+            giaddr: p.giaddr(),
+            hw: ctx.hw,
+            file: FileName::new(),
+            host: ctx.host,
+            lease: None,
+            boot_options: msg.requests(crate::wire::bootp::options::TFTP_SERVER_NAME)
+                || msg.requests(crate::wire::bootp::options::BOOTFILE_NAME),
+            pxe: msg
+                .vendor_class()
+                .is_some_and(|v| v.starts_with(b"PXEClient")),
+            nak_message: "",
+            max_len,
+        }
+    }
+
+    fn send(&mut self, reply: Reply) {
+        // Checked for room before any state changed.
+        let _ = self.replies.push_back(reply);
+    }
+
+    fn lease_for(&self, _addr: Addr) -> u32 {
+        self.config.lease_time
+    }
+
+    fn expiry(now: Instant, secs: u32) -> Instant {
+        if secs == u32::MAX {
+            Instant::MAX
+        } else {
+            now + Duration::from_secs(u64::from(secs))
+        }
+    }
+
+    fn bootp(&mut self, now: Instant, msg: &Message<'_>, ctx: &Ctx) {
+        let addr = if let Some(ip) = self.host(ctx).and_then(|h| h.ip) {
+            Addr::Fixed(ip)
+        } else if self.config.bootp_dynamic && self.pool_serves(msg) {
+            match self.leases.find(&ctx.key).or_else(|| self.leases.pick(now)) {
+                Some(i) => Addr::Pool(i),
+                None => return self.ignore(ctx.hw, IgnoreReason::PoolExhausted),
+            }
+        } else {
+            return self.ignore(ctx.hw, IgnoreReason::UnknownClient);
+        };
+        let ip = self.ip_of(addr);
+        let Some((next_server, file)) = self.boot(now, msg, ctx, ip, RequestKind::Bootp) else {
+            return self.event(Event::Silenced { hw: ctx.hw });
+        };
+        if let Addr::Pool(i) = addr {
+            self.leases
+                .assign(i, &ctx.key, &ctx.hw, LeaseState::Bound, Instant::MAX);
+            self.event(Event::LeasesChanged);
+        }
+        let mut reply = self.reply(msg, ctx, None);
+        reply.yiaddr = ip;
+        reply.siaddr = next_server;
+        reply.file = file.clone();
+        self.send(reply);
+        self.event(Event::BootpReplied {
+            hw: ctx.hw,
+            ip,
+            file,
+            next_server,
+        });
+    }
+
+    fn discover(&mut self, now: Instant, msg: &Message<'_>, ctx: &Ctx) {
+        let addr = match self.choose(now, msg, ctx) {
+            Ok(a) => a,
+            Err(reason) => return self.ignore(ctx.hw, reason),
+        };
+        let ip = self.ip_of(addr);
+        let Some((next_server, file)) = self.boot(now, msg, ctx, ip, RequestKind::Discover) else {
+            return self.event(Event::Silenced { hw: ctx.hw });
+        };
+        if let Addr::Pool(i) = addr {
+            let (state, expires) = self.leases.state(i);
+            let hold = now + Duration::from_secs(u64::from(self.config.offer_hold));
+            if state == LeaseState::Bound
+                && expires > now
+                && self.leases.client(i).map(|c| c.0) == Some(ctx.key)
+            {
+                // Already bound to this client: keep the binding.
+            } else {
+                self.leases
+                    .assign(i, &ctx.key, &ctx.hw, LeaseState::Offered, hold);
+            }
+        }
+        let mut reply = self.reply(msg, ctx, Some(MessageType::Offer));
+        reply.yiaddr = ip;
+        reply.siaddr = next_server;
+        reply.file = file.clone();
+        reply.lease = Some(self.lease_for(addr));
+        self.send(reply);
+        self.event(Event::Offered {
+            hw: ctx.hw,
+            ip,
+            file,
+        });
+    }
+
+    fn request(&mut self, now: Instant, msg: &Message<'_>, ctx: &Ctx) {
+        let p = msg.packet();
+        if let Some(server_id) = msg.server_id()
+            && server_id != self.config.server_ip
+        {
+            // The client took another server's offer: release ours.
+            if let Some(i) = self.leases.find(&ctx.key)
+                && self.leases.state(i).0 == LeaseState::Offered
+            {
+                self.leases.set_state(i, LeaseState::Released, now);
+            }
+            return self.ignore(ctx.hw, IgnoreReason::OtherServer);
+        }
+        let requested = match (msg.requested_ip(), p.ciaddr()) {
+            (Some(ip), _) => ip,
+            (None, ciaddr) if !ciaddr.is_unspecified() => ciaddr,
+            _ => return self.ignore(ctx.hw, IgnoreReason::NoAddress),
+        };
+        match self.verdict(now, msg, ctx, requested) {
+            Verdict::Silent(reason) => self.ignore(ctx.hw, reason),
+            Verdict::Nak(message) => {
+                let mut reply = self.reply(msg, ctx, Some(MessageType::Nak));
+                reply.nak_message = message;
+                self.send(reply);
+                self.event(Event::Nak {
+                    hw: ctx.hw,
+                    requested,
+                });
+            }
+            Verdict::Ack(addr) => {
+                let ip = self.ip_of(addr);
+                let Some((next_server, file)) = self.boot(now, msg, ctx, ip, RequestKind::Request)
+                else {
+                    return self.event(Event::Silenced { hw: ctx.hw });
+                };
+                let lease = self.lease_for(addr);
+                if let Addr::Pool(i) = addr {
+                    self.leases.assign(
+                        i,
+                        &ctx.key,
+                        &ctx.hw,
+                        LeaseState::Bound,
+                        Self::expiry(now, lease),
+                    );
+                    self.event(Event::LeasesChanged);
+                }
+                let mut reply = self.reply(msg, ctx, Some(MessageType::Ack));
+                reply.yiaddr = ip;
+                reply.siaddr = next_server;
+                reply.file = file.clone();
+                reply.lease = Some(lease);
+                self.send(reply);
+                self.event(Event::Acked {
+                    hw: ctx.hw,
+                    ip,
+                    file,
+                    next_server,
+                    lease,
+                });
+            }
+        }
+    }
+
+    fn ours(&self, msg: &Message<'_>) -> bool {
+        msg.server_id().is_none_or(|id| id == self.config.server_ip)
+    }
+
+    fn release(&mut self, msg: &Message<'_>, ctx: &Ctx) {
+        let ip = msg.packet().ciaddr();
+        if !self.ours(msg) {
+            return self.ignore(ctx.hw, IgnoreReason::OtherServer);
+        }
+        match self.leases.find(&ctx.key) {
+            Some(i) if self.leases.ip(i) == ip => {
+                // Remembered, so the client gets the same address next time.
+                self.leases
+                    .set_state(i, LeaseState::Released, Instant::ZERO);
+                self.event(Event::Released { hw: ctx.hw, ip });
+                self.event(Event::LeasesChanged);
+            }
+            _ => self.ignore(ctx.hw, IgnoreReason::NotOurs),
+        }
+    }
+
+    fn decline(&mut self, now: Instant, msg: &Message<'_>, ctx: &Ctx) {
+        let Some(ip) = msg.requested_ip() else {
+            return self.ignore(ctx.hw, IgnoreReason::NoAddress);
+        };
+        if !self.ours(msg) {
+            return self.ignore(ctx.hw, IgnoreReason::OtherServer);
+        }
+        match self.leases.find(&ctx.key) {
+            Some(i) if self.leases.ip(i) == ip => {
+                let until = now + Duration::from_secs(u64::from(self.config.decline_hold));
+                self.leases.quarantine(i, until);
+                self.event(Event::Declined { hw: ctx.hw, ip });
+                self.event(Event::LeasesChanged);
+            }
+            _ => self.ignore(ctx.hw, IgnoreReason::NotOurs),
+        }
+    }
+
+    fn inform(&mut self, now: Instant, msg: &Message<'_>, ctx: &Ctx) {
+        let ip = msg.packet().ciaddr();
+        if ip.is_unspecified() {
+            return self.ignore(ctx.hw, IgnoreReason::NoAddress);
+        }
+        let Some((next_server, file)) = self.boot(now, msg, ctx, ip, RequestKind::Inform) else {
+            return self.event(Event::Silenced { hw: ctx.hw });
+        };
+        let mut reply = self.reply(msg, ctx, Some(MessageType::Ack));
+        reply.siaddr = next_server;
+        reply.file = file;
+        self.send(reply);
+        self.event(Event::Informed { hw: ctx.hw, ip });
+    }
+}
+
+#[cfg(test)]
+mod tests;

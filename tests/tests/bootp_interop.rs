@@ -1,0 +1,543 @@
+//! BOOTP/DHCP against real peers over real links: ISC dhclient and busybox
+//! udhcpc against our server, our client against dnsmasq (DHCP and plain
+//! BOOTP), and iPXE under QEMU against our server.
+//!
+//! Each test builds its own network namespaces (a veth pair, or a bridge
+//! with a tap for QEMU) with addresses only inside them, bounds every wait,
+//! and tears everything down when it ends, failing or not: processes are
+//! killed by their guards before the namespaces are deleted.
+
+use std::io::{Read, Write};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use netboot_tests::netns::{NetnsPair, in_netns, ip};
+use netboot_tests::{ChildGuard, netboot_bin, require_program, require_root, wait_for};
+
+/// Everything a child prints, collected by background readers.
+#[derive(Clone, Default)]
+struct Output(Arc<Mutex<String>>);
+
+impl Output {
+    fn text(&self) -> String {
+        self.0.lock().unwrap().clone()
+    }
+
+    /// Waits until the output contains `needle`.
+    fn wait(&self, needle: &str, timeout: Duration) -> bool {
+        wait_for(timeout, || self.text().contains(needle).then_some(())).is_some()
+    }
+}
+
+fn spawn(name: &str, cmd: &mut Command) -> (ChildGuard, Output) {
+    spawn_with_stdin(name, cmd, Stdio::null())
+}
+
+fn spawn_with_stdin(name: &str, cmd: &mut Command, stdin: Stdio) -> (ChildGuard, Output) {
+    let child = cmd
+        .stdin(stdin)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("start {name}: {e}"));
+    let mut guard = ChildGuard::new(name, child);
+    let out = Output::default();
+    let child = guard.child();
+    let pipes: Vec<Box<dyn Read + Send>> = vec![
+        Box::new(child.stdout.take().unwrap()),
+        Box::new(child.stderr.take().unwrap()),
+    ];
+    for mut pipe in pipes {
+        let out = out.clone();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = pipe.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                out.0
+                    .lock()
+                    .unwrap()
+                    .push_str(&String::from_utf8_lossy(&buf[..n]));
+            }
+        });
+    }
+    (guard, out)
+}
+
+fn hw_addr(ns: &str, dev: &str) -> String {
+    let out = in_netns(ns, "cat")
+        .arg(format!("/sys/class/net/{dev}/address"))
+        .output()
+        .unwrap();
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
+
+/// Our server in `ns`, bound to `dev`, for subnet 10.`net`.0.0/24, with a
+/// host entry for `mac` (10.`net`.0.10, file `host/boot.img`, next server
+/// 10.`net`.0.2) and a pool for everyone else (file `pool.img`).
+fn our_server(ns: &str, dev: &str, net: u8, mac: &str, dir: &Path) -> (ChildGuard, Output) {
+    let config = dir.join("bootp.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "server = \"10.{net}.0.1\"\nsubnet = \"10.{net}.0.0/24\"\nrouter = \"10.{net}.0.1\"\n\
+             pool = {{ start = \"10.{net}.0.100\", end = \"10.{net}.0.150\" }}\nfile = \"pool.img\"\n\
+             lease_file = \"leases\"\n\n[[host]]\nmac = \"{mac}\"\nip = \"10.{net}.0.10\"\n\
+             hostname = \"client\"\nfile = \"host/boot.img\"\nnext_server = \"10.{net}.0.2\"\n"
+        ),
+    )
+    .unwrap();
+    let (guard, out) = spawn(
+        "netboot bootp serve",
+        in_netns(ns, netboot_bin().to_str().unwrap())
+            .args(["bootp", "serve", "--interface", dev, "--config"])
+            .arg(&config),
+    );
+    assert!(
+        out.wait("bootp: listening on 0.0.0.0:67", Duration::from_secs(10)),
+        "server did not start:\n{}",
+        out.text()
+    );
+    (guard, out)
+}
+
+/// A bridge addressed `cidr` with a tap on it, in namespace `ns` (only the
+/// server namespace of a pair is used: the guest's NIC is the tap).
+fn bridge_with_tap(ns: &str, bridge: &str, tap: &str, cidr: &str) {
+    let run = |args: &[&str]| {
+        let mut full = vec!["-n", ns];
+        full.extend_from_slice(args);
+        ip(&full);
+    };
+    run(&["link", "add", bridge, "type", "bridge"]);
+    run(&["addr", "add", cidr, "dev", bridge]);
+    run(&["link", "set", bridge, "up"]);
+    run(&["tuntap", "add", tap, "mode", "tap"]);
+    run(&["link", "set", tap, "master", bridge]);
+    run(&["link", "set", tap, "up"]);
+}
+
+/// Our server in `ns` on `bridge`, with one host entry.
+fn our_bridge_server(
+    ns: &str,
+    bridge: &str,
+    net: &str,
+    mac: &str,
+    file: &str,
+    dir: &Path,
+) -> (ChildGuard, Output) {
+    let config = dir.join("bootp.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "server = \"{net}.1\"\nsubnet = \"{net}.0/24\"\nrouter = \"{net}.1\"\n\
+             pool = {{ start = \"{net}.100\", end = \"{net}.150\" }}\n\n\
+             [[host]]\nmac = \"{mac}\"\nip = \"{net}.10\"\nfile = \"{file}\"\n"
+        ),
+    )
+    .unwrap();
+    let (guard, log) = spawn(
+        "netboot bootp serve",
+        in_netns(ns, netboot_bin().to_str().unwrap())
+            .args(["bootp", "serve", "--interface", bridge, "--config"])
+            .arg(&config),
+    );
+    assert!(
+        log.wait("bootp: listening", Duration::from_secs(10)),
+        "{}",
+        log.text()
+    );
+    (guard, log)
+}
+
+/// A namespace with a bridge, a tap for a QEMU guest and our server on the
+/// bridge, for the firmware tests. Fields drop in order: the server first,
+/// then the namespace.
+struct FirmwareLab {
+    _server: ChildGuard,
+    log: Output,
+    pair: NetnsPair,
+    _dir: tempfile::TempDir,
+}
+
+impl FirmwareLab {
+    /// `None` (after printing why, outside CI) when root, QEMU or the ROM
+    /// is missing. The guest's tap is called `tap`; the subnet is
+    /// 10.`net`.1.0/24 and the host entry for `mac` gets 10.`net`.1.10.
+    fn new(
+        test: &str,
+        rom: &str,
+        package: &str,
+        net: u8,
+        mac: &str,
+        file: &str,
+    ) -> Option<FirmwareLab> {
+        if !require_root(test) || require_program(test, "qemu-system-x86_64").is_none() {
+            return None;
+        }
+        if !Path::new(rom).exists() {
+            netboot_tests::skip(
+                test,
+                &format!("{package} is not installed (bash .ci/install-peers installs it)"),
+            );
+            return None;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let pair = NetnsPair::new(net);
+        bridge_with_tap(&pair.server, "br0", "tap", &format!("10.{net}.1.1/24"));
+        let (server, log) = our_bridge_server(
+            &pair.server,
+            "br0",
+            &format!("10.{net}.1"),
+            mac,
+            file,
+            dir.path(),
+        );
+        Some(FirmwareLab {
+            _server: server,
+            log,
+            pair,
+            _dir: dir,
+        })
+    }
+}
+
+fn script(dir: &Path, name: &str, body: &str) -> std::path::PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let path = dir.join(name);
+    std::fs::write(&path, format!("#!/bin/sh\n{body}\nexit 0\n")).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    path
+}
+
+#[test]
+fn isc_dhclient_gets_the_configured_address_and_boot_file() {
+    let test = "isc_dhclient_gets_the_configured_address_and_boot_file";
+    if !require_root(test) || require_program(test, "dhclient").is_none() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let pair = NetnsPair::new(61);
+    let mac = hw_addr(&pair.client, &pair.client_if);
+    let (_server, log) = our_server(&pair.server, &pair.server_if, 61, &mac, dir.path());
+    let out = dir.path().join("dhclient.out");
+    let sf = script(
+        dir.path(),
+        "dhclient-script",
+        &format!(
+            "echo \"reason=$reason ip=$new_ip_address mask=$new_subnet_mask file=$new_filename next=$new_next_server host=$new_host_name\" >> {}",
+            out.display()
+        ),
+    );
+    let (_dhclient, dlog) = spawn(
+        "dhclient",
+        pair.in_client("dhclient")
+            .args(["-d", "-1", "-sf"])
+            .arg(&sf)
+            .arg("-lf")
+            .arg(dir.path().join("dhclient.leases"))
+            .arg("-pf")
+            .arg(dir.path().join("dhclient.pid"))
+            .arg(&pair.client_if),
+    );
+    let bound = wait_for(Duration::from_secs(30), || {
+        let text = std::fs::read_to_string(&out).unwrap_or_default();
+        text.lines()
+            .find(|l| l.starts_with("reason=BOUND"))
+            .map(str::to_string)
+    });
+    let bound = bound.unwrap_or_else(|| {
+        panic!(
+            "dhclient never bound:\n{}\nserver:\n{}",
+            dlog.text(),
+            log.text()
+        )
+    });
+    assert_eq!(
+        bound,
+        "reason=BOUND ip=10.61.0.10 mask=255.255.255.0 file=host/boot.img next=10.61.0.2 host=client"
+    );
+    assert!(
+        log.wait(
+            &format!("DHCPACK 10.61.0.10 to {mac} next-server 10.61.0.2 file host/boot.img"),
+            Duration::from_secs(5)
+        ),
+        "{}",
+        log.text()
+    );
+}
+
+#[test]
+fn busybox_udhcpc_gets_the_configured_address_and_boot_file() {
+    let test = "busybox_udhcpc_gets_the_configured_address_and_boot_file";
+    if !require_root(test) || require_program(test, "udhcpc").is_none() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let pair = NetnsPair::new(62);
+    let mac = hw_addr(&pair.client, &pair.client_if);
+    let (_server, log) = our_server(&pair.server, &pair.server_if, 62, &mac, dir.path());
+    let out = dir.path().join("udhcpc.out");
+    let sf = script(
+        dir.path(),
+        "udhcpc-script",
+        &format!(
+            "[ \"$1\" = bound ] && echo \"ip=$ip mask=$subnet file=$boot_file siaddr=$siaddr router=$router\" >> {}",
+            out.display()
+        ),
+    );
+    let (udhcpc, ulog) = spawn(
+        "udhcpc",
+        pair.in_client("udhcpc")
+            .args([
+                "-f",
+                "-n",
+                "-q",
+                "-t",
+                "5",
+                "-T",
+                "2",
+                "-i",
+                &pair.client_if,
+                "-s",
+            ])
+            .arg(&sf),
+    );
+    let (status, _, _) = udhcpc.wait_timeout(Duration::from_secs(30));
+    let text = std::fs::read_to_string(&out).unwrap_or_default();
+    assert!(
+        status.is_some_and(|s| s.success()),
+        "udhcpc failed:\n{}\nserver:\n{}",
+        ulog.text(),
+        log.text()
+    );
+    assert_eq!(
+        text.trim(),
+        "ip=10.62.0.10 mask=255.255.255.0 file=host/boot.img siaddr=10.62.0.2 router=10.62.0.1"
+    );
+    assert!(
+        log.text().contains(&format!("DHCPACK 10.62.0.10 to {mac}")),
+        "{}",
+        log.text()
+    );
+}
+
+fn dnsmasq(pair: &NetnsPair, net: u8, dir: &Path) -> (ChildGuard, Output) {
+    let (guard, out) = spawn(
+        "dnsmasq",
+        pair.in_server("dnsmasq")
+            .args([
+                "--no-daemon",
+                "--conf-file=/dev/null",
+                "--port=0",
+                "--user=root",
+                "--log-dhcp",
+            ])
+            .arg(format!("--interface={}", pair.server_if))
+            .arg("--bind-interfaces")
+            .arg(format!(
+                "--dhcp-range=10.{net}.0.100,10.{net}.0.150,255.255.255.0,1h"
+            ))
+            .arg(format!("--dhcp-boot=dnsmasq.img,,10.{net}.0.1"))
+            .arg("--bootp-dynamic")
+            .arg(format!(
+                "--dhcp-leasefile={}",
+                dir.join("dnsmasq.leases").display()
+            ))
+            .arg(format!("--pid-file={}", dir.join("dnsmasq.pid").display())),
+    );
+    assert!(
+        out.wait("DHCP, IP range", Duration::from_secs(10)),
+        "dnsmasq did not start:\n{}",
+        out.text()
+    );
+    (guard, out)
+}
+
+fn our_request(pair: &NetnsPair, dhcp: bool) -> (Option<std::process::ExitStatus>, String, String) {
+    let mut cmd = pair.in_client(netboot_bin().to_str().unwrap());
+    cmd.args([
+        "bootp",
+        "request",
+        "--json",
+        "--timeout",
+        "1",
+        "--attempts",
+        "5",
+        "--interface",
+        &pair.client_if,
+    ]);
+    if dhcp {
+        cmd.arg("--dhcp");
+    }
+    ChildGuard::spawn("netboot bootp request", &mut cmd)
+        .unwrap()
+        .wait_timeout(Duration::from_secs(60))
+}
+
+#[test]
+fn our_client_gets_address_and_boot_file_from_dnsmasq_by_dhcp_and_bootp() {
+    let test = "our_client_gets_address_and_boot_file_from_dnsmasq_by_dhcp_and_bootp";
+    if !require_root(test) || require_program(test, "dnsmasq").is_none() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let pair = NetnsPair::new(63);
+    let mac = hw_addr(&pair.client, &pair.client_if);
+    let (_dnsmasq, log) = dnsmasq(&pair, 63, dir.path());
+    for dhcp in [true, false] {
+        let (status, stdout, stderr) = our_request(&pair, dhcp);
+        assert!(
+            status.is_some_and(|s| s.success()),
+            "dhcp={dhcp}: {stderr}\ndnsmasq:\n{}",
+            log.text()
+        );
+        let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+        let ip: std::net::Ipv4Addr = v["ip"].as_str().unwrap().parse().unwrap();
+        assert_eq!(ip.octets()[..3], [10, 63, 0]);
+        assert!((100..=150).contains(&ip.octets()[3]), "{ip}");
+        assert_eq!(v["file"], "dnsmasq.img");
+        assert_eq!(v["server"], "10.63.0.1");
+        assert_eq!(v["mac"], mac.as_str());
+        assert_eq!(v["protocol"], if dhcp { "dhcp" } else { "bootp" });
+        if dhcp {
+            assert_eq!(v["netmask"], "255.255.255.0");
+            assert_eq!(v["lease_time"], 3600);
+        }
+    }
+    let text = log.text();
+    assert!(
+        text.contains(&format!("DHCPACK({}) ", pair.server_if)),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("BOOTP({}) ", pair.server_if)),
+        "{text}"
+    );
+}
+
+#[test]
+fn ipxe_in_qemu_gets_its_address_and_boot_file_from_our_server() {
+    let test = "ipxe_in_qemu_gets_its_address_and_boot_file_from_our_server";
+    let mac = "52:54:00:64:00:01";
+    let rom = "/usr/lib/ipxe/qemu/efi-e1000.rom";
+    let Some(lab) = FirmwareLab::new(test, rom, "ipxe-qemu", 64, mac, "boot.ipxe") else {
+        return;
+    };
+    let (ns, log) = (&lab.pair.server, &lab.log);
+    let (_qemu, console) = spawn(
+        "qemu",
+        in_netns(ns, "qemu-system-x86_64")
+            .args([
+                "-accel",
+                "tcg",
+                "-m",
+                "128",
+                "-nographic",
+                "-no-reboot",
+                "-boot",
+                "n",
+            ])
+            .args(["-netdev", "tap,id=n0,ifname=tap,script=no,downscript=no"])
+            .args([
+                "-device",
+                &format!("e1000,netdev=n0,mac={mac},romfile={rom}"),
+            ]),
+    );
+    // iPXE asks about 3 s after start; TCG on a shared machine is slower.
+    let got = console.wait("Filename: boot.ipxe", Duration::from_secs(120));
+    let serial = console.text().replace('\r', "");
+    assert!(
+        got,
+        "iPXE never reported its boot file; serial console:\n{serial}\nserver:\n{}",
+        log.text()
+    );
+    assert!(
+        serial.contains("net0: 10.64.1.10/255.255.255.0 gw 10.64.1.1"),
+        "{serial}"
+    );
+    assert!(serial.contains("Next server: 10.64.1.1"), "{serial}");
+    let ack = format!("DHCPACK 10.64.1.10 to {mac} next-server 10.64.1.1 file boot.ipxe");
+    assert!(
+        log.wait(&ack, Duration::from_secs(5)),
+        "server log:\n{}",
+        log.text()
+    );
+}
+
+#[test]
+fn uboot_in_qemu_gets_its_address_and_boot_file_by_dhcp_from_our_server() {
+    let test = "uboot_in_qemu_gets_its_address_and_boot_file_by_dhcp_from_our_server";
+    let mac = "52:54:00:65:00:01";
+    let rom = "/usr/lib/u-boot/qemu-x86_64/u-boot.rom";
+    let Some(lab) = FirmwareLab::new(test, rom, "u-boot-qemu", 65, mac, "board/u-boot.img") else {
+        return;
+    };
+    let (ns, log) = (&lab.pair.server, &lab.log);
+    let (mut qemu, console) = spawn_with_stdin(
+        "qemu",
+        in_netns(ns, "qemu-system-x86_64")
+            .args([
+                "-accel",
+                "tcg",
+                "-m",
+                "256",
+                "-nographic",
+                "-no-reboot",
+                "-bios",
+                rom,
+            ])
+            .args(["-netdev", "tap,id=n0,ifname=tap,script=no,downscript=no"])
+            .args(["-device", &format!("e1000,netdev=n0,mac={mac}")]),
+        Stdio::piped(),
+    );
+    let mut type_line = |line: &str| {
+        let stdin = qemu.child().stdin.as_mut().unwrap();
+        stdin.write_all(line.as_bytes()).unwrap();
+        stdin.write_all(b"\n").unwrap();
+        stdin.flush().unwrap();
+    };
+    let dump = |console: &Output| console.text().replace('\r', "");
+    assert!(
+        console.wait("Hit any key to stop autoboot", Duration::from_secs(60)),
+        "{}",
+        dump(&console)
+    );
+    type_line("");
+    assert!(
+        console.wait("=> ", Duration::from_secs(10)),
+        "{}",
+        dump(&console)
+    );
+    type_line("setenv autoload no");
+    // This U-Boot is built with DHCP: its `bootp` command sends DHCPDISCOVER
+    // and waits for a DHCPACK.
+    type_line("bootp");
+    assert!(
+        console.wait(
+            "DHCP client bound to address 10.65.1.10",
+            Duration::from_secs(60)
+        ),
+        "U-Boot was not bound:\n{}\nserver:\n{}",
+        dump(&console),
+        log.text()
+    );
+    type_line("echo result ip=${ipaddr} server=${serverip} file=${bootfile}");
+    assert!(
+        console.wait(
+            "result ip=10.65.1.10 server=10.65.1.1 file=board/u-boot.img",
+            Duration::from_secs(10)
+        ),
+        "{}",
+        dump(&console)
+    );
+    let ack = format!("DHCPACK 10.65.1.10 to {mac} next-server 10.65.1.1 file board/u-boot.img");
+    assert!(
+        log.wait(&ack, Duration::from_secs(5)),
+        "server log:\n{}",
+        log.text()
+    );
+}
