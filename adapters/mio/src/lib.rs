@@ -15,5 +15,6 @@
 
 pub mod clock;
 pub mod fs;
+pub mod ftp;
 pub mod net;
 pub mod runtime;
