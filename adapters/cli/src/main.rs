@@ -7,6 +7,7 @@
 //! messages and distinct exit codes (see [`exit`]).
 
 mod exit;
+mod ftp;
 mod logging;
 mod progress;
 
@@ -27,12 +28,20 @@ struct Cli {
 }
 
 #[derive(Subcommand, Debug)]
-enum Command {}
+enum Command {
+    /// FTP server and client: serve, get, put, ls.
+    Ftp {
+        #[command(subcommand)]
+        command: ftp::FtpCommand,
+    },
+}
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     logging::init(cli.verbose);
-    let result: Result<(), exit::CliError> = match cli.command {};
+    let result: Result<(), exit::CliError> = match cli.command {
+        Command::Ftp { command } => ftp::run(command),
+    };
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
