@@ -442,6 +442,6 @@ mod tests {
             ("anonymous", 21, "f")
         );
         assert_eq!(parse_url("http://x/y").unwrap_err().code(), 3);
-        assert_eq!(parse_url("ftp:///y").unwrap_err().code(), 3);
+        assert_eq!(parse_url("ftp://").unwrap_err().code(), 3);
     }
 }
