@@ -36,6 +36,13 @@ pub fn hash_with(password: &str, params: Params) -> Result<String, String> {
         .map_err(|e| format!("cannot hash password: {e}"))
 }
 
+/// Hashes with a chosen cost: `memory_kib` KiB and `iterations` passes
+/// (tests use a tiny cost; production keeps [`hash_password`]'s).
+pub fn hash_with_cost(password: &str, memory_kib: u32, iterations: u32) -> Result<String, String> {
+    let params = Params::new(memory_kib, iterations, 1, None).map_err(|e| e.to_string())?;
+    hash_with(password, params)
+}
+
 /// Checks `password` against a PHC string; a malformed hash never matches.
 pub fn verify_password(hash: &str, password: &str) -> bool {
     PasswordHash::new(hash).is_ok_and(|h| {
