@@ -55,6 +55,7 @@ fuzz_target!(|data: &[u8]| {
                 Event::Done(_) => {
                     let _ = c.start(now, Request::Retrieve { path: "f", offset: 3 });
                 }
+                _ => {}
             }
         }
         now += Duration::from_secs(1);

@@ -164,7 +164,7 @@ impl FtpService {
                 },
             );
         }
-        let listener = TcpListener::bind(config.listen)?;
+        let listener = listen(config.listen)?;
         let local = listener.local_addr()?;
         let (wake, wake_tx) = UnixStream::pair()?;
         let wake_tx = std::os::unix::net::UnixStream::from(std::os::fd::OwnedFd::from(wake_tx));
@@ -678,6 +678,26 @@ impl FtpService {
             self.drive(cx, slot);
         }
     }
+}
+
+/// The control listener, with a backlog deep enough for a burst of
+/// thousands of connections (the kernel clamps it to `somaxconn`): when the
+/// accept queue overflows, Linux drops the client's final ACK and the client
+/// waits for a greeting that never comes.
+fn listen(addr: SocketAddr) -> io::Result<TcpListener> {
+    let socket = socket2::Socket::new(
+        socket2::Domain::for_address(addr),
+        socket2::Type::STREAM,
+        None,
+    )?;
+    if addr.is_ipv6() {
+        socket.set_only_v6(false)?;
+    }
+    socket.set_reuse_address(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(4096)?;
+    socket.set_nonblocking(true)?;
+    Ok(TcpListener::from_std(socket.into()))
 }
 
 fn unix_now() -> Option<u64> {

@@ -344,9 +344,10 @@ impl<'a> Command<'a> {
         emit_fmt(buf, format_args!("{self}\r\n"))
     }
 
-    /// Refuses arguments that cannot travel on one control line.
-    pub fn check(&self) -> Result<(), CommandError> {
-        let arg = match *self {
+    /// The free-text argument (a path, a name, a password), if the command
+    /// carries one.
+    pub fn text_argument(&self) -> Option<&'a str> {
+        match *self {
             Command::User(a)
             | Command::Pass(a)
             | Command::Acct(a)
@@ -363,15 +364,20 @@ impl<'a> Command<'a> {
             | Command::Site(a)
             | Command::Opts(a)
             | Command::Size(a)
-            | Command::Mdtm(a) => a,
-            Command::List(Some(a))
-            | Command::Nlst(Some(a))
-            | Command::Stat(Some(a))
-            | Command::Help(Some(a))
-            | Command::Mlst(Some(a))
-            | Command::Mlsd(Some(a)) => a,
-            _ => "",
-        };
+            | Command::Mdtm(a) => Some(a),
+            Command::List(a)
+            | Command::Nlst(a)
+            | Command::Stat(a)
+            | Command::Help(a)
+            | Command::Mlst(a)
+            | Command::Mlsd(a) => a,
+            _ => None,
+        }
+    }
+
+    /// Refuses arguments that cannot travel on one control line.
+    pub fn check(&self) -> Result<(), CommandError> {
+        let arg = self.text_argument().unwrap_or("");
         if arg.bytes().any(|b| b == b'\r' || b == b'\n' || b == 0) {
             Err(CommandError::BadArgument)
         } else {
@@ -405,30 +411,10 @@ impl fmt::Display for Command<'_> {
     /// The command line without its CRLF.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.verb())?;
+        if let Some(a) = self.text_argument() {
+            return write!(f, " {a}");
+        }
         match *self {
-            Command::User(a)
-            | Command::Pass(a)
-            | Command::Acct(a)
-            | Command::Cwd(a)
-            | Command::Smnt(a)
-            | Command::Retr(a)
-            | Command::Stor(a)
-            | Command::Appe(a)
-            | Command::Rnfr(a)
-            | Command::Rnto(a)
-            | Command::Dele(a)
-            | Command::Rmd(a)
-            | Command::Mkd(a)
-            | Command::Site(a)
-            | Command::Opts(a)
-            | Command::Size(a)
-            | Command::Mdtm(a)
-            | Command::List(Some(a))
-            | Command::Nlst(Some(a))
-            | Command::Stat(Some(a))
-            | Command::Help(Some(a))
-            | Command::Mlst(Some(a))
-            | Command::Mlsd(Some(a)) => write!(f, " {a}"),
             Command::Port(addr) => write!(f, " {}", format_host_port(addr)),
             Command::Type(t) => write!(f, " {t}"),
             Command::Stru(c) | Command::Mode(c) => write!(f, " {}", c as char),
