@@ -158,6 +158,31 @@ fn paths_and_symlinks_never_leave_the_root() {
 }
 
 #[test]
+fn each_user_is_jailed_in_their_own_root() {
+    let s = serve(|c| {
+        c.users.push(netboot_mio::ftp::FtpUser {
+            name: "bob".into(),
+            password_hash: ftp_support::cheap_hash("pw"),
+            root: Some("tree".into()),
+            writable: Some(false),
+        })
+    });
+    let mut c = Ctl::login(s.port, "bob");
+    assert_eq!(c.cmd("SIZE a.bin"), "213 70000");
+    // big.bin lives in the server root, above bob's.
+    for path in ["big.bin", "../big.bin", "/big.bin", "../../tree/../big.bin"] {
+        assert_eq!(c.code(&format!("SIZE {path}")), 550, "{path}");
+    }
+    assert_eq!(c.code("CWD .."), 250);
+    assert_eq!(c.cmd("PWD"), "257 \"/\" is the current directory.");
+    assert_eq!(c.cmd("SIZE deep/b.txt"), "213 4");
+    // Read-only account.
+    assert_eq!(c.code("MKD x"), 550);
+    assert_eq!(c.code("DELE a.bin"), 550);
+    assert!(s.path("tree/a.bin").exists());
+}
+
+#[test]
 fn port_and_eprt_follow_rfc_2577() {
     let s = serve(|_| {});
     let mut c = Ctl::login(s.port, "alice");

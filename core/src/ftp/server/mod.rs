@@ -298,7 +298,9 @@ impl ServerSession {
             close_data: false,
             idle_deadline: now + config.idle_timeout,
             closing: false,
-            stou_counter: 0,
+            // Distinct per session, so that concurrent STOUs rarely collide
+            // (a collision only costs a retry).
+            stou_counter: (now.as_micros() as u32) ^ (u32::from(peer.port()) << 16),
         };
         s.reply(220, format_args!("{}", config.greeting));
         s
