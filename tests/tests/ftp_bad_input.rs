@@ -117,6 +117,26 @@ fn overlong_lines_and_commands_before_login() {
 }
 
 #[test]
+fn thousands_of_pipelined_commands_are_all_answered_in_order() {
+    let s = serve(|_| {});
+    let mut c = Ctl::login(s.port, "alice");
+    let mut burst = String::new();
+    for i in 0..5000 {
+        burst += if i % 2 == 0 {
+            "NOOP\r\n"
+        } else {
+            "SIZE tree/deep/b.txt\r\n"
+        };
+    }
+    c.send_raw(burst.as_bytes());
+    for i in 0..5000 {
+        let want = if i % 2 == 0 { "200 NOOP ok." } else { "213 4" };
+        assert_eq!(c.reply(), want, "reply {i}");
+    }
+    assert_eq!(c.code("NOOP"), 200);
+}
+
+#[test]
 fn paths_and_symlinks_never_leave_the_root() {
     let s = serve(|_| {});
     let outside = tempfile::tempdir().unwrap();

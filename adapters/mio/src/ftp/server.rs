@@ -116,6 +116,7 @@ pub struct FtpService {
     wake: UnixStream,
     rng: Rng,
     live: usize,
+    again: Vec<(usize, u32)>,
 }
 
 fn rel_or_abs(root: &std::path::Path, p: &std::path::Path) -> std::path::PathBuf {
@@ -193,6 +194,7 @@ impl FtpService {
             wake,
             rng: Rng::new(seed),
             live: 0,
+            again: Vec::new(),
         })
     }
 
@@ -289,6 +291,10 @@ impl FtpService {
 
     /// Reads, feeds, writes and answers events until the session settles.
     fn drive(&mut self, cx: &mut Context<'_>, slot: usize) {
+        // Bounded so one busy session cannot starve the others; a session
+        // that still has work when the bound is reached is driven again on
+        // the next turn of the loop (`again`).
+        let mut settled = false;
         for _ in 0..64 {
             let now = cx.now();
             let Some(conn) = self.conns.get_mut(slot).and_then(Option::as_mut) else {
@@ -334,13 +340,17 @@ impl FtpService {
                 return self.close(cx, slot);
             }
             if !progressed && used == 0 {
+                settled = true;
                 break;
             }
         }
-        if let Some(conn) = self.conns.get(slot).and_then(Option::as_ref)
-            && let Some(at) = conn.session.poll_timeout()
-        {
-            self.timers.schedule((slot, conn.generation), at);
+        if let Some(conn) = self.conns.get(slot).and_then(Option::as_ref) {
+            if !settled {
+                self.again.push((slot, conn.generation));
+            }
+            if let Some(at) = conn.session.poll_timeout() {
+                self.timers.schedule((slot, conn.generation), at);
+            }
         }
     }
 
@@ -902,6 +912,16 @@ impl Service for FtpService {
     }
 
     fn timeout(&mut self, cx: &mut Context<'_>) {
+        for (slot, generation) in std::mem::take(&mut self.again) {
+            if self
+                .conns
+                .get(slot)
+                .and_then(Option::as_ref)
+                .is_some_and(|c| c.generation == generation)
+            {
+                self.drive(cx, slot);
+            }
+        }
         let now = cx.now();
         let mut due = Vec::new();
         while let Some(key) = self.timers.pop_due(now) {
@@ -929,7 +949,11 @@ impl Service for FtpService {
     }
 
     fn deadline(&self) -> Option<Instant> {
-        self.timers.next()
+        if self.again.is_empty() {
+            self.timers.next()
+        } else {
+            Some(Instant::ZERO)
+        }
     }
 
     fn shutdown(&mut self, cx: &mut Context<'_>) {
