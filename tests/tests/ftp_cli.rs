@@ -163,7 +163,7 @@ fn serve_from_flags_and_config_file() {
     let server = ChildGuard::spawn(
         "netboot ftp serve",
         netboot()
-            .args(["ftp", "serve", "--config"])
+            .args(["-v", "ftp", "serve", "--config"])
             .arg(&conf)
             .args(["--user", "carol:c4r0l"]),
     )

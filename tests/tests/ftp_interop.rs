@@ -444,3 +444,78 @@ fn our_client_against_pyftpdlib() {
     );
     ftp.quit().unwrap();
 }
+
+const PYFTPDLIB_NO_EPSV: &str = r#"
+import sys
+from pyftpdlib.authorizers import DummyAuthorizer
+from pyftpdlib.handlers import FTPHandler
+from pyftpdlib.servers import FTPServer
+class OldHandler(FTPHandler):
+    # An old server behind NAT: no EPSV, and a PASV address the client
+    # cannot use (nothing listens on 127.0.0.2).
+    proto_cmds = {k: v for k, v in FTPHandler.proto_cmds.items() if k != "EPSV"}
+    masquerade_address = "127.0.0.2"
+a = DummyAuthorizer()
+a.add_anonymous(sys.argv[2])
+OldHandler.authorizer = a
+FTPServer(("127.0.0.1", int(sys.argv[1])), OldHandler).serve_forever()
+"#;
+
+#[test]
+fn our_client_falls_back_to_pasv_and_ignores_unusable_addresses() {
+    let Some(_) = require_program(
+        "our_client_falls_back_to_pasv_and_ignores_unusable_addresses",
+        "python3",
+    ) else {
+        return;
+    };
+    let root = tempfile::tempdir().unwrap();
+    ftp_support::fixture(root.path());
+    let port = free_tcp_port();
+    let _server = ChildGuard::spawn(
+        "pyftpdlib",
+        Command::new("python3")
+            .args(["-c", PYFTPDLIB_NO_EPSV, &port.to_string()])
+            .arg(root.path()),
+    )
+    .unwrap();
+    wait_for(Duration::from_secs(10), || {
+        std::net::TcpStream::connect(("127.0.0.1", port)).ok()
+    })
+    .expect("pyftpdlib listens");
+    let mut ftp = FtpClient::connect(("127.0.0.1", port)).unwrap();
+    ftp.login("anonymous", "x").unwrap();
+    let mut data = Vec::new();
+    ftp.get("tree/a.bin", 0, &mut data, &mut |_, _| {}).unwrap();
+    assert_eq!(data, test_bytes(2, 70_000));
+    assert!(ftp.uses_pasv());
+    let mut names = ftp.names(Some("tree")).unwrap();
+    names.sort();
+    assert_eq!(names, ["a.bin", "deep", "empty"]);
+    ftp.quit().unwrap();
+}
+
+#[test]
+fn ipv6_loopback_with_curl_and_our_client() {
+    let Some(_) = require_program("ipv6_loopback_with_curl_and_our_client", "curl") else {
+        return;
+    };
+    if std::net::TcpListener::bind("[::1]:0").is_err() {
+        netboot_tests::skip("ipv6_loopback_with_curl_and_our_client", "no IPv6 loopback");
+        return;
+    }
+    let s = serve(|c| c.listen = "[::1]:0".parse().unwrap());
+    let out = run_ok(
+        "curl",
+        curl()
+            .arg("-g")
+            .arg(format!("ftp://[::1]:{}/tree/deep/b.txt", s.port)),
+    );
+    assert_eq!(out.stdout, b"bee\n");
+    let mut ftp = FtpClient::connect(("::1", s.port)).unwrap();
+    ftp.login("alice", "pw").unwrap();
+    ftp.put("v6.bin", &mut &b"over IPv6"[..], &mut |_, _| {})
+        .unwrap();
+    assert_eq!(std::fs::read(s.path("v6.bin")).unwrap(), b"over IPv6");
+    ftp.quit().unwrap();
+}

@@ -267,6 +267,11 @@ impl FtpClient {
         self.op(Request::ChangeDir(path))
     }
 
+    /// True when the server refused `EPSV` and `PASV` is used instead.
+    pub fn uses_pasv(&self) -> bool {
+        self.session.uses_pasv()
+    }
+
     /// Ends the session politely.
     pub fn quit(mut self) -> Result<(), FtpError> {
         self.op(Request::Quit)

@@ -767,3 +767,158 @@ fn misuse_is_an_error() {
     );
     assert_eq!(h.s.data_connected(h.now), Err(SessionError::Unexpected));
 }
+
+#[test]
+fn login_edge_cases() {
+    let mut h = Harness::new(config());
+    assert_eq!(
+        codes(&h.send(&format!("USER {}", "u".repeat(MAX_USER + 1)))),
+        [501]
+    );
+    assert_eq!(codes(&h.send("PASS x")), [503]);
+    // A password too long for the verifier fails like a wrong one, delay included.
+    h.send("USER alice");
+    assert_eq!(
+        h.send(&format!("PASS {}", "p".repeat(MAX_PASSWORD + 1))),
+        ""
+    );
+    assert!(h.events.iter().all(|e| !e.contains("VerifyLogin")));
+    assert_eq!(codes(&h.advance(Duration::from_millis(100))), [530]);
+    h.send("USER reader");
+    assert_eq!(codes(&h.send("PASS secret")), [230]);
+    assert!(h.events.last().unwrap().contains("writable: false"));
+    assert_eq!(codes(&h.send("PASS again")), [230]);
+    assert_eq!(codes(&h.send("MKD d")), [550]);
+    assert_eq!(codes(&h.send("HELP")), [214]);
+}
+
+#[test]
+fn data_connection_failures() {
+    let mut h = Harness::logged_in("alice");
+    // The driver cannot open a passive listener.
+    h.s.handle_bytes(h.now, b"PASV\r\n");
+    assert_eq!(h.s.poll_event(), Some(Event::Listen));
+    h.s.passive_failed(h.now).unwrap();
+    assert_eq!(codes(&h.drain_output()), [425]);
+    // Nor connect for an active transfer.
+    h.send("PORT 127,0,0,1,40,0");
+    h.s.handle_bytes(h.now, b"RETR top.txt\r\n");
+    let mut ev = h.s.poll_event();
+    while let Some(Event::Storage(op)) = ev {
+        let (answer, _) = perform(&mut h.store, &op);
+        h.s.storage_done(h.now, answer).unwrap();
+        ev = h.s.poll_event();
+    }
+    assert_eq!(ev, Some(Event::Connect("127.0.0.1:10240".parse().unwrap())));
+    h.s.data_connect_failed(h.now).unwrap();
+    assert_eq!(h.s.poll_event(), Some(Event::CloseData));
+    assert_eq!(codes(&h.drain_output()), [150, 425]);
+    // ABOR while the active connection is still being made.
+    h.send("PORT 127,0,0,1,40,0");
+    h.s.handle_bytes(h.now, b"RETR top.txt\r\n");
+    while let Some(Event::Storage(op)) = h.s.poll_event() {
+        let (answer, _) = perform(&mut h.store, &op);
+        h.s.storage_done(h.now, answer).unwrap();
+    }
+    assert_eq!(codes(&h.send("ABOR")), [150, 426, 226]);
+    // A storage error in the middle of a download.
+    h.hold = true;
+    h.send("PASV");
+    h.send("RETR top.txt");
+    h.s.transfer_done(h.now, TransferOutcome::Storage(StoreError::Io))
+        .unwrap();
+    assert_eq!(codes(&h.drive()), [451]);
+}
+
+#[test]
+fn transfer_that_ends_while_abor_is_in_flight() {
+    let mut h = Harness::logged_in("alice");
+    h.hold = true;
+    h.send("PASV");
+    h.send("RETR top.txt");
+    h.s.handle_bytes(h.now, b"ABOR\r\n");
+    assert_eq!(h.s.poll_event(), Some(Event::Abort));
+    // The driver had already sent everything.
+    h.s.transfer_done(h.now, TransferOutcome::Complete { bytes: 3 })
+        .unwrap();
+    assert_eq!(codes(&h.drain_output()), [426, 226]);
+}
+
+#[test]
+fn quit_waits_for_the_transfer_and_shutdown_says_421() {
+    let mut h = Harness::logged_in("alice");
+    h.hold = true;
+    h.send("PASV");
+    h.send("RETR top.txt");
+    assert_eq!(h.send("QUIT"), "");
+    assert!(!h.s.is_closed());
+    h.s.transfer_done(h.now, TransferOutcome::Complete { bytes: 3 })
+        .unwrap();
+    assert_eq!(codes(&h.drive()), [226, 221]);
+    assert!(h.s.is_closed());
+    let mut h = Harness::logged_in("alice");
+    h.s.shutdown(h.now);
+    assert_eq!(codes(&h.drain_output()), [421]);
+    assert!(h.s.is_closed());
+}
+
+#[test]
+fn ipv6_control_connections() {
+    let mut s = ServerSession::new(
+        Instant::ZERO,
+        config(),
+        "[::1]:40000".parse().unwrap(),
+        "[::1]:21".parse().unwrap(),
+    );
+    let mut out = [0u8; 1024];
+    s.poll_transmit(&mut out);
+    s.handle_bytes(Instant::ZERO, b"USER ftp\r\nPASS x\r\n");
+    let _ = s.poll_event();
+    s.handle_bytes(
+        Instant::ZERO,
+        b"PASV\r\nEPSV 1\r\nEPRT |1|127.0.0.1|5000|\r\nEPRT |2|::1|5000|\r\n",
+    );
+    let n = s.poll_transmit(&mut out);
+    let text = core::str::from_utf8(&out[..n]).unwrap();
+    assert_eq!(
+        text,
+        "331 Anonymous login okay, send your e-mail address as password.\r\n230 Login successful.\r\n522 PASV needs IPv4; use EPSV.\r\n522 Network protocol not supported, use (2).\r\n\
+         504 Data connections go only to the control connection's address (RFC 2577).\r\n200 PORT command successful.\r\n"
+    );
+}
+
+#[test]
+fn mdtm_of_a_directory_and_stou_collisions() {
+    let mut h = Harness::logged_in("alice");
+    assert_eq!(codes(&h.send("MDTM pub")), [550]);
+    h.send("PASV");
+    h.upload = b"1".to_vec();
+    let first = h.send("STOU");
+    let name = first
+        .split("FILE: ")
+        .nth(1)
+        .unwrap()
+        .split("\r\n")
+        .next()
+        .unwrap()
+        .to_string();
+    // Occupy the next names the session would pick: it moves on.
+    let n = u32::from_str_radix(name.trim_start_matches("stou."), 16).unwrap();
+    for k in 1..4 {
+        h.store
+            .insert(&format!("stou.{:08x}", n.wrapping_add(k)), vec![]);
+    }
+    h.send("PASV");
+    h.upload = b"2".to_vec();
+    let second = h.send("STOU");
+    assert!(
+        second.contains(&format!("FILE: stou.{:08x}", n.wrapping_add(4))),
+        "{second}"
+    );
+    assert_eq!(
+        h.store
+            .get(&format!("stou.{:08x}", n.wrapping_add(4)))
+            .unwrap(),
+        b"2"
+    );
+}
