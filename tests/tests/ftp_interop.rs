@@ -376,6 +376,26 @@ fn our_client_against_vsftpd() {
     ftp.quit().unwrap();
 }
 
+/// A pyftpdlib script (taking the port and the root) serving the fixture
+/// tree on a free loopback port.
+fn pyftpdlib(script: &str) -> (ChildGuard, u16, tempfile::TempDir) {
+    let root = tempfile::tempdir().unwrap();
+    ftp_support::fixture(root.path());
+    let port = free_tcp_port();
+    let server = ChildGuard::spawn(
+        "pyftpdlib",
+        Command::new("python3")
+            .args(["-c", script, &port.to_string()])
+            .arg(root.path()),
+    )
+    .unwrap();
+    wait_for(Duration::from_secs(10), || {
+        std::net::TcpStream::connect(("127.0.0.1", port)).ok()
+    })
+    .expect("pyftpdlib listens");
+    (server, port, root)
+}
+
 const PYFTPDLIB_USER: &str = r#"
 import sys
 from pyftpdlib.authorizers import DummyAuthorizer
@@ -393,20 +413,7 @@ fn our_client_against_pyftpdlib() {
     let Some(_) = require_program("our_client_against_pyftpdlib", "python3") else {
         return;
     };
-    let root = tempfile::tempdir().unwrap();
-    ftp_support::fixture(root.path());
-    let port = free_tcp_port();
-    let _server = ChildGuard::spawn(
-        "pyftpdlib",
-        Command::new("python3")
-            .args(["-c", PYFTPDLIB_USER, &port.to_string()])
-            .arg(root.path()),
-    )
-    .unwrap();
-    wait_for(Duration::from_secs(10), || {
-        std::net::TcpStream::connect(("127.0.0.1", port)).ok()
-    })
-    .expect("pyftpdlib listens");
+    let (_server, port, root) = pyftpdlib(PYFTPDLIB_USER);
     let mut ftp = FtpClient::connect(("127.0.0.1", port)).unwrap();
     match ftp.login("bob", "wrong") {
         Err(FtpError::Refused { code: 530, .. }) => {}
@@ -469,20 +476,7 @@ fn our_client_falls_back_to_pasv_and_ignores_unusable_addresses() {
     ) else {
         return;
     };
-    let root = tempfile::tempdir().unwrap();
-    ftp_support::fixture(root.path());
-    let port = free_tcp_port();
-    let _server = ChildGuard::spawn(
-        "pyftpdlib",
-        Command::new("python3")
-            .args(["-c", PYFTPDLIB_NO_EPSV, &port.to_string()])
-            .arg(root.path()),
-    )
-    .unwrap();
-    wait_for(Duration::from_secs(10), || {
-        std::net::TcpStream::connect(("127.0.0.1", port)).ok()
-    })
-    .expect("pyftpdlib listens");
+    let (_server, port, _root) = pyftpdlib(PYFTPDLIB_NO_EPSV);
     let mut ftp = FtpClient::connect(("127.0.0.1", port)).unwrap();
     ftp.login("anonymous", "x").unwrap();
     let mut data = Vec::new();
