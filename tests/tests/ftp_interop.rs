@@ -197,6 +197,10 @@ f.storbinary("STOR up.bin", io.BytesIO(b"0123456789" * 10000))
 facts = dict(f.mlsd("tree", facts=["type", "size", "perm"]))
 print("mlsd a.bin", facts["a.bin"]["type"], facts["a.bin"]["size"])
 print("mlsd deep", facts["deep"]["type"])
+lines = []
+f.retrlines("RETR pub/readme.txt", lines.append)
+print("ascii lines", lines)
+f.storlines("STOR text.txt", io.BytesIO(b"alpha\nbeta\n"))
 print(f.rename("up.bin", "renamed.bin"))
 print(f.delete("pub/readme.txt"))
 print(f.mkd("made"))
@@ -231,6 +235,9 @@ fn python_ftplib_session() {
         "{text}"
     );
     assert!(text.contains("213 100000"), "{text}");
+    // TYPE A both ways: CRLF on the wire, LF on disk.
+    assert!(text.contains("ascii lines ['line one', 'line two']"), "{text}");
+    assert_eq!(std::fs::read(s.path("text.txt")).unwrap(), b"alpha\nbeta\n");
     assert_eq!(std::fs::read(got.path()).unwrap(), test_bytes(1, BIG));
     assert_eq!(
         std::fs::read(s.path("renamed.bin")).unwrap(),

@@ -316,10 +316,14 @@ impl FtpService {
             conn.input.drain(..used);
             // Write replies.
             let mut write_failed = false;
+            let mut write_blocked = false;
             while !conn.session.output().is_empty() {
                 match conn.control.write(conn.session.output()) {
                     Ok(n) => conn.session.advance_output(n),
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                        write_blocked = true;
+                        break;
+                    }
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                     Err(_) => {
                         write_failed = true;
@@ -332,8 +336,10 @@ impl FtpService {
                 return;
             };
             let flushed = conn.session.output().is_empty();
+            // A closing session whose peer does not read its last reply is
+            // not kept waiting for it.
             if write_failed
-                || (conn.session.is_closed() && flushed)
+                || (conn.session.is_closed() && (flushed || write_blocked))
                 || (conn.read_closed && conn.input.is_empty() && !conn.verifying)
                 || (conn.read_closed && conn.session.is_closed())
             {
