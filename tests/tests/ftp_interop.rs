@@ -236,7 +236,10 @@ fn python_ftplib_session() {
     );
     assert!(text.contains("213 100000"), "{text}");
     // TYPE A both ways: CRLF on the wire, LF on disk.
-    assert!(text.contains("ascii lines ['line one', 'line two']"), "{text}");
+    assert!(
+        text.contains("ascii lines ['line one', 'line two']"),
+        "{text}"
+    );
     assert_eq!(std::fs::read(s.path("text.txt")).unwrap(), b"alpha\nbeta\n");
     assert_eq!(std::fs::read(got.path()).unwrap(), test_bytes(1, BIG));
     assert_eq!(
