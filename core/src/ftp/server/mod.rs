@@ -24,7 +24,8 @@
 //!   [`Event::VerifyLogin`], or accepted for anonymous when the config allows;
 //!   a failure is held for `login_delay` and the session closes after
 //!   `max_login_attempts`), `ACCT` → 502, `REIN`, `QUIT`. Before login only
-//!   `USER PASS ACCT QUIT NOOP FEAT SYST HELP OPTS REIN` are accepted (530).
+//!   `USER PASS ACCT QUIT NOOP FEAT SYST HELP OPTS REIN STAT ABOR` are
+//!   accepted (530 otherwise).
 //! * Navigation and files: `CWD CDUP PWD MKD RMD DELE RNFR RNTO SIZE MDTM
 //!   MLST`. Paths resolve against the working directory with `..` clamped at
 //!   the root ([`crate::path::resolve`] with [`DotDot::Clamp`]). `RNTO` needs
