@@ -29,7 +29,7 @@ use mio::net::{TcpListener, TcpStream, UnixStream};
 use netboot_core::ftp::listing::Listing;
 use netboot_core::ftp::server::glue::{self, Opened, ReceivePump, SendPump};
 use netboot_core::ftp::server::{
-    Event, ServerConfig, ServerSession, TransferKind, TransferOutcome,
+    Event, ServerConfig, ServerSession, TOO_MANY_SESSIONS, TransferKind, TransferOutcome,
 };
 use netboot_core::rng::Rng;
 use netboot_core::storage::Storage;
@@ -46,9 +46,6 @@ const WAKE: usize = 1;
 const INPUT_LIMIT: usize = 8192;
 const SEND_BUFFER: usize = 64 * 1024;
 const RECV_BUFFER: usize = 128 * 1024;
-
-/// Reply sent to a connection refused for capacity, before closing it.
-pub const TOO_MANY: &[u8] = b"421 Too many connections; try again later.\r\n";
 
 struct Account {
     hash: String,
@@ -93,8 +90,8 @@ struct Conn {
     reader: Option<std::fs::File>,
     writer: Option<FsWriter>,
     transfer: Option<Transfer>,
-    verifying: bool,
-    verifying_user: Option<String>,
+    /// The user whose password the verifier thread is checking.
+    verifying: Option<String>,
 }
 
 /// The FTP [`Service`].
@@ -219,7 +216,7 @@ impl FtpService {
             let ip = peer.ip().to_canonical();
             let from_ip = self.per_ip.get(&ip).copied().unwrap_or(0);
             if self.live >= self.max_sessions || from_ip >= self.max_per_ip {
-                let _ = stream.write(TOO_MANY);
+                let _ = stream.write(TOO_MANY_SESSIONS.as_bytes());
                 info!(%peer, "ftp: refused: too many sessions");
                 continue;
             }
@@ -258,8 +255,7 @@ impl FtpService {
                 reader: None,
                 writer: None,
                 transfer: None,
-                verifying: false,
-                verifying_user: None,
+                verifying: None,
             });
             self.live += 1;
             *self.per_ip.entry(ip).or_insert(0) += 1;
@@ -340,7 +336,7 @@ impl FtpService {
             // not kept waiting for it.
             if write_failed
                 || (conn.session.is_closed() && (flushed || write_blocked))
-                || (conn.read_closed && conn.input.is_empty() && !conn.verifying)
+                || (conn.read_closed && conn.input.is_empty() && conn.verifying.is_none())
                 || (conn.read_closed && conn.session.is_closed())
             {
                 return self.close(cx, slot);
@@ -379,8 +375,7 @@ impl FtpService {
                         hash: self.accounts.get(user).map(|a| a.hash.clone()),
                         password: password.to_string(),
                     };
-                    conn.verifying = true;
-                    conn.verifying_user = Some(user.to_string());
+                    conn.verifying = Some(user.to_string());
                     if let Some(v) = &self.verifier {
                         v.submit(job);
                     }
@@ -681,8 +676,7 @@ impl FtpService {
             if conn.generation != generation {
                 continue;
             }
-            conn.verifying = false;
-            let user = conn.verifying_user.take().unwrap_or_default();
+            let user = conn.verifying.take().unwrap_or_default();
             let now = cx.now();
             let verdict = ok.then(|| self.accounts.get(&user).is_some_and(|a| a.writable));
             if let Some(conn) = self.conns.get_mut(slot).and_then(Option::as_mut) {

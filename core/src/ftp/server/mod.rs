@@ -74,6 +74,10 @@ pub const MAX_USER: usize = 64;
 /// Longest password passed to the verifier (longer ones fail).
 pub const MAX_PASSWORD: usize = 128;
 
+/// What a server sends a connection it will not serve (too many sessions in
+/// all, or from that address) before closing it (RFC 959 §4.2: 421).
+pub const TOO_MANY_SESSIONS: &str = "421 Too many connections; try again later.\r\n";
+
 /// API misuse: an answer the session was not waiting for.
 #[non_exhaustive]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
