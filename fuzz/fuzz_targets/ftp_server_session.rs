@@ -7,7 +7,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use netboot_core::ftp::listing::Listing;
-use netboot_core::ftp::server::glue::{Opened, ReceivePump, SendPump, perform};
+use netboot_core::ftp::server::glue::{self, Opened, ReceivePump, SendPump, perform};
 use netboot_core::ftp::server::{Event, OUTPUT_CAPACITY, ServerConfig, ServerSession, TransferKind, TransferOutcome};
 use netboot_core::storage::{MemStore, Storage};
 use netboot_core::time::{Duration, Instant};
@@ -134,6 +134,7 @@ fuzz_target!(|data: &[u8]| {
                         store.discard(w);
                     }
                 }
+                Event::StatListing => glue::stat_listing(&mut s, &mut store, now, None).unwrap(),
                 _ => {}
             }
         }

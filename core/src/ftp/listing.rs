@@ -285,6 +285,11 @@ impl Listing {
         })
     }
 
+    /// True once every entry has been written.
+    pub fn is_done(&self) -> bool {
+        self.done
+    }
+
     /// Writes the next lines into `buf`; returns 0 when the listing is
     /// complete. `buf` should hold at least 1 KiB: a line that does not fit
     /// in an empty `buf` is skipped.

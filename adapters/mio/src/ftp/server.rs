@@ -498,6 +498,17 @@ impl FtpService {
                     let _ = conn.session.transfer_done(now, TransferOutcome::Aborted);
                 }
                 Event::CloseData => close_data(cx, conn),
+                Event::StatListing => {
+                    let result = match conn.store.as_mut() {
+                        Some(store) => {
+                            glue::stat_listing(&mut conn.session, store, now, unix_now())
+                        }
+                        None => conn.session.stat_listing(now, |_, _| {
+                            Err(netboot_core::storage::StoreError::PermissionDenied)
+                        }),
+                    };
+                    debug_assert!(result.is_ok());
+                }
                 _ => {}
             }
             if start_pump {

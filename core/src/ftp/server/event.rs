@@ -125,6 +125,10 @@ pub enum Event<'a> {
     /// Stop the running transfer (client `ABOR` or data timeout), discard
     /// an unfinished upload, then report [`TransferOutcome::Aborted`].
     Abort,
+    /// `STAT path`: list the path on the control connection by calling
+    /// [`ServerSession::stat_listing`](super::ServerSession::stat_listing)
+    /// (or [`glue::stat_listing`](super::glue::stat_listing)).
+    StatListing,
     /// Drop any passive listener, data connection and file opened for a
     /// transfer that will not run (discarding uploads).
     CloseData,

@@ -12,8 +12,11 @@
 //! * Listings come from [`Listing`](crate::ftp::listing::Listing).
 
 use super::event::{StorageAnswer, StorageOp};
+use super::{ServerSession, SessionError};
 use crate::ftp::ascii::{AsciiDecoder, AsciiEncoder};
+use crate::ftp::listing::{Facts, ListFormat, Listing};
 use crate::storage::{Storage, StoreError};
+use crate::time::Instant;
 
 /// A file handle opened by [`perform`].
 #[derive(Debug)]
@@ -60,6 +63,22 @@ pub fn perform<S: Storage + ?Sized>(
         StorageOp::RemoveFile(p) => (store.remove_file(p).map(|()| None), Opened::Nothing),
         StorageOp::Rename { from, to } => (store.rename(from, to).map(|()| None), Opened::Nothing),
     }
+}
+
+/// Answers [`Event::StatListing`](super::Event::StatListing) from `store`:
+/// `ls -l` lines of the path, as many as the reply buffer holds.
+/// `now_unix` is the wall-clock time for the date column.
+pub fn stat_listing<S: Storage + ?Sized>(
+    session: &mut ServerSession,
+    store: &mut S,
+    now: Instant,
+    now_unix: Option<u64>,
+) -> Result<(), SessionError> {
+    session.stat_listing(now, |path, buf| {
+        let mut listing = Listing::new(path, ListFormat::Long, Facts::ALL, now_unix)?;
+        let n = listing.fill(store, buf)?;
+        Ok((n, listing.is_done()))
+    })
 }
 
 /// Produces the bytes of a download, from `offset`, chunk by chunk.

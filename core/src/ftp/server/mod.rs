@@ -38,10 +38,12 @@
 //!   accepted only from the control peer's address.
 //! * Transfers: `RETR STOR STOU APPE LIST NLST MLSD`; `ABOR` during a
 //!   transfer answers 426 then 226.
-//! * Information: `FEAT`, `OPTS UTF8 ON`, `OPTS MLST`, `SYST`, `STAT`,
-//!   `HELP`, `SITE HELP`, `NOOP`.
+//! * Information: `FEAT`, `OPTS UTF8 ON`, `OPTS MLST`, `SYST`, `STAT`
+//!   (server status; with a path, its `ls -l` lines on the control
+//!   connection, as many as fit in the reply buffer, about 30), `HELP`,
+//!   `SITE HELP`, `NOOP`.
 //!
-//! Departures: `STAT` with a path argument answers 504 (use `LIST`); `SIZE`
+//! Departures: `STAT path` lists at most what fits in one reply; `SIZE`
 //! reports the stored size in every `TYPE`; `SMNT` answers 502; a command
 //! other than `ABOR`, `STAT` or `NOOP` sent during a transfer waits until the
 //! transfer ends.
@@ -140,6 +142,7 @@ enum Busy {
     Storage(Op),
     Listen { extended: bool },
     Transfer(Xfer),
+    StatListing,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -158,6 +161,7 @@ enum Announce {
     Connect(SocketAddr),
     Transfer,
     Abort,
+    StatListing,
 }
 
 /// One FTP control connection, server side.
@@ -431,6 +435,7 @@ impl ServerSession {
                 })
             }
             Announce::Abort => Event::Abort,
+            Announce::StatListing => Event::StatListing,
         })
     }
 
@@ -554,7 +559,7 @@ impl ServerSession {
             Command::Help(_) => return self.help(214),
             Command::Opts(arg) => return self.opts(arg),
             Command::Abor => return self.abor(now),
-            Command::Stat(arg) => return self.stat(arg),
+            Command::Stat(None) => return self.stat(),
             _ if !logged_in => return self.reply_str(530, "Please login with USER and PASS."),
             _ => {}
         }
@@ -583,6 +588,12 @@ impl ServerSession {
             Command::Size(arg) => self.start_op(Op::Size, arg),
             Command::Mdtm(arg) => self.start_op(Op::Mdtm, arg),
             Command::Mlst(arg) => self.start_op(Op::Mlst, arg.unwrap_or("")),
+            Command::Stat(Some(arg)) => {
+                if self.resolve(strip_options(Some(arg))) {
+                    self.busy = Busy::StatListing;
+                    self.announce = Some(Announce::StatListing);
+                }
+            }
             Command::Type(t) => match t {
                 TypeCode::Ascii(None | Some(b'N')) => {
                     self.ascii = true;
@@ -1284,10 +1295,49 @@ impl ServerSession {
         }
     }
 
-    fn stat(&mut self, arg: Option<&str>) {
-        if arg.is_some() {
-            return self.reply_str(504, "STAT with a path is not supported; use LIST.");
+    /// The answer to [`Event::StatListing`]: `fill` gets the path and a
+    /// buffer and writes `ls -l` lines into it, returning how many bytes it
+    /// wrote and whether the listing is complete.
+    pub fn stat_listing(
+        &mut self,
+        _now: Instant,
+        fill: impl FnOnce(&str, &mut [u8]) -> Result<(usize, bool), StoreError>,
+    ) -> Result<(), SessionError> {
+        if self.busy != Busy::StatListing || self.announce == Some(Announce::StatListing) {
+            return Err(SessionError::Unexpected);
         }
+        self.busy = Busy::Idle;
+        const TRAILER: usize = 96;
+        let mark = self.out.len();
+        let mut w = Out { buf: &mut self.out };
+        if write!(w, "213-Status of {}:\r\n", Absolute(&self.path)).is_err()
+            || self.out.len() + TRAILER >= OUTPUT_CAPACITY
+        {
+            self.out.truncate(mark);
+            self.reply_str(501, "Path too long for STAT.");
+            return Ok(());
+        }
+        let start = self.out.len();
+        let _ = self.out.resize(OUTPUT_CAPACITY - TRAILER, 0);
+        match fill(&self.path, &mut self.out[start..]) {
+            Ok((n, complete)) => {
+                self.out
+                    .truncate(start + n.min(OUTPUT_CAPACITY - TRAILER - start));
+                if !complete {
+                    let _ = self.out.extend_from_slice(b" (more entries: use LIST)\r\n");
+                }
+                let _ = self.out.extend_from_slice(b"213 End of status.\r\n");
+            }
+            Err(e) => {
+                self.out.truncate(mark);
+                let (code, text) = store_reply(e);
+                self.reply_str(code, text);
+            }
+        }
+        Ok(())
+    }
+
+    fn stat(&mut self) {
         let user = self.user().map_or("(not logged in)", |_| "");
         let mark = self.out.len();
         let transferring = matches!(self.busy, Busy::Transfer(_));

@@ -172,6 +172,15 @@ impl Harness {
                         self.store.discard(w);
                     }
                 }
+                Event::StatListing => {
+                    super::glue::stat_listing(
+                        &mut self.s,
+                        &mut self.store,
+                        now,
+                        Some(1_700_000_100),
+                    )
+                    .unwrap();
+                }
             }
         }
         any
@@ -470,7 +479,7 @@ fn transfer_parameters() {
         ("SITE CHMOD 777 x", 504),
         ("HELP", 214),
         ("STAT", 211),
-        ("STAT x", 504),
+        ("STAT x", 550),
         ("SYST", 215),
     ] {
         assert_eq!(codes(&h.send(cmd)), [code], "{cmd}");
@@ -921,4 +930,34 @@ fn mdtm_of_a_directory_and_stou_collisions() {
             .unwrap(),
         b"2"
     );
+}
+
+#[test]
+fn stat_with_a_path_lists_on_the_control_connection() {
+    let mut h = Harness::logged_in("alice");
+    assert_eq!(
+        h.send("STAT pub/data.bin"),
+        "213-Status of /pub/data.bin:\r\n-rw-r--r--   1 ftp      ftp           256 Nov 14 22:13 data.bin\r\n213 End of status.\r\n"
+    );
+    let r = h.send("STAT -la pub");
+    assert!(r.starts_with("213-Status of /pub:\r\n"), "{r}");
+    assert!(
+        r.contains(" data.bin\r\n") && r.contains(" readme.txt\r\n"),
+        "{r}"
+    );
+    assert!(r.ends_with("\r\n213 End of status.\r\n"), "{r}");
+    assert_eq!(codes(&h.send("STAT missing")), [550]);
+    // A directory too big for one reply is cut short, and says so.
+    for i in 0..200 {
+        h.store.insert(&format!("many/file-{i:03}"), vec![]);
+    }
+    let r = h.send("STAT many");
+    assert!(
+        r.contains(" (more entries: use LIST)\r\n213 End of status.\r\n"),
+        "{r}"
+    );
+    assert!(r.len() < OUTPUT_CAPACITY);
+    assert_eq!(codes(&h.send("NOOP")), [200]);
+    let mut h = Harness::new(config());
+    assert_eq!(codes(&h.send("STAT pub")), [530]);
 }
