@@ -961,3 +961,12 @@ fn stat_with_a_path_lists_on_the_control_connection() {
     let mut h = Harness::new(config());
     assert_eq!(codes(&h.send("STAT pub")), [530]);
 }
+
+#[test]
+fn a_session_is_small_and_fixed_in_size() {
+    // Thousands of sessions share one event loop: the whole state of one
+    // is this struct, with no heap behind it.
+    let size = core::mem::size_of::<ServerSession>();
+    assert!(size <= 6 * 1024 + 512, "{size} bytes");
+    assert!(core::mem::size_of::<crate::ftp::client::ClientSession>() <= 4 * 1024);
+}
