@@ -64,8 +64,15 @@ enum Running {
         start: usize,
         end: usize,
     },
-    /// Upload.
+    /// Upload through a buffer (`TYPE A`, `APPE`).
     Receive { pump: ReceivePump, buf: Vec<u8> },
+    /// `TYPE I` upload through `splice(2)`: socket → pipe → file, without
+    /// copying through user space. `pending` bytes sit in the pipe.
+    #[cfg(target_os = "linux")]
+    Splice {
+        pipe: (std::os::fd::OwnedFd, std::os::fd::OwnedFd),
+        pending: usize,
+    },
 }
 
 struct Transfer {
@@ -89,6 +96,8 @@ struct Conn {
     connecting: bool,
     reader: Option<std::fs::File>,
     writer: Option<FsWriter>,
+    /// How `writer` was opened (splice cannot write to `O_APPEND` files).
+    write_mode: Option<netboot_core::storage::WriteMode>,
     transfer: Option<Transfer>,
     /// The user whose password the verifier thread is checking.
     verifying: Option<String>,
@@ -254,6 +263,7 @@ impl FtpService {
                 connecting: false,
                 reader: None,
                 writer: None,
+                write_mode: None,
                 transfer: None,
                 verifying: None,
             });
@@ -395,6 +405,9 @@ impl FtpService {
                     info!(peer = %conn.peer, user, anonymous, "ftp: login");
                 }
                 Event::Storage(op) => {
+                    if let netboot_core::ftp::server::StorageOp::OpenWrite(_, mode) = op {
+                        conn.write_mode = Some(mode);
+                    }
                     let answer = match conn.store.as_mut() {
                         Some(store) => {
                             let (answer, opened) = glue::perform(store, &op);
@@ -476,9 +489,13 @@ impl FtpService {
                             start: 0,
                             end: 0,
                         },
-                        TransferKind::Stor => Running::Receive {
-                            pump: ReceivePump::new(t.ascii),
-                            buf: vec![0; RECV_BUFFER],
+                        TransferKind::Stor => match splice_pipe(t.ascii, conn.write_mode) {
+                            #[cfg(target_os = "linux")]
+                            Some(pipe) => Running::Splice { pipe, pending: 0 },
+                            _ => Running::Receive {
+                                pump: ReceivePump::new(t.ascii),
+                                buf: vec![0; RECV_BUFFER],
+                            },
                         },
                     };
                     conn.transfer = Some(Transfer {
@@ -556,6 +573,13 @@ impl FtpService {
                 }
                 _ => Err(Outcome::Storage(netboot_core::storage::StoreError::Io)),
             },
+            #[cfg(target_os = "linux")]
+            Running::Splice { pipe, pending } => {
+                match conn.writer.as_ref().and_then(FsWriter::file) {
+                    Some(file) => splice_in(data, pipe, file, pending, &mut t.bytes),
+                    None => Err(Outcome::Storage(netboot_core::storage::StoreError::Io)),
+                }
+            }
         };
         if t.bytes != before {
             conn.session.transfer_progress(now, t.bytes);
@@ -566,17 +590,19 @@ impl FtpService {
                 return;
             }
             Ok(true) => {
-                // Finished: commit an upload.
+                // Finished: commit an upload (a spliced one is already all
+                // in the file).
                 let bytes = t.bytes;
-                if let (Running::Receive { pump, .. }, Some(store), Some(writer)) =
-                    (&mut t.running, conn.store.as_mut(), conn.writer.take())
-                {
-                    match pump.finish(store, writer) {
-                        Ok(_) => TransferOutcome::Complete { bytes },
-                        Err(e) => TransferOutcome::Storage(e),
+                let committed = match (&mut t.running, conn.store.as_mut(), conn.writer.take()) {
+                    (Running::Receive { pump, .. }, Some(store), Some(writer)) => {
+                        pump.finish(store, writer).map(|_| ())
                     }
-                } else {
-                    TransferOutcome::Complete { bytes }
+                    (_, Some(store), Some(writer)) => store.commit(writer),
+                    _ => Ok(()),
+                };
+                match committed {
+                    Ok(()) => TransferOutcome::Complete { bytes },
+                    Err(e) => TransferOutcome::Storage(e),
                 }
             }
             Err(Outcome::Lost) => TransferOutcome::ConnectionLost,
@@ -747,6 +773,7 @@ fn log_transfer(conn: &Conn, t: &Transfer, outcome: &str) {
 }
 
 fn close_data(cx: &mut Context<'_>, conn: &mut Conn) {
+    conn.write_mode = None;
     if let Some(mut l) = conn.listener.take() {
         let _ = cx.deregister(&mut l);
     }
@@ -870,6 +897,69 @@ fn send_buffered(
                 *bytes += n as u64;
             }
             Err(e) => return lost_or_block(e),
+        }
+    }
+}
+
+/// A pipe for a `TYPE I` upload that can be spliced: not `APPE`, whose
+/// `O_APPEND` file `splice(2)` refuses.
+#[cfg(target_os = "linux")]
+fn splice_pipe(
+    ascii: bool,
+    mode: Option<netboot_core::storage::WriteMode>,
+) -> Option<(std::os::fd::OwnedFd, std::os::fd::OwnedFd)> {
+    use rustix::pipe::{PipeFlags, fcntl_setpipe_size, pipe_with};
+    if ascii || matches!(mode, None | Some(netboot_core::storage::WriteMode::Append)) {
+        return None;
+    }
+    let pipe = pipe_with(PipeFlags::CLOEXEC | PipeFlags::NONBLOCK).ok()?;
+    // A larger pipe means fewer system calls; the kernel may refuse.
+    let _ = fcntl_setpipe_size(&pipe.1, 1 << 20);
+    Some(pipe)
+}
+
+#[cfg(not(target_os = "linux"))]
+fn splice_pipe(_: bool, _: Option<netboot_core::storage::WriteMode>) -> Option<()> {
+    None
+}
+
+/// Moves upload data socket → pipe → file. `Ok(true)`: the sender closed
+/// the connection and everything is written; `Ok(false)`: would block.
+#[cfg(target_os = "linux")]
+fn splice_in(
+    data: &TcpStream,
+    (pipe_r, pipe_w): &(std::os::fd::OwnedFd, std::os::fd::OwnedFd),
+    file: &std::fs::File,
+    pending: &mut usize,
+    bytes: &mut u64,
+) -> Result<bool, Outcome> {
+    use rustix::io::Errno;
+    use rustix::pipe::{SpliceFlags, splice};
+    loop {
+        while *pending > 0 {
+            match splice(pipe_r, None, file, None, *pending, SpliceFlags::MOVE) {
+                Ok(0) => return Err(Outcome::Storage(netboot_core::storage::StoreError::Io)),
+                Ok(n) => *pending -= n,
+                Err(Errno::INTR) => {}
+                Err(e) => return Err(Outcome::Storage(crate::fs::store_error(&e.into()))),
+            }
+        }
+        match splice(
+            data,
+            None,
+            pipe_w,
+            None,
+            1 << 20,
+            SpliceFlags::MOVE | SpliceFlags::NONBLOCK,
+        ) {
+            Ok(0) => return Ok(true),
+            Ok(n) => {
+                *pending += n;
+                *bytes += n as u64;
+            }
+            Err(Errno::AGAIN) => return Ok(false),
+            Err(Errno::INTR) => {}
+            Err(_) => return Err(Outcome::Lost),
         }
     }
 }
