@@ -657,7 +657,6 @@ impl FtpService {
                     {
                         continue;
                     }
-                    let _ = stream.set_nodelay(true);
                     conn.data = Some(stream);
                     if let Some(mut l) = conn.listener.take() {
                         let _ = cx.deregister(&mut l);
