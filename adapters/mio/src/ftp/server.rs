@@ -12,8 +12,11 @@
 //!   port from the configured range (tried from a random start) or any free
 //!   port. The core accepts a data connection only from the control peer's
 //!   address; others are closed at once.
-//! * Downloads in `TYPE I` go through `sendfile(2)` on Linux (rustix); other
-//!   downloads, listings and uploads through a buffer and the core's pumps.
+//! * Downloads in `TYPE I` go through `sendfile(2)` on Linux, uploads in
+//!   `TYPE I` (other than `APPE`) through `splice(2)` from the socket into a
+//!   pipe and from the pipe into the file (rustix, no `unsafe`); `TYPE A`
+//!   transfers, `APPE` and listings go through a buffer and the core's
+//!   pumps.
 //! * Uploads are written aside by [`FsStore`] and published on a clean end
 //!   of the data stream; anything else (ABOR, timeout, a dropped control or
 //!   data connection) discards them.
