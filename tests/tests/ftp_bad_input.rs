@@ -424,3 +424,39 @@ fn a_thousand_wrong_passwords_are_delayed_and_others_stay_served() {
     // And the right password still works afterwards.
     let _ = Ctl::login(port, "alice");
 }
+
+#[test]
+fn a_burst_of_five_hundred_sessions_is_all_served() {
+    // All connect at once: the accept queue must hold them (a shallow
+    // backlog makes the kernel drop handshakes and clients hang).
+    const N: usize = 500;
+    let s = serve(|c| c.max_sessions_per_ip = N);
+    let port = s.port;
+    let barrier = std::sync::Arc::new(std::sync::Barrier::new(N));
+    let threads: Vec<_> = (0..N)
+        .map(|_| {
+            let barrier = barrier.clone();
+            std::thread::Builder::new()
+                .stack_size(256 * 1024)
+                .spawn(move || {
+                    barrier.wait();
+                    let mut ftp = netboot_mio::ftp::FtpClient::connect_timeout(
+                        ("127.0.0.1", port),
+                        Duration::from_secs(60),
+                    )
+                    .map_err(|e| e.to_string())?;
+                    ftp.login("anonymous", "x").map_err(|e| e.to_string())?;
+                    let mut data = Vec::new();
+                    ftp.get("tree/a.bin", 0, &mut data, &mut |_, _| {})
+                        .map_err(|e| e.to_string())?;
+                    ftp.quit().map_err(|e| e.to_string())?;
+                    Ok::<_, String>(data)
+                })
+                .unwrap()
+        })
+        .collect();
+    let expected = test_bytes(2, 70_000);
+    for t in threads {
+        assert_eq!(t.join().unwrap().unwrap(), expected);
+    }
+}
