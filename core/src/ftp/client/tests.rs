@@ -63,19 +63,15 @@ fn login_user_pass_and_refusal() {
     );
     assert!(!c.is_closed());
     assert_eq!(
-        c.start(now, Request::Retr_check()),
+        c.start(
+            now,
+            Request::Retrieve {
+                path: "a\r\nDELE b",
+                offset: 0
+            }
+        ),
         Err(ClientError::BadArgument)
     );
-}
-
-impl Request<'static> {
-    #[allow(non_snake_case)]
-    fn Retr_check() -> Request<'static> {
-        Request::Retrieve {
-            path: "a\r\nDELE b",
-            offset: 0,
-        }
-    }
 }
 
 #[test]
