@@ -784,10 +784,9 @@ impl ClientSession {
 /// The `(N bytes)` most servers put in their `150` reply.
 fn announced_size(text: &str) -> Option<u64> {
     let (before, _) = text.rsplit_once(" bytes")?;
-    let start = before
-        .rfind(|c: char| !c.is_ascii_digit())
-        .map_or(0, |i| i + 1);
-    before[start..].parse().ok()
+    // The digits at the end (sliced by length: the text may be any UTF-8).
+    let digits = &before[before.trim_end_matches(|c: char| c.is_ascii_digit()).len()..];
+    digits.parse().ok()
 }
 
 #[cfg(test)]

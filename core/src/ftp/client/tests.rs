@@ -204,6 +204,10 @@ fn quoted_path_and_size_helpers() {
     );
     assert_eq!(announced_size("Opening (123 bytes)."), Some(123));
     assert_eq!(announced_size("Here comes"), None);
+    // Found by the ftp_reply fuzz target: a multi-byte character right
+    // before the number.
+    assert_eq!(announced_size("\u{f9399}12 bytes"), Some(12));
+    assert_eq!(announced_size("\u{f9399} bytes"), None);
 }
 
 /// The client machine driving the server machine, on virtual time.
