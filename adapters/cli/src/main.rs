@@ -8,6 +8,7 @@
 
 mod bootp;
 mod exit;
+mod ftp;
 mod logging;
 mod progress;
 
@@ -32,6 +33,11 @@ enum Command {
     /// BOOTP/DHCP: `serve` a host table and pool, or `request` an address.
     #[command(subcommand)]
     Bootp(bootp::BootpCommand),
+    /// FTP server and client: serve, get, put, ls.
+    Ftp {
+        #[command(subcommand)]
+        command: ftp::FtpCommand,
+    },
 }
 
 fn main() -> ExitCode {
@@ -39,6 +45,7 @@ fn main() -> ExitCode {
     logging::init(cli.verbose);
     let result: Result<(), exit::CliError> = match cli.command {
         Command::Bootp(command) => bootp::run(command),
+        Command::Ftp { command } => ftp::run(command),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

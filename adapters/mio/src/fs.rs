@@ -385,6 +385,14 @@ impl Storage for FsStore {
     }
 }
 
+impl FsWriter {
+    /// The open file, for zero-copy writers (`splice(2)`): bytes written to
+    /// it count exactly like [`Storage::write`]. `None` after a failure.
+    pub fn file(&self) -> Option<&File> {
+        self.file.as_ref()
+    }
+}
+
 impl Drop for FsWriter {
     fn drop(&mut self) {
         self.file.take();

@@ -17,5 +17,6 @@
 pub mod bootp;
 pub mod clock;
 pub mod fs;
+pub mod ftp;
 pub mod net;
 pub mod runtime;

@@ -1,0 +1,446 @@
+//! A blocking FTP client on std sockets, driving the core's
+//! [`ClientSession`].
+//!
+//! One control connection, one operation at a time, passive data
+//! connections (EPSV, falling back to PASV), binary transfers. Every wait is
+//! bounded by the client's timeout.
+
+use std::io::{self, Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpStream, ToSocketAddrs};
+use std::time::Duration;
+
+use netboot_core::ftp::client::{ClientSession, Event, Failure, ListKind, Request, StoreMode};
+
+use crate::clock::Clock;
+
+/// Why an FTP operation failed.
+#[non_exhaustive]
+#[derive(Debug, thiserror::Error)]
+pub enum FtpError {
+    /// The control connection could not be made.
+    #[error("cannot connect to {addr}: {source}")]
+    Connect {
+        /// Where we tried to connect.
+        addr: String,
+        /// The OS error.
+        source: io::Error,
+    },
+    /// The server refused; its reply.
+    #[error("server replied {code} {text}")]
+    Refused {
+        /// Reply code.
+        code: u16,
+        /// Reply text.
+        text: String,
+    },
+    /// The server's replies made no sense.
+    #[error("the server broke the FTP protocol")]
+    Protocol,
+    /// No reply in time.
+    #[error("timed out waiting for the server")]
+    Timeout,
+    /// The data connection could not be made or broke.
+    #[error("data connection failed: {0}")]
+    DataConnection(String),
+    /// The transfer was aborted.
+    #[error("transfer aborted")]
+    Aborted,
+    /// The server closed the session.
+    #[error("the server closed the connection")]
+    Closed,
+    /// A local read or write failed (the file being sent or received).
+    #[error("local file: {0}")]
+    Local(io::Error),
+    /// The control connection failed.
+    #[error("control connection: {0}")]
+    Io(io::Error),
+    /// A path or name cannot be sent (CR, LF or NUL, or too long).
+    #[error("argument cannot be sent on the control connection")]
+    BadArgument,
+}
+
+/// Called with (bytes so far, total if known) while data moves.
+pub type Progress<'a> = &'a mut dyn FnMut(u64, Option<u64>);
+
+/// A logged-in (or not yet) FTP session.
+///
+/// ```
+/// use netboot_mio::ftp::{FtpClient, FtpConfig, FtpServer};
+///
+/// let root = tempfile::tempdir().unwrap();
+/// std::fs::write(root.path().join("hello.txt"), b"hello over FTP").unwrap();
+/// let server = FtpServer::start(&FtpConfig {
+///     root: root.path().into(),
+///     listen: "127.0.0.1:0".parse().unwrap(),
+///     anonymous: true,
+///     ..FtpConfig::default()
+/// }).unwrap();
+///
+/// let mut ftp = FtpClient::connect(server.addr()).unwrap();
+/// ftp.login("anonymous", "guest@").unwrap();
+/// let mut data = Vec::new();
+/// ftp.get("hello.txt", 6, &mut data, &mut |_, _| {}).unwrap();
+/// assert_eq!(data, b"over FTP");
+/// assert_eq!(ftp.size("hello.txt").unwrap(), 14);
+/// assert!(ftp.list(None).unwrap().contains("hello.txt"));
+/// // Anonymous sessions are read-only; the server's reply says so.
+/// let err = ftp.put("new.txt", &mut &b"x"[..], &mut |_, _| {}).unwrap_err();
+/// assert!(err.to_string().starts_with("server replied 550"), "{err}");
+/// ftp.quit().unwrap();
+/// ```
+pub struct FtpClient {
+    control: TcpStream,
+    session: ClientSession,
+    clock: Clock,
+    input: Vec<u8>,
+    timeout: Duration,
+    data: Option<TcpStream>,
+    last_number: Option<u64>,
+}
+
+/// What moves over the data connection during one operation.
+enum Flow<'a> {
+    None,
+    Download(&'a mut dyn Write, u64),
+    Upload(&'a mut dyn Read),
+}
+
+impl FtpClient {
+    /// Connects with a 30-second timeout and reads the greeting.
+    pub fn connect(addr: impl ToSocketAddrs) -> Result<FtpClient, FtpError> {
+        Self::connect_timeout(addr, Duration::from_secs(30))
+    }
+
+    /// Connects and reads the greeting, waiting at most `timeout` for
+    /// anything.
+    pub fn connect_timeout(
+        addr: impl ToSocketAddrs,
+        timeout: Duration,
+    ) -> Result<FtpClient, FtpError> {
+        let addrs: Vec<SocketAddr> = addr
+            .to_socket_addrs()
+            .map_err(|e| FtpError::Connect {
+                addr: "?".into(),
+                source: e,
+            })?
+            .collect();
+        let mut last = io::Error::new(io::ErrorKind::NotFound, "no address");
+        let mut control = None;
+        for a in &addrs {
+            match TcpStream::connect_timeout(a, timeout) {
+                Ok(s) => {
+                    control = Some(s);
+                    break;
+                }
+                Err(e) => last = e,
+            }
+        }
+        let control = control.ok_or_else(|| FtpError::Connect {
+            addr: addrs.first().map_or("?".into(), ToString::to_string),
+            source: last,
+        })?;
+        let peer = control.peer_addr().map_err(FtpError::Io)?;
+        control
+            .set_read_timeout(Some(timeout))
+            .map_err(FtpError::Io)?;
+        control
+            .set_write_timeout(Some(timeout))
+            .map_err(FtpError::Io)?;
+        let _ = control.set_nodelay(true);
+        let clock = Clock::new();
+        let mut session = ClientSession::new(clock.now(), peer);
+        session.set_reply_timeout(timeout);
+        let mut client = FtpClient {
+            control,
+            session,
+            clock,
+            input: Vec::new(),
+            timeout,
+            data: None,
+            last_number: None,
+        };
+        client.run(Flow::None, &mut |_, _| {})?;
+        Ok(client)
+    }
+
+    /// Logs in (`anonymous` with any password for anonymous access).
+    pub fn login(&mut self, user: &str, password: &str) -> Result<(), FtpError> {
+        self.op(Request::Login { user, password })
+    }
+
+    /// Downloads `path` from `offset` into `sink`; returns the bytes received.
+    pub fn get(
+        &mut self,
+        path: &str,
+        offset: u64,
+        sink: &mut dyn Write,
+        progress: Progress<'_>,
+    ) -> Result<u64, FtpError> {
+        self.start(Request::Retrieve { path, offset })?;
+        self.run(Flow::Download(sink, offset), progress)
+    }
+
+    /// Uploads `source` to `path`, replacing it.
+    pub fn put(
+        &mut self,
+        path: &str,
+        source: &mut dyn Read,
+        progress: Progress<'_>,
+    ) -> Result<u64, FtpError> {
+        self.store(path, StoreMode::Replace, source, progress)
+    }
+
+    /// Appends `source` to `path`.
+    pub fn append(
+        &mut self,
+        path: &str,
+        source: &mut dyn Read,
+        progress: Progress<'_>,
+    ) -> Result<u64, FtpError> {
+        self.store(path, StoreMode::Append, source, progress)
+    }
+
+    /// Uploads `source` to `path` in the given mode (`Resume(n)` continues
+    /// an interrupted upload at byte `n`; `source` must start there).
+    pub fn store(
+        &mut self,
+        path: &str,
+        mode: StoreMode,
+        source: &mut dyn Read,
+        progress: Progress<'_>,
+    ) -> Result<u64, FtpError> {
+        self.start(Request::Store { path, mode })?;
+        self.run(Flow::Upload(source), progress)
+    }
+
+    /// The `LIST` output for `path` (the working directory when `None`).
+    pub fn list(&mut self, path: Option<&str>) -> Result<String, FtpError> {
+        self.listing(path, ListKind::Long)
+    }
+
+    /// A listing of the chosen kind, as text.
+    pub fn listing(&mut self, path: Option<&str>, kind: ListKind) -> Result<String, FtpError> {
+        let mut out = Vec::new();
+        self.start(Request::List { path, kind })?;
+        self.run(Flow::Download(&mut out, 0), &mut |_, _| {})?;
+        Ok(String::from_utf8_lossy(&out).into_owned())
+    }
+
+    /// The names in `path` (`NLST`).
+    pub fn names(&mut self, path: Option<&str>) -> Result<Vec<String>, FtpError> {
+        Ok(self
+            .listing(path, ListKind::Names)?
+            .lines()
+            .map(str::to_string)
+            .collect())
+    }
+
+    /// The size of a file (`SIZE`).
+    pub fn size(&mut self, path: &str) -> Result<u64, FtpError> {
+        self.start(Request::Size(path))?;
+        self.run(Flow::None, &mut |_, _| {})?;
+        self.last_number.ok_or(FtpError::Protocol)
+    }
+
+    /// Deletes a file.
+    pub fn delete(&mut self, path: &str) -> Result<(), FtpError> {
+        self.op(Request::Delete(path))
+    }
+
+    /// Creates a directory.
+    pub fn mkdir(&mut self, path: &str) -> Result<(), FtpError> {
+        self.op(Request::MakeDir(path))
+    }
+
+    /// Removes an empty directory.
+    pub fn rmdir(&mut self, path: &str) -> Result<(), FtpError> {
+        self.op(Request::RemoveDir(path))
+    }
+
+    /// Renames a file or directory.
+    pub fn rename(&mut self, from: &str, to: &str) -> Result<(), FtpError> {
+        self.op(Request::Rename { from, to })
+    }
+
+    /// Changes the working directory.
+    pub fn cwd(&mut self, path: &str) -> Result<(), FtpError> {
+        self.op(Request::ChangeDir(path))
+    }
+
+    /// True when the server refused `EPSV` and `PASV` is used instead.
+    pub fn uses_pasv(&self) -> bool {
+        self.session.uses_pasv()
+    }
+
+    /// Ends the session politely.
+    pub fn quit(mut self) -> Result<(), FtpError> {
+        self.op(Request::Quit)
+    }
+
+    fn op(&mut self, request: Request<'_>) -> Result<(), FtpError> {
+        self.start(request)?;
+        self.run(Flow::None, &mut |_, _| {}).map(|_| ())
+    }
+
+    fn start(&mut self, request: Request<'_>) -> Result<(), FtpError> {
+        self.session
+            .start(self.clock.now(), request)
+            .map_err(|e| match e {
+                netboot_core::ftp::client::ClientError::BadArgument => FtpError::BadArgument,
+                netboot_core::ftp::client::ClientError::Closed => FtpError::Closed,
+                _ => FtpError::Protocol,
+            })
+    }
+
+    /// Drives the session until the operation's `Done`.
+    fn run(&mut self, mut flow: Flow<'_>, progress: Progress<'_>) -> Result<u64, FtpError> {
+        let mut moved = 0u64;
+        // Bounded: every pass either sends, reads, or ends; reads time out.
+        loop {
+            let out = self.session.output().to_vec();
+            if !out.is_empty() {
+                self.control.write_all(&out).map_err(FtpError::Io)?;
+                self.session.advance_output(out.len());
+            }
+            let mut pending_error = None;
+            while let Some(event) = self.session.poll_event() {
+                match event {
+                    Event::OpenData(addr) => {
+                        let now = self.clock.now();
+                        match TcpStream::connect_timeout(&addr, self.timeout) {
+                            Ok(s) => {
+                                let _ = s.set_read_timeout(Some(self.timeout));
+                                let _ = s.set_write_timeout(Some(self.timeout));
+                                self.data = Some(s);
+                                let _ = self.session.data_connected(now);
+                            }
+                            Err(e) => {
+                                pending_error = Some(e.to_string());
+                                let _ = self.session.data_connect_failed(now);
+                            }
+                        }
+                    }
+                    Event::TransferStarted { size } => {
+                        let result = self.move_data(&mut flow, size, progress);
+                        let now = self.clock.now();
+                        match result {
+                            Ok(n) => {
+                                moved = n;
+                                let _ = self.session.data_finished(now, true);
+                            }
+                            Err(e) => {
+                                if let FtpError::Local(_) = e {
+                                    let _ = self.session.abort(now);
+                                    self.data = None;
+                                    let _ = self.run(Flow::None, &mut |_, _| {});
+                                    return Err(e);
+                                }
+                                pending_error = Some(e.to_string());
+                                let _ = self.session.data_finished(now, false);
+                            }
+                        }
+                    }
+                    Event::Done(result) => {
+                        self.data = None;
+                        return match result {
+                            Ok(reply) => {
+                                self.last_number = reply.size();
+                                Ok(moved)
+                            }
+                            Err(Failure::Refused(r)) => Err(FtpError::Refused {
+                                code: r.code,
+                                text: r.text.to_string(),
+                            }),
+                            Err(Failure::Timeout) => Err(FtpError::Timeout),
+                            Err(Failure::Aborted) => Err(FtpError::Aborted),
+                            Err(Failure::Closed) => Err(FtpError::Closed),
+                            Err(Failure::DataConnection) => Err(FtpError::DataConnection(
+                                pending_error.take().unwrap_or_else(|| "broken".into()),
+                            )),
+                            Err(_) => Err(FtpError::Protocol),
+                        };
+                    }
+                    _ => {}
+                }
+            }
+            if !self.session.output().is_empty() {
+                continue;
+            }
+            // Feed what is buffered, then read more.
+            let now = self.clock.now();
+            let used = self.session.handle_bytes(now, &self.input);
+            self.input.drain(..used);
+            if used > 0 || !self.session.output().is_empty() {
+                continue;
+            }
+            let mut buf = [0u8; 4096];
+            match self.control.read(&mut buf) {
+                Ok(0) => self.session.handle_close(self.clock.now()),
+                Ok(n) => self.input.extend_from_slice(&buf[..n]),
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                    ) =>
+                {
+                    // The read timeout equals the reply timeout.
+                    let late = self.clock.now() + self.timeout;
+                    self.session.handle_timeout(late);
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(FtpError::Io(e)),
+            }
+        }
+    }
+
+    fn move_data(
+        &mut self,
+        flow: &mut Flow<'_>,
+        size: Option<u64>,
+        progress: Progress<'_>,
+    ) -> Result<u64, FtpError> {
+        let mut data = self
+            .data
+            .take()
+            .ok_or_else(|| FtpError::DataConnection("not connected".into()))?;
+        let mut buf = vec![0u8; 64 * 1024];
+        let mut total = 0u64;
+        match flow {
+            Flow::Download(sink, offset) => {
+                let size = size.map(|s| s.saturating_sub(*offset));
+                loop {
+                    let n = match data.read(&mut buf) {
+                        Ok(0) => break,
+                        Ok(n) => n,
+                        Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                        Err(e) => return Err(FtpError::DataConnection(e.to_string())),
+                    };
+                    sink.write_all(&buf[..n]).map_err(FtpError::Local)?;
+                    total += n as u64;
+                    progress(total, size);
+                }
+            }
+            Flow::Upload(source) => {
+                loop {
+                    let n = match source.read(&mut buf) {
+                        Ok(0) => break,
+                        Ok(n) => n,
+                        Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                        Err(e) => return Err(FtpError::Local(e)),
+                    };
+                    data.write_all(&buf[..n])
+                        .map_err(|e| FtpError::DataConnection(e.to_string()))?;
+                    total += n as u64;
+                    progress(total, None);
+                }
+                data.shutdown(Shutdown::Write)
+                    .map_err(|e| FtpError::DataConnection(e.to_string()))?;
+                // Wait for the server to close its side: the upload is then
+                // fully received.
+                let _ = data.read(&mut buf);
+            }
+            Flow::None => {}
+        }
+        Ok(total)
+    }
+}

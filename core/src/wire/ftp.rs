@@ -1,1 +1,0 @@
-//! FTP command and reply lines (RFC 959).
