@@ -9,6 +9,7 @@
 mod exit;
 mod logging;
 mod progress;
+mod tftp;
 
 use std::process::ExitCode;
 
@@ -27,12 +28,20 @@ struct Cli {
 }
 
 #[derive(Subcommand, Debug)]
-enum Command {}
+enum Command {
+    /// TFTP: serve a directory, get and put files.
+    Tftp {
+        #[command(subcommand)]
+        command: tftp::TftpCommand,
+    },
+}
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     logging::init(cli.verbose);
-    let result: Result<(), exit::CliError> = match cli.command {};
+    let result: Result<(), exit::CliError> = match cli.command {
+        Command::Tftp { command } => tftp::run(command),
+    };
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

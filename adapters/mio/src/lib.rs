@@ -9,7 +9,9 @@
 //!   lets BOOTP, TFTP and FTP share one thread;
 //! * [`fs`]: [`fs::FsStore`], the directory store jailed with cap-std;
 //! * [`net`]: socket options and address helpers;
-//! * [`clock`]: the bridge from the OS clock to the core's instants.
+//! * [`clock`]: the bridge from the OS clock to the core's instants;
+//! * [`tftp`]: the TFTP server service, the embeddable server and the
+//!   blocking client.
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -17,3 +19,4 @@ pub mod clock;
 pub mod fs;
 pub mod net;
 pub mod runtime;
+pub mod tftp;
