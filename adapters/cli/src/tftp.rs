@@ -67,6 +67,7 @@ pub struct ServeArgs {
     /// Largest upload accepted, in bytes.
     #[arg(long, value_name = "BYTES")]
     max_upload: Option<u64>,
+
     /// TOML configuration file (section [tftp]); flags override it.
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,

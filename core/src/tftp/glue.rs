@@ -122,6 +122,69 @@ pub fn accept<S: Storage>(
     }
 }
 
+/// A read-ahead buffer a driver shares between its transfers: a windowed
+/// sender then reads a whole window from storage in one call instead of one
+/// call per block. `owner` tells the transfers apart (the cached bytes belong
+/// to one transfer at a time); it must be unique among the transfers using
+/// the buffer, and never reused for another file.
+#[derive(Debug)]
+pub struct ReadAhead<'a> {
+    /// The buffer.
+    pub buf: &'a mut [u8],
+    /// What the buffer holds.
+    pub state: &'a mut ReadAheadState,
+    /// The transfer being driven.
+    pub owner: u64,
+}
+
+/// What a [`ReadAhead`] buffer holds.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ReadAheadState {
+    owner: Option<u64>,
+    offset: u64,
+    len: usize,
+    eof: bool,
+}
+
+impl ReadAhead<'_> {
+    /// Reads `dst.len()` bytes at `offset` (fewer at the end of the file),
+    /// from the buffer when it holds them, else refilling it with up to
+    /// `ahead` bytes.
+    fn read<S: Storage>(
+        &mut self,
+        store: &mut S,
+        reader: &mut S::Reader,
+        offset: u64,
+        dst: &mut [u8],
+        ahead: usize,
+    ) -> Result<usize, StoreError> {
+        let st = *self.state;
+        let end = st.offset + st.len as u64;
+        let hit = st.owner == Some(self.owner)
+            && offset >= st.offset
+            && offset <= end
+            && (offset + dst.len() as u64 <= end || st.eof);
+        if !hit {
+            let want = ahead.clamp(dst.len(), self.buf.len().max(dst.len()));
+            if want > self.buf.len() {
+                return read_full(store, reader, offset, dst);
+            }
+            *self.state = ReadAheadState::default();
+            let got = read_full(store, reader, offset, &mut self.buf[..want])?;
+            *self.state = ReadAheadState {
+                owner: Some(self.owner),
+                offset,
+                len: got,
+                eof: got < want,
+            };
+        }
+        let from = (offset - self.state.offset) as usize;
+        let n = dst.len().min(self.state.len - from);
+        dst[..n].copy_from_slice(&self.buf[from..from + n]);
+        Ok(n)
+    }
+}
+
 impl<S: Storage> Files<S> {
     /// A transfer that sends `reader`'s content.
     pub fn reading(reader: S::Reader) -> Self {
@@ -153,10 +216,31 @@ impl<S: Storage> Files<S> {
         tx: &mut [u8],
         rx: &mut [u8],
     ) -> bool {
+        self.answer_with(store, t, now, event, tx, rx, None)
+    }
+
+    /// [`Files::answer`] with an optional read-ahead buffer, used when the
+    /// transfer sends windows of more than one block.
+    #[allow(clippy::too_many_arguments)]
+    pub fn answer_with(
+        &mut self,
+        store: &mut S,
+        t: &mut Transfer,
+        now: Instant,
+        event: &Event,
+        tx: &mut [u8],
+        rx: &mut [u8],
+        read_ahead: Option<&mut ReadAhead<'_>>,
+    ) -> bool {
         match *event {
             Event::Read { offset, start, len } => {
+                let neg = t.negotiated();
+                let ahead = usize::from(neg.windowsize) * usize::from(neg.blksize);
                 let result = match (self.reader.as_mut(), tx.get_mut(start..start + len)) {
-                    (Some(r), Some(dst)) => read_full(store, r, offset, dst),
+                    (Some(r), Some(dst)) => match read_ahead {
+                        Some(ra) if neg.windowsize > 1 => ra.read(store, r, offset, dst, ahead),
+                        _ => read_full(store, r, offset, dst),
+                    },
                     _ => Err(StoreError::Io),
                 };
                 // Misuse is impossible here: the request was outstanding.
@@ -268,6 +352,221 @@ pub fn drive<S: Storage>(
     }
 }
 
+/// Largest run of datagrams [`drive_batched`] hands out at once: a UDP
+/// segmentation offload send is limited to 64 KiB, headers included.
+pub const MAX_BATCH_BYTES: usize = 63 * 1024;
+
+/// Like [`drive`], but collects consecutive datagrams of the same size to
+/// the same destination into runs, for segmentation offload (UDP GSO) or
+/// `sendmmsg`: `send(bytes, segment, destination)` gets `bytes` holding
+/// datagrams of `segment` bytes each, back to back, the last possibly
+/// shorter.
+///
+/// Blocks are read straight into their place in `batch`, so a window goes
+/// from the file to the socket without a copy; with a [`ReadAhead`] buffer a
+/// window is read from storage in one call and copied into place. `batch` must hold at least
+/// [`Transfer::buffer_len`] bytes; a run never exceeds `max_segments`
+/// datagrams or [`MAX_BATCH_BYTES`] (unless a single datagram is larger).
+#[allow(clippy::too_many_arguments)]
+pub fn drive_batched<S: Storage>(
+    t: &mut Transfer,
+    files: &mut Files<S>,
+    store: &mut S,
+    now: Instant,
+    batch: &mut [u8],
+    max_segments: usize,
+    rx: &mut [u8],
+    mut read_ahead: Option<ReadAhead<'_>>,
+    send: &mut dyn FnMut(&[u8], usize, SocketAddr),
+    on_event: &mut dyn FnMut(&Transfer, Event),
+) -> Option<Instant> {
+    let mut run = Run {
+        used: 0,
+        segment: 0,
+        count: 0,
+        destination: None,
+        max_segments: max_segments.max(1),
+    };
+    loop {
+        loop {
+            // Room for the largest datagram the transfer can write. This
+            // never flushes under a staged block: the read that staged it
+            // made the same check.
+            let slot = t.buffer_len();
+            if run.used > 0 && run.used + slot > MAX_BATCH_BYTES.min(batch.len()) {
+                run.flush(batch, send);
+            }
+            let Some(out) = t.poll_transmit(now, &mut batch[run.used..]) else {
+                break;
+            };
+            run.push(batch, out.len, out.destination, send);
+        }
+        let mut progressed = false;
+        while let Some(event) = t.poll_event() {
+            progressed = true;
+            if let Event::Read { .. } = event {
+                // The block is read into the next free place of the run.
+                let slot = t.buffer_len();
+                if run.used > 0 && run.used + slot > MAX_BATCH_BYTES.min(batch.len()) {
+                    run.flush(batch, send);
+                }
+            }
+            let tx = &mut batch[run.used..];
+            if !files.answer_with(store, t, now, &event, tx, rx, read_ahead.as_mut()) {
+                on_event(t, event);
+            }
+            if matches!(event, Event::Read { .. } | Event::Write { .. }) {
+                break;
+            }
+        }
+        if !progressed {
+            run.flush(batch, send);
+            return t.poll_timeout();
+        }
+    }
+}
+
+/// The run of datagrams [`drive_batched`] is collecting.
+struct Run {
+    used: usize,
+    segment: usize,
+    count: usize,
+    destination: Option<SocketAddr>,
+    max_segments: usize,
+}
+
+impl Run {
+    fn flush(&mut self, batch: &mut [u8], send: &mut dyn FnMut(&[u8], usize, SocketAddr)) {
+        if let (Some(dest), true) = (self.destination, self.used > 0) {
+            send(&batch[..self.used], self.segment, dest);
+        }
+        self.used = 0;
+        self.count = 0;
+        self.destination = None;
+    }
+
+    /// A datagram of `len` bytes was just written at `batch[used..]`.
+    fn push(
+        &mut self,
+        batch: &mut [u8],
+        len: usize,
+        destination: SocketAddr,
+        send: &mut dyn FnMut(&[u8], usize, SocketAddr),
+    ) {
+        let joins = self.count > 0
+            && self.destination == Some(destination)
+            && len <= self.segment
+            && self.count < self.max_segments;
+        if self.count > 0 && !joins {
+            let start = self.used;
+            if let Some(dest) = self.destination {
+                send(&batch[..start], self.segment, dest);
+            }
+            batch.copy_within(start..start + len, 0);
+            self.used = 0;
+            self.count = 0;
+        }
+        if self.count == 0 {
+            self.segment = len;
+            self.destination = Some(destination);
+        }
+        self.used += len;
+        self.count += 1;
+        if len < self.segment || self.count == self.max_segments {
+            // Only the last datagram of a run may be shorter.
+            self.flush(batch, send);
+        }
+    }
+}
+
 /// The write mode a client uses for a downloaded file: replace, written
 /// aside, so that a failed download leaves the old file (or nothing).
 pub const CLIENT_DOWNLOAD_MODE: WriteMode = WriteMode::Replace;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::MemStore;
+
+    /// A store that counts reads.
+    struct Counting(MemStore, usize);
+
+    impl Storage for Counting {
+        type Reader = <MemStore as Storage>::Reader;
+        type Writer = <MemStore as Storage>::Writer;
+        fn metadata(&mut self, p: &str) -> Result<crate::storage::Metadata, StoreError> {
+            self.0.metadata(p)
+        }
+        fn open_read(
+            &mut self,
+            p: &str,
+        ) -> Result<(Self::Reader, crate::storage::Metadata), StoreError> {
+            self.0.open_read(p)
+        }
+        fn read_at(
+            &mut self,
+            f: &mut Self::Reader,
+            o: u64,
+            b: &mut [u8],
+        ) -> Result<usize, StoreError> {
+            self.1 += 1;
+            self.0.read_at(f, o, b)
+        }
+        fn open_write(&mut self, p: &str, m: WriteMode) -> Result<Self::Writer, StoreError> {
+            self.0.open_write(p, m)
+        }
+        fn write(&mut self, f: &mut Self::Writer, d: &[u8]) -> Result<(), StoreError> {
+            self.0.write(f, d)
+        }
+        fn commit(&mut self, f: Self::Writer) -> Result<(), StoreError> {
+            self.0.commit(f)
+        }
+        fn discard(&mut self, f: Self::Writer) {
+            self.0.discard(f)
+        }
+    }
+
+    #[test]
+    fn read_ahead_serves_windows_rewinds_and_eof() {
+        let data: Vec<u8> = (0..10_000u32).map(|i| (i % 251) as u8).collect();
+        let mut mem = MemStore::new();
+        mem.insert("f", data.clone());
+        let mut store = Counting(mem, 0);
+        let (mut r, _) = store.open_read("f").unwrap();
+        let mut buf = [0u8; 4096];
+        let mut state = ReadAheadState::default();
+        let mut ra = ReadAhead {
+            buf: &mut buf,
+            state: &mut state,
+            owner: 7,
+        };
+        let mut out = Vec::new();
+        let mut block = [0u8; 1000];
+        for i in 0..4u64 {
+            let n = ra
+                .read(&mut store, &mut r, i * 1000, &mut block, 4000)
+                .unwrap();
+            out.extend_from_slice(&block[..n]);
+        }
+        assert_eq!(store.1, 1, "one read for a window of four blocks");
+        // A rewind inside the buffer costs nothing.
+        let n = ra.read(&mut store, &mut r, 1000, &mut block, 4000).unwrap();
+        assert_eq!((n, store.1), (1000, 1));
+        assert_eq!(&block[..], &data[1000..2000]);
+        // Another owner never sees these bytes.
+        ra.owner = 8;
+        let _ = ra.read(&mut store, &mut r, 1000, &mut block, 4000).unwrap();
+        assert_eq!(store.1, 2);
+        ra.owner = 7;
+        for i in 4..11u64 {
+            let n = ra
+                .read(&mut store, &mut r, i * 1000, &mut block, 4000)
+                .unwrap();
+            out.extend_from_slice(&block[..n]);
+        }
+        assert_eq!(
+            out, data,
+            "bytes identical through the buffer, EOF included"
+        );
+    }
+}

@@ -4,7 +4,7 @@
 //! several runs and ratios. Not a test: nothing here asserts speed.
 //!
 //! ```text
-//! cargo build --release -p netboot-cli -p netboot-tests --bin bench_tftp
+//! cargo build --release -p netboot-cli -p netboot-tests
 //! target/release/bench_tftp [--size-mib 100] [--runs 5]
 //! ```
 //!

@@ -8,13 +8,14 @@ use std::thread::JoinHandle;
 use mio::net::UdpSocket;
 use mio::{Events, Interest, Poll, Token};
 use netboot_core::storage::{Storage, StoreError};
-use netboot_core::tftp::glue::{self, CLIENT_DOWNLOAD_MODE, Files};
+use netboot_core::tftp::glue::{self, CLIENT_DOWNLOAD_MODE, Files, ReadAhead, ReadAheadState};
 use netboot_core::tftp::options::{Negotiated, Request};
 use netboot_core::tftp::rto::RtoConfig;
-use netboot_core::tftp::{Event, Transfer, TransferConfig, TransferError};
+use netboot_core::tftp::{Event, Role, Transfer, TransferConfig, TransferError};
 use netboot_core::time::Instant;
 use netboot_core::wire::tftp::{MAX_PACKET_LEN, Mode};
 
+use super::udp::{Batcher, GroReceiver};
 use crate::clock::Clock;
 use crate::fs::FsStore;
 use crate::net::{UdpOptions, bind_udp};
@@ -230,7 +231,7 @@ impl Client {
         mut t: Transfer,
         mut files: Files<FsStore>,
         mut store: FsStore,
-        mut total: Option<u64>,
+        total: Option<u64>,
         local: &Path,
     ) -> Result<Stats, ClientError> {
         let clock = Clock::new();
@@ -241,57 +242,31 @@ impl Client {
         };
         let options = UdpOptions {
             recv_buffer: Some(4 << 20),
+            send_buffer: Some(1 << 20),
             ..UdpOptions::default()
         };
         let mut socket = UdpSocket::from_std(bind_udp(SocketAddr::new(bind, 0), &options)?);
         let mut poll = Poll::new()?;
         poll.registry()
             .register(&mut socket, Token(0), Interest::READABLE)?;
-        let mut events = Events::with_capacity(4);
-        let mut tx = vec![0u8; MAX_PACKET_LEN];
-        let mut rx = vec![0u8; MAX_PACKET_LEN + 1];
-        let mut outcome: Option<Event> = None;
-        let mut last_report = std::time::Instant::now();
-        let mut now = clock.now();
-        // The transfer was created at Instant::ZERO, the clock's epoch.
-        let mut step = |t: &mut Transfer,
-                        files: &mut Files<FsStore>,
-                        store: &mut FsStore,
-                        now: Instant,
-                        rx: &mut [u8],
-                        outcome: &mut Option<Event>,
-                        total: &mut Option<u64>| {
-            glue::drive(
-                t,
-                files,
-                store,
-                now,
-                &mut tx,
-                rx,
-                &mut |bytes, to| {
-                    let _ = socket.send_to(bytes, to);
-                },
-                &mut |_, event| match event {
-                    Event::Done { .. } | Event::Failed(_) => *outcome = Some(event),
-                    Event::Negotiated(n) => {
-                        if let Some(size) = n.tsize {
-                            *total = Some(size);
-                        }
-                    }
-                    _ => {}
-                },
-            );
+        // A download's socket only sends ACKs: let it receive in batches.
+        let mut gro = (t.role() == Role::ClientRead).then(|| GroReceiver::new(&socket));
+        let mut io = Io {
+            socket: &socket,
+            batcher: Batcher::probe(),
+            batch: vec![0u8; MAX_PACKET_LEN],
+            read_ahead: vec![0u8; 256 * 1024],
+            read_ahead_state: ReadAheadState::default(),
+            outcome: None,
+            total,
         };
-        step(
-            &mut t,
-            &mut files,
-            &mut store,
-            now,
-            &mut [],
-            &mut outcome,
-            &mut total,
-        );
-        while outcome.is_none() {
+        let mut events = Events::with_capacity(4);
+        let mut rx = vec![0u8; MAX_PACKET_LEN + 1];
+        let mut last_report = std::time::Instant::now();
+        // The transfer was created at Instant::ZERO, the clock's epoch.
+        let mut now = clock.now();
+        io.drive(&mut t, &mut files, &mut store, now, &mut []);
+        while io.outcome.is_none() {
             let Some(deadline) = t.poll_timeout() else {
                 break;
             };
@@ -301,42 +276,35 @@ impl Client {
                 Err(e) => return Err(e.into()),
             }
             now = clock.now();
-            loop {
-                match socket.recv_from(&mut rx) {
-                    Ok((n, from)) => {
-                        if n > MAX_PACKET_LEN {
-                            continue;
+            while io.outcome.is_none() {
+                let got = match gro.as_mut() {
+                    Some(g) => g.recv(&socket, &mut |from, datagram| {
+                        if io.outcome.is_none() {
+                            t.handle_datagram(now, from, datagram);
+                            io.drive(&mut t, &mut files, &mut store, now, datagram);
                         }
-                        t.handle_datagram(now, from, &rx[..n]);
-                        step(
-                            &mut t,
-                            &mut files,
-                            &mut store,
-                            now,
-                            &mut rx[..n],
-                            &mut outcome,
-                            &mut total,
-                        );
-                    }
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                    }),
+                    None => match socket.recv_from(&mut rx) {
+                        Ok((n, from)) => {
+                            let n = n.min(MAX_PACKET_LEN);
+                            t.handle_datagram(now, from, &rx[..n]);
+                            io.drive(&mut t, &mut files, &mut store, now, &mut rx[..n]);
+                            Ok(1)
+                        }
+                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(0),
+                        Err(e) => Err(e),
+                    },
+                };
+                match got {
+                    Ok(0) => break,
+                    Ok(_) => {}
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                     Err(e) => return Err(e.into()),
                 }
-                if outcome.is_some() {
-                    break;
-                }
             }
-            if outcome.is_none() && t.poll_timeout().is_some_and(|d| d <= now) {
+            if io.outcome.is_none() && t.poll_timeout().is_some_and(|d| d <= now) {
                 t.handle_timeout(now);
-                step(
-                    &mut t,
-                    &mut files,
-                    &mut store,
-                    now,
-                    &mut [],
-                    &mut outcome,
-                    &mut total,
-                );
+                io.drive(&mut t, &mut files, &mut store, now, &mut []);
             }
             if let Some(cb) = self.progress.as_mut()
                 && last_report.elapsed() >= std::time::Duration::from_millis(20)
@@ -344,10 +312,12 @@ impl Client {
                 last_report = std::time::Instant::now();
                 cb(Progress {
                     bytes: t.bytes(),
-                    total,
+                    total: io.total,
                 });
             }
         }
+        let (outcome, total) = (io.outcome, io.total);
+        drop(io);
         let elapsed = now.since_epoch();
         let negotiated = t.negotiated();
         let bytes = t.bytes();
@@ -400,6 +370,55 @@ impl Client {
 impl Drop for Client {
     fn drop(&mut self) {
         self.finish();
+    }
+}
+
+/// The client's side of the socket while a transfer runs.
+struct Io<'s> {
+    socket: &'s UdpSocket,
+    batcher: Batcher,
+    batch: Vec<u8>,
+    read_ahead: Vec<u8>,
+    read_ahead_state: ReadAheadState,
+    outcome: Option<Event>,
+    total: Option<u64>,
+}
+
+impl Io<'_> {
+    fn drive(
+        &mut self,
+        t: &mut Transfer,
+        files: &mut Files<FsStore>,
+        store: &mut FsStore,
+        now: Instant,
+        rx: &mut [u8],
+    ) {
+        let (socket, batcher) = (self.socket, &self.batcher);
+        let (outcome, total) = (&mut self.outcome, &mut self.total);
+        glue::drive_batched(
+            t,
+            files,
+            store,
+            now,
+            &mut self.batch,
+            batcher.max_segments(),
+            rx,
+            Some(ReadAhead {
+                buf: &mut self.read_ahead,
+                state: &mut self.read_ahead_state,
+                owner: 1,
+            }),
+            &mut |bytes, segment, to| batcher.send(socket, bytes, segment, to),
+            &mut |_, event| match event {
+                Event::Done { .. } | Event::Failed(_) => *outcome = Some(event),
+                Event::Negotiated(n) => {
+                    if let Some(size) = n.tsize {
+                        *total = Some(size);
+                    }
+                }
+                _ => {}
+            },
+        );
     }
 }
 

@@ -38,6 +38,7 @@
 mod client;
 mod server;
 mod service;
+mod udp;
 
 pub use client::{Client, ClientError, Progress, Stats};
 pub use server::{ServerHandle, TftpServer};

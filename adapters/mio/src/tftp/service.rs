@@ -8,11 +8,12 @@ use std::time::Duration;
 use mio::Interest;
 use mio::event::Event as MioEvent;
 use mio::net::UdpSocket;
-use netboot_core::tftp::glue::{self, Accepted, Files};
+use netboot_core::tftp::glue::{self, Accepted, Files, ReadAhead, ReadAheadState};
 use netboot_core::tftp::{Direction, Event, Server, Transfer, TransferError};
 use netboot_core::time::Instant;
 use netboot_core::wire::tftp::{ErrorCode, MAX_PACKET_LEN, Mode, Packet};
 
+use super::udp::Batcher;
 use crate::fs::FsStore;
 use crate::net::{UdpOptions, bind_udp};
 use crate::runtime::{Context, Service, TimerQueue};
@@ -20,6 +21,10 @@ use crate::runtime::{Context, Service, TimerQueue};
 /// User-space memory one running transfer costs the service, in bytes
 /// (machine, open file, socket and table entries; measured by a test).
 pub const TRANSFER_MEMORY: usize = 4 * 1024;
+
+/// Bytes of the read-ahead buffer the service shares between its windowed
+/// transfers.
+const READ_AHEAD: usize = 256 * 1024;
 
 /// What the service reports when a transfer ends.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -60,6 +65,8 @@ struct Slot {
     started: Instant,
     /// The deadline currently in the timer queue (an earlier one is kept).
     scheduled: Option<Instant>,
+    /// Unique id of this transfer (owner of read-ahead data).
+    id: u64,
     reported: bool,
 }
 
@@ -83,6 +90,11 @@ pub struct TftpService {
     max_transfers: usize,
     active: usize,
     on_complete: Option<OnComplete>,
+    batcher: Batcher,
+    read_ahead: Box<[u8]>,
+    read_ahead_state: ReadAheadState,
+    /// Source of the transfers' read-ahead owner ids.
+    started: u64,
 }
 
 impl TftpService {
@@ -111,6 +123,10 @@ impl TftpService {
             max_transfers: max_transfers.max(1),
             active: 0,
             on_complete,
+            batcher: Batcher::probe(),
+            read_ahead: vec![0; READ_AHEAD].into_boxed_slice(),
+            read_ahead_state: ReadAheadState::default(),
+            started: 0,
         })
     }
 
@@ -198,12 +214,14 @@ impl TftpService {
             self.slots.push(None);
             self.slots.len() - 1
         });
+        self.started += 1;
         let mut slot = Slot {
             socket,
             transfer,
             files,
             started: now,
             scheduled: None,
+            id: self.started,
             reported: false,
         };
         let token = self.listeners.len() + index;
@@ -261,19 +279,22 @@ impl TftpService {
         };
         let mut outcome = None;
         let socket = &slot.socket;
-        glue::drive(
+        let batcher = &self.batcher;
+        glue::drive_batched(
             &mut slot.transfer,
             &mut slot.files,
             &mut self.store,
             now,
             &mut self.tx,
+            batcher.max_segments(),
             &mut self.rx[..rx_len],
-            &mut |bytes, to| {
-                if let Err(e) = socket.send_to(bytes, to) {
-                    // Lost like any datagram; the retransmission timer recovers.
-                    tracing::debug!("tftp: send to {to} failed: {e}");
-                }
-            },
+            Some(ReadAhead {
+                buf: &mut self.read_ahead,
+                state: &mut self.read_ahead_state,
+                owner: slot.id,
+            }),
+            // A failed send is a loss; the retransmission timer recovers.
+            &mut |bytes, segment, to| batcher.send(socket, bytes, segment, to),
             &mut |_, event| match event {
                 Event::Done { .. } | Event::Failed(_) => outcome = Some(event),
                 Event::Ignored(why) => tracing::debug!("tftp: ignored: {why}"),
