@@ -207,6 +207,7 @@ fn silent_uploader_times_out_and_leaves_nothing() {
         .bind("127.0.0.1:0".parse().unwrap())
         .writable(true)
         .max_retries(2)
+        .give_up_after(netboot_core::time::Duration::ZERO)
         .rto(RtoConfig {
             initial: netboot_core::time::Duration::from_millis(50),
             min: netboot_core::time::Duration::from_millis(10),
@@ -397,6 +398,7 @@ fn client_times_out_with_a_clean_error() {
     let work = tempfile::tempdir().unwrap();
     let err = Client::new(silent.local_addr().unwrap())
         .retries(2)
+        .give_up_after(Duration::ZERO)
         .rto(RtoConfig {
             initial: netboot_core::time::Duration::from_millis(20),
             min: netboot_core::time::Duration::from_millis(10),

@@ -13,6 +13,7 @@
 //! max_windowsize = 64
 //! max_transfers = 1024
 //! max_upload = 104857600
+//! accept_timeout = false
 //! ```
 
 use std::net::{SocketAddr, ToSocketAddrs};
@@ -67,6 +68,10 @@ pub struct ServeArgs {
     /// Largest upload accepted, in bytes.
     #[arg(long, value_name = "BYTES")]
     max_upload: Option<u64>,
+    /// Acknowledge clients' `timeout` option and retransmit exactly that
+    /// often, instead of adapting to the measured round trip.
+    #[arg(long)]
+    accept_timeout: bool,
 
     /// TOML configuration file (section [tftp]); flags override it.
     #[arg(long, value_name = "FILE")]
@@ -100,9 +105,10 @@ pub struct TransferArgs {
     /// Do not ask for or announce the transfer size.
     #[arg(long)]
     no_tsize: bool,
-    /// Consecutive timeouts before giving up.
-    #[arg(long, value_name = "N", default_value_t = 8)]
-    retries: u8,
+    /// Give up after this many consecutive timeouts [default: 8, and at
+    /// least 10 s of silence].
+    #[arg(long, value_name = "N")]
+    retries: Option<u8>,
 }
 
 /// Arguments of `tftp get`.
@@ -150,6 +156,7 @@ struct TftpConfig {
     max_windowsize: Option<u16>,
     max_transfers: Option<usize>,
     max_upload: Option<u64>,
+    accept_timeout: Option<bool>,
 }
 
 /// Runs a `tftp` subcommand.
@@ -201,7 +208,8 @@ fn serve(a: ServeArgs) -> Result<(), CliError> {
     let mut builder = TftpServer::new(&root)
         .writable(a.writable || file.writable.unwrap_or(false))
         .overwrite(a.overwrite || file.overwrite.unwrap_or(false))
-        .max_upload(a.max_upload.or(file.max_upload));
+        .max_upload(a.max_upload.or(file.max_upload))
+        .accept_timeout(a.accept_timeout || file.accept_timeout.unwrap_or(false));
     for addr in &listen {
         builder = builder.bind(*addr);
     }
@@ -272,13 +280,14 @@ fn resolve_server(server: &str) -> Result<SocketAddr, CliError> {
 }
 
 fn client(server: SocketAddr, t: &TransferArgs, label: &str, total: Option<u64>) -> Client {
-    let mut c = Client::new(server)
-        .tsize(!t.no_tsize)
-        .retries(t.retries)
-        .mode(match t.mode {
-            ModeArg::Octet => Mode::Octet,
-            ModeArg::Netascii => Mode::Netascii,
-        });
+    let mut c = Client::new(server).tsize(!t.no_tsize).mode(match t.mode {
+        ModeArg::Octet => Mode::Octet,
+        ModeArg::Netascii => Mode::Netascii,
+    });
+    if let Some(n) = t.retries {
+        // An explicit count alone decides.
+        c = c.retries(n).give_up_after(Duration::ZERO);
+    }
     if let Some(b) = t.blksize {
         c = c.blksize(b);
     }

@@ -9,7 +9,9 @@
 //!
 //! The server ([`negotiate`]) acknowledges in the OACK only the options it
 //! accepts, lowering `blksize` and `windowsize` to its configured caps,
-//! echoing `timeout` exactly, reporting the file size for `tsize` on an octet
+//! echoing `timeout` exactly when configured to accept it (by default it
+//! declines it and keeps its adaptive timer, see [`Limits::accept_timeout`]),
+//! reporting the file size for `tsize` on an octet
 //! RRQ, and refusing a WRQ whose announced `tsize` exceeds its upload limit
 //! with ERROR 3. The client ([`accept_oack`]) accepts an OACK that lowers a
 //! value and rejects (ERROR 8) one that raises a value, changes `timeout`, or
@@ -153,7 +155,13 @@ pub struct Limits {
     pub max_blksize: u16,
     /// Largest `windowsize` granted.
     pub max_windowsize: u16,
-    /// Whether the `timeout` option is accepted (it is echoed exactly).
+    /// Whether the `timeout` option is acknowledged (and then honoured
+    /// exactly). Off by default: a declined `timeout` leaves the server on
+    /// its adaptive retransmission timer, which recovers a lost block in
+    /// milliseconds, where a client's fixed timeout (curl asks for one on
+    /// every request) would cost seconds per loss. RFC 2349 lets the server
+    /// leave the option out of its OACK; the client then keeps its own
+    /// timeout for its own retransmissions.
     pub accept_timeout: bool,
     /// Largest upload accepted, in bytes: a WRQ announcing more with `tsize`
     /// is refused with ERROR 3, and an upload growing past it is stopped.
@@ -165,7 +173,7 @@ impl Default for Limits {
         Limits {
             max_blksize: MAX_BLKSIZE,
             max_windowsize: 64,
-            accept_timeout: true,
+            accept_timeout: false,
             max_upload: None,
         }
     }
@@ -399,17 +407,28 @@ mod tests {
             b"blksize\x001468\x00windowsize\x0016\x00tsize\x0042\x00"
         );
         // Netascii: no tsize, window capped.
+        let accepting = Limits {
+            accept_timeout: true,
+            ..Limits::default()
+        };
+        let (n, oack) =
+            negotiate(&req, &accepting, Direction::Read, Mode::Netascii, Some(42)).unwrap();
+        assert_eq!((n.windowsize, n.tsize), (NETASCII_MAX_WINDOW, None));
+        assert_eq!(oack.options().get("tsize"), None);
+        assert_eq!(
+            (n.timeout, oack.options().get("timeout")),
+            (Some(3), Some("3"))
+        );
+        // By default `timeout` is declined: left out of the OACK.
         let (n, oack) = negotiate(
             &req,
             &Limits::default(),
             Direction::Read,
-            Mode::Netascii,
+            Mode::Octet,
             Some(42),
         )
         .unwrap();
-        assert_eq!((n.windowsize, n.tsize), (NETASCII_MAX_WINDOW, None));
-        assert_eq!(oack.options().get("tsize"), None);
-        assert_eq!(oack.options().get("timeout"), Some("3"));
+        assert_eq!((n.timeout, oack.options().get("timeout")), (None, None));
     }
 
     #[test]

@@ -177,7 +177,7 @@ impl Transfer {
         self.recv.expected += 1;
         self.recv.in_window += 1;
         self.recv.nak_sent = false;
-        self.retries = 0;
+        self.progress(now);
         if p.last {
             self.recv.last_block = Some(p.block);
             self.queue_ctl(Ctl::Ack(p.block as u16), true);
@@ -202,7 +202,7 @@ impl Transfer {
     }
 
     pub(super) fn recv_timeout(&mut self, now: Instant) {
-        self.retries += 1;
+        self.retries = self.retries.saturating_add(1);
         self.rto.back_off();
         self.recv.in_window = 0;
         self.recv.nak_sent = false;

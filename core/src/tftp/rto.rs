@@ -11,9 +11,13 @@
 //! 5.5); the next valid sample recomputes it. Karn's rule (section 3) is the
 //! caller's part: it never samples a block that was sent more than once.
 //!
-//! Departures: the floor defaults to 10 ms rather than RFC 6298's one second,
-//! because TFTP runs on LANs and loopback and a block costs microseconds; the
-//! ceiling defaults to 4 s. A negotiated `timeout` is used exactly, without
+//! Departures: the floor defaults to 2 ms rather than RFC 6298's one second,
+//! because TFTP runs on LANs and loopback, where a round trip costs
+//! microseconds and a lost block should cost about as little; the ceiling
+//! defaults to 4 s. A spurious retransmission is cheap (the receiver answers
+//! the duplicate, the sender ignores the duplicate ACK) and, by Karn's rule,
+//! never skews the estimate. Giving up is not tied to this timer alone: see
+//! [`TransferConfig::give_up_after`](super::TransferConfig::give_up_after). A negotiated `timeout` is used exactly, without
 //! back-off, as RFC 2349 specifies.
 
 use crate::time::Duration;
@@ -33,7 +37,7 @@ impl Default for RtoConfig {
     fn default() -> Self {
         RtoConfig {
             initial: Duration::from_secs(1),
-            min: Duration::from_millis(10),
+            min: Duration::from_millis(2),
             max: Duration::from_secs(4),
         }
     }
@@ -157,7 +161,7 @@ mod tests {
     fn floor_and_ceiling_hold() {
         let mut r = Rto::adaptive(RtoConfig::default());
         r.sample(Duration::from_micros(30));
-        assert_eq!(r.current(), Duration::from_millis(10));
+        assert_eq!(r.current(), Duration::from_millis(2));
         for _ in 0..20 {
             r.back_off();
         }

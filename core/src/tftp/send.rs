@@ -208,7 +208,7 @@ impl Transfer {
             self.rto.sample(now - sent);
             self.send.timing = None;
         }
-        self.retries = 0;
+        self.progress(now);
         let acked = k - self.send.base + 1;
         match self.mode {
             Mode::Octet => {
@@ -242,7 +242,7 @@ impl Transfer {
     }
 
     pub(super) fn send_timeout(&mut self, now: Instant) {
-        self.retries += 1;
+        self.retries = self.retries.saturating_add(1);
         self.rto.back_off();
         let s = &mut self.send;
         s.timing = None;

@@ -305,6 +305,7 @@ fn fast_config() -> TransferConfig {
             max: Duration::from_secs(2),
         },
         max_retries: 8,
+        give_up_after: Duration::ZERO,
         dally: Duration::ZERO,
     }
 }
@@ -313,6 +314,7 @@ fn server_config() -> ServerConfig {
     ServerConfig {
         limits: Limits {
             max_windowsize: 65535,
+            accept_timeout: true,
             ..Limits::default()
         },
         writable: true,
@@ -722,6 +724,49 @@ fn request_retry_limit_when_server_silent() {
 }
 
 #[test]
+fn a_fast_timer_does_not_give_up_on_a_brief_silence() {
+    // 2 ms floor, 8 retries: alone they would give up within half a second;
+    // `give_up_after` keeps retrying for 3 s of silence.
+    let mut cfg = fast_config();
+    cfg.rto.initial = Duration::from_millis(2);
+    cfg.rto.min = Duration::from_millis(2);
+    cfg.rto.max = Duration::from_millis(100);
+    cfg.give_up_after = Duration::from_secs(3);
+    let mut t = Transfer::client_read(
+        Instant::ZERO,
+        &cfg,
+        addr(SERVER),
+        "f",
+        Mode::Octet,
+        Request::default(),
+    )
+    .unwrap();
+    let mut buf = [0u8; 700];
+    let mut failed_at = None;
+    let mut now = Instant::ZERO;
+    for _ in 0..1000 {
+        while t.poll_transmit(now, &mut buf).is_some() {}
+        while let Some(e) = t.poll_event() {
+            if let Event::Failed(TransferError::TimedOut { .. }) = e {
+                failed_at = Some(now);
+            }
+        }
+        match t.poll_timeout() {
+            Some(d) => {
+                now = d;
+                t.handle_timeout(now);
+            }
+            None => break,
+        }
+    }
+    let at = failed_at.expect("gives up eventually");
+    assert!(
+        at >= Instant::from_secs(3) && at < Instant::from_secs(4),
+        "{at:?}"
+    );
+}
+
+#[test]
 fn final_ack_dally_answers_retransmitted_last_block() {
     let content = file(10, 512 * 3 + 5);
     let mut g = Get::new(content.clone());
@@ -746,6 +791,41 @@ fn negotiated_timeout_is_honoured_exactly() {
         Duration::from_secs(3)
     );
     assert!(sim.client.t.rto().is_fixed());
+}
+
+#[test]
+fn declined_timeout_leaves_both_ends_adaptive() {
+    // A server that declines `timeout` (the default) leaves it out of the
+    // OACK; the client then keeps adaptive retransmission too.
+    let content = file(17, 512 * 40);
+    let mut client_store = MemStore::new();
+    let w = client_store
+        .open_write("local", WriteMode::Replace)
+        .unwrap();
+    let t = Transfer::client_read(
+        Instant::ZERO,
+        &fast_config(),
+        addr(SERVER),
+        "f",
+        Mode::Octet,
+        Request {
+            timeout: Some(5),
+            ..Request::default()
+        },
+    )
+    .unwrap();
+    let mut cfg = server_config();
+    cfg.limits.accept_timeout = false;
+    let mut sim = Sim::new(cfg, t, Files::writing(w));
+    sim.client_store = client_store;
+    sim.server_store.insert("f", content.clone());
+    sim.faults.drop_server = Some(5);
+    sim.run(Duration::from_secs(60));
+    assert_eq!(sim.client_outcome(), Some(Event::Done { bytes: 20_480 }));
+    assert_eq!(sim.client.t.negotiated().timeout, None);
+    assert!(!sim.server_t.as_ref().unwrap().t.rto().is_fixed());
+    // The lost block cost milliseconds, not the 5 s the client asked for.
+    assert!(sim.now < Instant::from_millis(500), "{:?}", sim.now);
 }
 
 #[test]

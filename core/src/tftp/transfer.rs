@@ -19,8 +19,12 @@ use crate::wire::tftp::{DATA_HEADER_LEN, ErrorCode, Mode, OptionsBuf, Packet, em
 pub struct TransferConfig {
     /// The retransmission timer's bounds (when `timeout` is not negotiated).
     pub rto: RtoConfig,
-    /// Consecutive timeouts tolerated before the transfer fails.
+    /// Consecutive timeouts tolerated before the transfer fails...
     pub max_retries: u8,
+    /// ...provided the peer has also been silent this long: with a
+    /// millisecond timer, `max_retries` alone would give up on a peer that
+    /// pauses for a second.
+    pub give_up_after: Duration,
     /// The least time a receiver lingers after its final ACK to answer a
     /// retransmitted final DATA; it lingers at least four current RTOs (four
     /// negotiated timeouts) in any case, and starts over whenever the sender
@@ -33,6 +37,7 @@ impl Default for TransferConfig {
         TransferConfig {
             rto: RtoConfig::default(),
             max_retries: 8,
+            give_up_after: Duration::from_secs(10),
             dally: Duration::ZERO,
         }
     }
@@ -127,6 +132,8 @@ pub struct Transfer {
     pub(super) config: TransferConfig,
     pub(super) rto: Rto,
     pub(super) retries: u8,
+    /// When the peer last moved the transfer forward.
+    pub(super) progress_at: Instant,
     pub(super) deadline: Option<Instant>,
     pub(super) ctl: Option<Ctl>,
     /// The queued control packet is a first transmission.
@@ -172,6 +179,7 @@ impl Transfer {
             config: *config,
             rto: Rto::adaptive(config.rto),
             retries: 0,
+            progress_at: now,
             deadline: None,
             ctl: None,
             ctl_fresh: true,
@@ -456,7 +464,7 @@ impl Transfer {
                     Ok(neg) => {
                         self.take_probe(now);
                         self.neg = neg;
-                        self.retries = 0;
+                        self.progress(now);
                         self.apply_negotiated(now, true);
                         if self.role == Role::ClientRead {
                             self.state = State::Receiving;
@@ -480,7 +488,7 @@ impl Transfer {
                 // The server ignored our options: RFC 1350 defaults.
                 self.lock(from);
                 self.neg = Negotiated::default();
-                self.retries = 0;
+                self.progress(now);
                 self.state = State::Receiving;
                 self.apply_negotiated(now, true);
                 self.on_data(now, packet);
@@ -489,7 +497,7 @@ impl Transfer {
                 self.lock(from);
                 self.take_probe(now);
                 self.neg = Negotiated::default();
-                self.retries = 0;
+                self.progress(now);
                 self.state = State::Sending;
                 self.deadline = None;
                 self.apply_negotiated(now, true);
@@ -497,7 +505,7 @@ impl Transfer {
             (State::Requesting, _) => self.ignore(Ignored::Stale),
             (State::OackSent, Packet::Ack { block: 0 }) => {
                 self.take_probe(now);
-                self.retries = 0;
+                self.progress(now);
                 self.state = State::Sending;
                 self.deadline = None;
                 self.ctl = None;
@@ -531,7 +539,9 @@ impl Transfer {
             State::Dallying => {
                 self.state = State::Closed;
             }
-            _ if self.retries >= self.config.max_retries => {
+            _ if self.retries >= self.config.max_retries
+                && now.saturating_duration_since(self.progress_at) >= self.config.give_up_after =>
+            {
                 let retries = self.retries;
                 self.finish_failed(
                     TransferError::TimedOut { retries },
@@ -539,7 +549,7 @@ impl Transfer {
                 );
             }
             State::Requesting | State::OackSent => {
-                self.retries += 1;
+                self.retries = self.retries.saturating_add(1);
                 self.rto.back_off();
                 let again = if self.state == State::Requesting {
                     Ctl::Request
@@ -695,6 +705,12 @@ impl Transfer {
             self.peer = from;
             self.locked = true;
         }
+    }
+
+    /// The peer moved the transfer forward.
+    pub(super) fn progress(&mut self, now: Instant) {
+        self.retries = 0;
+        self.progress_at = now;
     }
 
     pub(super) fn arm(&mut self, now: Instant) {

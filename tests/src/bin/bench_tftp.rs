@@ -6,7 +6,12 @@
 //! ```text
 //! cargo build --release -p netboot-cli -p netboot-tests
 //! target/release/bench_tftp [--size-mib 100] [--runs 5]
+//! target/release/bench_tftp --lossy [--loss-percent 5] [--size-mib 4]
 //! ```
+//!
+//! `--lossy` instead fetches the file with curl through a relay that drops
+//! the given share of datagrams in each direction (seeded, so every server
+//! sees the same pattern of drops), stopping each attempt after 120 s.
 //!
 //! As root it re-runs itself inside a fresh network namespace (only its
 //! loopback is used), where dnsmasq may take port 69; without root dnsmasq
@@ -26,12 +31,16 @@ const INNER: &str = "NETBOOT_BENCH_INNER";
 struct Args {
     size_mib: usize,
     runs: usize,
+    lossy: bool,
+    loss_percent: u64,
 }
 
 fn parse_args() -> Args {
     let mut args = Args {
         size_mib: 100,
         runs: 5,
+        lossy: false,
+        loss_percent: 5,
     };
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
@@ -43,6 +52,8 @@ fn parse_args() -> Args {
         match a.as_str() {
             "--size-mib" => args.size_mib = value(),
             "--runs" => args.runs = value().max(1),
+            "--loss-percent" => args.loss_percent = value() as u64,
+            "--lossy" => args.lossy = true,
             _ => usage(),
         }
     }
@@ -50,7 +61,7 @@ fn parse_args() -> Args {
 }
 
 fn usage() -> ! {
-    eprintln!("usage: bench_tftp [--size-mib N] [--runs N]");
+    eprintln!("usage: bench_tftp [--size-mib N] [--runs N] [--lossy [--loss-percent P]]");
     std::process::exit(2)
 }
 
@@ -253,6 +264,10 @@ fn run(args: &Args) {
     );
     let curl = find_program("curl");
     let atftp = find_program("atftp");
+    if args.lossy {
+        lossy(args, &servers, curl.as_deref(), &out, size);
+        return;
+    }
 
     // 1. Same client (curl, lockstep), every server.
     println!("## curl against each server\n");
@@ -277,6 +292,28 @@ fn run(args: &Args) {
             }
             print_row(&blksize.to_string(), &servers, &row);
         }
+    }
+
+    // 1b. Lockstep again, with our client instead of curl: who is the
+    // bottleneck at windowsize 1?
+    println!("\n## Our client, lockstep (windowsize 1), against each server\n");
+    println!(
+        "| blksize | {} | netboot vs fastest peer |",
+        names(&servers)
+    );
+    println!("|---|{}---|", "---|".repeat(servers.len()));
+    for blksize in [512u16, 1468, 65464] {
+        let mut row = Vec::new();
+        for s in &servers {
+            let r = time_runs(args.runs, &out, size, || {
+                let mut c = Client::new(s.addr).blksize(blksize);
+                c.get("big.bin", &out)
+                    .map(|_| ())
+                    .map_err(|e| e.to_string())
+            });
+            row.push(r);
+        }
+        print_row(&blksize.to_string(), &servers, &row);
     }
 
     // 2. atftp with windowsize 16, every server.
@@ -378,5 +415,157 @@ fn print_client(server: &str, client: &str, window: u16, size: u64, r: &Result<f
             size as f64 / (1 << 20) as f64 / t
         ),
         Err(e) => println!("| {server} | {client} | {window} | failed ({e}) | |"),
+    }
+}
+
+/// curl through a lossy relay, once per server, 120 s at most each.
+fn lossy(args: &Args, servers: &[Server], curl: Option<&Path>, out: &Path, size: u64) {
+    let Some(curl) = curl else {
+        println!("curl not installed");
+        return;
+    };
+    println!(
+        "## curl (blksize 512, lockstep) through a relay dropping {}% each way\n",
+        args.loss_percent
+    );
+    println!("| server | time s | result |");
+    println!("|---|---|---|");
+    for s in servers {
+        let relay = relay::Relay::start(s.addr, args.loss_percent * 10, 2024);
+        let url = format!("tftp://{}/big.bin", relay.addr());
+        let _ = std::fs::remove_file(out);
+        let start = Instant::now();
+        let status = Command::new(curl)
+            .args(["-sS", "--max-time", "120", "-o"])
+            .arg(out)
+            .arg(&url)
+            .stdin(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+        let t = start.elapsed().as_secs_f64();
+        let len = std::fs::metadata(out).map(|m| m.len()).unwrap_or(0);
+        let result = match status {
+            Ok(st) if st.success() && len == size => "complete".to_string(),
+            Ok(st) if st.code() == Some(28) => format!("not finished in 120 s ({len} bytes)"),
+            Ok(st) => format!("failed: {st} ({len} bytes)"),
+            Err(e) => format!("failed: {e}"),
+        };
+        println!("| {} | {t:.1} | {result} |", s.name);
+    }
+}
+
+mod relay {
+    //! A UDP relay between one client and a TFTP server that drops a share
+    //! of datagrams in each direction. The client talks to the relay's
+    //! request port and then to one relay port per server TID, so TIDs
+    //! keep working through it.
+
+    use std::collections::HashMap;
+    use std::net::SocketAddr;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::time::Duration;
+
+    use mio::net::UdpSocket;
+    use mio::{Events, Interest, Poll, Token};
+    use netboot_core::rng::Rng;
+
+    pub struct Relay {
+        addr: SocketAddr,
+        stop: Arc<AtomicBool>,
+        thread: Option<std::thread::JoinHandle<()>>,
+    }
+
+    enum Role {
+        /// The relay's request port: client -> server's request port.
+        Listen,
+        /// Our socket towards the server, for one client.
+        Upstream { client: SocketAddr },
+        /// The port the client sees for one server TID.
+        Downstream { tid: SocketAddr, up: usize },
+    }
+
+    impl Relay {
+        pub fn start(server: SocketAddr, loss_per_mille: u64, seed: u64) -> Relay {
+            let listen = UdpSocket::bind("127.0.0.1:0".parse().unwrap()).unwrap();
+            let addr = listen.local_addr().unwrap();
+            let stop = Arc::new(AtomicBool::new(false));
+            let flag = stop.clone();
+            let thread =
+                std::thread::spawn(move || run(listen, server, loss_per_mille, seed, &flag));
+            Relay {
+                addr,
+                stop,
+                thread: Some(thread),
+            }
+        }
+
+        pub fn addr(&self) -> SocketAddr {
+            self.addr
+        }
+    }
+
+    impl Drop for Relay {
+        fn drop(&mut self) {
+            self.stop.store(true, Ordering::Relaxed);
+            if let Some(t) = self.thread.take() {
+                let _ = t.join();
+            }
+        }
+    }
+
+    fn run(listen: UdpSocket, server: SocketAddr, loss: u64, seed: u64, stop: &AtomicBool) {
+        let mut poll = Poll::new().unwrap();
+        let mut rng = Rng::new(seed);
+        let mut socks: Vec<(UdpSocket, Role)> = vec![(listen, Role::Listen)];
+        poll.registry()
+            .register(&mut socks[0].0, Token(0), Interest::READABLE)
+            .unwrap();
+        let mut upstream: HashMap<SocketAddr, usize> = HashMap::new();
+        let mut downstream: HashMap<(SocketAddr, SocketAddr), usize> = HashMap::new();
+        let mut events = Events::with_capacity(64);
+        let mut buf = vec![0u8; 70_000];
+        while !stop.load(Ordering::Relaxed) {
+            let _ = poll.poll(&mut events, Some(Duration::from_millis(50)));
+            let ready: Vec<usize> = events.iter().map(|e| e.token().0).collect();
+            for i in ready {
+                while let Ok((n, from)) = socks[i].0.recv_from(&mut buf) {
+                    let drop_it = rng.below(1000) < loss;
+                    let (via, to) = match socks[i].1 {
+                        Role::Listen => {
+                            let up = *upstream.entry(from).or_insert_with(|| {
+                                let mut s =
+                                    UdpSocket::bind("127.0.0.1:0".parse().unwrap()).unwrap();
+                                let t = Token(socks.len());
+                                poll.registry()
+                                    .register(&mut s, t, Interest::READABLE)
+                                    .unwrap();
+                                socks.push((s, Role::Upstream { client: from }));
+                                socks.len() - 1
+                            });
+                            (up, server)
+                        }
+                        Role::Upstream { client } => {
+                            let up = i;
+                            let down = *downstream.entry((client, from)).or_insert_with(|| {
+                                let mut s =
+                                    UdpSocket::bind("127.0.0.1:0".parse().unwrap()).unwrap();
+                                let t = Token(socks.len());
+                                poll.registry()
+                                    .register(&mut s, t, Interest::READABLE)
+                                    .unwrap();
+                                socks.push((s, Role::Downstream { tid: from, up }));
+                                socks.len() - 1
+                            });
+                            (down, client)
+                        }
+                        Role::Downstream { tid, up } => (up, tid),
+                    };
+                    if !drop_it {
+                        let _ = socks[via].0.send_to(&buf[..n], to);
+                    }
+                }
+            }
+        }
     }
 }

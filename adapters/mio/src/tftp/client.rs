@@ -164,6 +164,13 @@ impl Client {
         self
     }
 
+    /// Least time a silent server is retried before giving up (default
+    /// 10 s; zero makes [`Client::retries`] alone decide).
+    pub fn give_up_after(mut self, d: std::time::Duration) -> Self {
+        self.config.give_up_after = d;
+        self
+    }
+
     /// Bounds of the adaptive retransmission timeout.
     pub fn rto(mut self, rto: RtoConfig) -> Self {
         self.config.rto = rto;

@@ -90,6 +90,14 @@ impl TftpServer {
         self
     }
 
+    /// Acknowledges a client's `timeout` option and then retransmits exactly
+    /// that often, instead of declining it and adapting to the measured
+    /// round trip (the default).
+    pub fn accept_timeout(mut self, yes: bool) -> Self {
+        self.config.limits.accept_timeout = yes;
+        self
+    }
+
     /// Refuses uploads larger than `bytes` (ERROR 3).
     pub fn max_upload(mut self, bytes: Option<u64>) -> Self {
         self.config.limits.max_upload = bytes;
@@ -105,6 +113,13 @@ impl TftpServer {
     /// Consecutive timeouts before a transfer is abandoned (default 8).
     pub fn max_retries(mut self, n: u8) -> Self {
         self.config.transfer.max_retries = n;
+        self
+    }
+
+    /// Least time a silent peer is retried before its transfer is abandoned
+    /// (default 10 s; see `TransferConfig::give_up_after`).
+    pub fn give_up_after(mut self, d: Duration) -> Self {
+        self.config.transfer.give_up_after = d;
         self
     }
 
