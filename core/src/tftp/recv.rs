@@ -6,8 +6,12 @@
 //! ACK: it is acknowledged again. A block beyond the expected one reveals a
 //! gap: it is answered once with an ACK of the last block received in order,
 //! which makes a windowed sender restart there. Other repeats are dropped.
-//! On a timeout the receiver repeats its last ACK (RFC 1350 section 2), so a
-//! transfer survives the loss of the ACK that ends a window.
+//! On a timeout (twice the sender's, so the sender normally retransmits
+//! first) the receiver repeats its last ACK (RFC 1350 section 2), so a
+//! transfer survives the loss of the ACK that ends a window. A repeated
+//! block that arrives right after its ACK went out is not answered again:
+//! it is the echo of our own repeated ACK from a sender with the Sorcerer's
+//! Apprentice bug, and answering would double every block from then on.
 
 use super::transfer::{Ctl, Payload, Role, State, Transfer};
 use super::{ApiError, Event, Ignored, TransferError, error_code_for, error_message_for};
@@ -36,6 +40,8 @@ pub(super) struct Receiver {
     nak_sent: bool,
     /// The final block, once stored.
     last_block: Option<u64>,
+    /// When an ACK last went out.
+    pub(super) acked_at: Option<Instant>,
 }
 
 impl Receiver {
@@ -46,6 +52,7 @@ impl Receiver {
             pending: None,
             nak_sent: false,
             last_block: None,
+            acked_at: None,
         }
     }
 
@@ -109,8 +116,20 @@ impl Transfer {
         }
         let behind = (expected as u16).wrapping_sub(block);
         if behind == 1 && self.recv.in_window == 0 {
-            // Our ACK for it was lost.
-            self.repeat_ack();
+            // The sender did not get our ACK for it, unless that ACK only
+            // just left: then this is a copy the sender made when our timer
+            // repeated the ACK (a sender with the Sorcerer's Apprentice bug
+            // answers each ACK copy with a DATA copy). Answering every copy
+            // would keep the doubling going for the rest of the transfer.
+            let fresh = self
+                .recv
+                .acked_at
+                .is_some_and(|at| now.saturating_duration_since(at) < self.rto.current() / 2);
+            if fresh {
+                self.ignore(Ignored::Stale);
+            } else {
+                self.repeat_ack();
+            }
         } else if (1..=0x8000).contains(&behind) {
             self.ignore(Ignored::Stale);
         } else if !self.recv.nak_sent {
@@ -187,11 +206,18 @@ impl Transfer {
         } else if self.recv.in_window >= self.neg.windowsize {
             self.recv.in_window = 0;
             self.queue_ctl(Ctl::Ack(p.block as u16), true);
-            self.arm(now);
+            self.arm_receiver(now);
         } else {
-            self.arm(now);
+            self.arm_receiver(now);
         }
         Ok(())
+    }
+
+    /// Waits for data: twice the retransmission timeout, since the sender
+    /// retransmits first and a receiver that repeats its ACK too eagerly
+    /// only provokes duplicates.
+    fn arm_receiver(&mut self, now: Instant) {
+        self.deadline = Some(now + self.rto.current().saturating_mul(2));
     }
 
     /// How long to linger after the final ACK (and after each repeat of the
@@ -207,6 +233,6 @@ impl Transfer {
         self.recv.in_window = 0;
         self.recv.nak_sent = false;
         self.repeat_ack();
-        self.arm(now);
+        self.arm_receiver(now);
     }
 }

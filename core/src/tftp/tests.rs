@@ -767,6 +767,43 @@ fn a_fast_timer_does_not_give_up_on_a_brief_silence() {
 }
 
 #[test]
+fn receiver_does_not_feed_a_sorcerers_apprentice_sender() {
+    // A copy of the last block that arrives right after our ACK is the echo
+    // of a repeated ACK: not answered. A copy that comes a timeout later
+    // means our ACK was lost: answered.
+    let mut t = Transfer::client_read(
+        Instant::ZERO,
+        &fast_config(),
+        addr(SERVER),
+        "f",
+        Mode::Octet,
+        Request::default(),
+    )
+    .unwrap();
+    let mut buf = [0u8; 700];
+    let _ = t.poll_transmit(Instant::ZERO, &mut buf);
+    let mut block = vec![0u8, 3, 0, 1];
+    block.extend_from_slice(&[9; 512]);
+    let at = Instant::from_millis(1);
+    t.handle_datagram(at, addr(SERVER_TID), &block);
+    while let Some(e) = t.poll_event() {
+        if let Event::Write { .. } = e {
+            let mut d = block.clone();
+            assert_eq!(t.payload(&mut d).unwrap().data.len(), 512);
+            t.write_done(at, Ok(())).unwrap();
+        }
+    }
+    let tx = t.poll_transmit(at, &mut buf).unwrap();
+    assert_eq!(&buf[..tx.len], b"\x00\x04\x00\x01");
+    t.handle_datagram(at + Duration::from_micros(100), addr(SERVER_TID), &block);
+    assert_eq!(t.poll_transmit(at, &mut buf), None, "echo not answered");
+    let later = at + t.rto().current();
+    t.handle_datagram(later, addr(SERVER_TID), &block);
+    let tx = t.poll_transmit(later, &mut buf).unwrap();
+    assert_eq!(&buf[..tx.len], b"\x00\x04\x00\x01", "lost ACK answered");
+}
+
+#[test]
 fn final_ack_dally_answers_retransmitted_last_block() {
     let content = file(10, 512 * 3 + 5);
     let mut g = Get::new(content.clone());

@@ -115,8 +115,8 @@ const MAX_PEER_MESSAGE: usize = 128;
 ///
 /// Built by [`Server`](super::Server) for a request, or by
 /// [`Transfer::client_read`] / [`Transfer::client_write`]; see the
-/// [module docs](super) for how to drive it. Its size is fixed (about
-/// 2 KiB): the file data never lives in it.
+/// [module docs](super) for how to drive it. Its size is fixed (under
+/// 3 KiB): the file data never lives in it.
 #[derive(Debug)]
 pub struct Transfer {
     pub(super) role: Role,
@@ -620,6 +620,9 @@ impl Transfer {
                 if !matches!(ctl, Ctl::Error(..)) {
                     // Karn's rule: only a first transmission is timed.
                     self.probe = self.ctl_fresh.then_some(now);
+                }
+                if let Ctl::Ack(_) = ctl {
+                    self.recv.acked_at = Some(now);
                 }
                 return Some(Transmit::to(self.peer, len));
             }

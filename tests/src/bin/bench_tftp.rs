@@ -221,6 +221,29 @@ fn time_runs(
     Ok(median(times))
 }
 
+/// Times `run(item)` for every item, `runs` rounds, interleaved (one run
+/// of each item per round) so that a slow spell of the machine hits every
+/// item alike; returns each item's median.
+fn interleave<T>(
+    runs: usize,
+    items: &[T],
+    out: &Path,
+    size: u64,
+    mut run: impl FnMut(&T) -> Result<(), String>,
+) -> Vec<Result<f64, String>> {
+    let mut times: Vec<Result<Vec<f64>, String>> = items.iter().map(|_| Ok(Vec::new())).collect();
+    for _ in 0..runs {
+        for (item, slot) in items.iter().zip(times.iter_mut()) {
+            let Ok(list) = slot else { continue };
+            match time_runs(1, out, size, || run(item)) {
+                Ok(t) => list.push(t),
+                Err(e) => *slot = Err(e),
+            }
+        }
+    }
+    times.into_iter().map(|t| t.map(median)).collect()
+}
+
 fn command(mut cmd: Command) -> Result<(), String> {
     let out = cmd
         .stdin(Stdio::null())
@@ -278,18 +301,13 @@ fn run(args: &Args) {
     println!("|---|{}---|", "---|".repeat(servers.len()));
     if let Some(curl) = &curl {
         for blksize in [512u32, 1468, 65464] {
-            let mut row = Vec::new();
-            for s in &servers {
-                let url = format!("tftp://{}/big.bin", s.addr);
-                let r = time_runs(args.runs, &out, size, || {
-                    let mut c = Command::new(curl);
-                    c.args(["-sS", "--tftp-blksize", &blksize.to_string(), "-o"])
-                        .arg(&out)
-                        .arg(&url);
-                    command(c)
-                });
-                row.push(r);
-            }
+            let row = interleave(args.runs, &servers, &out, size, |s| {
+                let mut c = Command::new(curl);
+                c.args(["-sS", "--tftp-blksize", &blksize.to_string(), "-o"])
+                    .arg(&out)
+                    .arg(format!("tftp://{}/big.bin", s.addr));
+                command(c)
+            });
             print_row(&blksize.to_string(), &servers, &row);
         }
     }
@@ -303,16 +321,12 @@ fn run(args: &Args) {
     );
     println!("|---|{}---|", "---|".repeat(servers.len()));
     for blksize in [512u16, 1468, 65464] {
-        let mut row = Vec::new();
-        for s in &servers {
-            let r = time_runs(args.runs, &out, size, || {
-                let mut c = Client::new(s.addr).blksize(blksize);
-                c.get("big.bin", &out)
-                    .map(|_| ())
-                    .map_err(|e| e.to_string())
-            });
-            row.push(r);
-        }
+        let row = interleave(args.runs, &servers, &out, size, |s| {
+            let mut c = Client::new(s.addr).blksize(blksize);
+            c.get("big.bin", &out)
+                .map(|_| ())
+                .map_err(|e| e.to_string())
+        });
         print_row(&blksize.to_string(), &servers, &row);
     }
 
@@ -321,18 +335,14 @@ fn run(args: &Args) {
     println!("| client | {} | netboot vs fastest peer |", names(&servers));
     println!("|---|{}---|", "---|".repeat(servers.len()));
     if let Some(atftp) = &atftp {
-        let mut row = Vec::new();
-        for s in &servers {
-            let r = time_runs(args.runs, &out, size, || {
-                let mut c = Command::new(atftp);
-                c.args(["--option", "blksize 1468", "--option", "windowsize 16"])
-                    .args(["-g", "-r", "big.bin", "-l"])
-                    .arg(&out)
-                    .args([s.addr.ip().to_string(), s.addr.port().to_string()]);
-                command(c)
-            });
-            row.push(r);
-        }
+        let row = interleave(args.runs, &servers, &out, size, |s| {
+            let mut c = Command::new(atftp);
+            c.args(["--option", "blksize 1468", "--option", "windowsize 16"])
+                .args(["-g", "-r", "big.bin", "-l"])
+                .arg(&out)
+                .args([s.addr.ip().to_string(), s.addr.port().to_string()]);
+            command(c)
+        });
         print_row("atftp w16", &servers, &row);
     }
 
@@ -340,39 +350,43 @@ fn run(args: &Args) {
     println!("\n## Clients against the same server (blksize 1468)\n");
     println!("| server | client | window | median s | MiB/s |");
     println!("|---|---|---|---|---|");
+    let netboot = std::env::current_exe()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .join("netboot");
+    let mut clients = vec!["netboot (library)", "netboot tftp get"];
+    if atftp.is_some() {
+        clients.push("atftp");
+    }
     for s in servers.iter().filter(|s| s.name != "dnsmasq") {
         for window in [16u16, 64] {
-            let r = time_runs(args.runs, &out, size, || {
-                let mut c = Client::new(s.addr).blksize(1468).windowsize(window);
-                c.get("big.bin", &out)
-                    .map(|_| ())
-                    .map_err(|e| e.to_string())
-            });
-            print_client(s.name, "netboot (library)", window, size, &r);
-            let netboot = std::env::current_exe()
-                .unwrap()
-                .parent()
-                .unwrap()
-                .join("netboot");
-            let r = time_runs(args.runs, &out, size, || {
-                let mut c = Command::new(&netboot);
-                c.args(["tftp", "get", &s.addr.to_string(), "big.bin"])
-                    .arg(&out)
-                    .args(["--blksize", "1468", "--windowsize", &window.to_string()]);
-                command(c)
-            });
-            print_client(s.name, "netboot tftp get", window, size, &r);
-            if let Some(atftp) = &atftp {
-                let r = time_runs(args.runs, &out, size, || {
-                    let mut c = Command::new(atftp);
+            let rows = interleave(args.runs, &clients, &out, size, |client| match *client {
+                "netboot (library)" => {
+                    let mut c = Client::new(s.addr).blksize(1468).windowsize(window);
+                    c.get("big.bin", &out)
+                        .map(|_| ())
+                        .map_err(|e| e.to_string())
+                }
+                "netboot tftp get" => {
+                    let mut c = Command::new(&netboot);
+                    c.args(["tftp", "get", &s.addr.to_string(), "big.bin"])
+                        .arg(&out)
+                        .args(["--blksize", "1468", "--windowsize", &window.to_string()]);
+                    command(c)
+                }
+                _ => {
+                    let mut c = Command::new(atftp.as_ref().unwrap());
                     c.args(["--option", "blksize 1468"])
                         .args(["--option", &format!("windowsize {window}")])
                         .args(["-g", "-r", "big.bin", "-l"])
                         .arg(&out)
                         .args([s.addr.ip().to_string(), s.addr.port().to_string()]);
                     command(c)
-                });
-                print_client(s.name, "atftp", window, size, &r);
+                }
+            });
+            for (client, r) in clients.iter().zip(&rows) {
+                print_client(s.name, client, window, size, r);
             }
         }
     }
