@@ -11,6 +11,7 @@ mod exit;
 mod ftp;
 mod logging;
 mod progress;
+mod tftp;
 
 use std::process::ExitCode;
 
@@ -38,6 +39,11 @@ enum Command {
         #[command(subcommand)]
         command: ftp::FtpCommand,
     },
+    /// TFTP: serve a directory, get and put files.
+    Tftp {
+        #[command(subcommand)]
+        command: tftp::TftpCommand,
+    },
 }
 
 fn main() -> ExitCode {
@@ -46,6 +52,7 @@ fn main() -> ExitCode {
     let result: Result<(), exit::CliError> = match cli.command {
         Command::Bootp(command) => bootp::run(command),
         Command::Ftp { command } => ftp::run(command),
+        Command::Tftp { command } => tftp::run(command),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

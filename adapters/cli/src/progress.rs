@@ -35,6 +35,11 @@ impl Progress {
         Progress { bar: Some(bar) }
     }
 
+    /// True when a bar is drawn (standard error is a terminal).
+    pub fn is_visible(&self) -> bool {
+        self.bar.is_some()
+    }
+
     /// A progress reporter that never draws anything.
     pub fn hidden() -> Self {
         Progress { bar: None }

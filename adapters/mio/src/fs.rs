@@ -14,9 +14,14 @@
 //! clobbered) and removed on discard or when the writer is dropped. Temporary
 //! files never appear in directory listings. Nothing is `fsync`ed: like
 //! vsftpd and atftpd, durability is left to the file system.
+//!
+//! Writes go through a [`WRITE_BUFFER`]-byte buffer, so a transfer of small
+//! blocks costs one `write` per buffer rather than one per block; an error
+//! the buffer hides surfaces at the latest in [`Storage::commit`], which
+//! then fails and publishes nothing.
 
 use std::fs::File;
-use std::io::{self, Write};
+use std::io::{self, BufWriter, Write};
 use std::ops::ControlFlow;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
@@ -27,6 +32,9 @@ use cap_std::ambient_authority;
 use cap_std::fs::{Dir, OpenOptions};
 use netboot_core::path;
 use netboot_core::storage::{EntryKind, Metadata, Storage, StoreError, WriteMode};
+
+/// Size of the write buffer of each open upload, in bytes.
+pub const WRITE_BUFFER: usize = 64 * 1024;
 
 /// Prefix of temporary upload files; such names are hidden and unservable.
 pub const TEMP_PREFIX: &str = ".netboot-upload-";
@@ -60,7 +68,7 @@ pub struct FsStore {
 /// A file of an [`FsStore`] open for writing.
 #[derive(Debug)]
 pub struct FsWriter {
-    file: Option<File>,
+    file: Option<BufWriter<File>>,
     /// Where the content is being written (a temp file in atomic modes).
     written: String,
     /// The name it must get on commit, in atomic modes.
@@ -252,7 +260,7 @@ impl Storage for FsStore {
             opts.write(true).create_new(true);
             let file = self.root.open_with(&temp, &opts).map_err(err)?.into_std();
             Ok(FsWriter {
-                file: Some(file),
+                file: Some(BufWriter::with_capacity(WRITE_BUFFER, file)),
                 written: temp,
                 target: Some((path.to_string(), mode)),
                 root: self.root.try_clone().ok(),
@@ -274,7 +282,7 @@ impl Storage for FsStore {
                 (&file).seek(io::SeekFrom::Start(offset)).map_err(err)?;
             }
             Ok(FsWriter {
-                file: Some(file),
+                file: Some(BufWriter::with_capacity(WRITE_BUFFER, file)),
                 written: path.to_string(),
                 target: None,
                 root: None,
@@ -290,7 +298,10 @@ impl Storage for FsStore {
     }
 
     fn commit(&mut self, mut file: FsWriter) -> Result<(), StoreError> {
-        file.file.take();
+        if let Some(mut w) = file.file.take() {
+            // On failure `file` is dropped here, which removes the temporary.
+            w.flush().map_err(err)?;
+        }
         let Some((target, mode)) = file.target.take() else {
             return Ok(());
         };
@@ -387,15 +398,30 @@ impl Storage for FsStore {
 
 impl FsWriter {
     /// The open file, for zero-copy writers (`splice(2)`): bytes written to
-    /// it count exactly like [`Storage::write`]. `None` after a failure.
-    pub fn file(&self) -> Option<&File> {
-        self.file.as_ref()
+    /// it count exactly like [`Storage::write`]. Anything still buffered from
+    /// earlier [`Storage::write`] calls is flushed first, so the two kinds of
+    /// write never reorder. `None` after a failure.
+    pub fn file(&mut self) -> Option<&File> {
+        let buffered = self.file.as_mut()?;
+        if buffered.flush().is_err() {
+            self.file = None;
+            return None;
+        }
+        self.file.as_ref().map(BufWriter::get_ref)
     }
 }
 
 impl Drop for FsWriter {
     fn drop(&mut self) {
-        self.file.take();
+        if let Some(mut w) = self.file.take() {
+            if self.target.is_some() {
+                // An abandoned write-aside upload is about to be removed.
+                drop(w.into_parts());
+            } else {
+                // In place (append, resume): what was written stays written.
+                let _ = w.flush();
+            }
+        }
         if self.target.is_some()
             && !self.written.is_empty()
             && let Some(root) = &self.root

@@ -10,7 +10,10 @@
 //! * [`fs`]: [`fs::FsStore`], the directory store jailed with cap-std;
 //! * [`net`]: socket options and address helpers;
 //! * [`clock`]: the bridge from the OS clock to the core's instants;
-//! * [`bootp`]: the BOOTP/DHCP server service and the blocking client.
+//! * [`bootp`]: the BOOTP/DHCP server service and the blocking client;
+//! * [`tftp`]: the TFTP server service, the embeddable server and the
+//!   blocking client;
+//! * [`ftp`]: the FTP server service and the blocking client.
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -20,3 +23,4 @@ pub mod fs;
 pub mod ftp;
 pub mod net;
 pub mod runtime;
+pub mod tftp;

@@ -578,7 +578,7 @@ impl FtpService {
             },
             #[cfg(target_os = "linux")]
             Running::Splice { pipe, pending } => {
-                match conn.writer.as_ref().and_then(FsWriter::file) {
+                match conn.writer.as_mut().and_then(FsWriter::file) {
                     Some(file) => splice_in(data, pipe, file, pending, &mut t.bytes),
                     None => Err(Outcome::Storage(netboot_core::storage::StoreError::Io)),
                 }

@@ -1,0 +1,585 @@
+//! TFTP benchmark runner: downloads one file over loopback, side by side,
+//! from our server, atftpd and dnsmasq with the same clients, and compares
+//! our client with atftp against the same servers. Reports medians of
+//! several runs and ratios. Not a test: nothing here asserts speed.
+//!
+//! ```text
+//! cargo build --release -p netboot-cli -p netboot-tests
+//! target/release/bench_tftp [--size-mib 100] [--runs 5]
+//! target/release/bench_tftp --lossy [--loss-percent 5] [--size-mib 4]
+//! ```
+//!
+//! `--lossy` instead fetches the file with curl through a relay that drops
+//! the given share of datagrams in each direction (seeded, so every server
+//! sees the same pattern of drops), stopping each attempt after 120 s.
+//!
+//! As root it re-runs itself inside a fresh network namespace (only its
+//! loopback is used), where dnsmasq may take port 69; without root dnsmasq
+//! is left out.
+
+use std::net::{SocketAddr, UdpSocket};
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use netboot_mio::tftp::Client;
+use netboot_tests::{ChildGuard, find_program, free_udp_port, is_root, unique_name, wait_for};
+
+const INNER: &str = "NETBOOT_BENCH_INNER";
+
+struct Args {
+    size_mib: usize,
+    runs: usize,
+    lossy: bool,
+    loss_percent: u64,
+}
+
+fn parse_args() -> Args {
+    let mut args = Args {
+        size_mib: 100,
+        runs: 5,
+        lossy: false,
+        loss_percent: 5,
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(a) = it.next() {
+        let mut value = || {
+            it.next()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or_else(|| usage())
+        };
+        match a.as_str() {
+            "--size-mib" => args.size_mib = value(),
+            "--runs" => args.runs = value().max(1),
+            "--loss-percent" => args.loss_percent = value() as u64,
+            "--lossy" => args.lossy = true,
+            _ => usage(),
+        }
+    }
+    args
+}
+
+fn usage() -> ! {
+    eprintln!("usage: bench_tftp [--size-mib N] [--runs N] [--lossy [--loss-percent P]]");
+    std::process::exit(2)
+}
+
+fn main() {
+    let args = parse_args();
+    if is_root() && std::env::var_os(INNER).is_none() {
+        // Re-run inside a private namespace with loopback up.
+        let ns = unique_name("nbbench");
+        let ip = |a: &[&str]| {
+            Command::new("ip")
+                .args(a)
+                .status()
+                .is_ok_and(|s| s.success())
+        };
+        if ip(&["netns", "add", &ns]) && ip(&["-n", &ns, "link", "set", "lo", "up"]) {
+            let status = Command::new("ip")
+                .args(["netns", "exec", &ns])
+                .arg(std::env::current_exe().unwrap())
+                .args(std::env::args().skip(1))
+                .env(INNER, "1")
+                .status();
+            ip(&["netns", "del", &ns]);
+            std::process::exit(status.map_or(1, |s| s.code().unwrap_or(1)));
+        }
+        eprintln!("cannot create a network namespace; running on the host's loopback");
+    }
+    run(&args);
+}
+
+/// One server under test.
+struct Server {
+    name: &'static str,
+    addr: SocketAddr,
+    _guard: ChildGuard,
+}
+
+fn wait_ready(addr: SocketAddr) -> bool {
+    let probe = UdpSocket::bind("127.0.0.1:0").unwrap();
+    probe
+        .set_read_timeout(Some(Duration::from_millis(100)))
+        .unwrap();
+    wait_for(Duration::from_secs(10), || {
+        probe
+            .send_to(b"\x00\x01bench-probe\x00octet\x00", addr)
+            .ok()?;
+        let mut buf = [0u8; 600];
+        probe.recv_from(&mut buf).ok().map(|_| ())
+    })
+    .is_some()
+}
+
+fn start_servers(root: &Path, work: &Path) -> Vec<Server> {
+    let mut servers = Vec::new();
+    let netboot = std::env::current_exe()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .join("netboot");
+    let port = free_udp_port();
+    let guard = ChildGuard::spawn(
+        "netboot",
+        Command::new(&netboot)
+            .args(["tftp", "serve", "--root"])
+            .arg(root)
+            .args(["--listen", &format!("127.0.0.1:{port}")])
+            .args(["--max-windowsize", "64"]),
+    )
+    .expect("netboot binary next to bench_tftp (cargo build --release -p netboot-cli)");
+    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    assert!(wait_ready(addr), "netboot tftp serve did not start");
+    servers.push(Server {
+        name: "netboot",
+        addr,
+        _guard: guard,
+    });
+    if let Some(atftpd) = find_program("atftpd") {
+        let port = free_udp_port();
+        let guard = ChildGuard::spawn(
+            "atftpd",
+            Command::new(atftpd)
+                .args(["--daemon", "--no-fork", "--port", &port.to_string()])
+                .args(["--bind-address", "127.0.0.1", "--user", "root.root"])
+                .arg("--logfile")
+                .arg(work.join("atftpd.log"))
+                .arg(root),
+        )
+        .unwrap();
+        let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+        if wait_ready(addr) {
+            servers.push(Server {
+                name: "atftpd",
+                addr,
+                _guard: guard,
+            });
+        }
+    } else {
+        eprintln!("atftpd not installed: left out");
+    }
+    if let Some(dnsmasq) = find_program("dnsmasq") {
+        if std::env::var_os(INNER).is_some() {
+            let guard = ChildGuard::spawn(
+                "dnsmasq",
+                Command::new(dnsmasq)
+                    .args([
+                        "--no-daemon",
+                        "--conf-file=/dev/null",
+                        "--pid-file=",
+                        "--port=0",
+                        "--enable-tftp",
+                        "--listen-address=127.0.0.1",
+                        "--bind-interfaces",
+                        "--user=root",
+                    ])
+                    .arg(format!("--tftp-root={}", root.display())),
+            )
+            .unwrap();
+            let addr: SocketAddr = "127.0.0.1:69".parse().unwrap();
+            if wait_ready(addr) {
+                servers.push(Server {
+                    name: "dnsmasq",
+                    addr,
+                    _guard: guard,
+                });
+            }
+        } else {
+            eprintln!("dnsmasq needs port 69 in a private namespace (run as root): left out");
+        }
+    }
+    servers
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    v[v.len() / 2]
+}
+
+/// Runs `make()` `runs` times; each must produce `out` equal in size to
+/// `size`. Returns the median seconds, or None if a run failed.
+fn time_runs(
+    runs: usize,
+    out: &Path,
+    size: u64,
+    mut make: impl FnMut() -> Result<(), String>,
+) -> Result<f64, String> {
+    let mut times = Vec::new();
+    for _ in 0..runs {
+        let _ = std::fs::remove_file(out);
+        let start = Instant::now();
+        make()?;
+        let t = start.elapsed().as_secs_f64();
+        let len = std::fs::metadata(out).map(|m| m.len()).unwrap_or(0);
+        if len != size {
+            return Err(format!("got {len} bytes, expected {size}"));
+        }
+        times.push(t);
+    }
+    Ok(median(times))
+}
+
+/// Times `run(item)` for every item, `runs` rounds, interleaved (one run
+/// of each item per round) so that a slow spell of the machine hits every
+/// item alike; returns each item's median.
+fn interleave<T>(
+    runs: usize,
+    items: &[T],
+    out: &Path,
+    size: u64,
+    mut run: impl FnMut(&T) -> Result<(), String>,
+) -> Vec<Result<f64, String>> {
+    let mut times: Vec<Result<Vec<f64>, String>> = items.iter().map(|_| Ok(Vec::new())).collect();
+    for _ in 0..runs {
+        for (item, slot) in items.iter().zip(times.iter_mut()) {
+            let Ok(list) = slot else { continue };
+            match time_runs(1, out, size, || run(item)) {
+                Ok(t) => list.push(t),
+                Err(e) => *slot = Err(e),
+            }
+        }
+    }
+    times.into_iter().map(|t| t.map(median)).collect()
+}
+
+fn command(mut cmd: Command) -> Result<(), String> {
+    let out = cmd
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| e.to_string())?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "{}: {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr).trim()
+        ))
+    }
+}
+
+fn run(args: &Args) {
+    let root = tempfile::tempdir().unwrap();
+    let work = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(root.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let size = (args.size_mib as u64) << 20;
+    let file = root.path().join("big.bin");
+    std::fs::write(&file, netboot_tests::test_bytes(100, size as usize)).unwrap();
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let out = work.path().join("out.bin");
+    let servers = start_servers(root.path(), work.path());
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|c| {
+            c.lines()
+                .find(|l| l.starts_with("model name"))
+                .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string())
+        })
+        .unwrap_or_default();
+    println!(
+        "# TFTP benchmark: {} MiB over loopback, median of {} runs ({}, {} CPUs)\n",
+        args.size_mib,
+        args.runs,
+        cpu,
+        std::thread::available_parallelism().map_or(0, |n| n.get())
+    );
+    let curl = find_program("curl");
+    let atftp = find_program("atftp");
+    if args.lossy {
+        lossy(args, &servers, curl.as_deref(), &out, size);
+        return;
+    }
+
+    // 1. Same client (curl, lockstep), every server.
+    println!("## curl against each server\n");
+    println!(
+        "| blksize | {} | netboot vs fastest peer |",
+        names(&servers)
+    );
+    println!("|---|{}---|", "---|".repeat(servers.len()));
+    if let Some(curl) = &curl {
+        for blksize in [512u32, 1468, 65464] {
+            let row = interleave(args.runs, &servers, &out, size, |s| {
+                let mut c = Command::new(curl);
+                c.args(["-sS", "--tftp-blksize", &blksize.to_string(), "-o"])
+                    .arg(&out)
+                    .arg(format!("tftp://{}/big.bin", s.addr));
+                command(c)
+            });
+            print_row(&blksize.to_string(), &servers, &row);
+        }
+    }
+
+    // 1b. Lockstep again, with our client instead of curl: who is the
+    // bottleneck at windowsize 1?
+    println!("\n## Our client, lockstep (windowsize 1), against each server\n");
+    println!(
+        "| blksize | {} | netboot vs fastest peer |",
+        names(&servers)
+    );
+    println!("|---|{}---|", "---|".repeat(servers.len()));
+    for blksize in [512u16, 1468, 65464] {
+        let row = interleave(args.runs, &servers, &out, size, |s| {
+            let mut c = Client::new(s.addr).blksize(blksize);
+            c.get("big.bin", &out)
+                .map(|_| ())
+                .map_err(|e| e.to_string())
+        });
+        print_row(&blksize.to_string(), &servers, &row);
+    }
+
+    // 2. atftp with windowsize 16, every server.
+    println!("\n## atftp --option \"blksize 1468\" --option \"windowsize 16\"\n");
+    println!("| client | {} | netboot vs fastest peer |", names(&servers));
+    println!("|---|{}---|", "---|".repeat(servers.len()));
+    if let Some(atftp) = &atftp {
+        let row = interleave(args.runs, &servers, &out, size, |s| {
+            let mut c = Command::new(atftp);
+            c.args(["--option", "blksize 1468", "--option", "windowsize 16"])
+                .args(["-g", "-r", "big.bin", "-l"])
+                .arg(&out)
+                .args([s.addr.ip().to_string(), s.addr.port().to_string()]);
+            command(c)
+        });
+        print_row("atftp w16", &servers, &row);
+    }
+
+    // 3. Our client vs atftp against the same servers.
+    println!("\n## Clients against the same server (blksize 1468)\n");
+    println!("| server | client | window | median s | MiB/s |");
+    println!("|---|---|---|---|---|");
+    let netboot = std::env::current_exe()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .join("netboot");
+    let mut clients = vec!["netboot (library)", "netboot tftp get"];
+    if atftp.is_some() {
+        clients.push("atftp");
+    }
+    for s in servers.iter().filter(|s| s.name != "dnsmasq") {
+        for window in [16u16, 64] {
+            let rows = interleave(args.runs, &clients, &out, size, |client| match *client {
+                "netboot (library)" => {
+                    let mut c = Client::new(s.addr).blksize(1468).windowsize(window);
+                    c.get("big.bin", &out)
+                        .map(|_| ())
+                        .map_err(|e| e.to_string())
+                }
+                "netboot tftp get" => {
+                    let mut c = Command::new(&netboot);
+                    c.args(["tftp", "get", &s.addr.to_string(), "big.bin"])
+                        .arg(&out)
+                        .args(["--blksize", "1468", "--windowsize", &window.to_string()]);
+                    command(c)
+                }
+                _ => {
+                    let mut c = Command::new(atftp.as_ref().unwrap());
+                    c.args(["--option", "blksize 1468"])
+                        .args(["--option", &format!("windowsize {window}")])
+                        .args(["-g", "-r", "big.bin", "-l"])
+                        .arg(&out)
+                        .args([s.addr.ip().to_string(), s.addr.port().to_string()]);
+                    command(c)
+                }
+            });
+            for (client, r) in clients.iter().zip(&rows) {
+                print_client(s.name, client, window, size, r);
+            }
+        }
+    }
+}
+
+fn names(servers: &[Server]) -> String {
+    servers
+        .iter()
+        .map(|s| format!("{} s", s.name))
+        .collect::<Vec<_>>()
+        .join(" | ")
+}
+
+fn print_row(label: &str, servers: &[Server], row: &[Result<f64, String>]) {
+    let cells: Vec<String> = row
+        .iter()
+        .map(|r| match r {
+            Ok(t) => format!("{t:.3}"),
+            Err(e) => format!("failed ({e})"),
+        })
+        .collect();
+    let ours = row[0].as_ref().ok();
+    let best_peer = row[1..]
+        .iter()
+        .filter_map(|r| r.as_ref().ok())
+        .copied()
+        .reduce(f64::min);
+    let ratio = match (ours, best_peer) {
+        (Some(o), Some(p)) => format!("{:.2}x faster", p / o),
+        _ => "n/a".to_string(),
+    };
+    debug_assert_eq!(servers.len(), row.len());
+    println!("| {label} | {} | {ratio} |", cells.join(" | "));
+}
+
+fn print_client(server: &str, client: &str, window: u16, size: u64, r: &Result<f64, String>) {
+    match r {
+        Ok(t) => println!(
+            "| {server} | {client} | {window} | {t:.3} | {:.0} |",
+            size as f64 / (1 << 20) as f64 / t
+        ),
+        Err(e) => println!("| {server} | {client} | {window} | failed ({e}) | |"),
+    }
+}
+
+/// curl through a lossy relay, once per server, 120 s at most each.
+fn lossy(args: &Args, servers: &[Server], curl: Option<&Path>, out: &Path, size: u64) {
+    let Some(curl) = curl else {
+        println!("curl not installed");
+        return;
+    };
+    println!(
+        "## curl (blksize 512, lockstep) through a relay dropping {}% each way\n",
+        args.loss_percent
+    );
+    println!("| server | time s | result |");
+    println!("|---|---|---|");
+    for s in servers {
+        let relay = relay::Relay::start(s.addr, args.loss_percent * 10, 2024);
+        let url = format!("tftp://{}/big.bin", relay.addr());
+        let _ = std::fs::remove_file(out);
+        let start = Instant::now();
+        let status = Command::new(curl)
+            .args(["-sS", "--max-time", "120", "-o"])
+            .arg(out)
+            .arg(&url)
+            .stdin(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+        let t = start.elapsed().as_secs_f64();
+        let len = std::fs::metadata(out).map(|m| m.len()).unwrap_or(0);
+        let result = match status {
+            Ok(st) if st.success() && len == size => "complete".to_string(),
+            Ok(st) if st.code() == Some(28) => format!("not finished in 120 s ({len} bytes)"),
+            Ok(st) => format!("failed: {st} ({len} bytes)"),
+            Err(e) => format!("failed: {e}"),
+        };
+        println!("| {} | {t:.1} | {result} |", s.name);
+    }
+}
+
+mod relay {
+    //! A UDP relay between one client and a TFTP server that drops a share
+    //! of datagrams in each direction. The client talks to the relay's
+    //! request port and then to one relay port per server TID, so TIDs
+    //! keep working through it.
+
+    use std::collections::HashMap;
+    use std::net::SocketAddr;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::time::Duration;
+
+    use mio::net::UdpSocket;
+    use mio::{Events, Interest, Poll, Token};
+    use netboot_core::rng::Rng;
+
+    pub struct Relay {
+        addr: SocketAddr,
+        stop: Arc<AtomicBool>,
+        thread: Option<std::thread::JoinHandle<()>>,
+    }
+
+    enum Role {
+        /// The relay's request port: client -> server's request port.
+        Listen,
+        /// Our socket towards the server, for one client.
+        Upstream { client: SocketAddr },
+        /// The port the client sees for one server TID.
+        Downstream { tid: SocketAddr, up: usize },
+    }
+
+    impl Relay {
+        pub fn start(server: SocketAddr, loss_per_mille: u64, seed: u64) -> Relay {
+            let listen = UdpSocket::bind("127.0.0.1:0".parse().unwrap()).unwrap();
+            let addr = listen.local_addr().unwrap();
+            let stop = Arc::new(AtomicBool::new(false));
+            let flag = stop.clone();
+            let thread =
+                std::thread::spawn(move || run(listen, server, loss_per_mille, seed, &flag));
+            Relay {
+                addr,
+                stop,
+                thread: Some(thread),
+            }
+        }
+
+        pub fn addr(&self) -> SocketAddr {
+            self.addr
+        }
+    }
+
+    impl Drop for Relay {
+        fn drop(&mut self) {
+            self.stop.store(true, Ordering::Relaxed);
+            if let Some(t) = self.thread.take() {
+                let _ = t.join();
+            }
+        }
+    }
+
+    fn run(listen: UdpSocket, server: SocketAddr, loss: u64, seed: u64, stop: &AtomicBool) {
+        let mut poll = Poll::new().unwrap();
+        let mut rng = Rng::new(seed);
+        let mut socks: Vec<(UdpSocket, Role)> = vec![(listen, Role::Listen)];
+        poll.registry()
+            .register(&mut socks[0].0, Token(0), Interest::READABLE)
+            .unwrap();
+        let mut upstream: HashMap<SocketAddr, usize> = HashMap::new();
+        let mut downstream: HashMap<(SocketAddr, SocketAddr), usize> = HashMap::new();
+        let mut events = Events::with_capacity(64);
+        let mut buf = vec![0u8; 70_000];
+        while !stop.load(Ordering::Relaxed) {
+            let _ = poll.poll(&mut events, Some(Duration::from_millis(50)));
+            let ready: Vec<usize> = events.iter().map(|e| e.token().0).collect();
+            for i in ready {
+                while let Ok((n, from)) = socks[i].0.recv_from(&mut buf) {
+                    let drop_it = rng.below(1000) < loss;
+                    let (via, to) = match socks[i].1 {
+                        Role::Listen => {
+                            let up = *upstream.entry(from).or_insert_with(|| {
+                                let mut s =
+                                    UdpSocket::bind("127.0.0.1:0".parse().unwrap()).unwrap();
+                                let t = Token(socks.len());
+                                poll.registry()
+                                    .register(&mut s, t, Interest::READABLE)
+                                    .unwrap();
+                                socks.push((s, Role::Upstream { client: from }));
+                                socks.len() - 1
+                            });
+                            (up, server)
+                        }
+                        Role::Upstream { client } => {
+                            let up = i;
+                            let down = *downstream.entry((client, from)).or_insert_with(|| {
+                                let mut s =
+                                    UdpSocket::bind("127.0.0.1:0".parse().unwrap()).unwrap();
+                                let t = Token(socks.len());
+                                poll.registry()
+                                    .register(&mut s, t, Interest::READABLE)
+                                    .unwrap();
+                                socks.push((s, Role::Downstream { tid: from, up }));
+                                socks.len() - 1
+                            });
+                            (down, client)
+                        }
+                        Role::Downstream { tid, up } => (up, tid),
+                    };
+                    if !drop_it {
+                        let _ = socks[via].0.send_to(&buf[..n], to);
+                    }
+                }
+            }
+        }
+    }
+}
