@@ -1119,6 +1119,18 @@ impl Sim {
         app.downcast_mut()
     }
 
+    /// Runs `f` on the host's program (if it is running and of type `T`)
+    /// with a [`Cx`], as if the program had decided it itself: how a test
+    /// hands a running client its next command.
+    pub fn command<T: App>(&mut self, host: HostId, f: impl FnOnce(&mut T, &mut Cx<'_>)) {
+        self.with_app(host, |app, cx| {
+            let app: &mut dyn Any = app;
+            if let Some(app) = app.downcast_mut::<T>() {
+                f(app, cx);
+            }
+        });
+    }
+
     /// The host's disk.
     pub fn store(&self, host: HostId) -> &SimStore {
         &self.hosts[host].store

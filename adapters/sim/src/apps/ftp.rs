@@ -585,7 +585,8 @@ pub enum Op {
     },
     /// Download `remote` from `offset` into the local file `local`
     /// (replaced when `offset` is 0, written in place from `offset`
-    /// otherwise).
+    /// otherwise; an empty `local` keeps the bytes in [`OpResult::data`]
+    /// only).
     Get {
         /// Remote path.
         remote: String,
@@ -692,6 +693,7 @@ pub struct FtpClient {
     pub results: Vec<OpResult>,
     /// True once the session has ended (all operations done or failed).
     pub finished: bool,
+    interactive: bool,
 }
 
 impl FtpClient {
@@ -716,7 +718,22 @@ impl FtpClient {
             buf: vec![0; 4096],
             results: Vec::new(),
             finished: false,
+            interactive: false,
         }
+    }
+
+    /// Keeps the session open when the operations run out, waiting for
+    /// more from [`FtpClient::push_ops`] (a test driving it step by step).
+    pub fn interactive(mut self) -> Self {
+        self.interactive = true;
+        self
+    }
+
+    /// Adds operations and starts the next one if the session is idle.
+    pub fn push_ops(&mut self, cx: &mut Cx<'_>, ops: impl IntoIterator<Item = Op>) {
+        self.ops.extend(ops);
+        self.next_op(cx);
+        self.service(cx);
     }
 
     /// Sets how long to wait for each reply.
@@ -770,6 +787,9 @@ impl FtpClient {
                 return;
             }
             let Some(op) = self.ops.pop_front() else {
+                if self.interactive {
+                    return;
+                }
                 // Nothing left: hang up politely.
                 if let Some(ctrl) = self.ctrl.take() {
                     cx.close(ctrl);
@@ -926,6 +946,7 @@ impl FtpClient {
         let mut result = result;
         if result.is_ok()
             && let Op::Get { local, offset, .. } = &op
+            && !local.is_empty()
             && let Err(e) = save(cx.store, local, *offset, &self.received)
         {
             result = Err(Failed::Local(e));
