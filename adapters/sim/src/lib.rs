@@ -20,6 +20,8 @@
 //!   glue, exactly as the mio adapter does with real sockets and files.
 //! * [`seed`]: `SIM_SEED` / `SIM_SEEDS`, and the replay command printed on
 //!   failure.
+//! * [`fuzz`]: the cargo-fuzz harnesses, shared with the stable
+//!   regression test.
 //! * [`trace`] and [`timers`]: the trace hash, and a deadline queue for
 //!   programs that run many machines.
 //!
@@ -44,6 +46,7 @@
 
 pub mod apps;
 pub mod faults;
+pub mod fuzz;
 pub mod seed;
 pub mod store;
 pub mod timers;
