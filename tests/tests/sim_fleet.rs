@@ -43,7 +43,14 @@ fn weather() -> LinkFaults {
 }
 
 fn address(i: usize) -> Ipv4Addr {
-    Ipv4Addr::from(u32::from(Ipv4Addr::new(10, 8, 0, 0)) + i as u32 + 1)
+    // Host parts 1..=254 of successive /24s: no network or broadcast
+    // address.
+    Ipv4Addr::new(
+        10,
+        8 + (i / (254 * 256)) as u8,
+        ((i / 254) % 256) as u8,
+        (1 + i % 254) as u8,
+    )
 }
 
 fn content(seed: u64, len: usize) -> Vec<u8> {

@@ -534,8 +534,10 @@ impl Net {
     }
 
     fn is_subnet_broadcast(&self, ip: Ipv4Addr) -> bool {
-        // The segment is a /24 in the simulation's address plan.
-        ip.octets()[3] == 255
+        // A directed broadcast: an all-ones host part (taken as the last
+        // octet) that no host has as its address (the segment may be wider
+        // than a /24).
+        ip.octets()[3] == 255 && !self.by_ip.contains_key(&ip)
     }
 
     fn ephemeral(&mut self, host: HostId) -> u16 {
