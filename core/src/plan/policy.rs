@@ -192,6 +192,12 @@ impl<P: Profiles, const N: usize> PlanPolicy<P, N> {
         self.events.pop_front()
     }
 
+    /// True when progress changed since [`Self::take_dirty`] was last
+    /// called.
+    pub fn is_dirty(&self) -> bool {
+        self.dirty
+    }
+
     /// True (once) when progress changed since the last call: time to save
     /// it (see [`super::progressfile`]).
     pub fn take_dirty(&mut self) -> bool {
