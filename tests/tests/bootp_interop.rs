@@ -7,65 +7,14 @@
 //! and tears everything down when it ends, failing or not: processes are
 //! killed by their guards before the namespaces are deleted.
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::path::Path;
-use std::process::{Command, Stdio};
-use std::sync::{Arc, Mutex};
+use std::process::Stdio;
 use std::time::Duration;
 
-use netboot_tests::netns::{NetnsPair, in_netns, ip};
+use netboot_tests::lab::{FirmwareLab, Output, spawn, spawn_with_stdin};
+use netboot_tests::netns::{NetnsPair, in_netns};
 use netboot_tests::{ChildGuard, netboot_bin, require_program, require_root, wait_for};
-
-/// Everything a child prints, collected by background readers.
-#[derive(Clone, Default)]
-struct Output(Arc<Mutex<String>>);
-
-impl Output {
-    fn text(&self) -> String {
-        self.0.lock().unwrap().clone()
-    }
-
-    /// Waits until the output contains `needle`.
-    fn wait(&self, needle: &str, timeout: Duration) -> bool {
-        wait_for(timeout, || self.text().contains(needle).then_some(())).is_some()
-    }
-}
-
-fn spawn(name: &str, cmd: &mut Command) -> (ChildGuard, Output) {
-    spawn_with_stdin(name, cmd, Stdio::null())
-}
-
-fn spawn_with_stdin(name: &str, cmd: &mut Command, stdin: Stdio) -> (ChildGuard, Output) {
-    let child = cmd
-        .stdin(stdin)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("start {name}: {e}"));
-    let mut guard = ChildGuard::new(name, child);
-    let out = Output::default();
-    let child = guard.child();
-    let pipes: Vec<Box<dyn Read + Send>> = vec![
-        Box::new(child.stdout.take().unwrap()),
-        Box::new(child.stderr.take().unwrap()),
-    ];
-    for mut pipe in pipes {
-        let out = out.clone();
-        std::thread::spawn(move || {
-            let mut buf = [0u8; 4096];
-            while let Ok(n) = pipe.read(&mut buf) {
-                if n == 0 {
-                    break;
-                }
-                out.0
-                    .lock()
-                    .unwrap()
-                    .push_str(&String::from_utf8_lossy(&buf[..n]));
-            }
-        });
-    }
-    (guard, out)
-}
 
 fn hw_addr(ns: &str, dev: &str) -> String {
     let out = in_netns(ns, "cat")
@@ -104,22 +53,6 @@ fn our_server(ns: &str, dev: &str, net: u8, mac: &str, dir: &Path) -> (ChildGuar
     (guard, out)
 }
 
-/// A bridge addressed `cidr` with a tap on it, in namespace `ns` (only the
-/// server namespace of a pair is used: the guest's NIC is the tap).
-fn bridge_with_tap(ns: &str, bridge: &str, tap: &str, cidr: &str) {
-    let run = |args: &[&str]| {
-        let mut full = vec!["-n", ns];
-        full.extend_from_slice(args);
-        ip(&full);
-    };
-    run(&["link", "add", bridge, "type", "bridge"]);
-    run(&["addr", "add", cidr, "dev", bridge]);
-    run(&["link", "set", bridge, "up"]);
-    run(&["tuntap", "add", tap, "mode", "tap"]);
-    run(&["link", "set", tap, "master", bridge]);
-    run(&["link", "set", tap, "up"]);
-}
-
 /// Our server in `ns` on `bridge`, with one host entry.
 fn our_bridge_server(
     ns: &str,
@@ -153,20 +86,18 @@ fn our_bridge_server(
     (guard, log)
 }
 
-/// A namespace with a bridge, a tap for a QEMU guest and our server on the
-/// bridge, for the firmware tests. Fields drop in order: the server first,
-/// then the namespace.
-struct FirmwareLab {
+/// The firmware lab with our BOOTP server on its bridge. Fields drop in
+/// order: the server first, then the namespace.
+struct BootpLab {
     _server: ChildGuard,
     log: Output,
-    pair: NetnsPair,
-    _dir: tempfile::TempDir,
+    lab: FirmwareLab,
 }
 
-impl FirmwareLab {
+impl BootpLab {
     /// `None` (after printing why, outside CI) when root, QEMU or the ROM
-    /// is missing. The guest's tap is called `tap`; the subnet is
-    /// 10.`net`.1.0/24 and the host entry for `mac` gets 10.`net`.1.10.
+    /// is missing. The subnet is 10.`net`.1.0/24 and the host entry for
+    /// `mac` gets 10.`net`.1.10 and `file`.
     fn new(
         test: &str,
         rom: &str,
@@ -174,33 +105,20 @@ impl FirmwareLab {
         net: u8,
         mac: &str,
         file: &str,
-    ) -> Option<FirmwareLab> {
-        if !require_root(test) || require_program(test, "qemu-system-x86_64").is_none() {
-            return None;
-        }
-        if !Path::new(rom).exists() {
-            netboot_tests::skip(
-                test,
-                &format!("{package} is not installed (bash .ci/install-peers installs it)"),
-            );
-            return None;
-        }
-        let dir = tempfile::tempdir().unwrap();
-        let pair = NetnsPair::new(net);
-        bridge_with_tap(&pair.server, "br0", "tap", &format!("10.{net}.1.1/24"));
+    ) -> Option<BootpLab> {
+        let lab = FirmwareLab::new(test, rom, package, net)?;
         let (server, log) = our_bridge_server(
-            &pair.server,
+            lab.ns(),
             "br0",
             &format!("10.{net}.1"),
             mac,
             file,
-            dir.path(),
+            lab.dir.path(),
         );
-        Some(FirmwareLab {
+        Some(BootpLab {
             _server: server,
             log,
-            pair,
-            _dir: dir,
+            lab,
         })
     }
 }
@@ -424,10 +342,10 @@ fn ipxe_in_qemu_gets_its_address_and_boot_file_from_our_server() {
     let test = "ipxe_in_qemu_gets_its_address_and_boot_file_from_our_server";
     let mac = "52:54:00:64:00:01";
     let rom = "/usr/lib/ipxe/qemu/efi-e1000.rom";
-    let Some(lab) = FirmwareLab::new(test, rom, "ipxe-qemu", 64, mac, "boot.ipxe") else {
+    let Some(lab) = BootpLab::new(test, rom, "ipxe-qemu", 64, mac, "boot.ipxe") else {
         return;
     };
-    let (ns, log) = (&lab.pair.server, &lab.log);
+    let (ns, log) = (lab.lab.ns(), &lab.log);
     let (_qemu, console) = spawn(
         "qemu",
         in_netns(ns, "qemu-system-x86_64")
@@ -473,10 +391,10 @@ fn uboot_in_qemu_gets_its_address_and_boot_file_by_dhcp_from_our_server() {
     let test = "uboot_in_qemu_gets_its_address_and_boot_file_by_dhcp_from_our_server";
     let mac = "52:54:00:65:00:01";
     let rom = "/usr/lib/u-boot/qemu-x86_64/u-boot.rom";
-    let Some(lab) = FirmwareLab::new(test, rom, "u-boot-qemu", 65, mac, "board/u-boot.img") else {
+    let Some(lab) = BootpLab::new(test, rom, "u-boot-qemu", 65, mac, "board/u-boot.img") else {
         return;
     };
-    let (ns, log) = (&lab.pair.server, &lab.log);
+    let (ns, log) = (lab.lab.ns(), &lab.log);
     let (mut qemu, console) = spawn_with_stdin(
         "qemu",
         in_netns(ns, "qemu-system-x86_64")
