@@ -6,13 +6,13 @@
 //! guards, and the namespace (with the bridge and tap inside it) is deleted
 //! when the lab is dropped.
 
-use std::io::Read;
+use std::io::{Read, Write};
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use crate::netns::{NetnsPair, ip};
+use crate::netns::{NetnsPair, in_netns, ip};
 use crate::{ChildGuard, require_program, require_root, skip, wait_for};
 
 /// Everything a child prints (standard output and error), collected by
@@ -125,4 +125,85 @@ impl FirmwareLab {
     pub fn ns(&self) -> &str {
         &self.pair.server
     }
+}
+
+impl FirmwareLab {
+    /// Boots QEMU (TCG) with network boot first and iPXE from `rom` on an
+    /// e1000 with `mac`, on the lab's tap; its serial console is the output.
+    pub fn boot_ipxe(&self, mac: &str, rom: &str) -> Console {
+        self.qemu(
+            &["-m", "128", "-boot", "n"],
+            &format!("e1000,netdev=n0,mac={mac},romfile={rom}"),
+        )
+    }
+
+    /// Boots QEMU (TCG) with U-Boot from `rom` as its BIOS and an e1000 with
+    /// `mac` on the lab's tap; type on its serial console with
+    /// [`Console::type_line`].
+    pub fn boot_uboot(&self, mac: &str, rom: &str) -> Console {
+        self.qemu(
+            &["-m", "256", "-bios", rom],
+            &format!("e1000,netdev=n0,mac={mac}"),
+        )
+    }
+
+    fn qemu(&self, machine: &[&str], nic: &str) -> Console {
+        let (guard, output) = spawn_with_stdin(
+            "qemu",
+            in_netns(self.ns(), "qemu-system-x86_64")
+                .args(["-accel", "tcg", "-nographic", "-no-reboot"])
+                .args(machine)
+                .args(["-netdev", "tap,id=n0,ifname=tap,script=no,downscript=no"])
+                .args(["-device", nic]),
+            Stdio::piped(),
+        );
+        Console { guard, output }
+    }
+}
+
+/// A QEMU guest's serial console: what it printed, and a keyboard.
+#[derive(Debug)]
+pub struct Console {
+    /// The QEMU process (killed when dropped).
+    pub guard: ChildGuard,
+    /// Everything the console printed.
+    pub output: Output,
+}
+
+impl Console {
+    /// Types `line` and Enter.
+    pub fn type_line(&mut self, line: &str) {
+        let stdin = self.guard.child().stdin.as_mut().expect("console input");
+        stdin.write_all(line.as_bytes()).unwrap();
+        stdin.write_all(b"\n").unwrap();
+        stdin.flush().unwrap();
+    }
+
+    /// Waits until the console shows `needle`.
+    pub fn wait(&self, needle: &str, timeout: Duration) -> bool {
+        self.output.wait(needle, timeout)
+    }
+
+    /// What the console printed, without carriage returns.
+    pub fn text(&self) -> String {
+        self.output.plain()
+    }
+
+    /// Interrupts U-Boot's autoboot and waits for its prompt.
+    pub fn uboot_prompt(&mut self) -> bool {
+        if !self.wait("Hit any key to stop autoboot", Duration::from_secs(60)) {
+            return false;
+        }
+        self.type_line("");
+        self.wait("=> ", Duration::from_secs(10))
+    }
+}
+
+/// The hardware address of interface `dev` in namespace `ns`.
+pub fn hw_addr(ns: &str, dev: &str) -> String {
+    let out = in_netns(ns, "cat")
+        .arg(format!("/sys/class/net/{dev}/address"))
+        .output()
+        .expect("read the interface address");
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
 }

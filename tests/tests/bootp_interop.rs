@@ -7,22 +7,12 @@
 //! and tears everything down when it ends, failing or not: processes are
 //! killed by their guards before the namespaces are deleted.
 
-use std::io::Write;
 use std::path::Path;
-use std::process::Stdio;
 use std::time::Duration;
 
-use netboot_tests::lab::{FirmwareLab, Output, spawn, spawn_with_stdin};
+use netboot_tests::lab::{FirmwareLab, Output, hw_addr, spawn};
 use netboot_tests::netns::{NetnsPair, in_netns};
 use netboot_tests::{ChildGuard, netboot_bin, require_program, require_root, wait_for};
-
-fn hw_addr(ns: &str, dev: &str) -> String {
-    let out = in_netns(ns, "cat")
-        .arg(format!("/sys/class/net/{dev}/address"))
-        .output()
-        .unwrap();
-    String::from_utf8(out.stdout).unwrap().trim().to_string()
-}
 
 /// Our server in `ns`, bound to `dev`, for subnet 10.`net`.0.0/24, with a
 /// host entry for `mac` (10.`net`.0.10, file `host/boot.img`, next server
@@ -345,29 +335,11 @@ fn ipxe_in_qemu_gets_its_address_and_boot_file_from_our_server() {
     let Some(lab) = BootpLab::new(test, rom, "ipxe-qemu", 64, mac, "boot.ipxe") else {
         return;
     };
-    let (ns, log) = (lab.lab.ns(), &lab.log);
-    let (_qemu, console) = spawn(
-        "qemu",
-        in_netns(ns, "qemu-system-x86_64")
-            .args([
-                "-accel",
-                "tcg",
-                "-m",
-                "128",
-                "-nographic",
-                "-no-reboot",
-                "-boot",
-                "n",
-            ])
-            .args(["-netdev", "tap,id=n0,ifname=tap,script=no,downscript=no"])
-            .args([
-                "-device",
-                &format!("e1000,netdev=n0,mac={mac},romfile={rom}"),
-            ]),
-    );
+    let log = &lab.log;
+    let console = lab.lab.boot_ipxe(mac, rom);
     // iPXE asks about 3 s after start; TCG on a shared machine is slower.
     let got = console.wait("Filename: boot.ipxe", Duration::from_secs(120));
-    let serial = console.text().replace('\r', "");
+    let serial = console.text();
     assert!(
         got,
         "iPXE never reported its boot file; serial console:\n{serial}\nserver:\n{}",
@@ -394,63 +366,30 @@ fn uboot_in_qemu_gets_its_address_and_boot_file_by_dhcp_from_our_server() {
     let Some(lab) = BootpLab::new(test, rom, "u-boot-qemu", 65, mac, "board/u-boot.img") else {
         return;
     };
-    let (ns, log) = (lab.lab.ns(), &lab.log);
-    let (mut qemu, console) = spawn_with_stdin(
-        "qemu",
-        in_netns(ns, "qemu-system-x86_64")
-            .args([
-                "-accel",
-                "tcg",
-                "-m",
-                "256",
-                "-nographic",
-                "-no-reboot",
-                "-bios",
-                rom,
-            ])
-            .args(["-netdev", "tap,id=n0,ifname=tap,script=no,downscript=no"])
-            .args(["-device", &format!("e1000,netdev=n0,mac={mac}")]),
-        Stdio::piped(),
-    );
-    let mut type_line = |line: &str| {
-        let stdin = qemu.child().stdin.as_mut().unwrap();
-        stdin.write_all(line.as_bytes()).unwrap();
-        stdin.write_all(b"\n").unwrap();
-        stdin.flush().unwrap();
-    };
-    let dump = |console: &Output| console.text().replace('\r', "");
-    assert!(
-        console.wait("Hit any key to stop autoboot", Duration::from_secs(60)),
-        "{}",
-        dump(&console)
-    );
-    type_line("");
-    assert!(
-        console.wait("=> ", Duration::from_secs(10)),
-        "{}",
-        dump(&console)
-    );
-    type_line("setenv autoload no");
+    let log = &lab.log;
+    let mut console = lab.lab.boot_uboot(mac, rom);
+    assert!(console.uboot_prompt(), "{}", console.text());
+    console.type_line("setenv autoload no");
     // This U-Boot is built with DHCP: its `bootp` command sends DHCPDISCOVER
     // and waits for a DHCPACK.
-    type_line("bootp");
+    console.type_line("bootp");
     assert!(
         console.wait(
             "DHCP client bound to address 10.65.1.10",
             Duration::from_secs(60)
         ),
         "U-Boot was not bound:\n{}\nserver:\n{}",
-        dump(&console),
+        console.text(),
         log.text()
     );
-    type_line("echo result ip=${ipaddr} server=${serverip} file=${bootfile}");
+    console.type_line("echo result ip=${ipaddr} server=${serverip} file=${bootfile}");
     assert!(
         console.wait(
             "result ip=10.65.1.10 server=10.65.1.1 file=board/u-boot.img",
             Duration::from_secs(10)
         ),
         "{}",
-        dump(&console)
+        console.text()
     );
     let ack = format!("DHCPACK 10.65.1.10 to {mac} next-server 10.65.1.1 file board/u-boot.img");
     assert!(
