@@ -16,7 +16,7 @@ pub mod server;
 
 pub use client::{FtpClient, FtpError};
 pub use config::{FtpConfig, FtpUser};
-pub use server::FtpService;
+pub use server::{FtpService, OnTransfer, TransferRecord};
 
 use std::io;
 use std::net::SocketAddr;
