@@ -833,3 +833,9 @@ fn bad_configurations_are_refused() {
     let mut c = Lab::config();
     assert_eq!(c.login(&"u".repeat(65), "p"), Err(ConfigError::TooLong));
 }
+
+#[test]
+fn the_machine_is_as_small_as_documented() {
+    let size = std::mem::size_of::<Flow>();
+    assert!(size <= 17 * 1024, "{size} bytes");
+}
