@@ -154,8 +154,9 @@ fn a_server_restart_between_stages_is_survived() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().join("root");
     write_root(&root);
-    // A larger second stage keeps the client busy around the restart.
-    std::fs::write(root.join(STAGES[1]), test_bytes(99, 4 << 20)).unwrap();
+    // A larger second stage keeps the client busy around the restart: if
+    // the stop lands after the server handed it out, it cuts the download.
+    std::fs::write(root.join(STAGES[1]), test_bytes(99, 16 << 20)).unwrap();
     let pair = NetnsPair::new(72);
     let mac = hw_addr(&pair.client, &pair.client_if);
     pair.address_client(50);
