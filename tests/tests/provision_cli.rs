@@ -340,6 +340,36 @@ fn standard_ports_without_privilege_say_why_and_what_to_do() {
         stderr.contains("--bootp-listen, --tftp-listen and --ftp-listen"),
         "{stderr}"
     );
+
+    // The client's port 68 likewise.
+    let mut cmd = if is_root() {
+        let mut c = Command::new("setpriv");
+        c.args([
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            "--inh-caps=-all",
+            "--bounding-set=-all",
+        ])
+        .arg(netboot_bin());
+        c
+    } else {
+        Command::new(netboot_bin())
+    };
+    let out = dir.path().join("client");
+    std::fs::create_dir(&out).unwrap();
+    let _ = Command::new("chmod").arg("a+rwx").arg(&out).status();
+    cmd.args(["provision", "--mac", "02:00:00:00:00:09", "--out"])
+        .arg(&out);
+    let (status, _, stderr) = ChildGuard::spawn("netboot provision", &mut cmd)
+        .unwrap()
+        .wait_timeout(Duration::from_secs(20));
+    assert_eq!(status.and_then(|s| s.code()), Some(4), "{stderr}");
+    assert!(
+        stderr.contains("cannot bind 0.0.0.0:68: port 68 is privileged"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("--client-port 0"), "{stderr}");
 }
 
 #[test]

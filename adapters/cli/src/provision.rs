@@ -336,6 +336,9 @@ pub fn run(args: ProvisionArgs) -> Result<(), CliError> {
         }
     };
     let out = args.out.clone().unwrap_or_else(|| PathBuf::from("."));
+    // Made here so that the only permission problem left to `run` is a port.
+    std::fs::create_dir_all(&out)
+        .map_err(|e| CliError::other(format!("cannot create {}: {e}", out.display())))?;
     let mut p = Provisioner::new(hw, &out);
     if let Some(s) = args.server {
         p = p.server(s);
@@ -395,9 +398,9 @@ pub fn run(args: ProvisionArgs) -> Result<(), CliError> {
     }
     p = p.cancel_on(cancel.clone());
     let report = p.run().map_err(|e| match e.kind() {
-        std::io::ErrorKind::PermissionDenied | std::io::ErrorKind::AddrInUse => {
-            CliError::bind(e.to_string())
-        }
+        std::io::ErrorKind::PermissionDenied | std::io::ErrorKind::AddrInUse => CliError::bind(
+            format!("{e} (with --server, --client-port 0 asks from any free port)"),
+        ),
         _ => CliError::other(e.to_string()),
     })?;
     if json_out {
