@@ -157,7 +157,11 @@ impl FirmwareLab {
                 .args(["-device", nic]),
             Stdio::piped(),
         );
-        Console { guard, output }
+        Console {
+            guard,
+            output,
+            prompts_answered: 0,
+        }
     }
 }
 
@@ -168,6 +172,9 @@ pub struct Console {
     pub guard: ChildGuard,
     /// Everything the console printed.
     pub output: Output,
+    /// How many U-Boot prompts had been printed when [`Console::command`]
+    /// last typed.
+    prompts_answered: usize,
 }
 
 impl Console {
@@ -177,6 +184,23 @@ impl Console {
         stdin.write_all(line.as_bytes()).unwrap();
         stdin.write_all(b"\n").unwrap();
         stdin.flush().unwrap();
+    }
+
+    /// Waits for a U-Boot prompt newer than the one the previous command
+    /// was typed at, then types `line`. U-Boot polls the console for Ctrl-C
+    /// while a network command is still winding down and throws away what
+    /// it reads, so a line typed before the prompt loses characters.
+    pub fn command(&mut self, line: &str) -> bool {
+        let after = self.prompts_answered;
+        let Some(seen) = wait_for(Duration::from_secs(120), || {
+            let n = self.text().matches("=> ").count();
+            (n > after).then_some(n)
+        }) else {
+            return false;
+        };
+        self.prompts_answered = seen;
+        self.type_line(line);
+        true
     }
 
     /// Waits until the console shows `needle`.
@@ -196,6 +220,16 @@ impl Console {
         }
         self.type_line("");
         self.wait("=> ", Duration::from_secs(10))
+    }
+
+    /// [`Console::command`], failing the test with the console's text when
+    /// no prompt comes.
+    pub fn run(&mut self, line: &str) {
+        assert!(
+            self.command(line),
+            "no U-Boot prompt for {line:?}:\n{}",
+            self.text()
+        );
     }
 }
 

@@ -369,10 +369,10 @@ fn uboot_in_qemu_gets_its_address_and_boot_file_by_dhcp_from_our_server() {
     let log = &lab.log;
     let mut console = lab.lab.boot_uboot(mac, rom);
     assert!(console.uboot_prompt(), "{}", console.text());
-    console.type_line("setenv autoload no");
+    console.run("setenv autoload no");
     // This U-Boot is built with DHCP: its `bootp` command sends DHCPDISCOVER
     // and waits for a DHCPACK.
-    console.type_line("bootp");
+    console.run("bootp");
     assert!(
         console.wait(
             "DHCP client bound to address 10.65.1.10",
@@ -382,7 +382,7 @@ fn uboot_in_qemu_gets_its_address_and_boot_file_by_dhcp_from_our_server() {
         console.text(),
         log.text()
     );
-    console.type_line("echo result ip=${ipaddr} server=${serverip} file=${bootfile}");
+    console.run("echo result ip=${ipaddr} server=${serverip} file=${bootfile}");
     assert!(
         console.wait(
             "result ip=10.65.1.10 server=10.65.1.1 file=board/u-boot.img",

@@ -131,13 +131,13 @@ fn uboot_in_qemu_bootp_then_tftpboot_of_three_mebibytes_from_netboot_serve() {
         );
     };
     assert!(console.uboot_prompt(), "{}", console.text());
-    console.type_line("setenv autoload no");
+    console.run("setenv autoload no");
     // This U-Boot's `bootp` speaks DHCP.
-    console.type_line("bootp");
+    console.run("bootp");
     wait(&console, "DHCP client bound to address 10.74.1.100", 60);
-    console.type_line("echo file=${bootfile} server=${serverip}");
+    console.run("echo file=${bootfile} server=${serverip}");
     wait(&console, "file=uboot/big.bin server=10.74.1.1", 10);
-    console.type_line("tftpboot 0x2000000 ${bootfile}");
+    console.run("tftpboot 0x2000000 ${bootfile}");
     wait(&console, "Bytes transferred = 3145728 (300000 hex)", 180);
     let done = "RRQ uboot/big.bin done, 3145728 bytes";
     assert!(log.wait(done, Duration::from_secs(10)), "{}", log.text());
@@ -149,7 +149,7 @@ fn uboot_in_qemu_bootp_then_tftpboot_of_three_mebibytes_from_netboot_serve() {
         log.text()
     );
     // Asked again, the server stays silent: the boot phase is over.
-    console.type_line("bootp");
+    console.run("bootp");
     let silent = format!("bootp: no answer to {mac}: the boot policy says it is done");
     assert!(log.wait(&silent, Duration::from_secs(30)), "{}", log.text());
 }
