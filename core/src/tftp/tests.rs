@@ -804,6 +804,57 @@ fn receiver_does_not_feed_a_sorcerers_apprentice_sender() {
 }
 
 #[test]
+fn an_error_while_dallying_does_not_undo_success() {
+    // Found by the fuzzer: the upload is complete and acknowledged, then the
+    // peer sends an ERROR. The transfer ends, still with one outcome: Done.
+    let server = Server::new(server_config());
+    let mut store = MemStore::new();
+    let mut buf = [0u8; 700];
+    let Accepted::Transfer(mut t, mut files) = glue::accept(
+        &server,
+        &mut store,
+        Instant::ZERO,
+        addr(CLIENT),
+        b"\x00\x02up\x00octet\x00",
+        &mut buf,
+    ) else {
+        panic!("not accepted")
+    };
+    let mut events = Vec::new();
+    let mut tx = vec![0u8; 700];
+    let mut drive = |t: &mut Transfer,
+                     files: &mut Files<MemStore>,
+                     store: &mut MemStore,
+                     rx: &mut [u8],
+                     events: &mut Vec<Event>| {
+        glue::drive(
+            t,
+            files,
+            store,
+            Instant::ZERO,
+            &mut tx,
+            rx,
+            &mut |_, _| {},
+            &mut |_, e| {
+                if matches!(e, Event::Done { .. } | Event::Failed(_)) {
+                    events.push(e)
+                }
+            },
+        );
+    };
+    drive(&mut t, &mut files, &mut store, &mut [], &mut events);
+    let mut data = b"\x00\x03\x00\x01hello".to_vec();
+    t.handle_datagram(Instant::ZERO, addr(CLIENT), &data);
+    drive(&mut t, &mut files, &mut store, &mut data, &mut events);
+    let mut err = b"\x00\x05\x00\x00bye\x00".to_vec();
+    t.handle_datagram(Instant::ZERO, addr(CLIENT), &err);
+    drive(&mut t, &mut files, &mut store, &mut err, &mut events);
+    assert_eq!(events, [Event::Done { bytes: 5 }]);
+    assert!(t.is_closed());
+    assert_eq!(store.get("up"), Some(&b"hello"[..]));
+}
+
+#[test]
 fn final_ack_dally_answers_retransmitted_last_block() {
     let content = file(10, 512 * 3 + 5);
     let mut g = Get::new(content.clone());

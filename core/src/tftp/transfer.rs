@@ -132,6 +132,8 @@ pub struct Transfer {
     pub(super) config: TransferConfig,
     pub(super) rto: Rto,
     pub(super) retries: u8,
+    /// The outcome (`Done` or `Failed`) has been reported.
+    pub(super) finished: bool,
     /// When the peer last moved the transfer forward.
     pub(super) progress_at: Instant,
     pub(super) deadline: Option<Instant>,
@@ -179,6 +181,7 @@ impl Transfer {
             config: *config,
             rto: Rto::adaptive(config.rto),
             retries: 0,
+            finished: false,
             progress_at: now,
             deadline: None,
             ctl: None,
@@ -758,6 +761,7 @@ impl Transfer {
 
     pub(super) fn finish_done(&mut self) {
         let bytes = self.bytes;
+        self.finished = true;
         self.push_event(Event::Done { bytes });
     }
 
@@ -766,12 +770,18 @@ impl Transfer {
         error: TransferError,
         tell_peer: Option<(ErrorCode, &'static str)>,
     ) {
-        self.ctl = tell_peer.map(|(c, m)| Ctl::Error(c, m));
-        self.ctl_fresh = false;
         self.state = State::Closed;
         self.deadline = None;
         self.send.clear_staged();
         self.recv.clear_pending();
+        if self.finished {
+            // Already reported done (a receiver dallying after its final
+            // ACK): the transfer just ends; it has one outcome only.
+            return;
+        }
+        self.ctl = tell_peer.map(|(c, m)| Ctl::Error(c, m));
+        self.ctl_fresh = false;
+        self.finished = true;
         self.push_event(Event::Failed(error));
     }
 }
