@@ -254,7 +254,24 @@ fn raw_session(port: u16) -> (TcpStream, BufReader<TcpStream>, TcpStream) {
 #[test]
 fn async_shutdown_with_ftp_transfers_in_flight() {
     let (server, root, port) = serve();
-    std::fs::write(root.path().join("huge.bin"), test_bytes(4, 64 << 20)).unwrap();
+    check_shutdown_in_flight(port, root.path(), || block_on(server.shutdown()).unwrap());
+}
+
+#[test]
+fn mio_shutdown_with_ftp_transfers_in_flight() {
+    let root = tempfile::tempdir().unwrap();
+    fixture(root.path());
+    let server = netboot_mio::ftp::FtpServer::start(&config(root.path())).unwrap();
+    let port = server.addr().port();
+    check_shutdown_in_flight(port, root.path(), || server.shutdown().unwrap());
+}
+
+/// A download the client stops reading and an upload that never ends are
+/// running when `stop` stops the server: both sessions get 421, the data
+/// connections end, the download is cut short, and the upload leaves
+/// nothing behind; `stop` returns promptly.
+fn check_shutdown_in_flight(port: u16, root: &std::path::Path, stop: impl FnOnce()) {
+    std::fs::write(root.join("huge.bin"), test_bytes(4, 64 << 20)).unwrap();
     // A download the client stops reading, so the server is stuck writing.
     let (mut w1, mut r1, mut down) = raw_session(port);
     w1.write_all(b"RETR huge.bin\r\n").unwrap();
@@ -267,14 +284,13 @@ fn async_shutdown_with_ftp_transfers_in_flight() {
     assert!(matches!(&reply(&mut r2)[..3], "125" | "150"));
     up.write_all(&test_bytes(5, 200_000)).unwrap();
     assert!(
-        wait_for(Duration::from_secs(5), || (!leftovers(root.path())
-            .is_empty())
-        .then_some(()))
+        wait_for(Duration::from_secs(5), || (!leftovers(root).is_empty())
+            .then_some(()))
         .is_some(),
         "the upload should be in progress"
     );
     let started = std::time::Instant::now();
-    block_on(server.shutdown()).unwrap();
+    stop();
     assert!(
         started.elapsed() < Duration::from_secs(5),
         "{:?}",
@@ -293,10 +309,6 @@ fn async_shutdown_with_ftp_transfers_in_flight() {
     );
     let mut b = [0u8; 1];
     assert!(matches!(up.read(&mut b), Ok(0) | Err(_)));
-    assert!(!root.path().join("partial.bin").exists());
-    assert!(
-        leftovers(root.path()).is_empty(),
-        "{:?}",
-        leftovers(root.path())
-    );
+    assert!(!root.join("partial.bin").exists());
+    assert!(leftovers(root).is_empty(), "{:?}", leftovers(root));
 }
