@@ -318,17 +318,7 @@ impl TftpService {
     }
 
     fn report(&mut self, c: &Completion) {
-        match &c.result {
-            Ok(()) => tracing::info!(
-                "tftp: {}: {} {} done, {} bytes in {:?}",
-                c.peer,
-                c.direction,
-                c.path,
-                c.bytes,
-                c.elapsed
-            ),
-            Err(e) => tracing::info!("tftp: {}: {} {} failed: {e}", c.peer, c.direction, c.path),
-        }
+        netboot_mio::tftp::log_completion(c);
         if let Some(f) = self.on_complete.as_mut() {
             f(c);
         }
