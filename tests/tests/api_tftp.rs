@@ -300,3 +300,64 @@ fn mio_shutdown_fails_client_transfers_in_flight_and_leaves_no_partial_file() {
     assert_eq!(listing(root.path()), ["big.bin"]);
     assert_eq!(listing(work.path()), ["big-up.bin"]);
 }
+
+/// The verbose switch: run as a child of this test (so its standard error
+/// can be read), a verbose embedded server of each adapter serves one
+/// download; the parent checks the line each printed.
+#[test]
+fn verbose_servers_print_one_line_per_transfer() {
+    if std::env::var_os("NETBOOT_VERBOSE_CHILD").is_some() {
+        let root = tempfile::tempdir().unwrap();
+        std::fs::write(root.path().join("kernel"), vec![7u8; 1234]).unwrap();
+        let work = tempfile::tempdir().unwrap();
+        let mio = netboot_mio::tftp::TftpServer::embedded(root.path())
+            .address(Some("127.0.0.1".parse().unwrap()))
+            .verbose(true)
+            .spawn()
+            .unwrap();
+        mio.client().get("kernel", work.path().join("a")).unwrap();
+        mio.shutdown().unwrap();
+        block_on(async {
+            let asy = netboot_async_std::tftp::TftpServer::embedded(root.path())
+                .address(Some("127.0.0.1".parse().unwrap()))
+                .verbose(true)
+                .spawn()
+                .unwrap();
+            asy.client()
+                .get("kernel", work.path().join("b"))
+                .await
+                .unwrap();
+            asy.shutdown().await.unwrap();
+        });
+        // A quiet server prints nothing.
+        let quiet = netboot_mio::tftp::TftpServer::embedded(root.path())
+            .address(Some("127.0.0.1".parse().unwrap()))
+            .spawn()
+            .unwrap();
+        quiet.client().get("kernel", work.path().join("c")).unwrap();
+        quiet.shutdown().unwrap();
+        return;
+    }
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "verbose_servers_print_one_line_per_transfer",
+            "--nocapture",
+            "--test-threads",
+            "1",
+        ])
+        .env("NETBOOT_VERBOSE_CHILD", "1")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let lines: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.starts_with("tftp: 127.0.0.1:") && l.contains(" RRQ kernel: 1234 bytes in "))
+        .collect();
+    assert_eq!(
+        lines.len(),
+        2,
+        "one line per verbose server, none from the quiet one:\n{stderr}"
+    );
+}
