@@ -5,7 +5,7 @@
 //! external client (`ExternalTftp`: port 69 by default, `get`/`put`), and
 //! tftpy's one-liners (`download`, `upload`, `listen`).
 
-use std::net::{IpAddr, SocketAddr, UdpSocket};
+use std::net::{IpAddr, SocketAddr};
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -99,8 +99,6 @@ fn mio_embedded_server_defaults_and_file_copies() {
         "{err}"
     );
     server.shutdown().unwrap();
-    // Once shut down, nothing answers on its port.
-    assert!(UdpSocket::bind(SocketAddr::new("0.0.0.0".parse().unwrap(), addr.port())).is_ok());
 }
 
 #[test]
@@ -118,7 +116,6 @@ fn async_embedded_server_defaults_and_file_copies() {
             &|r, l| block_on(server.get_file(r, l)),
         );
         server.shutdown().await.unwrap();
-        assert!(UdpSocket::bind(SocketAddr::new("0.0.0.0".parse().unwrap(), addr.port())).is_ok());
     });
 }
 
