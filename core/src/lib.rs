@@ -92,6 +92,7 @@ pub mod bootp;
 pub mod ftp;
 pub mod path;
 pub mod plan;
+pub mod provision;
 pub mod rng;
 pub mod storage;
 pub mod tftp;

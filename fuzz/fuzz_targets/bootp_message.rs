@@ -1,39 +1,8 @@
 //! BOOTP/DHCP message and options parser: parse, read every option, emit,
 //! re-parse, and check the round trip.
+//!
+//! The harness lives in `netboot_sim::fuzz::bootp_message`, shared with the
+//! regression test that replays the corpus on stable.
 #![no_main]
 
-use libfuzzer_sys::fuzz_target;
-use netboot_core::wire::bootp::{EmitError, Message, Repr};
-
-fuzz_target!(|data: &[u8]| {
-    let Ok(msg) = Message::new_checked(data) else {
-        return;
-    };
-    for code in 0..=255u8 {
-        if let Some(v) = msg.get(code) {
-            assert!(v.len() <= netboot_core::wire::bootp::options::MAX_JOINED);
-        }
-    }
-    let _ = (msg.message_type(), msg.requested_ip(), msg.client_arch(), msg.client_uuid());
-    let _ = msg.ip_list(3).count();
-    let repr = Repr::parse(msg.packet());
-    let mut out = vec![0u8; repr.buffer_len()];
-    match repr.emit(&mut out) {
-        Ok(n) => {
-            assert_eq!(n, repr.buffer_len());
-            let again = Message::new_checked(&out[..n]).expect("emitted message parses");
-            assert_eq!(Repr::parse(again.packet()).xid, repr.xid);
-            let a: Vec<_> = msg.options().collect();
-            let b: Vec<_> = again.options().collect();
-            assert_eq!(a, b);
-        }
-        // Only a name filling its whole field (no room for the zero) is
-        // refused.
-        Err(EmitError::NameTooLong { len, .. }) => assert!(len == 64 || len == 128),
-        Err(e) => panic!("{e}"),
-    }
-    // A too-small buffer is refused without being touched.
-    let mut small = vec![0xA5u8; repr.buffer_len() - 1];
-    assert!(repr.emit(&mut small).is_err());
-    assert!(small.iter().all(|&b| b == 0xA5));
-});
+libfuzzer_sys::fuzz_target!(|data: &[u8]| netboot_sim::fuzz::bootp_message::run(data));

@@ -16,6 +16,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
+pub mod lab;
 pub mod netns;
 
 /// True when running under `.ci/run`, where nothing may be skipped.

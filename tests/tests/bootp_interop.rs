@@ -7,73 +7,12 @@
 //! and tears everything down when it ends, failing or not: processes are
 //! killed by their guards before the namespaces are deleted.
 
-use std::io::{Read, Write};
 use std::path::Path;
-use std::process::{Command, Stdio};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use netboot_tests::netns::{NetnsPair, in_netns, ip};
+use netboot_tests::lab::{FirmwareLab, Output, hw_addr, spawn};
+use netboot_tests::netns::{NetnsPair, in_netns};
 use netboot_tests::{ChildGuard, netboot_bin, require_program, require_root, wait_for};
-
-/// Everything a child prints, collected by background readers.
-#[derive(Clone, Default)]
-struct Output(Arc<Mutex<String>>);
-
-impl Output {
-    fn text(&self) -> String {
-        self.0.lock().unwrap().clone()
-    }
-
-    /// Waits until the output contains `needle`.
-    fn wait(&self, needle: &str, timeout: Duration) -> bool {
-        wait_for(timeout, || self.text().contains(needle).then_some(())).is_some()
-    }
-}
-
-fn spawn(name: &str, cmd: &mut Command) -> (ChildGuard, Output) {
-    spawn_with_stdin(name, cmd, Stdio::null())
-}
-
-fn spawn_with_stdin(name: &str, cmd: &mut Command, stdin: Stdio) -> (ChildGuard, Output) {
-    let child = cmd
-        .stdin(stdin)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("start {name}: {e}"));
-    let mut guard = ChildGuard::new(name, child);
-    let out = Output::default();
-    let child = guard.child();
-    let pipes: Vec<Box<dyn Read + Send>> = vec![
-        Box::new(child.stdout.take().unwrap()),
-        Box::new(child.stderr.take().unwrap()),
-    ];
-    for mut pipe in pipes {
-        let out = out.clone();
-        std::thread::spawn(move || {
-            let mut buf = [0u8; 4096];
-            while let Ok(n) = pipe.read(&mut buf) {
-                if n == 0 {
-                    break;
-                }
-                out.0
-                    .lock()
-                    .unwrap()
-                    .push_str(&String::from_utf8_lossy(&buf[..n]));
-            }
-        });
-    }
-    (guard, out)
-}
-
-fn hw_addr(ns: &str, dev: &str) -> String {
-    let out = in_netns(ns, "cat")
-        .arg(format!("/sys/class/net/{dev}/address"))
-        .output()
-        .unwrap();
-    String::from_utf8(out.stdout).unwrap().trim().to_string()
-}
 
 /// Our server in `ns`, bound to `dev`, for subnet 10.`net`.0.0/24, with a
 /// host entry for `mac` (10.`net`.0.10, file `host/boot.img`, next server
@@ -102,22 +41,6 @@ fn our_server(ns: &str, dev: &str, net: u8, mac: &str, dir: &Path) -> (ChildGuar
         out.text()
     );
     (guard, out)
-}
-
-/// A bridge addressed `cidr` with a tap on it, in namespace `ns` (only the
-/// server namespace of a pair is used: the guest's NIC is the tap).
-fn bridge_with_tap(ns: &str, bridge: &str, tap: &str, cidr: &str) {
-    let run = |args: &[&str]| {
-        let mut full = vec!["-n", ns];
-        full.extend_from_slice(args);
-        ip(&full);
-    };
-    run(&["link", "add", bridge, "type", "bridge"]);
-    run(&["addr", "add", cidr, "dev", bridge]);
-    run(&["link", "set", bridge, "up"]);
-    run(&["tuntap", "add", tap, "mode", "tap"]);
-    run(&["link", "set", tap, "master", bridge]);
-    run(&["link", "set", tap, "up"]);
 }
 
 /// Our server in `ns` on `bridge`, with one host entry.
@@ -153,20 +76,18 @@ fn our_bridge_server(
     (guard, log)
 }
 
-/// A namespace with a bridge, a tap for a QEMU guest and our server on the
-/// bridge, for the firmware tests. Fields drop in order: the server first,
-/// then the namespace.
-struct FirmwareLab {
+/// The firmware lab with our BOOTP server on its bridge. Fields drop in
+/// order: the server first, then the namespace.
+struct BootpLab {
     _server: ChildGuard,
     log: Output,
-    pair: NetnsPair,
-    _dir: tempfile::TempDir,
+    lab: FirmwareLab,
 }
 
-impl FirmwareLab {
+impl BootpLab {
     /// `None` (after printing why, outside CI) when root, QEMU or the ROM
-    /// is missing. The guest's tap is called `tap`; the subnet is
-    /// 10.`net`.1.0/24 and the host entry for `mac` gets 10.`net`.1.10.
+    /// is missing. The subnet is 10.`net`.1.0/24 and the host entry for
+    /// `mac` gets 10.`net`.1.10 and `file`.
     fn new(
         test: &str,
         rom: &str,
@@ -174,33 +95,20 @@ impl FirmwareLab {
         net: u8,
         mac: &str,
         file: &str,
-    ) -> Option<FirmwareLab> {
-        if !require_root(test) || require_program(test, "qemu-system-x86_64").is_none() {
-            return None;
-        }
-        if !Path::new(rom).exists() {
-            netboot_tests::skip(
-                test,
-                &format!("{package} is not installed (bash .ci/install-peers installs it)"),
-            );
-            return None;
-        }
-        let dir = tempfile::tempdir().unwrap();
-        let pair = NetnsPair::new(net);
-        bridge_with_tap(&pair.server, "br0", "tap", &format!("10.{net}.1.1/24"));
+    ) -> Option<BootpLab> {
+        let lab = FirmwareLab::new(test, rom, package, net)?;
         let (server, log) = our_bridge_server(
-            &pair.server,
+            lab.ns(),
             "br0",
             &format!("10.{net}.1"),
             mac,
             file,
-            dir.path(),
+            lab.dir.path(),
         );
-        Some(FirmwareLab {
+        Some(BootpLab {
             _server: server,
             log,
-            pair,
-            _dir: dir,
+            lab,
         })
     }
 }
@@ -424,32 +332,14 @@ fn ipxe_in_qemu_gets_its_address_and_boot_file_from_our_server() {
     let test = "ipxe_in_qemu_gets_its_address_and_boot_file_from_our_server";
     let mac = "52:54:00:64:00:01";
     let rom = "/usr/lib/ipxe/qemu/efi-e1000.rom";
-    let Some(lab) = FirmwareLab::new(test, rom, "ipxe-qemu", 64, mac, "boot.ipxe") else {
+    let Some(lab) = BootpLab::new(test, rom, "ipxe-qemu", 64, mac, "boot.ipxe") else {
         return;
     };
-    let (ns, log) = (&lab.pair.server, &lab.log);
-    let (_qemu, console) = spawn(
-        "qemu",
-        in_netns(ns, "qemu-system-x86_64")
-            .args([
-                "-accel",
-                "tcg",
-                "-m",
-                "128",
-                "-nographic",
-                "-no-reboot",
-                "-boot",
-                "n",
-            ])
-            .args(["-netdev", "tap,id=n0,ifname=tap,script=no,downscript=no"])
-            .args([
-                "-device",
-                &format!("e1000,netdev=n0,mac={mac},romfile={rom}"),
-            ]),
-    );
+    let log = &lab.log;
+    let console = lab.lab.boot_ipxe(mac, rom);
     // iPXE asks about 3 s after start; TCG on a shared machine is slower.
     let got = console.wait("Filename: boot.ipxe", Duration::from_secs(120));
-    let serial = console.text().replace('\r', "");
+    let serial = console.text();
     assert!(
         got,
         "iPXE never reported its boot file; serial console:\n{serial}\nserver:\n{}",
@@ -473,66 +363,33 @@ fn uboot_in_qemu_gets_its_address_and_boot_file_by_dhcp_from_our_server() {
     let test = "uboot_in_qemu_gets_its_address_and_boot_file_by_dhcp_from_our_server";
     let mac = "52:54:00:65:00:01";
     let rom = "/usr/lib/u-boot/qemu-x86_64/u-boot.rom";
-    let Some(lab) = FirmwareLab::new(test, rom, "u-boot-qemu", 65, mac, "board/u-boot.img") else {
+    let Some(lab) = BootpLab::new(test, rom, "u-boot-qemu", 65, mac, "board/u-boot.img") else {
         return;
     };
-    let (ns, log) = (&lab.pair.server, &lab.log);
-    let (mut qemu, console) = spawn_with_stdin(
-        "qemu",
-        in_netns(ns, "qemu-system-x86_64")
-            .args([
-                "-accel",
-                "tcg",
-                "-m",
-                "256",
-                "-nographic",
-                "-no-reboot",
-                "-bios",
-                rom,
-            ])
-            .args(["-netdev", "tap,id=n0,ifname=tap,script=no,downscript=no"])
-            .args(["-device", &format!("e1000,netdev=n0,mac={mac}")]),
-        Stdio::piped(),
-    );
-    let mut type_line = |line: &str| {
-        let stdin = qemu.child().stdin.as_mut().unwrap();
-        stdin.write_all(line.as_bytes()).unwrap();
-        stdin.write_all(b"\n").unwrap();
-        stdin.flush().unwrap();
-    };
-    let dump = |console: &Output| console.text().replace('\r', "");
-    assert!(
-        console.wait("Hit any key to stop autoboot", Duration::from_secs(60)),
-        "{}",
-        dump(&console)
-    );
-    type_line("");
-    assert!(
-        console.wait("=> ", Duration::from_secs(10)),
-        "{}",
-        dump(&console)
-    );
-    type_line("setenv autoload no");
+    let log = &lab.log;
+    let mut console = lab.lab.boot_uboot(mac, rom);
+    assert!(console.uboot_prompt(), "{}", console.text());
+    console.type_line("setenv autoload no");
     // This U-Boot is built with DHCP: its `bootp` command sends DHCPDISCOVER
     // and waits for a DHCPACK.
-    type_line("bootp");
+    console.type_line("bootp");
     assert!(
         console.wait(
             "DHCP client bound to address 10.65.1.10",
             Duration::from_secs(60)
         ),
         "U-Boot was not bound:\n{}\nserver:\n{}",
-        dump(&console),
+        console.text(),
         log.text()
     );
-    type_line("echo result ip=${ipaddr} server=${serverip} file=${bootfile}");
+    console.type_line("echo result ip=${ipaddr} server=${serverip} file=${bootfile}");
     assert!(
         console.wait(
             "result ip=10.65.1.10 server=10.65.1.1 file=board/u-boot.img",
             Duration::from_secs(10)
         ),
         "{}",
-        dump(&console)
+        console.text()
     );
     let ack = format!("DHCPACK 10.65.1.10 to {mac} next-server 10.65.1.1 file board/u-boot.img");
     assert!(

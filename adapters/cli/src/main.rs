@@ -7,10 +7,13 @@
 //! messages and distinct exit codes (see [`exit`]).
 
 mod bootp;
+mod demo;
 mod exit;
 mod ftp;
 mod logging;
 mod progress;
+mod provision;
+mod serve;
 mod tftp;
 
 use std::process::ExitCode;
@@ -31,6 +34,17 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
+    /// Run the whole flow on loopback with an embedded sample root: the
+    /// server, the provisioning client, every step and a byte-for-byte
+    /// check. Needs no root and no configuration.
+    Demo(demo::DemoArgs),
+    /// Serve BOOTP/DHCP, TFTP and FTP from one process, handing out each
+    /// client's boot stages (see --config).
+    Serve(serve::ServeArgs),
+    /// Provision this machine: BOOTP and TFTP each boot stage until BOOTP
+    /// falls silent, then FTP every file the manifest names (exit codes
+    /// 40-44 tell which step failed).
+    Provision(provision::ProvisionArgs),
     /// BOOTP/DHCP: `serve` a host table and pool, or `request` an address.
     #[command(subcommand)]
     Bootp(bootp::BootpCommand),
@@ -50,6 +64,9 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     logging::init(cli.verbose);
     let result: Result<(), exit::CliError> = match cli.command {
+        Command::Demo(args) => demo::run(args),
+        Command::Serve(args) => serve::run(args),
+        Command::Provision(args) => provision::run(args),
         Command::Bootp(command) => bootp::run(command),
         Command::Ftp { command } => ftp::run(command),
         Command::Tftp { command } => tftp::run(command),

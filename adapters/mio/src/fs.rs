@@ -141,6 +141,40 @@ impl FsStore {
     }
 }
 
+/// Replaces the file at `path` with `bytes` atomically: a temporary file
+/// beside it is written, flushed to disk and renamed over it, so a crash
+/// leaves the old file or the new one, never a torn one. For state files
+/// (leases, plan progress), not for served content.
+///
+/// ```
+/// let dir = tempfile::tempdir().unwrap();
+/// let path = dir.path().join("state");
+/// netboot_mio::fs::write_atomically(&path, b"one\n").unwrap();
+/// netboot_mio::fs::write_atomically(&path, b"two\n").unwrap();
+/// assert_eq!(std::fs::read(&path).unwrap(), b"two\n");
+/// assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+/// ```
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    let name = path
+        .file_name()
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "the path has no file name"))?;
+    let tmp = path.with_file_name(format!(
+        ".{}.tmp-{}",
+        name.to_string_lossy(),
+        std::process::id()
+    ));
+    let result = (|| {
+        let mut f = File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}
+
 /// Names a peer may never address directly.
 fn is_hidden_temp(path: &str) -> bool {
     path::file_name(path).starts_with(TEMP_PREFIX)

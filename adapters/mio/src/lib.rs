@@ -13,7 +13,11 @@
 //! * [`bootp`]: the BOOTP/DHCP server service and the blocking client;
 //! * [`tftp`]: the TFTP server service, the embeddable server and the
 //!   blocking client;
-//! * [`ftp`]: the FTP server service and the blocking client.
+//! * [`ftp`]: the FTP server service and the blocking client;
+//! * [`netboot`]: [`netboot::NetbootServer`], all three servers on one loop
+//!   sharing a provisioning plan;
+//! * [`provision`]: [`provision::Provisioner`], the provisioning client flow
+//!   in one call.
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -22,5 +26,7 @@ pub mod clock;
 pub mod fs;
 pub mod ftp;
 pub mod net;
+pub mod netboot;
+pub mod provision;
 pub mod runtime;
 pub mod tftp;

@@ -40,9 +40,10 @@ use crate::exit::CliError;
 /// The most pool addresses a server takes (each needs a lease slot).
 pub const MAX_POOL: u32 = 1 << 20;
 
+/// The BOOTP table as written (also the `[bootp]` table of `netboot serve`).
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct Raw {
+pub struct Raw {
     server: Spanned<String>,
     subnet: Spanned<String>,
     router: Option<Spanned<String>>,
@@ -51,8 +52,7 @@ struct Raw {
     domain: Option<Spanned<String>>,
     pool: Option<Spanned<RawPool>>,
     lease_time: Option<u32>,
-    #[serde(default)]
-    bootp_dynamic: bool,
+    bootp_dynamic: Option<bool>,
     authoritative: Option<bool>,
     file: Option<Spanned<String>>,
     next_server: Option<Spanned<String>>,
@@ -141,11 +141,21 @@ pub fn load(path: &Path) -> Result<Settings, CliError> {
 
 /// Parses and checks configuration `text` (read from `path`).
 pub fn parse(path: &Path, text: &str) -> Result<Settings, CliError> {
+    let raw: Raw = toml::from_str(text).map_err(|e| toml_error(path, text, &e))?;
+    check(path, text, raw, false)
+}
+
+/// A TOML syntax or schema error as `FILE:LINE: message` (exit code 3).
+pub fn toml_error(path: &Path, text: &str, e: &toml::de::Error) -> CliError {
     let src = Source { path, text };
-    let raw: Raw = toml::from_str(text).map_err(|e| {
-        let line = e.span().map_or(1, |s| src.line(&s));
-        CliError::config(format!("{}:{line}: {}", path.display(), e.message().trim()))
-    })?;
+    let line = e.span().map_or(1, |s| src.line(&s));
+    CliError::config(format!("{}:{line}: {}", path.display(), e.message().trim()))
+}
+
+/// Checks a BOOTP table deserialized from `text` (read from `path`; spans
+/// point into it). `bootp_dynamic` is the default of that setting.
+pub fn check(path: &Path, text: &str, raw: Raw, bootp_dynamic: bool) -> Result<Settings, CliError> {
+    let src = Source { path, text };
     let server_ip = src.ip(&raw.server, "server")?;
     let (network, netmask) = subnet(raw.subnet.get_ref()).ok_or_else(|| {
         src.err(
@@ -221,7 +231,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Settings, CliError> {
     if let Some(t) = raw.lease_time {
         config.lease_time = t;
     }
-    config.bootp_dynamic = raw.bootp_dynamic;
+    config.bootp_dynamic = raw.bootp_dynamic.unwrap_or(bootp_dynamic);
     if let Some(a) = raw.authoritative {
         config.authoritative = a;
     }

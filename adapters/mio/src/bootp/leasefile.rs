@@ -5,8 +5,8 @@
 //! renames it over the old one, so a crash leaves either the old or the new
 //! file, never a torn one.
 
-use std::fs::{self, File};
-use std::io::{self, Write};
+use std::fs;
+use std::io;
 use std::path::Path;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -28,27 +28,7 @@ pub fn save(path: &Path, leases: impl Iterator<Item = Lease>, now: Instant) -> i
     for lease in leases {
         leasefile::write_lease(&mut text, &lease, now, unix).map_err(io::Error::other)?;
     }
-    let name = path.file_name().ok_or_else(|| {
-        io::Error::new(
-            io::ErrorKind::InvalidInput,
-            "lease file path has no file name",
-        )
-    })?;
-    let tmp = path.with_file_name(format!(
-        ".{}.tmp-{}",
-        name.to_string_lossy(),
-        std::process::id()
-    ));
-    let result = (|| {
-        let mut f = File::create(&tmp)?;
-        f.write_all(text.as_bytes())?;
-        f.sync_all()?;
-        fs::rename(&tmp, path)
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
-    result
+    crate::fs::write_atomically(path, text.as_bytes())
 }
 
 /// A lease file line that could not be read.

@@ -19,7 +19,7 @@ pub mod site;
 
 pub use client::{FtpClient, FtpError};
 pub use config::{FtpConfig, FtpUser};
-pub use server::FtpService;
+pub use server::{FtpService, OnTransfer, TransferRecord};
 
 use std::io;
 use std::net::SocketAddr;

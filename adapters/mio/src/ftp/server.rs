@@ -119,7 +119,31 @@ pub struct FtpService {
     rng: Rng,
     live: usize,
     again: Vec<(usize, u32)>,
+    on_transfer: Option<OnTransfer>,
 }
+
+/// A finished (or abandoned) data transfer, as the server logs it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TransferRecord {
+    /// The client's control-connection address.
+    pub peer: SocketAddr,
+    /// The logged-in user, if any.
+    pub user: Option<String>,
+    /// The file or directory, as a path in the session's root.
+    pub path: String,
+    /// `RETR`, `STOR` or `LIST`.
+    pub direction: &'static str,
+    /// Bytes moved.
+    pub bytes: u64,
+    /// `complete`, `aborted`, `data connection lost`, `storage error` or
+    /// `connection closed`.
+    pub outcome: &'static str,
+    /// Time since the transfer started.
+    pub elapsed: std::time::Duration,
+}
+
+/// A callback for every transfer that ends.
+pub type OnTransfer = Box<dyn FnMut(&TransferRecord) + Send>;
 
 impl FtpService {
     /// Binds the control listener and opens the stores; errors (an address
@@ -151,12 +175,20 @@ impl FtpService {
             rng: Rng::new(Site::seed()),
             live: 0,
             again: Vec::new(),
+            on_transfer: None,
         })
     }
 
     /// The address the control listener is bound to.
     pub fn local_addr(&self) -> SocketAddr {
         self.local
+    }
+
+    /// Calls `f` on the event-loop thread whenever a data transfer ends
+    /// (after it is logged), for a combined server's per-client lines.
+    pub fn on_transfer(mut self, f: impl FnMut(&TransferRecord) + Send + 'static) -> Self {
+        self.on_transfer = Some(Box::new(f));
+        self
     }
 
     fn accept(&mut self, cx: &mut Context<'_>) {
@@ -230,7 +262,7 @@ impl FtpService {
         };
         let _ = cx.deregister(&mut conn.control);
         if let Some(t) = conn.transfer.take() {
-            log_transfer(&conn, &t, "connection closed");
+            log_transfer(&conn, &t, "connection closed", &mut self.on_transfer);
         }
         close_data(cx, &mut conn);
         self.live -= 1;
@@ -452,7 +484,7 @@ impl FtpService {
                 }
                 Event::Abort => {
                     if let Some(t) = conn.transfer.take() {
-                        log_transfer(conn, &t, "aborted");
+                        log_transfer(conn, &t, "aborted", &mut self.on_transfer);
                     }
                     close_data(cx, conn);
                     let _ = conn.session.transfer_done(now, TransferOutcome::Aborted);
@@ -557,7 +589,7 @@ impl FtpService {
                 TransferOutcome::ConnectionLost => "data connection lost",
                 _ => "storage error",
             };
-            log_transfer(conn, &t, label);
+            log_transfer(conn, &t, label, &mut self.on_transfer);
         }
         if let Some(data) = conn.data.as_mut() {
             let _ = data.flush();
@@ -669,7 +701,12 @@ impl FtpService {
     }
 }
 
-fn log_transfer(conn: &Conn, t: &Transfer, outcome: &str) {
+fn log_transfer(
+    conn: &Conn,
+    t: &Transfer,
+    outcome: &'static str,
+    on_transfer: &mut Option<OnTransfer>,
+) {
     let direction = match t.kind {
         TransferKind::Retr => "RETR",
         TransferKind::Stor => "STOR",
@@ -685,6 +722,17 @@ fn log_transfer(conn: &Conn, t: &Transfer, outcome: &str) {
         outcome,
         "ftp: transfer"
     );
+    if let Some(f) = on_transfer.as_mut() {
+        f(&TransferRecord {
+            peer: conn.peer,
+            user: conn.session.user().map(str::to_string),
+            path: t.path.clone(),
+            direction,
+            bytes: t.bytes,
+            outcome,
+            elapsed: t.started.elapsed(),
+        });
+    }
 }
 
 fn close_data(cx: &mut Context<'_>, conn: &mut Conn) {

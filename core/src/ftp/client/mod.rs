@@ -292,6 +292,9 @@ pub struct ClientSession {
     data_ok: bool,
     final_reply: Option<bool>,
     saw_426: bool,
+    /// Replies still owed after `ABOR`: the transfer command's final reply
+    /// (unless it already came) and the reply to `ABOR` itself.
+    abort_replies: u8,
     reply_timeout: Duration,
     deadline: Option<Instant>,
     closed: bool,
@@ -320,6 +323,7 @@ impl ClientSession {
             data_ok: true,
             final_reply: None,
             saw_426: false,
+            abort_replies: 0,
             reply_timeout,
             deadline: Some(now + reply_timeout),
             closed: false,
@@ -580,6 +584,15 @@ impl ClientSession {
         ) {
             return Err(ClientError::Unexpected);
         }
+        // RFC 959 §4.1.3: ABOR gets its own reply, and a transfer command
+        // whose final reply has not come yet still gets one too (426 when
+        // the transfer was cut short, 226 when it had finished and the
+        // ABOR crossed its reply), so wait for both.
+        self.abort_replies = match self.step {
+            Step::OpenData => 1,
+            _ if self.final_reply.is_some() => 1,
+            _ => 2,
+        };
         self.step = Step::Aborting;
         self.data_done = true;
         self.send(now, Command::Abor);
@@ -745,11 +758,19 @@ impl ClientSession {
                     self.deadline = None;
                 }
             }
-            Step::Aborting => match code {
-                426 | 451 => self.saw_426 = true,
-                _ if class == 2 => self.finish(Err(Fail::Aborted)),
-                _ => self.finish(Err(Fail::Refused)),
-            },
+            Step::Aborting => {
+                if class == 1 {
+                    // The transfer command's preliminary reply.
+                    return;
+                }
+                self.abort_replies = self.abort_replies.saturating_sub(1);
+                match code {
+                    426 | 451 => self.saw_426 = true,
+                    _ if class == 2 && self.abort_replies == 0 => self.finish(Err(Fail::Aborted)),
+                    _ if class == 2 => {}
+                    _ => self.finish(Err(Fail::Refused)),
+                }
+            }
             Step::Simple => match class {
                 2 => self.finish(Ok(())),
                 _ => self.finish(Err(Fail::Refused)),

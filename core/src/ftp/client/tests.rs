@@ -164,6 +164,78 @@ fn abort_a_running_transfer() {
     assert_eq!(c.poll_event(), Some(Event::Done(Err(Failure::Aborted))));
 }
 
+/// Found by the FTP model test in the simulator: an `ABOR` that crosses
+/// the `226` of a transfer that had just finished gets a second reply
+/// (`225`). The client must wait for it, or the `225` is taken as the
+/// reply to its next command.
+#[test]
+fn abort_crossing_the_transfer_reply_waits_for_both_replies() {
+    let now = Instant::ZERO;
+    let mut c = greeted();
+    c.start(
+        now,
+        Request::Retrieve {
+            path: "f",
+            offset: 0,
+        },
+    )
+    .unwrap();
+    c.handle_bytes(
+        now,
+        b"200 ok\r\n229 Entering Extended Passive Mode (|||6446|)\r\n",
+    );
+    assert_eq!(sent(&mut c), "TYPE I\r\nEPSV\r\n");
+    assert!(matches!(c.poll_event(), Some(Event::OpenData(_))));
+    c.data_connected(now).unwrap();
+    assert_eq!(sent(&mut c), "RETR f\r\n");
+    c.handle_bytes(now, b"150 go\r\n");
+    assert_eq!(c.poll_event(), Some(Event::TransferStarted { size: None }));
+    c.abort(now).unwrap();
+    assert_eq!(sent(&mut c), "ABOR\r\n");
+    c.handle_bytes(now, b"226 Transfer complete\r\n");
+    assert_eq!(c.poll_event(), None, "the reply to ABOR is still owed");
+    c.handle_bytes(now, b"225 No transfer to abort\r\n");
+    assert_eq!(c.poll_event(), Some(Event::Done(Err(Failure::Aborted))));
+    c.start(now, Request::Quit).unwrap();
+    assert_eq!(sent(&mut c), "QUIT\r\n");
+    c.handle_bytes(now, b"221 bye\r\n");
+    assert!(matches!(
+        c.poll_event(),
+        Some(Event::Done(Ok(Reply { code: 221, .. })))
+    ));
+}
+
+/// An `ABOR` after the transfer's final reply arrived is owed one reply.
+#[test]
+fn abort_after_the_final_reply_waits_for_one_reply() {
+    let now = Instant::ZERO;
+    let mut c = greeted();
+    c.start(
+        now,
+        Request::Retrieve {
+            path: "f",
+            offset: 0,
+        },
+    )
+    .unwrap();
+    c.handle_bytes(
+        now,
+        b"200 ok\r\n229 Entering Extended Passive Mode (|||6446|)\r\n",
+    );
+    let _ = sent(&mut c);
+    assert!(matches!(c.poll_event(), Some(Event::OpenData(_))));
+    c.data_connected(now).unwrap();
+    let _ = sent(&mut c);
+    c.handle_bytes(now, b"150 go\r\n");
+    assert_eq!(c.poll_event(), Some(Event::TransferStarted { size: None }));
+    c.handle_bytes(now, b"226 done\r\n");
+    assert_eq!(c.poll_event(), None, "waiting for the end of the data");
+    c.abort(now).unwrap();
+    assert_eq!(sent(&mut c), "ABOR\r\n");
+    c.handle_bytes(now, b"225 No transfer to abort\r\n");
+    assert_eq!(c.poll_event(), Some(Event::Done(Err(Failure::Aborted))));
+}
+
 #[test]
 fn timeouts_and_421_close_the_session() {
     let now = Instant::ZERO;

@@ -1,0 +1,545 @@
+//! The whole server: BOOTP (with DHCP compatibility), TFTP and FTP on one
+//! event loop, sharing one provisioning plan.
+//!
+//! [`NetbootServer`] binds every socket before anything runs (so a port
+//! that cannot be bound is reported at once, with the privilege problem and
+//! the way out named), then runs the three services on one thread and
+//! returns a [`NetbootHandle`]:
+//!
+//! * the BOOTP service's boot policy is the plan ([`plan::SharedPlan`]): a
+//!   client gets its current stage, and silence after its last;
+//! * the TFTP service reports every finished transfer; a successful read is
+//!   handed to the plan, which attributes it to a client by its source
+//!   address and advances that client;
+//! * the FTP service serves the same root (anonymous, read-only, unless the
+//!   configuration says otherwise) for the manifest's files;
+//! * leases and plan progress are saved when they change and at shutdown,
+//!   and restored at start, so a restart sends nobody back to its first
+//!   stage;
+//! * every client step (address handed out, stage fetched, files fetched)
+//!   is reported as a [`Step`] to an optional callback.
+//!
+//! Stopping the handle ends the loop cleanly: running TFTP transfers are
+//! cancelled (their clients get ERROR 0), FTP sessions get `421`, partial
+//! uploads are discarded, and leases and progress are saved.
+
+pub mod plan;
+
+use std::fmt;
+use std::io;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use netboot_core::bootp::HwAddr;
+use netboot_core::bootp::hosts::Host;
+use netboot_core::bootp::leases::{LeaseSlot, LeaseState};
+use netboot_core::bootp::server::{Event as BootpEvent, Server, ServerConfig};
+use netboot_core::plan::{PlanEvent, ProfileTable, Profiles, Reset};
+use netboot_core::tftp::Direction;
+
+use crate::bootp::server::{BootpService, bind as bind_bootp};
+use crate::ftp::{FtpConfig, FtpService, TransferRecord};
+use crate::net::explain_bind_error;
+use crate::runtime::{EventLoop, LoopHandle, Stopper};
+use crate::tftp::{Completion, TftpServer};
+use plan::{ProgressService, SharedPlan};
+
+/// One step of some client's provisioning, as the server saw it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Step {
+    /// A BOOTP/DHCP reply (address and stage handed out), a client the plan
+    /// keeps silent, a release...
+    Bootp(BootpEvent),
+    /// A client fetched its current stage.
+    Stage {
+        /// The client.
+        hw: HwAddr,
+        /// Its address.
+        ip: Ipv4Addr,
+        /// The stage (0-based).
+        index: usize,
+        /// Its number of stages.
+        of: usize,
+        /// The stage's file.
+        file: String,
+    },
+    /// A client that had finished is served again from its first stage.
+    Restarted {
+        /// The client.
+        hw: HwAddr,
+    },
+    /// A TFTP transfer ended.
+    Tftp(Completion),
+    /// An FTP data transfer ended.
+    Ftp(TransferRecord),
+}
+
+/// One line per step, for a server's standard output.
+impl fmt::Display for Step {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Step::Bootp(e) => write!(f, "bootp: {e}"),
+            Step::Stage {
+                hw,
+                ip,
+                index,
+                of,
+                file,
+            } => {
+                write!(
+                    f,
+                    "plan: {hw} ({ip}) fetched stage {}/{of} {file}",
+                    index + 1
+                )?;
+                if index + 1 == *of {
+                    write!(f, "; boot phase complete, BOOTP silent to it")?;
+                }
+                Ok(())
+            }
+            Step::Restarted { hw } => write!(f, "plan: {hw} starts again from stage 1"),
+            Step::Tftp(c) => {
+                let verb = match c.direction {
+                    Direction::Read => "RRQ",
+                    Direction::Write => "WRQ",
+                };
+                match &c.result {
+                    Ok(()) => write!(
+                        f,
+                        "tftp: {} {verb} {} done, {} bytes in {} ms",
+                        c.peer,
+                        c.path,
+                        c.bytes,
+                        c.elapsed.as_millis()
+                    ),
+                    Err(e) => write!(f, "tftp: {} {verb} {} failed: {e}", c.peer, c.path),
+                }
+            }
+            Step::Ftp(r) => write!(
+                f,
+                "ftp: {} {} {} /{} {}, {} bytes",
+                r.peer,
+                r.user.as_deref().unwrap_or("-"),
+                r.direction,
+                r.path,
+                r.outcome,
+                r.bytes
+            ),
+        }
+    }
+}
+
+/// A callback for every client step.
+pub type StepCallback = Box<dyn FnMut(&Step) + Send>;
+
+type OnStep = Arc<Mutex<Option<StepCallback>>>;
+
+fn emit(on_step: &OnStep, step: Step) {
+    let mut f = on_step.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(f) = f.as_mut() {
+        f(&step);
+    }
+}
+
+/// Turns the plan's queued events into steps (after the lock is released,
+/// so a callback may look at the plan).
+fn drain_plan(plan: &SharedPlan, on_step: &OnStep) {
+    let steps: Vec<Step> = {
+        let mut p = plan.lock();
+        let mut steps = Vec::new();
+        while let Some(event) = p.poll_event() {
+            steps.push(match event {
+                PlanEvent::Advanced { hw, ip, index, of } => Step::Stage {
+                    hw,
+                    ip,
+                    index,
+                    of,
+                    file: p
+                        .plan()
+                        .profiles()
+                        .stage(hw.as_bytes(), index)
+                        .unwrap_or("?")
+                        .to_string(),
+                },
+                PlanEvent::Restarted { hw } => Step::Restarted { hw },
+                _ => continue,
+            });
+        }
+        steps
+    };
+    for step in steps {
+        emit(on_step, step);
+    }
+}
+
+struct BootpSetup {
+    listen: SocketAddr,
+    config: ServerConfig,
+    hosts: Vec<Host>,
+}
+
+/// Builds the combined server.
+///
+/// ```
+/// use std::net::Ipv4Addr;
+/// use netboot_core::bootp::server::ServerConfig;
+/// use netboot_core::plan::{ProfileTable, Reset};
+/// use netboot_mio::netboot::NetbootServer;
+///
+/// let root = tempfile::tempdir().unwrap();
+/// std::fs::write(root.path().join("stage1"), b"first").unwrap();
+/// std::fs::write(root.path().join("manifest"), b"notes: notes.txt\n").unwrap();
+/// std::fs::write(root.path().join("notes.txt"), b"hello").unwrap();
+/// let mut plan = ProfileTable::new();
+/// plan.set_default(&["stage1", "manifest"]).unwrap();
+///
+/// let mut bootp = ServerConfig::new(Ipv4Addr::LOCALHOST, Ipv4Addr::new(255, 0, 0, 0));
+/// bootp.pool = Some((Ipv4Addr::new(127, 0, 9, 1), Ipv4Addr::new(127, 0, 9, 20)));
+/// bootp.bootp_dynamic = true;
+/// let server = NetbootServer::new(root.path())
+///     .bootp(bootp)
+///     .bootp_listen("127.0.0.1:0".parse().unwrap())
+///     .tftp_listen("127.0.0.1:0".parse().unwrap())
+///     .ftp_listen("127.0.0.1:0".parse().unwrap())
+///     .plan(plan, Reset::Never)
+///     .spawn()
+///     .unwrap();
+/// assert_ne!(server.bootp_addr().unwrap().port(), 0);
+/// assert_eq!(server.tftp_addrs().len(), 1);
+/// assert!(server.ftp_addr().is_some());
+/// server.shutdown().unwrap();
+/// ```
+pub struct NetbootServer {
+    root: PathBuf,
+    interface: Option<String>,
+    bootp: Option<BootpSetup>,
+    bootp_listen: Option<SocketAddr>,
+    tftp: Option<Vec<SocketAddr>>,
+    tftp_tune: Option<Box<dyn FnOnce(TftpServer) -> TftpServer + Send>>,
+    ftp: Option<FtpConfig>,
+    profiles: ProfileTable,
+    reset: Reset,
+    lease_file: Option<PathBuf>,
+    progress_file: Option<PathBuf>,
+    on_step: Option<StepCallback>,
+}
+
+impl NetbootServer {
+    /// A server of `root`: TFTP on `0.0.0.0:69` and anonymous read-only FTP
+    /// on `0.0.0.0:21`; BOOTP once [`NetbootServer::bootp`] gives it its
+    /// subnet. Nobody is in the plan until [`NetbootServer::plan`].
+    pub fn new(root: impl AsRef<Path>) -> Self {
+        let root = root.as_ref().to_path_buf();
+        NetbootServer {
+            ftp: Some(FtpConfig {
+                root: root.clone(),
+                anonymous: true,
+                ..FtpConfig::default()
+            }),
+            root,
+            interface: None,
+            bootp: None,
+            bootp_listen: None,
+            tftp: Some(Vec::new()),
+            tftp_tune: None,
+            profiles: ProfileTable::new(),
+            reset: Reset::Never,
+            lease_file: None,
+            progress_file: None,
+            on_step: None,
+        }
+    }
+
+    /// Runs BOOTP/DHCP with these settings (address, subnet, pool...), on
+    /// `0.0.0.0:67` unless [`NetbootServer::bootp_listen`] says otherwise.
+    pub fn bootp(mut self, config: ServerConfig) -> Self {
+        self.bootp = Some(BootpSetup {
+            listen: SocketAddr::from((
+                Ipv4Addr::UNSPECIFIED,
+                netboot_core::wire::bootp::SERVER_PORT,
+            )),
+            config,
+            hosts: Vec::new(),
+        });
+        self
+    }
+
+    /// The BOOTP host table (fixed addresses, per-host files).
+    pub fn hosts(mut self, hosts: Vec<Host>) -> Self {
+        if let Some(b) = self.bootp.as_mut() {
+            b.hosts = hosts;
+        }
+        self
+    }
+
+    /// Where BOOTP listens.
+    pub fn bootp_listen(mut self, addr: SocketAddr) -> Self {
+        self.bootp_listen = Some(addr);
+        self
+    }
+
+    /// No BOOTP.
+    pub fn no_bootp(mut self) -> Self {
+        self.bootp = None;
+        self
+    }
+
+    /// A TFTP listening address (repeatable; replaces the default).
+    pub fn tftp_listen(mut self, addr: SocketAddr) -> Self {
+        if let Some(t) = self.tftp.as_mut() {
+            t.push(addr);
+        }
+        self
+    }
+
+    /// Adjusts the TFTP server (block and window caps, limits).
+    pub fn tftp_options(
+        mut self,
+        f: impl FnOnce(TftpServer) -> TftpServer + Send + 'static,
+    ) -> Self {
+        self.tftp_tune = Some(Box::new(f));
+        self
+    }
+
+    /// No TFTP.
+    pub fn no_tftp(mut self) -> Self {
+        self.tftp = None;
+        self
+    }
+
+    /// The FTP settings (users, passive ports...); the root is the
+    /// server's.
+    pub fn ftp(mut self, config: FtpConfig) -> Self {
+        self.ftp = Some(config);
+        self
+    }
+
+    /// Where FTP listens.
+    pub fn ftp_listen(mut self, addr: SocketAddr) -> Self {
+        if let Some(f) = self.ftp.as_mut() {
+            f.listen = addr;
+        }
+        self
+    }
+
+    /// No FTP.
+    pub fn no_ftp(mut self) -> Self {
+        self.ftp = None;
+        self
+    }
+
+    /// The provisioning plan: each client's stages, and when a finished
+    /// client is served again.
+    pub fn plan(mut self, profiles: ProfileTable, reset: Reset) -> Self {
+        self.profiles = profiles;
+        self.reset = reset;
+        self
+    }
+
+    /// Binds BOOTP to this interface and broadcasts through it.
+    pub fn interface(mut self, name: impl Into<String>) -> Self {
+        self.interface = Some(name.into());
+        self
+    }
+
+    /// Keeps BOOTP leases in this file.
+    pub fn lease_file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.lease_file = Some(path.into());
+        self
+    }
+
+    /// Keeps plan progress in this file.
+    pub fn progress_file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.progress_file = Some(path.into());
+        self
+    }
+
+    /// Calls `f` on the loop thread for every client step.
+    pub fn on_step(mut self, f: impl FnMut(&Step) + Send + 'static) -> Self {
+        self.on_step = Some(Box::new(f));
+        self
+    }
+
+    /// Binds everything, restores leases and progress, and runs the
+    /// services on one new thread.
+    pub fn spawn(self) -> io::Result<NetbootHandle> {
+        let mut ev = EventLoop::new()?;
+        let clock = ev.clock();
+        let now = clock.now();
+        let on_step: OnStep = Arc::new(Mutex::new(self.on_step));
+        let plan = SharedPlan::new(self.profiles, self.reset);
+        if let Some(path) = &self.progress_file {
+            let n = plan::load_progress(&plan, path, now).map_err(|e| {
+                io::Error::new(e.kind(), format!("progress file {}: {e}", path.display()))
+            })?;
+            tracing::info!(
+                "restored the progress of {n} clients from {}",
+                path.display()
+            );
+        }
+
+        let mut bootp_addr = None;
+        if let Some(setup) = self.bootp {
+            let listen = self.bootp_listen.unwrap_or(setup.listen);
+            let socket = bind_bootp(listen, self.interface.as_deref()).map_err(|e| {
+                let mut msg = explain_bind_error(listen, &e);
+                if self.interface.is_some() && e.kind() == io::ErrorKind::PermissionDenied {
+                    msg.push_str(" (binding to an interface needs CAP_NET_RAW)");
+                }
+                io::Error::new(e.kind(), msg)
+            })?;
+            let slots = setup.config.pool.map_or(0, |(first, last)| {
+                (u32::from(last).saturating_sub(u32::from(first)) + 1) as usize
+            });
+            let server = Server::with_policy(
+                setup.config,
+                setup.hosts,
+                vec![LeaseSlot::EMPTY; slots],
+                plan.clone(),
+            )
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e.to_string()))?;
+            let mut service = BootpService::new(socket, server)?;
+            if let Some(path) = &self.lease_file {
+                service = service.with_lease_file(path, now)?;
+            }
+            {
+                // Downloads by clients that were given an address before a
+                // restart are attributed before they ask again.
+                let mut p = plan.lock();
+                let server = service.server();
+                for lease in server.leases().filter(|l| l.state == LeaseState::Bound) {
+                    p.learn(now, lease.ip, lease.hw);
+                }
+                for host in server.hosts() {
+                    if let Some(ip) = host.ip {
+                        p.learn(now, ip, host.hw);
+                    }
+                }
+            }
+            bootp_addr = Some(service.local_addr()?);
+            let (plan, on_step) = (plan.clone(), on_step.clone());
+            let service = service.on_event(Box::new(move |event, _| {
+                if event.is_client_step() {
+                    emit(&on_step, Step::Bootp(event.clone()));
+                }
+                drain_plan(&plan, &on_step);
+            }));
+            ev.add(Box::new(service));
+        }
+
+        let mut tftp_addrs = Vec::new();
+        if let Some(listens) = self.tftp {
+            let mut builder = TftpServer::new(&self.root);
+            let listens = if listens.is_empty() {
+                vec![SocketAddr::from((
+                    Ipv4Addr::UNSPECIFIED,
+                    netboot_core::tftp::PORT,
+                ))]
+            } else {
+                listens
+            };
+            for addr in listens {
+                builder = builder.bind(addr);
+            }
+            if let Some(tune) = self.tftp_tune {
+                builder = tune(builder);
+            }
+            let (plan, on_step) = (plan.clone(), on_step.clone());
+            let service = builder
+                .on_complete(move |c: &Completion| {
+                    emit(&on_step, Step::Tftp(c.clone()));
+                    if c.direction == Direction::Read && c.is_success() {
+                        plan.lock()
+                            .transfer_complete(clock.now(), c.peer.ip(), &c.path);
+                        drain_plan(&plan, &on_step);
+                    }
+                })
+                .build()?;
+            tftp_addrs = service.local_addrs().to_vec();
+            ev.add(Box::new(service));
+        }
+
+        let mut ftp_addr = None;
+        if let Some(mut config) = self.ftp {
+            config.root = self.root.clone();
+            let listen = config.listen;
+            let service = FtpService::bind(&config).map_err(|e| match e.kind() {
+                io::ErrorKind::PermissionDenied
+                | io::ErrorKind::AddrInUse
+                | io::ErrorKind::AddrNotAvailable => {
+                    io::Error::new(e.kind(), explain_bind_error(listen, &e))
+                }
+                _ => e,
+            })?;
+            ftp_addr = Some(service.local_addr());
+            let on_step = on_step.clone();
+            let service = service.on_transfer(move |r| emit(&on_step, Step::Ftp(r.clone())));
+            ev.add(Box::new(service));
+        }
+
+        if let Some(path) = self.progress_file {
+            ev.add(Box::new(ProgressService::new(plan.clone(), path)));
+        }
+        let handle = ev.spawn("netboot-server")?;
+        Ok(NetbootHandle {
+            handle,
+            bootp: bootp_addr,
+            tftp: tftp_addrs,
+            ftp: ftp_addr,
+            plan,
+        })
+    }
+}
+
+/// The combined server running in the background. Dropping it stops it.
+pub struct NetbootHandle {
+    handle: LoopHandle,
+    bootp: Option<SocketAddr>,
+    tftp: Vec<SocketAddr>,
+    ftp: Option<SocketAddr>,
+    plan: SharedPlan,
+}
+
+impl NetbootHandle {
+    /// Where BOOTP listens, if it runs.
+    pub fn bootp_addr(&self) -> Option<SocketAddr> {
+        self.bootp
+    }
+
+    /// Where TFTP listens (empty if it does not run).
+    pub fn tftp_addrs(&self) -> &[SocketAddr] {
+        &self.tftp
+    }
+
+    /// Where FTP listens, if it runs.
+    pub fn ftp_addr(&self) -> Option<SocketAddr> {
+        self.ftp
+    }
+
+    /// The stage client `hw` gets next (its stage count once finished), if
+    /// the plan tracks it.
+    pub fn stage_of(&self, hw: &HwAddr) -> Option<usize> {
+        self.plan.lock().plan().stage_of(hw.as_bytes())
+    }
+
+    /// A stopper for a signal handler.
+    pub fn stopper(&self) -> Stopper {
+        self.handle.stopper()
+    }
+
+    /// True once the loop thread has ended.
+    pub fn is_finished(&self) -> bool {
+        self.handle.is_finished()
+    }
+
+    /// Stops the server cleanly (see the [module docs](self)) and waits.
+    pub fn shutdown(self) -> io::Result<()> {
+        self.handle.shutdown()
+    }
+
+    /// Waits until the server stops (after a [`Stopper::stop`]).
+    pub fn join(self) -> io::Result<()> {
+        self.handle.join()
+    }
+}

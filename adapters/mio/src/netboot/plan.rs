@@ -1,0 +1,192 @@
+//! The provisioning plan on the event loop: one [`PlanPolicy`] shared by
+//! the BOOTP service (as its boot policy) and the TFTP completion callback,
+//! and a small service that saves progress to a file.
+//!
+//! Every user of the plan runs on the loop thread, so the mutex around it is
+//! never contended; it exists because services must be `Send` to move onto
+//! that thread, and a handle may read progress from another thread.
+
+use std::io;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use mio::event::Event as MioEvent;
+use netboot_core::bootp::policy::{BootDecision, BootPolicy, BootRequest};
+use netboot_core::plan::progressfile::{self, HEADER};
+use netboot_core::plan::{PlanPolicy, ProfileTable, Reset};
+use netboot_core::time::Instant;
+
+use crate::runtime::{Context, Service};
+
+/// Clients whose progress a server tracks at once; past this the client
+/// seen least recently is forgotten (and starts again from its first stage
+/// if it comes back).
+pub const MAX_CLIENTS: usize = 2048;
+
+/// How often, at most, the progress file is rewritten.
+pub const SAVE_INTERVAL: Duration = Duration::from_secs(1);
+
+/// The core plan the server runs.
+pub type CorePlan = PlanPolicy<ProfileTable, MAX_CLIENTS>;
+
+/// The plan, shared between the services of one loop.
+#[derive(Clone)]
+pub struct SharedPlan(Arc<Mutex<CorePlan>>);
+
+impl SharedPlan {
+    /// A plan over `profiles` in which nobody has started.
+    pub fn new(profiles: ProfileTable, reset: Reset) -> Self {
+        SharedPlan(Arc::new(Mutex::new(PlanPolicy::new(profiles, reset))))
+    }
+
+    /// Locks the plan (a panic elsewhere never makes it unusable).
+    pub fn lock(&self) -> MutexGuard<'_, CorePlan> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl BootPolicy for SharedPlan {
+    fn decide(&mut self, now: Instant, request: &BootRequest<'_>) -> BootDecision {
+        self.lock().decide(now, request)
+    }
+}
+
+/// Restores the progress saved in `path` (a missing file is no progress);
+/// returns how many clients were restored, and warns about unreadable
+/// lines.
+pub fn load_progress(plan: &SharedPlan, path: &std::path::Path, now: Instant) -> io::Result<usize> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(0),
+        Err(e) => return Err(e),
+    };
+    let mut plan = plan.lock();
+    let mut restored = 0;
+    for (i, line) in text.lines().enumerate() {
+        match progressfile::parse_line(line) {
+            Ok(Some((hw, stage))) => {
+                if plan.plan_mut().restore(now, &hw, stage) {
+                    restored += 1;
+                }
+            }
+            Ok(None) => {}
+            Err(e) => tracing::warn!("{}:{}: ignored: {e}", path.display(), i + 1),
+        }
+    }
+    plan.take_dirty();
+    Ok(restored)
+}
+
+/// Writes every client past its first stage to `path`, atomically.
+pub fn save_progress(plan: &SharedPlan, path: &std::path::Path) -> io::Result<()> {
+    let mut text = String::from(HEADER);
+    text.push('\n');
+    {
+        let plan = plan.lock();
+        for (hw, stage) in plan.plan().progress().filter(|(_, s)| *s > 0) {
+            progressfile::write_line(&mut text, hw, stage).map_err(io::Error::other)?;
+        }
+    }
+    crate::fs::write_atomically(path, text.as_bytes())
+}
+
+/// Saves plan progress when it changed (at most once per
+/// [`SAVE_INTERVAL`]) and at shutdown. It owns no socket: it only lives on
+/// the loop for its timer and its shutdown call.
+pub struct ProgressService {
+    plan: SharedPlan,
+    path: PathBuf,
+    saved_at: Option<Instant>,
+}
+
+impl ProgressService {
+    /// Keeps `plan`'s progress in `path`.
+    pub fn new(plan: SharedPlan, path: PathBuf) -> Self {
+        ProgressService {
+            plan,
+            path,
+            saved_at: None,
+        }
+    }
+
+    fn save(&mut self, now: Instant) {
+        self.saved_at = Some(now);
+        self.plan.lock().take_dirty();
+        if let Err(e) = save_progress(&self.plan, &self.path) {
+            tracing::error!("cannot save plan progress to {}: {e}", self.path.display());
+        }
+    }
+}
+
+impl Service for ProgressService {
+    fn name(&self) -> &'static str {
+        "plan-progress"
+    }
+
+    fn start(&mut self, _cx: &mut Context<'_>) -> io::Result<()> {
+        Ok(())
+    }
+
+    fn ready(&mut self, _cx: &mut Context<'_>, _token: usize, _event: &MioEvent) {}
+
+    fn timeout(&mut self, cx: &mut Context<'_>) {
+        let now = cx.now();
+        if self.deadline().is_some_and(|d| d <= now) {
+            self.save(now);
+        }
+    }
+
+    fn deadline(&self) -> Option<Instant> {
+        if !self.plan.lock().is_dirty() {
+            return None;
+        }
+        Some(self.saved_at.map_or(Instant::ZERO, |at| at + SAVE_INTERVAL))
+    }
+
+    fn shutdown(&mut self, cx: &mut Context<'_>) {
+        if self.plan.lock().is_dirty() {
+            self.save(cx.now());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_plan_tables_are_of_modest_size() {
+        // Built on the stack before it moves to the heap.
+        let size = std::mem::size_of::<CorePlan>();
+        assert!(size < 256 * 1024, "{size} bytes");
+    }
+
+    #[test]
+    fn progress_survives_a_save_and_load() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("progress");
+        let mut table = ProfileTable::new();
+        table.set_default(&["one", "two", "three"]).unwrap();
+        let plan = SharedPlan::new(table.clone(), Reset::Never);
+        assert!(
+            plan.lock()
+                .plan_mut()
+                .restore(Instant::ZERO, &[1, 2, 3, 4, 5, 6], 2)
+        );
+        assert!(plan.lock().plan_mut().restore(Instant::ZERO, &[9; 6], 0));
+        save_progress(&plan, &path).unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(text, "# netboot plan progress v1\n01:02:03:04:05:06 2\n");
+        std::fs::write(&path, format!("{text}garbage line here\n")).unwrap();
+        let back = SharedPlan::new(table, Reset::Never);
+        assert_eq!(load_progress(&back, &path, Instant::ZERO).unwrap(), 1);
+        assert_eq!(back.lock().plan().stage_of(&[1, 2, 3, 4, 5, 6]), Some(2));
+        assert!(!back.lock().is_dirty());
+        let missing = SharedPlan::new(ProfileTable::new(), Reset::Never);
+        assert_eq!(
+            load_progress(&missing, &dir.path().join("none"), Instant::ZERO).unwrap(),
+            0
+        );
+    }
+}

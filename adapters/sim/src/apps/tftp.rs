@@ -1,0 +1,529 @@
+//! TFTP on a simulated host: a server on port 69 giving each transfer its
+//! own port (its TID), and a client running a list of transfers one after
+//! another.
+//!
+//! Both drive [`Transfer`]s with [`glue::drive`] against the host's disk,
+//! as the mio adapter does against a directory. The server drops a
+//! repeated request from a peer whose transfer still runs, as the core's
+//! acceptor asks its driver to.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::net::{SocketAddr, SocketAddrV4};
+
+use netboot_core::storage::{Storage, StoreError};
+use netboot_core::tftp::glue::{self, Accepted, CLIENT_DOWNLOAD_MODE, Files};
+use netboot_core::tftp::options::Request;
+use netboot_core::tftp::{
+    Direction, Event, Server, ServerConfig, Transfer, TransferConfig, TransferError,
+};
+use netboot_core::time::Instant;
+use netboot_core::wire::tftp::{MAX_PACKET_LEN, Mode};
+
+use crate::apps::v4;
+use crate::store::SimStore;
+use crate::timers::Timers;
+use crate::world::{App, Cx};
+
+/// How a transfer ended, as a program on either side saw it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Completion {
+    /// The other side's address.
+    pub peer: SocketAddrV4,
+    /// The file (normalised path on the server, the requested name on a
+    /// client).
+    pub path: String,
+    /// `Read` for an RRQ.
+    pub direction: Direction,
+    /// File bytes moved, or why it failed.
+    pub result: Result<u64, TransferError>,
+    /// When the transfer started (host time).
+    pub started: Instant,
+    /// When it ended (host time).
+    pub finished: Instant,
+}
+
+/// Called by the server for each finished transfer (the provisioning plan
+/// advances a client's stage this way).
+pub type OnComplete = Box<dyn FnMut(&Completion)>;
+
+/// Runs `t` through [`glue::drive`] and sends what it produced from `port`.
+/// Returns the outcome event, if the transfer reported one.
+fn drive(
+    cx: &mut Cx<'_>,
+    port: u16,
+    t: &mut Transfer,
+    files: &mut Files<SimStore>,
+    tx: &mut [u8],
+    rx: &mut [u8],
+) -> Option<Event> {
+    let now = cx.now();
+    let mut out: Vec<(Vec<u8>, SocketAddr)> = Vec::new();
+    let mut outcome = None;
+    glue::drive(
+        t,
+        files,
+        cx.store,
+        now,
+        tx,
+        rx,
+        &mut |bytes, to| out.push((bytes.to_vec(), to)),
+        &mut |_, e| {
+            if matches!(e, Event::Done { .. } | Event::Failed(_)) {
+                outcome = Some(e);
+            }
+        },
+    );
+    for (bytes, to) in out {
+        cx.send(port, v4(to), &bytes);
+    }
+    outcome
+}
+
+struct Slot {
+    t: Transfer,
+    files: Files<SimStore>,
+    peer: SocketAddrV4,
+    started: Instant,
+    reported: bool,
+}
+
+/// A TFTP server.
+pub struct TftpServer {
+    server: Server,
+    port: u16,
+    slots: BTreeMap<u16, Slot>,
+    by_peer: HashMap<SocketAddrV4, u16>,
+    timers: Timers<u16>,
+    tx: Vec<u8>,
+    /// Every finished transfer, in order.
+    pub completions: Vec<Completion>,
+    /// Requests answered with an ERROR from port 69.
+    pub refused: u64,
+    /// Most transfers running at once.
+    pub peak_transfers: usize,
+    on_complete: Option<OnComplete>,
+}
+
+impl TftpServer {
+    /// A server with this policy on port 69.
+    pub fn new(config: ServerConfig) -> Self {
+        TftpServer {
+            server: Server::new(config),
+            port: netboot_core::tftp::PORT,
+            slots: BTreeMap::new(),
+            by_peer: HashMap::new(),
+            timers: Timers::new(),
+            tx: vec![0; MAX_PACKET_LEN],
+            completions: Vec::new(),
+            refused: 0,
+            peak_transfers: 0,
+            on_complete: None,
+        }
+    }
+
+    /// Calls `f` for every finished transfer.
+    pub fn on_complete(mut self, f: impl FnMut(&Completion) + 'static) -> Self {
+        self.on_complete = Some(Box::new(f));
+        self
+    }
+
+    /// Transfers running now.
+    pub fn active(&self) -> usize {
+        self.slots.len()
+    }
+
+    /// The machines of the running transfers.
+    pub fn transfers(&self) -> impl Iterator<Item = &Transfer> {
+        self.slots.values().map(|s| &s.t)
+    }
+
+    fn settle(&mut self, cx: &mut Cx<'_>, port: u16, outcome: Option<Event>) {
+        let Some(slot) = self.slots.get_mut(&port) else {
+            return;
+        };
+        if let Some(e) = outcome
+            && !slot.reported
+        {
+            slot.reported = true;
+            let c = Completion {
+                peer: slot.peer,
+                path: slot.t.path().to_string(),
+                direction: slot.t.role().direction(),
+                result: match e {
+                    Event::Done { bytes } => Ok(bytes),
+                    Event::Failed(err) => Err(err),
+                    _ => unreachable!("only outcomes are passed"),
+                },
+                started: slot.started,
+                finished: cx.now(),
+            };
+            if let Some(f) = &mut self.on_complete {
+                f(&c);
+            }
+            self.completions.push(c);
+        }
+        if slot.t.is_closed() {
+            let mut slot = self.slots.remove(&port).expect("slot exists");
+            slot.files.discard(cx.store);
+            self.by_peer.remove(&slot.peer);
+            self.timers.set(port, None);
+            cx.unbind(port);
+        } else {
+            self.timers.set(port, slot.t.poll_timeout());
+        }
+    }
+}
+
+impl App for TftpServer {
+    fn start(&mut self, cx: &mut Cx<'_>) {
+        cx.bind(self.port);
+    }
+
+    fn datagram(
+        &mut self,
+        cx: &mut Cx<'_>,
+        local: SocketAddrV4,
+        from: SocketAddrV4,
+        bytes: &mut [u8],
+    ) {
+        let now = cx.now();
+        if local.port() == self.port {
+            if self.by_peer.contains_key(&from) {
+                return;
+            }
+            match glue::accept(
+                &self.server,
+                cx.store,
+                now,
+                SocketAddr::V4(from),
+                bytes,
+                &mut self.tx,
+            ) {
+                Accepted::Transfer(t, files) => {
+                    let port = cx.bind_ephemeral();
+                    self.slots.insert(
+                        port,
+                        Slot {
+                            t,
+                            files,
+                            peer: from,
+                            started: now,
+                            reported: false,
+                        },
+                    );
+                    self.peak_transfers = self.peak_transfers.max(self.slots.len());
+                    self.by_peer.insert(from, port);
+                    let slot = self.slots.get_mut(&port).expect("just inserted");
+                    let outcome = drive(
+                        cx,
+                        port,
+                        &mut slot.t,
+                        &mut slot.files,
+                        &mut self.tx,
+                        &mut [],
+                    );
+                    self.settle(cx, port, outcome);
+                }
+                Accepted::Reply(t) => {
+                    self.refused += 1;
+                    let out = self.tx[..t.len].to_vec();
+                    cx.send(self.port, v4(t.destination), &out);
+                }
+                Accepted::Dropped(_) => {}
+            }
+            return;
+        }
+        let port = local.port();
+        let Some(slot) = self.slots.get_mut(&port) else {
+            return;
+        };
+        slot.t.handle_datagram(now, SocketAddr::V4(from), bytes);
+        let outcome = drive(cx, port, &mut slot.t, &mut slot.files, &mut self.tx, bytes);
+        self.settle(cx, port, outcome);
+    }
+
+    fn timeout(&mut self, cx: &mut Cx<'_>) {
+        let now = cx.now();
+        for port in self.timers.due(now) {
+            let Some(slot) = self.slots.get_mut(&port) else {
+                continue;
+            };
+            slot.t.handle_timeout(now);
+            let outcome = drive(
+                cx,
+                port,
+                &mut slot.t,
+                &mut slot.files,
+                &mut self.tx,
+                &mut [],
+            );
+            self.settle(cx, port, outcome);
+        }
+    }
+
+    fn deadline(&mut self) -> Option<Instant> {
+        self.timers.earliest()
+    }
+}
+
+/// One transfer a [`TftpClient`] makes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Job {
+    /// Download `remote` into the local file `local`.
+    Get {
+        /// Name on the server.
+        remote: String,
+        /// Local path.
+        local: String,
+        /// Transfer mode.
+        mode: Mode,
+        /// Options to ask for.
+        request: Request,
+    },
+    /// Upload the local file `local` as `remote`.
+    Put {
+        /// Local path.
+        local: String,
+        /// Name on the server.
+        remote: String,
+        /// Transfer mode.
+        mode: Mode,
+        /// Options to ask for (`tsize` is filled in for octet uploads).
+        request: Request,
+    },
+}
+
+impl Job {
+    /// An octet download with these options.
+    pub fn get(remote: &str, local: &str, request: Request) -> Job {
+        Job::Get {
+            remote: remote.to_string(),
+            local: local.to_string(),
+            mode: Mode::Octet,
+            request,
+        }
+    }
+
+    /// An octet upload with these options.
+    pub fn put(local: &str, remote: &str, request: Request) -> Job {
+        Job::Put {
+            local: local.to_string(),
+            remote: remote.to_string(),
+            mode: Mode::Octet,
+            request,
+        }
+    }
+}
+
+/// What became of a [`Job`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct JobResult {
+    /// The job.
+    pub job: Job,
+    /// File bytes moved, or why it failed (a local storage error opening
+    /// the file is reported as [`TransferError::Storage`]).
+    pub result: Result<u64, TransferError>,
+    /// When it started (host time).
+    pub started: Instant,
+    /// When the transfer ended (host time).
+    pub finished: Instant,
+}
+
+struct Running {
+    t: Transfer,
+    files: Files<SimStore>,
+    port: u16,
+    job: Job,
+    started: Instant,
+    outcome: Option<Event>,
+}
+
+/// A TFTP client running [`Job`]s one after another.
+pub struct TftpClient {
+    server: SocketAddrV4,
+    config: TransferConfig,
+    jobs: VecDeque<Job>,
+    current: Option<Running>,
+    tx: Vec<u8>,
+    /// Every finished job, in order.
+    pub results: Vec<JobResult>,
+    /// Most bytes the client's machine said it needs for a buffer.
+    pub max_buffer: usize,
+}
+
+impl TftpClient {
+    /// A client for the server at `server` (its port 69).
+    pub fn new(
+        server: SocketAddrV4,
+        config: TransferConfig,
+        jobs: impl IntoIterator<Item = Job>,
+    ) -> Self {
+        TftpClient {
+            server,
+            config,
+            jobs: jobs.into_iter().collect(),
+            current: None,
+            tx: vec![0; MAX_PACKET_LEN],
+            results: Vec::new(),
+            max_buffer: 0,
+        }
+    }
+
+    /// True once every job has ended.
+    pub fn is_done(&self) -> bool {
+        self.current.is_none() && self.jobs.is_empty()
+    }
+
+    /// The running transfer's machine.
+    pub fn transfer(&self) -> Option<&Transfer> {
+        self.current.as_ref().map(|r| &r.t)
+    }
+
+    fn next_job(&mut self, cx: &mut Cx<'_>) {
+        while self.current.is_none() {
+            let Some(job) = self.jobs.pop_front() else {
+                return;
+            };
+            let now = cx.now();
+            let opened = match &job {
+                Job::Get {
+                    remote,
+                    local,
+                    mode,
+                    request,
+                } => cx.store.open_write(local, CLIENT_DOWNLOAD_MODE).map(|w| {
+                    (
+                        Transfer::client_read(
+                            now,
+                            &self.config,
+                            SocketAddr::V4(self.server),
+                            remote,
+                            *mode,
+                            *request,
+                        ),
+                        Files::writing(w),
+                    )
+                }),
+                Job::Put {
+                    local,
+                    remote,
+                    mode,
+                    request,
+                } => cx.store.open_read(local).map(|(r, meta)| {
+                    let mut request = *request;
+                    if *mode == Mode::Octet {
+                        request.tsize = Some(meta.len);
+                    }
+                    (
+                        Transfer::client_write(
+                            now,
+                            &self.config,
+                            SocketAddr::V4(self.server),
+                            remote,
+                            *mode,
+                            request,
+                        ),
+                        Files::reading(r),
+                    )
+                }),
+            };
+            let (t, files) = match opened {
+                Ok((Ok(t), files)) => (t, files),
+                Ok((Err(_), mut files)) => {
+                    files.discard(cx.store);
+                    self.fail_job(job, now, StoreError::PermissionDenied);
+                    continue;
+                }
+                Err(e) => {
+                    self.fail_job(job, now, e);
+                    continue;
+                }
+            };
+            self.max_buffer = self.max_buffer.max(t.buffer_len());
+            let port = cx.bind_ephemeral();
+            self.current = Some(Running {
+                t,
+                files,
+                port,
+                job,
+                started: now,
+                outcome: None,
+            });
+            self.pump(cx, &mut []);
+        }
+    }
+
+    fn fail_job(&mut self, job: Job, now: Instant, e: StoreError) {
+        self.results.push(JobResult {
+            job,
+            result: Err(TransferError::Storage(e)),
+            started: now,
+            finished: now,
+        });
+    }
+
+    fn pump(&mut self, cx: &mut Cx<'_>, rx: &mut [u8]) {
+        let Some(r) = self.current.as_mut() else {
+            return;
+        };
+        if let Some(o) = drive(cx, r.port, &mut r.t, &mut r.files, &mut self.tx, rx)
+            && r.outcome.is_none()
+        {
+            {
+                r.outcome = Some(o);
+                self.results.push(JobResult {
+                    job: r.job.clone(),
+                    result: match o {
+                        Event::Done { bytes } => Ok(bytes),
+                        Event::Failed(e) => Err(e),
+                        _ => unreachable!("only outcomes are passed"),
+                    },
+                    started: r.started,
+                    finished: cx.now(),
+                });
+            }
+        }
+        self.max_buffer = self.max_buffer.max(r.t.buffer_len());
+        if r.t.is_closed() {
+            let mut r = self.current.take().expect("running");
+            r.files.discard(cx.store);
+            cx.unbind(r.port);
+            self.next_job(cx);
+        }
+    }
+}
+
+impl App for TftpClient {
+    fn start(&mut self, cx: &mut Cx<'_>) {
+        self.next_job(cx);
+    }
+
+    fn datagram(
+        &mut self,
+        cx: &mut Cx<'_>,
+        local: SocketAddrV4,
+        from: SocketAddrV4,
+        bytes: &mut [u8],
+    ) {
+        let Some(r) = self.current.as_mut() else {
+            return;
+        };
+        if r.port != local.port() {
+            return;
+        }
+        r.t.handle_datagram(cx.now(), SocketAddr::V4(from), bytes);
+        self.pump(cx, bytes);
+    }
+
+    fn timeout(&mut self, cx: &mut Cx<'_>) {
+        let Some(r) = self.current.as_mut() else {
+            return;
+        };
+        r.t.handle_timeout(cx.now());
+        self.pump(cx, &mut []);
+    }
+
+    fn deadline(&mut self) -> Option<Instant> {
+        self.current.as_ref().and_then(|r| r.t.poll_timeout())
+    }
+}

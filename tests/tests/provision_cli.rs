@@ -1,0 +1,371 @@
+//! The `netboot serve`, `netboot provision` and `netboot demo` commands as
+//! processes over loopback: the README's main command, a configuration file,
+//! one line per client step, a clean stop that saves leases and progress,
+//! the exit code of every failure, and the privilege error on standard
+//! ports.
+
+mod provision_support;
+
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+use netboot_tests::lab::{Output, spawn};
+use netboot_tests::{
+    ChildGuard, free_tcp_port, free_udp_port, in_ci, is_root, netboot_bin, require_program,
+};
+use provision_support::*;
+
+/// `netboot serve` on loopback ports from a configuration file.
+struct Serve {
+    guard: ChildGuard,
+    log: Output,
+    bootp: u16,
+    tftp: u16,
+    ftp: u16,
+}
+
+fn write_config(dir: &Path, root: &Path, net: u8, extra: &str) -> (std::path::PathBuf, [u16; 3]) {
+    let ports = [free_udp_port(), free_udp_port(), free_tcp_port()];
+    let config = dir.join("lab.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "root = \"{}\"\n\n[bootp]\nserver = \"127.0.0.1\"\nsubnet = \"127.0.0.0/8\"\n\
+             pool = {{ start = \"127.{net}.0.1\", end = \"127.{net}.0.50\" }}\n\
+             listen = \"127.0.0.1:{}\"\nlease_file = \"lab.leases\"\n\n\
+             [tftp]\nlisten = [\"127.0.0.1:{}\"]\n\n[ftp]\nlisten = \"127.0.0.1:{}\"\nanonymous = true\n\n\
+             [plan]\nstages = [\"{}\", \"{}\", \"{}\"]\nprogress_file = \"lab.progress\"\n{extra}",
+            root.display(),
+            ports[0],
+            ports[1],
+            ports[2],
+            STAGES[0],
+            STAGES[1],
+            STAGES[2],
+        ),
+    )
+    .unwrap();
+    (config, ports)
+}
+
+fn serve(config: &Path, ports: [u16; 3], flags: &[&str]) -> Serve {
+    let (guard, log) = spawn(
+        "netboot serve",
+        Command::new(netboot_bin())
+            .arg("serve")
+            .arg("--config")
+            .arg(config)
+            .args(flags),
+    );
+    assert!(
+        log.wait("plan: ", Duration::from_secs(20)),
+        "serve did not start:\n{}",
+        log.text()
+    );
+    Serve {
+        guard,
+        log,
+        bootp: ports[0],
+        tftp: ports[1],
+        ftp: ports[2],
+    }
+}
+
+impl Serve {
+    fn ports(&self) -> [u16; 3] {
+        [self.bootp, self.tftp, self.ftp]
+    }
+}
+
+/// Runs `netboot provision` against the server on `ports` (BOOTP, TFTP,
+/// FTP); returns exit code, stdout, stderr.
+fn provision(ports: [u16; 3], mac: &str, out: &Path, extra: &[&str]) -> (i32, String, String) {
+    let mut cmd = Command::new(netboot_bin());
+    cmd.args([
+        "provision",
+        "--json",
+        "--silence",
+        "1",
+        "--timeout",
+        "3",
+        "--client-port",
+        "0",
+    ])
+    .args(["--server", &format!("127.0.0.1:{}", ports[0])])
+    .args(["--tftp-port", &ports[1].to_string()])
+    .args(["--ftp-port", &ports[2].to_string()])
+    .args(["--mac", mac])
+    .arg("--out")
+    .arg(out)
+    .args(extra);
+    let (status, stdout, stderr) = ChildGuard::spawn("netboot provision", &mut cmd)
+        .unwrap()
+        .wait_timeout(Duration::from_secs(90));
+    let status = status.expect("provision finished in time");
+    (status.code().unwrap_or(-1), stdout, stderr)
+}
+
+#[test]
+fn the_readme_demo_command_exits_zero_with_every_file_identical() {
+    let (status, stdout, stderr) =
+        ChildGuard::spawn("netboot demo", Command::new(netboot_bin()).arg("demo"))
+            .unwrap()
+            .wait_timeout(Duration::from_secs(60));
+    assert!(status.is_some_and(|s| s.success()), "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains("demo: all 7 files arrived byte-identical"),
+        "{stdout}"
+    );
+    // Both sides' steps are shown.
+    for step in [
+        "server | bootp: BOOTREPLY 127.77.0.1 to 02:6e:62:de:00:01 next-server 127.0.0.1 file boot/stage1.ipxe",
+        "server | plan: 02:6e:62:de:00:01 (127.77.0.1) fetched stage 3/3 manifest.txt; boot phase complete",
+        "client | bootp: no answer: the boot phase is over",
+        "client | ftp: firmware/app.bin: 98304 bytes, sha256 b569cb2748b3e02a verified",
+        "provisioned 02:6e:62:de:00:01 as 127.77.0.1",
+    ] {
+        assert!(stdout.contains(step), "missing {step:?}:\n{stdout}");
+    }
+}
+
+#[test]
+fn serve_and_provision_processes_then_a_clean_stop_saves_state() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("root");
+    write_root(&root);
+    let (config, ports) = write_config(dir.path(), &root, 21, "");
+    let s = serve(&config, ports, &[]);
+    assert!(
+        s.log
+            .text()
+            .contains(&format!("bootp: listening on 127.0.0.1:{}", s.bootp))
+    );
+    assert!(
+        s.log
+            .text()
+            .contains(&format!("tftp: listening on 127.0.0.1:{}", s.tftp))
+    );
+    assert!(
+        s.log
+            .text()
+            .contains(&format!("ftp: listening on 127.0.0.1:{}", s.ftp))
+    );
+    let out = dir.path().join("out");
+    let mac = "02:6e:62:00:21:01";
+    let (code, stdout, stderr) = provision(s.ports(), mac, &out, &[]);
+    assert_eq!(code, 0, "{stdout}\n{stderr}\nserver:\n{}", s.log.text());
+    let report: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(report["success"], true);
+    assert_eq!(report["exit_code"], 0);
+    assert_eq!(report["address"], "127.21.0.1");
+    assert_eq!(report["stages"].as_array().unwrap().len(), 3);
+    assert_eq!(report["files"][0]["path"], FILES[0].0);
+    assert_eq!(report["files"][0]["verified"], true);
+    assert_eq!(report["files"][0]["bytes"], FILES[0].1);
+    // Steps went to standard error in JSON mode.
+    assert!(
+        stderr.contains("manifest: manifest.txt names 4 file(s)"),
+        "{stderr}"
+    );
+    assert_identical(&root, &out);
+    // One line per client step on the server's standard output.
+    let log = s.log.text();
+    for step in [
+        format!(
+            "bootp: BOOTREPLY 127.21.0.1 to {mac} next-server 127.0.0.1 file {}",
+            STAGES[0]
+        ),
+        "tftp: 127.21.0.1:".to_string(),
+        format!("plan: {mac} (127.21.0.1) fetched stage 2/3 {}", STAGES[1]),
+        format!("bootp: no answer to {mac}: the boot policy says it is done"),
+        format!(
+            "anonymous RETR /{} complete, {} bytes",
+            FILES[0].0, FILES[0].1
+        ),
+    ] {
+        assert!(log.contains(&step), "missing {step:?}:\n{log}");
+    }
+    let Serve { guard, log, .. } = s;
+    guard.signal("TERM");
+    let (status, _, _) = guard.wait_timeout(Duration::from_secs(10));
+    assert!(
+        status.is_some_and(|s| s.success()),
+        "serve did not stop cleanly"
+    );
+    assert!(
+        log.wait(
+            "netboot: stopped; leases and progress saved",
+            Duration::from_secs(5)
+        ),
+        "{}",
+        log.text()
+    );
+    let leases = std::fs::read_to_string(dir.path().join("lab.leases")).unwrap();
+    assert!(
+        leases.contains(&format!("127.21.0.1 bound never 1-{mac}")),
+        "{leases}"
+    );
+    let progress = std::fs::read_to_string(dir.path().join("lab.progress")).unwrap();
+    assert!(progress.contains(&format!("{mac} 3")), "{progress}");
+}
+
+#[test]
+fn each_failure_has_its_exit_code() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("root");
+    write_root(&root);
+    let (config, ports) = write_config(dir.path(), &root, 22, "");
+    let s = serve(&config, ports, &[]);
+    let run = |name: &str, ports: [u16; 3]| {
+        let out = dir.path().join(name);
+        let (code, stdout, stderr) = provision(ports, &format!("02:6e:62:00:22:{name}"), &out, &[]);
+        let report: serde_json::Value = serde_json::from_str(&stdout)
+            .unwrap_or_else(|e| panic!("{name}: {e}: {stdout}\n{stderr}"));
+        assert_eq!(report["exit_code"], code, "{name}");
+        (code, report, stderr, out)
+    };
+
+    // 44: a digest the file does not have; the file is not kept.
+    spoil_digest(&root, FILES[0].0);
+    let (code, report, stderr, out) = run("44", s.ports());
+    assert_eq!(code, 44, "{stderr}");
+    assert_eq!(report["error"]["step"], "digest");
+    assert!(stderr.contains("SHA-256 mismatch"), "{stderr}");
+    assert!(!out.join(FILES[0].0).exists());
+    assert_no_temporaries(&out);
+
+    // 42: a manifest line that does not parse, named by its number.
+    std::fs::write(
+        root.join(STAGES[2]),
+        "kernel: images/kernel.img\nnonsense\n",
+    )
+    .unwrap();
+    let (code, report, stderr, _) = run("42", s.ports());
+    assert_eq!(code, 42, "{stderr}");
+    assert_eq!(
+        report["error"]["message"],
+        "manifest.txt: manifest line 2: expected 'key: filename'"
+    );
+
+    // 43: the FTP server refuses a file.
+    std::fs::write(root.join(STAGES[2]), "kernel: images/missing.img\n").unwrap();
+    let (code, report, _, _) = run("43", s.ports());
+    assert_eq!(code, 43);
+    assert!(
+        report["error"]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("FTP server refused images/missing.img: 550"),
+        "{report}"
+    );
+
+    // 41: a missing stage is a clear error at once.
+    std::fs::remove_file(root.join(STAGES[1])).unwrap();
+    let (code, report, stderr, out) = run("41", s.ports());
+    assert_eq!(code, 41, "{stderr}");
+    assert_eq!(
+        report["error"]["message"],
+        "TFTP download of boot/stage2.bin failed: server: file not found (1)"
+    );
+    assert!(
+        stderr.contains("netboot: TFTP download of boot/stage2.bin failed"),
+        "{stderr}"
+    );
+    assert!(!out.join(STAGES[1]).exists());
+
+    // 40: nobody answers BOOTP.
+    let nobody = [free_udp_port(), s.tftp, s.ftp];
+    let (code, report, _, _) = run("40", nobody);
+    assert_eq!(code, 40);
+    assert_eq!(report["error"]["message"], "no BOOTP answer in 3s");
+}
+
+#[test]
+fn standard_ports_without_privilege_say_why_and_what_to_do() {
+    let test = "standard_ports_without_privilege_say_why_and_what_to_do";
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("root");
+    write_root(&root);
+    let config = dir.path().join("std.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "root = \"{}\"\n[bootp]\nserver = \"127.0.0.1\"\nsubnet = \"127.0.0.0/8\"\n",
+            root.display()
+        ),
+    )
+    .unwrap();
+    // Made readable for the unprivileged user below.
+    for p in [dir.path(), &root, &config] {
+        let _ = Command::new("chmod").arg("a+rx").arg(p).status();
+    }
+    let mut cmd = if is_root() {
+        // Drop every privilege, as an ordinary user runs it.
+        if require_program(test, "setpriv").is_none() {
+            return;
+        }
+        let mut c = Command::new("setpriv");
+        c.args([
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            "--inh-caps=-all",
+            "--bounding-set=-all",
+        ])
+        .arg(netboot_bin());
+        c
+    } else {
+        Command::new(netboot_bin())
+    };
+    cmd.arg("serve").arg("--config").arg(&config);
+    let (status, _, stderr) = ChildGuard::spawn("netboot serve", &mut cmd)
+        .unwrap()
+        .wait_timeout(Duration::from_secs(20));
+    let code = status.and_then(|s| s.code());
+    if code != Some(4) && !in_ci() && !stderr.contains("privileged") {
+        eprintln!("SKIPPED {test}: the standard ports could be bound here: {stderr}");
+        return;
+    }
+    assert_eq!(code, Some(4), "{stderr}");
+    assert!(
+        stderr.contains("cannot bind 0.0.0.0:67: port 67 is privileged"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("run as root (or grant CAP_NET_BIND_SERVICE)"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("--bootp-listen, --tftp-listen and --ftp-listen"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_bad_configuration_names_its_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("bad.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "root = \"{}\"\n[bootp]\nserver = \"127.0.0.1\"\nsubnet = \"127.0.0.0/8\"\n[plan]\nstages = [\"a\", \"../../etc/shadow\"]\n",
+            dir.path().display()
+        ),
+    )
+    .unwrap();
+    let (status, _, stderr) = ChildGuard::spawn(
+        "netboot serve",
+        Command::new(netboot_bin())
+            .arg("serve")
+            .arg("--config")
+            .arg(&config),
+    )
+    .unwrap()
+    .wait_timeout(Duration::from_secs(20));
+    assert_eq!(status.and_then(|s| s.code()), Some(3), "{stderr}");
+    assert!(
+        stderr.contains("bad.toml:6: plan stages: stage 1: path contains a '..' component"),
+        "{stderr}"
+    );
+}

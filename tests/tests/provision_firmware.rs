@@ -1,0 +1,155 @@
+//! Real firmware booting from `netboot serve` under QEMU (TCG), on a tap in
+//! the server's network namespace:
+//!
+//! * iPXE gets its address and an iPXE script over TFTP (the plan's first
+//!   stage); the script fetches a second script over TFTP (the plan's
+//!   second stage), which prints a marker the test reads from the serial
+//!   console. The server's plan sees both downloads and falls silent.
+//! * U-Boot runs `bootp`, then `tftpboot` of a 3 MiB file (its only stage),
+//!   and reports the byte count; asked again, it gets no answer.
+//!
+//! One VM boot per test; every wait is bounded; QEMU, the server and the
+//! namespace are torn down when the test ends, failing or not.
+
+use std::path::Path;
+use std::time::Duration;
+
+use netboot_tests::lab::{Console, FirmwareLab, Output, spawn};
+use netboot_tests::netns::in_netns;
+use netboot_tests::{ChildGuard, netboot_bin, test_bytes};
+
+/// `netboot serve` in the lab's namespace on `br0` (subnet
+/// 10.`net`.1.0/24, pool from .100), standard ports, with `plan` as the
+/// `[[plan.client]]` stages of `mac`.
+fn serve(lab: &FirmwareLab, net: u8, mac: &str, stages: &[&str]) -> (ChildGuard, Output) {
+    let dir = lab.dir.path();
+    let config = dir.join("lab.toml");
+    let stages: Vec<String> = stages.iter().map(|s| format!("\"{s}\"")).collect();
+    std::fs::write(
+        &config,
+        format!(
+            "root = \"{}\"\n\n[bootp]\nserver = \"10.{net}.1.1\"\nsubnet = \"10.{net}.1.0/24\"\n\
+             router = \"10.{net}.1.1\"\ninterface = \"br0\"\n\
+             pool = {{ start = \"10.{net}.1.100\", end = \"10.{net}.1.150\" }}\n\n\
+             [plan]\nreset_after = \"never\"\n\n[[plan.client]]\nmac = \"{mac}\"\nstages = [{}]\n",
+            dir.join("root").display(),
+            stages.join(", "),
+        ),
+    )
+    .unwrap();
+    let (guard, log) = spawn(
+        "netboot serve",
+        in_netns(lab.ns(), netboot_bin().to_str().unwrap())
+            .arg("serve")
+            .arg("--config")
+            .arg(&config),
+    );
+    assert!(
+        log.wait("plan: 1 client(s)", Duration::from_secs(20)),
+        "serve did not start:\n{}",
+        log.text()
+    );
+    (guard, log)
+}
+
+fn write(root: &Path, rel: &str, data: &[u8]) {
+    let path = root.join(rel);
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, data).unwrap();
+}
+
+#[test]
+fn ipxe_in_qemu_boots_a_two_stage_plan_from_netboot_serve() {
+    let test = "ipxe_in_qemu_boots_a_two_stage_plan_from_netboot_serve";
+    let rom = "/usr/lib/ipxe/qemu/efi-e1000.rom";
+    let Some(lab) = FirmwareLab::new(test, rom, "ipxe-qemu", 73) else {
+        return;
+    };
+    let mac = "52:54:00:73:00:01";
+    let marker = format!("NETBOOT-MARKER-{:016x}", netboot_mio::bootp::os_seed());
+    let root = lab.dir.path().join("root");
+    write(
+        &root,
+        "ipxe/boot.ipxe",
+        b"#!ipxe\necho netboot stage 1 script running\nchain tftp://${next-server}/ipxe/second.ipxe\n",
+    );
+    // The marker exists only in the second file: seeing it proves the
+    // script fetched it.
+    write(
+        &root,
+        "ipxe/second.ipxe",
+        format!("#!ipxe\necho {marker}\n").as_bytes(),
+    );
+    let (_server, log) = serve(&lab, 73, mac, &["ipxe/boot.ipxe", "ipxe/second.ipxe"]);
+    let console = lab.boot_ipxe(mac, rom);
+    // iPXE asks about 3 s after start and fetches about 13 s later; TCG on a
+    // shared machine is slower.
+    let got = console.wait(&marker, Duration::from_secs(180));
+    let serial = console.text();
+    assert!(
+        got,
+        "the marker never appeared; serial console:\n{serial}\nserver:\n{}",
+        log.text()
+    );
+    assert!(
+        serial.contains("netboot stage 1 script running"),
+        "{serial}"
+    );
+    let ip = "10.73.1.100";
+    let text = log.text();
+    for step in [
+        format!("bootp: DHCPACK {ip} to {mac} next-server 10.73.1.1 file ipxe/boot.ipxe"),
+        format!("plan: {mac} ({ip}) fetched stage 1/2 ipxe/boot.ipxe"),
+        format!("plan: {mac} ({ip}) fetched stage 2/2 ipxe/second.ipxe; boot phase complete"),
+    ] {
+        assert!(
+            log.wait(&step, Duration::from_secs(10)),
+            "missing {step:?}:\n{text}"
+        );
+    }
+}
+
+#[test]
+fn uboot_in_qemu_bootp_then_tftpboot_of_three_mebibytes_from_netboot_serve() {
+    let test = "uboot_in_qemu_bootp_then_tftpboot_of_three_mebibytes_from_netboot_serve";
+    let rom = "/usr/lib/u-boot/qemu-x86_64/u-boot.rom";
+    let Some(lab) = FirmwareLab::new(test, rom, "u-boot-qemu", 74) else {
+        return;
+    };
+    let mac = "52:54:00:74:00:01";
+    const SIZE: usize = 3 << 20;
+    let root = lab.dir.path().join("root");
+    write(&root, "uboot/big.bin", &test_bytes(74, SIZE));
+    let (_server, log) = serve(&lab, 74, mac, &["uboot/big.bin"]);
+    let mut console = lab.boot_uboot(mac, rom);
+    let wait = |console: &Console, what: &str, secs: u64| {
+        assert!(
+            console.wait(what, Duration::from_secs(secs)),
+            "waiting for {what:?}; serial console:\n{}\nserver:\n{}",
+            console.text(),
+            log.text()
+        );
+    };
+    assert!(console.uboot_prompt(), "{}", console.text());
+    console.type_line("setenv autoload no");
+    // This U-Boot's `bootp` speaks DHCP.
+    console.type_line("bootp");
+    wait(&console, "DHCP client bound to address 10.74.1.100", 60);
+    console.type_line("echo file=${bootfile} server=${serverip}");
+    wait(&console, "file=uboot/big.bin server=10.74.1.1", 10);
+    console.type_line("tftpboot 0x2000000 ${bootfile}");
+    wait(&console, "Bytes transferred = 3145728 (300000 hex)", 180);
+    let done = "RRQ uboot/big.bin done, 3145728 bytes";
+    assert!(log.wait(done, Duration::from_secs(10)), "{}", log.text());
+    let finished =
+        format!("plan: {mac} (10.74.1.100) fetched stage 1/1 uboot/big.bin; boot phase complete");
+    assert!(
+        log.wait(&finished, Duration::from_secs(10)),
+        "{}",
+        log.text()
+    );
+    // Asked again, the server stays silent: the boot phase is over.
+    console.type_line("bootp");
+    let silent = format!("bootp: no answer to {mac}: the boot policy says it is done");
+    assert!(log.wait(&silent, Duration::from_secs(30)), "{}", log.text());
+}

@@ -1,0 +1,280 @@
+//! TFTP in the deterministic simulator: seeded scenarios under loss,
+//! duplication, reordering, partitions, crashes and disk failures.
+//!
+//! Replay a failing seed with the command the failure prints
+//! (`SIM_SEED=<seed> cargo test -p netboot-tests --test sim_tftp -- <name>
+//! --exact`); run more seeds with `SIM_SEEDS=<count>`.
+
+use std::net::{Ipv4Addr, SocketAddrV4};
+
+use netboot_core::rng::Rng;
+use netboot_core::tftp::options::{Limits, Request};
+use netboot_core::tftp::rto::RtoConfig;
+use netboot_core::tftp::{ServerConfig, TransferConfig, TransferError};
+use netboot_core::time::{Duration, Instant};
+use netboot_sim::apps::tftp::{Job, TftpClient, TftpServer};
+use netboot_sim::seed::check_seeds;
+use netboot_sim::{Fault, LinkFaults, Sim, StoreFaults};
+
+const SERVER: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 1);
+
+fn client_ip(i: usize) -> Ipv4Addr {
+    Ipv4Addr::new(10, 0, (1 + i / 250) as u8, (2 + i % 250) as u8)
+}
+
+fn content(seed: u64, len: usize) -> Vec<u8> {
+    let mut rng = Rng::new(seed);
+    (0..len).map(|_| rng.next_u32() as u8).collect()
+}
+
+fn transfer_config() -> TransferConfig {
+    TransferConfig {
+        rto: RtoConfig {
+            initial: Duration::from_millis(200),
+            min: Duration::from_millis(5),
+            max: Duration::from_secs(2),
+        },
+        max_retries: 10,
+        give_up_after: Duration::from_secs(5),
+        dally: Duration::ZERO,
+    }
+}
+
+fn server_config() -> ServerConfig {
+    ServerConfig {
+        limits: Limits {
+            max_windowsize: 64,
+            ..Limits::default()
+        },
+        writable: true,
+        overwrite: true,
+        transfer: transfer_config(),
+    }
+}
+
+/// One server, `clients` clients each downloading `boot.bin` and
+/// uploading `up-<i>.bin`, under `weather`. Returns the world after the
+/// run.
+fn scenario(seed: u64, clients: usize, weather: LinkFaults, extra: impl FnOnce(&mut Sim)) -> Sim {
+    let mut sim = Sim::new(seed);
+    sim.set_weather(weather);
+    let file = content(seed, 40_000);
+    let server = sim.add_host("server", SERVER, || {
+        Box::new(TftpServer::new(server_config()))
+    });
+    sim.store_mut(server).insert("boot.bin", file);
+    for i in 0..clients {
+        let request = Request {
+            blksize: Some([512, 1024, 1428][i % 3]),
+            windowsize: Some([1, 4, 16][i % 3]),
+            ..Request::default()
+        };
+        let c = sim.add_host(&format!("client{i}"), client_ip(i), move || {
+            Box::new(TftpClient::new(
+                SocketAddrV4::new(SERVER, 69),
+                transfer_config(),
+                [
+                    Job::get("boot.bin", "boot.bin", request),
+                    Job::put("mine.bin", &format!("up-{i}.bin"), request),
+                ],
+            ))
+        });
+        sim.store_mut(c)
+            .insert("mine.bin", content(seed ^ i as u64, 3_000 + 777 * i));
+    }
+    extra(&mut sim);
+    sim.set_time_limit(Instant::from_secs(600));
+    sim.run();
+    sim
+}
+
+/// Every client either got byte-identical files or a clean failure.
+fn check_outcomes(sim: &Sim, clients: usize) -> usize {
+    let served = sim.store(0).get("boot.bin").unwrap().to_vec();
+    let mut ok = 0;
+    for i in 0..clients {
+        let h = i + 1;
+        let c = sim.app::<TftpClient>(h).expect("client still running");
+        assert!(c.is_done(), "client {i} never finished");
+        assert_eq!(c.results.len(), 2, "one result per job");
+        for r in &c.results {
+            match (&r.job, &r.result) {
+                (Job::Get { .. }, Ok(n)) => {
+                    assert_eq!(*n, served.len() as u64);
+                    assert!(
+                        sim.store(h).get("boot.bin") == Some(&served[..]),
+                        "client {i}: download differs"
+                    );
+                    ok += 1;
+                }
+                (Job::Put { remote, .. }, Ok(_)) => {
+                    assert!(
+                        sim.store(0).get(remote) == sim.store(h).get("mine.bin"),
+                        "client {i}: upload differs"
+                    );
+                    ok += 1;
+                }
+                (Job::Get { .. }, Err(e)) => {
+                    assert!(
+                        matches!(
+                            e,
+                            TransferError::TimedOut { .. } | TransferError::Peer { .. }
+                        ),
+                        "{e:?}"
+                    );
+                    // A failed download leaves no partial file.
+                    assert!(
+                        sim.store(h).get("boot.bin").is_none(),
+                        "client {i}: partial download left behind"
+                    );
+                }
+                (Job::Put { .. }, Err(e)) => {
+                    assert!(
+                        matches!(
+                            e,
+                            TransferError::TimedOut { .. } | TransferError::Peer { .. }
+                        ),
+                        "{e:?}"
+                    );
+                }
+            }
+        }
+    }
+    ok
+}
+
+#[test]
+fn same_seed_same_trace() {
+    let weather = LinkFaults::lossy(10.0, 3.0, 5.0);
+    let run = |seed| {
+        let sim = scenario(seed, 4, weather, |sim| {
+            sim.schedule(Instant::from_millis(30), Fault::Partition(vec![1]));
+            sim.schedule(Instant::from_millis(900), Fault::Heal);
+            sim.schedule(
+                Instant::from_millis(50),
+                Fault::ClockJump(2, Duration::from_millis(300)),
+            );
+        });
+        (sim.trace_hash(), sim.trace().records(), sim.stats())
+    };
+    let a = run(7);
+    let b = run(7);
+    assert_eq!(a, b, "the same seed must give the identical run");
+    assert!(a.1 > 100, "the run did something: {} records", a.1);
+    let c = run(8);
+    assert_ne!(a.0, c.0, "another seed gives another run");
+}
+
+#[test]
+fn downloads_and_uploads_under_loss_duplication_reordering() {
+    check_seeds(8, |seed| {
+        let sim = scenario(seed, 6, LinkFaults::lossy(10.0, 5.0, 10.0), |_| {});
+        let ok = check_outcomes(&sim, 6);
+        assert_eq!(ok, 12, "at 10% loss every transfer completes");
+        let stats = sim.stats();
+        assert!(stats.retransmitted > 0 && stats.dropped > 0, "{stats:?}");
+    });
+}
+
+#[test]
+fn bursty_loss_and_partitions_end_cleanly() {
+    check_seeds(6, |seed| {
+        let weather = LinkFaults {
+            loss: netboot_sim::Loss::Bursty {
+                good: 10_000,
+                bad: 700_000,
+                enter: 20_000,
+                leave: 200_000,
+            },
+            ..LinkFaults::lossy(0.0, 2.0, 5.0)
+        };
+        let sim = scenario(seed, 4, weather, |sim| {
+            // Client 0 is cut off for longer than any retry budget.
+            sim.schedule(Instant::from_millis(20), Fault::Partition(vec![1]));
+            sim.schedule(Instant::from_secs(120), Fault::Heal);
+            // Client 1's link flaps briefly: it must recover.
+            sim.schedule(Instant::from_millis(40), Fault::LinkDown(2));
+            sim.schedule(Instant::from_millis(700), Fault::LinkUp(2));
+        });
+        check_outcomes(&sim, 4);
+        let c0 = sim.app::<TftpClient>(1).unwrap();
+        assert!(
+            c0.results.iter().all(|r| r.result.is_err()),
+            "client 0 was cut off"
+        );
+        let c1 = sim.app::<TftpClient>(2).unwrap();
+        assert!(
+            c1.results.iter().all(|r| r.result.is_ok()),
+            "client 1 recovers: {:?}",
+            c1.results
+        );
+    });
+}
+
+#[test]
+fn server_crash_mid_transfer_leaves_no_partial_upload() {
+    check_seeds(6, |seed| {
+        let sim = scenario(seed, 3, LinkFaults::lossy(2.0, 0.0, 0.0), |sim| {
+            sim.schedule(Instant::from_millis(15), Fault::Crash(0));
+            sim.schedule(Instant::from_millis(200), Fault::Restart(0));
+        });
+        check_outcomes(&sim, 3);
+        // What the crashed server was receiving never became visible.
+        for f in sim.store(0).mem().files() {
+            assert!(f == "boot.bin" || f.starts_with("up-"), "{f}");
+        }
+        assert_eq!(sim.boots(0), 2);
+    });
+}
+
+#[test]
+fn disk_errors_and_a_full_disk_fail_cleanly() {
+    check_seeds(6, |seed| {
+        let sim = scenario(seed, 4, LinkFaults::lossy(1.0, 0.0, 0.0), |sim| {
+            sim.schedule(
+                Instant::ZERO,
+                Fault::Store(
+                    0,
+                    StoreFaults {
+                        read_error: 2_000,
+                        write_error: 20_000,
+                        capacity: Some(40_000 + 8_000),
+                        ..StoreFaults::default()
+                    },
+                ),
+            );
+        });
+        let server = sim.app::<TftpServer>(0).unwrap();
+        for c in &server.completions {
+            if let Err(e) = &c.result {
+                assert!(
+                    matches!(
+                        e,
+                        TransferError::Storage(_)
+                            | TransferError::TimedOut { .. }
+                            | TransferError::Peer { .. }
+                    ),
+                    "{e:?}"
+                );
+            }
+        }
+        for i in 0..4 {
+            let c = sim.app::<TftpClient>(i + 1).unwrap();
+            for r in &c.results {
+                if let (Job::Put { remote, .. }, Err(_)) = (&r.job, &r.result) {
+                    assert!(
+                        sim.store(0).get(remote).is_none(),
+                        "failed upload {remote} left a file"
+                    );
+                }
+                if let (Job::Put { remote, .. }, Ok(_)) = (&r.job, &r.result) {
+                    assert!(sim.store(0).get(remote) == sim.store(i + 1).get("mine.bin"));
+                }
+                if let (Job::Get { .. }, Ok(_)) = (&r.job, &r.result) {
+                    assert!(sim.store(i + 1).get("boot.bin") == sim.store(0).get("boot.bin"));
+                }
+            }
+        }
+        assert!(sim.store(0).mem().used() <= 48_000, "the disk limit held");
+    });
+}
