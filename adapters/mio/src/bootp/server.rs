@@ -190,10 +190,16 @@ pub struct BootpService<P: BootPolicy + Send + 'static = DefaultPolicy> {
 impl<P: BootPolicy + Send + 'static> BootpService<P> {
     /// A service answering on `socket` (from [`bind`]) with `server`.
     pub fn new(socket: UdpSocket, server: CoreServer<P>) -> io::Result<Self> {
+        Self::with_driver(socket, BootpDriver::new(server))
+    }
+
+    /// A service answering on `socket` with a driver already set up (lease
+    /// file, observer).
+    pub fn with_driver(socket: UdpSocket, driver: BootpDriver<P>) -> io::Result<Self> {
         socket.set_nonblocking(true)?;
         Ok(BootpService {
             socket: mio::net::UdpSocket::from_std(socket),
-            driver: BootpDriver::new(server),
+            driver,
             recv: vec![0; 4096].into_boxed_slice(),
         })
     }
