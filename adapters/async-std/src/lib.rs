@@ -12,6 +12,9 @@
 //!   [`tftp::Client`];
 //! * [`bootp`]: [`bootp::BootpServer`] and [`bootp::request`];
 //! * [`ftp`]: [`ftp::FtpServer`] and [`ftp::FtpClient`];
+//! * [`netboot`]: the combined server ([`netboot::NetbootService`]), BOOTP,
+//!   TFTP and FTP sharing one provisioning plan, configured by the mio
+//!   adapter's [`netboot::NetbootServer`] builder;
 //! * [`Stopper`]: how a running server is told to stop.
 //!
 //! # async-std is discontinued; smol runs this crate too
@@ -51,6 +54,7 @@
 
 pub mod bootp;
 pub mod ftp;
+pub mod netboot;
 mod stop;
 pub mod tftp;
 mod time;

@@ -40,16 +40,39 @@ impl<P: BootPolicy + Send + 'static> BootpServer<P> {
         server: CoreServer<P>,
     ) -> io::Result<Self> {
         let socket = bind(listen, interface)?;
+        Self::with_driver(socket, BootpDriver::new(server), Clock::new())
+    }
+
+    /// A server on a socket bound by [`bind`], with a driver already set
+    /// up (lease file, observer) on `clock`.
+    pub fn with_driver(
+        socket: std::net::UdpSocket,
+        driver: BootpDriver<P>,
+        clock: Clock,
+    ) -> io::Result<Self> {
+        socket.set_nonblocking(true)?;
         let local = socket.local_addr()?;
         let (stopper, signal) = Stopper::new();
         Ok(BootpServer {
             socket: UdpSocket::from(socket),
             local,
-            driver: BootpDriver::new(server),
-            clock: Clock::new(),
+            driver,
+            clock,
             stopper,
             signal,
         })
+    }
+
+    /// Stops with `stopper` (one stopper for several servers).
+    pub(crate) fn stopped_by(mut self, stopper: &Stopper, signal: &StopSignal) -> Self {
+        self.stopper = stopper.clone();
+        self.signal = signal.clone();
+        self
+    }
+
+    /// The core server.
+    pub fn server(&self) -> &CoreServer<P> {
+        self.driver.server()
     }
 
     /// Keeps leases in `path`: restores them now and saves them (atomically,

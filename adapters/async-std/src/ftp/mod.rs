@@ -17,5 +17,5 @@ mod server;
 mod session;
 
 pub use client::FtpClient;
-pub use netboot_mio::ftp::{FtpConfig, FtpError, FtpUser};
+pub use netboot_mio::ftp::{FtpConfig, FtpError, FtpUser, OnTransfer, TransferRecord};
 pub use server::{FtpServer, FtpService};

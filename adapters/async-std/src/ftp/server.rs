@@ -6,16 +6,16 @@ use std::future::Future;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use async_std::io::WriteExt;
 use async_std::net::{TcpListener, TcpStream};
 use futures_lite::future;
 use futures_util::stream::{FuturesUnordered, StreamExt};
 use netboot_core::ftp::server::TOO_MANY_SESSIONS;
-use netboot_mio::ftp::FtpConfig;
 use netboot_mio::ftp::auth;
 use netboot_mio::ftp::site::{Site, listen};
+use netboot_mio::ftp::{FtpConfig, OnTransfer, TransferRecord};
 
 use super::session::Session;
 use crate::stop::{StopSignal, Stopper};
@@ -25,6 +25,8 @@ pub(super) struct Shared {
     pub(super) site: Site,
     /// Checked for unknown users, so a refusal takes as long either way.
     pub(super) dummy_hash: String,
+    /// Told about every transfer that ends.
+    pub(super) on_transfer: Mutex<Option<OnTransfer>>,
 }
 
 /// A bound FTP server, ready to [`run`](FtpService::run) on any executor.
@@ -83,7 +85,11 @@ impl FtpService {
         Ok(FtpService {
             listener: TcpListener::from(listener),
             local,
-            shared: Arc::new(Shared { site, dummy_hash }),
+            shared: Arc::new(Shared {
+                site,
+                dummy_hash,
+                on_transfer: Mutex::new(None),
+            }),
             max_sessions: config.max_sessions.max(1),
             max_per_ip: config.max_sessions_per_ip.max(1),
             stopper,
@@ -99,6 +105,24 @@ impl FtpService {
     /// A handle that stops [`FtpService::run`].
     pub fn stopper(&self) -> Stopper {
         self.stopper.clone()
+    }
+
+    /// Calls `f` whenever a data transfer ends (a combined server's
+    /// per-client lines), as the mio service does.
+    pub fn on_transfer(self, f: impl FnMut(&TransferRecord) + Send + 'static) -> Self {
+        *self
+            .shared
+            .on_transfer
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = Some(Box::new(f));
+        self
+    }
+
+    /// Stops with `stopper` (one stopper for several servers).
+    pub(crate) fn stopped_by(mut self, stopper: &Stopper, signal: &StopSignal) -> Self {
+        self.stopper = stopper.clone();
+        self.signal = signal.clone();
+        self
     }
 
     /// Serves until stopped. On stop every session gets `421`, running

@@ -26,8 +26,8 @@ use netboot_core::storage::{Storage, StoreError};
 use netboot_core::time::Instant;
 use netboot_mio::clock::Clock;
 use netboot_mio::fs::{FsStore, FsWriter};
-use netboot_mio::ftp::auth;
 use netboot_mio::ftp::site::{Site, listen_passive, unix_now};
+use netboot_mio::ftp::{TransferRecord, auth};
 
 use super::server::Shared;
 use crate::stop::StopSignal;
@@ -475,7 +475,7 @@ impl Session {
         self.transfer = None;
     }
 
-    fn log_transfer(&self, t: &Transfer, outcome: &str) {
+    fn log_transfer(&self, t: &Transfer, outcome: &'static str) {
         let direction = match t.kind {
             TransferKind::Retr => "RETR",
             TransferKind::Stor => "STOR",
@@ -491,6 +491,22 @@ impl Session {
             outcome,
             "ftp: transfer"
         );
+        let mut callback = self
+            .shared
+            .on_transfer
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if let Some(f) = callback.as_mut() {
+            f(&TransferRecord {
+                peer: self.peer,
+                user: self.session.user().map(str::to_string),
+                path: t.path.clone(),
+                direction,
+                bytes: t.bytes,
+                outcome,
+                elapsed: t.started.elapsed(),
+            });
+        }
     }
 }
 

@@ -279,6 +279,13 @@ impl TftpService {
         self.stopper.clone()
     }
 
+    /// Stops with `stopper` (one stopper for several servers).
+    pub(crate) fn stopped_by(mut self, stopper: &Stopper, signal: &StopSignal) -> Self {
+        self.stopper = stopper.clone();
+        self.signal = signal.clone();
+        self
+    }
+
     /// Serves until stopped. On stop, running transfers are cancelled (the
     /// peer gets ERROR 0, partial uploads are discarded) and the future
     /// resolves once every transfer has ended.
