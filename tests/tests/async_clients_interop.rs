@@ -3,11 +3,14 @@
 //! loopback), and the BOOTP/DHCP client against dnsmasq inside network
 //! namespaces this test creates.
 
+mod ftp_support;
+
 use std::net::SocketAddr;
 use std::process::Command;
 use std::time::Duration;
 
 use async_std::task::block_on;
+use ftp_support::PYFTPDLIB_USER;
 use netboot_core::bootp::HwAddr;
 use netboot_tests::netns::{NetnsPair, enter};
 use netboot_tests::{
@@ -80,18 +83,6 @@ fn async_tftp_client_against_atftpd() {
     assert!(std::fs::read(root.path().join("uploaded.bin")).unwrap() == content);
     let _ = std::fs::remove_file(log);
 }
-
-const PYFTPDLIB_USER: &str = r#"
-import sys
-from pyftpdlib.authorizers import DummyAuthorizer
-from pyftpdlib.handlers import FTPHandler
-from pyftpdlib.servers import FTPServer
-a = DummyAuthorizer()
-a.add_user("bob", "pw", sys.argv[2], perm="elradfmwMT")
-h = FTPHandler
-h.authorizer = a
-FTPServer(("127.0.0.1", int(sys.argv[1])), h).serve_forever()
-"#;
 
 #[test]
 fn async_ftp_client_against_pyftpdlib() {

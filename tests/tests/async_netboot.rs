@@ -5,47 +5,32 @@
 
 mod provision_support;
 
-use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4, UdpSocket};
+use std::net::UdpSocket;
 use std::path::Path;
 use std::time::Duration;
 
 use async_std::task::block_on;
 use netboot_async_std::netboot::{NetbootHandle, NetbootServer, NetbootService};
-use netboot_core::bootp::server::ServerConfig;
-use netboot_core::plan::Reset;
 use netboot_core::wire::tftp::{ErrorCode, Packet};
 use netboot_mio::provision::Provisioner;
-use provision_support::{FILES, STAGES, assert_identical, mac, plan, write_root};
+use provision_support::{
+    FILES, STAGES, assert_identical, client_of, loopback_builder, mac, write_root,
+};
 
 fn builder(root: &Path, net: u8, state: &Path) -> NetbootServer {
-    let mut bootp = ServerConfig::new(Ipv4Addr::LOCALHOST, Ipv4Addr::new(255, 0, 0, 0));
-    bootp.pool = Some((
-        Ipv4Addr::new(127, net, 0, 1),
-        Ipv4Addr::new(127, net, 0, 200),
-    ));
-    bootp.bootp_dynamic = true;
-    let any: SocketAddr = "127.0.0.1:0".parse().unwrap();
-    NetbootServer::new(root)
-        .bootp(bootp)
-        .bootp_listen(any)
-        .tftp_listen(any)
-        .ftp_listen(any)
-        .plan(plan(), Reset::Never)
+    loopback_builder(root, net)
         .lease_file(state.join("leases"))
         .progress_file(state.join("progress"))
 }
 
 fn client(server: &NetbootHandle, hw: netboot_core::bootp::HwAddr, out: &Path) -> Provisioner {
-    let SocketAddr::V4(bootp) = server.bootp_addr().unwrap() else {
-        panic!("BOOTP is IPv4")
-    };
-    Provisioner::new(hw, out)
-        .server(SocketAddrV4::new(*bootp.ip(), bootp.port()))
-        .client_port(0)
-        .tftp_port(server.tftp_addrs()[0].port())
-        .ftp_port(server.ftp_addr().unwrap().port())
-        .silence(Duration::from_secs(1))
-        .first_answer(Duration::from_secs(10))
+    client_of(
+        server.bootp_addr().unwrap(),
+        server.tftp_addrs()[0],
+        server.ftp_addr().unwrap(),
+        hw,
+        out,
+    )
 }
 
 #[test]

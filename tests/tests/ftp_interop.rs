@@ -7,7 +7,7 @@ mod ftp_support;
 use std::process::Command;
 use std::time::Duration;
 
-use ftp_support::{BIG, FTPLIB_ABORT, FTPLIB_SCRIPT, run, run_ok, serve};
+use ftp_support::{BIG, FTPLIB_ABORT, FTPLIB_SCRIPT, PYFTPDLIB_USER, run, run_ok, serve};
 use netboot_core::ftp::client::StoreMode;
 use netboot_mio::ftp::{FtpClient, FtpError};
 use netboot_tests::{ChildGuard, free_tcp_port, require_program, test_bytes, wait_for};
@@ -353,18 +353,6 @@ fn pyftpdlib(script: &str) -> (ChildGuard, u16, tempfile::TempDir) {
     .expect("pyftpdlib listens");
     (server, port, root)
 }
-
-const PYFTPDLIB_USER: &str = r#"
-import sys
-from pyftpdlib.authorizers import DummyAuthorizer
-from pyftpdlib.handlers import FTPHandler
-from pyftpdlib.servers import FTPServer
-a = DummyAuthorizer()
-a.add_user("bob", "pw", sys.argv[2], perm="elradfmwMT")
-h = FTPHandler
-h.authorizer = a
-FTPServer(("127.0.0.1", int(sys.argv[1])), h).serve_forever()
-"#;
 
 #[test]
 fn our_client_against_pyftpdlib() {

@@ -172,3 +172,17 @@ conn.close()
 print(f.voidcmd("NOOP"))
 print(f.quit())
 "#;
+
+/// pyftpdlib serving argv[2] on 127.0.0.1:argv[1] to user `bob`
+/// (password `pw`) with every permission.
+pub const PYFTPDLIB_USER: &str = r#"
+import sys
+from pyftpdlib.authorizers import DummyAuthorizer
+from pyftpdlib.handlers import FTPHandler
+from pyftpdlib.servers import FTPServer
+a = DummyAuthorizer()
+a.add_user("bob", "pw", sys.argv[2], perm="elradfmwMT")
+h = FTPHandler
+h.authorizer = a
+FTPServer(("127.0.0.1", int(sys.argv[1])), h).serve_forever()
+"#;
