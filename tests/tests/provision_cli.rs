@@ -195,7 +195,7 @@ fn serve_and_provision_processes_then_a_clean_stop_saves_state() {
     );
     assert!(
         log.wait(
-            "netboot: stopped; leases and progress saved",
+            "netboot: stopped; leases and plan progress saved",
             Duration::from_secs(5)
         ),
         "{}",
@@ -340,6 +340,36 @@ fn standard_ports_without_privilege_say_why_and_what_to_do() {
         stderr.contains("--bootp-listen, --tftp-listen and --ftp-listen"),
         "{stderr}"
     );
+
+    // The client's port 68 likewise.
+    let mut cmd = if is_root() {
+        let mut c = Command::new("setpriv");
+        c.args([
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            "--inh-caps=-all",
+            "--bounding-set=-all",
+        ])
+        .arg(netboot_bin());
+        c
+    } else {
+        Command::new(netboot_bin())
+    };
+    let out = dir.path().join("client");
+    std::fs::create_dir(&out).unwrap();
+    let _ = Command::new("chmod").arg("a+rwx").arg(&out).status();
+    cmd.args(["provision", "--mac", "02:00:00:00:00:09", "--out"])
+        .arg(&out);
+    let (status, _, stderr) = ChildGuard::spawn("netboot provision", &mut cmd)
+        .unwrap()
+        .wait_timeout(Duration::from_secs(20));
+    assert_eq!(status.and_then(|s| s.code()), Some(4), "{stderr}");
+    assert!(
+        stderr.contains("cannot bind 0.0.0.0:68: port 68 is privileged"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("--client-port 0"), "{stderr}");
 }
 
 #[test]
@@ -368,4 +398,98 @@ fn a_bad_configuration_names_its_line() {
         stderr.contains("bad.toml:6: plan stages: stage 1: path contains a '..' component"),
         "{stderr}"
     );
+}
+
+/// Sends one FTP command and reads its reply (single-line replies only, as
+/// this server sends for these commands).
+fn ftp_command(
+    control: &mut std::net::TcpStream,
+    reader: &mut std::io::BufReader<std::net::TcpStream>,
+    command: &str,
+) -> String {
+    use std::io::{BufRead, Write};
+    if !command.is_empty() {
+        control
+            .write_all(format!("{command}\r\n").as_bytes())
+            .unwrap();
+    }
+    loop {
+        let mut line = String::new();
+        reader.read_line(&mut line).unwrap();
+        // Skip the lines of a multi-line reply up to its last.
+        if line.len() >= 4 && line.as_bytes()[3] == b' ' {
+            return line.trim_end().to_string();
+        }
+        assert!(!line.is_empty(), "connection closed after {command}");
+    }
+}
+
+#[test]
+fn a_stop_discards_an_upload_in_flight_and_saves_leases() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("root");
+    write_root(&root);
+    let hash = netboot_mio::ftp::auth::hash_with_cost("secret", 64, 1).unwrap();
+    let (config, ports) = write_config(dir.path(), &root, 23, "");
+    let mut text = std::fs::read_to_string(&config).unwrap();
+    text = text.replace(
+        "anonymous = true\n",
+        &format!(
+            "anonymous = true\nwritable = true\nusers = [{{ name = \"lab\", password_hash = \"{hash}\" }}]\n"
+        ),
+    );
+    std::fs::write(&config, text).unwrap();
+    let s = serve(&config, ports, &[]);
+    // A client gets an address first, so there is a lease to save.
+    let (code, stdout, stderr) =
+        provision(s.ports(), "02:6e:62:00:23:01", &dir.path().join("out"), &[]);
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+
+    let mut control = std::net::TcpStream::connect(("127.0.0.1", s.ftp)).unwrap();
+    control
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut reader = std::io::BufReader::new(control.try_clone().unwrap());
+    assert!(ftp_command(&mut control, &mut reader, "").starts_with("220"));
+    assert!(ftp_command(&mut control, &mut reader, "USER lab").starts_with("331"));
+    assert!(ftp_command(&mut control, &mut reader, "PASS secret").starts_with("230"));
+    assert!(ftp_command(&mut control, &mut reader, "TYPE I").starts_with("200"));
+    let epsv = ftp_command(&mut control, &mut reader, "EPSV");
+    let port: u16 = epsv
+        .split("|||")
+        .nth(1)
+        .and_then(|r| r.split('|').next())
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("{epsv}"));
+    std::fs::create_dir_all(root.join("incoming")).unwrap();
+    let mut data = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let stor = ftp_command(&mut control, &mut reader, "STOR incoming/new.img");
+    assert!(stor.starts_with("125") || stor.starts_with("150"), "{stor}");
+    data.write_all(&vec![7u8; 200_000]).unwrap();
+    // The upload is running (its hidden file exists); the server is told
+    // to stop.
+    let running = netboot_tests::wait_for(Duration::from_secs(5), || {
+        std::fs::read_dir(root.join("incoming"))
+            .ok()
+            .and_then(|mut d| d.next())
+            .map(|_| ())
+    });
+    assert!(running.is_some(), "the upload never started");
+    let Serve { guard, log, .. } = s;
+    guard.signal("TERM");
+    let (status, _, _) = guard.wait_timeout(Duration::from_secs(10));
+    assert!(status.is_some_and(|s| s.success()), "{}", log.text());
+    drop(data);
+    assert!(
+        !root.join("incoming/new.img").exists(),
+        "the partial upload was published"
+    );
+    assert_no_temporaries(&root);
+    assert!(log.wait(
+        "netboot: stopped; leases and plan progress saved",
+        Duration::from_secs(5)
+    ));
+    let leases = std::fs::read_to_string(dir.path().join("lab.leases")).unwrap();
+    assert!(leases.contains("127.23.0.1 bound"), "{leases}");
 }

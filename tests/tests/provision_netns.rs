@@ -1,8 +1,10 @@
 //! The provisioning flow across two network namespaces joined by a veth
 //! pair: `netboot serve` on the standard ports in one, `netboot provision`
-//! broadcasting BOOTP through its interface in the other. The client
-//! machine has the fixed address its host entry gives it (a lab board);
-//! every download is attributed to it by that address.
+//! broadcasting BOOTP through its interface in the other. In one run the
+//! client machine starts with no address and takes a pool address
+//! (`--configure-address`); in the other it has the fixed address its host
+//! entry gives it (a lab board). Every download is attributed to the client
+//! by that address.
 //!
 //! One run goes straight through; another restarts the server between
 //! stages, and the client must finish with every stage completed once and
@@ -20,16 +22,25 @@ use netboot_tests::{ChildGuard, netboot_bin, require_root, test_bytes};
 use provision_support::*;
 
 /// Writes the server's configuration: standard ports, BOOTP on the veth
-/// end, a host entry giving the client 10.`net`.0.50.
-fn config(dir: &Path, root: &Path, pair: &NetnsPair, net: u8, mac: &str) -> std::path::PathBuf {
+/// end, a pool, and (with `mac`) a host entry giving that client
+/// 10.`net`.0.50.
+fn config(
+    dir: &Path,
+    root: &Path,
+    pair: &NetnsPair,
+    net: u8,
+    mac: Option<&str>,
+) -> std::path::PathBuf {
+    let host = mac.map_or(String::new(), |mac| {
+        format!("[[bootp.host]]\nmac = \"{mac}\"\nip = \"10.{net}.0.50\"\nhostname = \"board\"\n\n")
+    });
     let path = dir.join("lab.toml");
     std::fs::write(
         &path,
         format!(
             "root = \"{root}\"\n\n[bootp]\nserver = \"10.{net}.0.1\"\nsubnet = \"10.{net}.0.0/24\"\n\
              interface = \"{iface}\"\nlease_file = \"lab.leases\"\n\
-             pool = {{ start = \"10.{net}.0.100\", end = \"10.{net}.0.150\" }}\n\n\
-             [[bootp.host]]\nmac = \"{mac}\"\nip = \"10.{net}.0.50\"\nhostname = \"board\"\n\n\
+             pool = {{ start = \"10.{net}.0.100\", end = \"10.{net}.0.150\" }}\n\n{host}\
              [plan]\nstages = [\"{}\", \"{}\", \"{}\"]\nprogress_file = \"lab.progress\"\n",
             STAGES[0],
             STAGES[1],
@@ -58,14 +69,15 @@ fn serve(pair: &NetnsPair, config: &Path) -> (ChildGuard, Output) {
     (guard, log)
 }
 
-fn provision(pair: &NetnsPair, out: &Path) -> (ChildGuard, Output) {
+fn provision(pair: &NetnsPair, out: &Path, extra: &[&str]) -> (ChildGuard, Output) {
     spawn(
         "netboot provision",
         pair.in_client(netboot_bin().to_str().unwrap())
             .args(["provision", "--json", "--silence", "3", "--interface"])
             .arg(&pair.client_if)
             .arg("--out")
-            .arg(out),
+            .arg(out)
+            .args(extra),
     )
 }
 
@@ -104,8 +116,7 @@ fn provision_across_namespaces_with_broadcast_bootp() {
     write_root(&root);
     let pair = NetnsPair::new(71);
     let mac = hw_addr(&pair.client, &pair.client_if);
-    pair.address_client(50);
-    let config = config(dir.path(), &root, &pair, 71, &mac);
+    let config = config(dir.path(), &root, &pair, 71, None);
     let (_server, log) = serve(&pair, &config);
     assert!(log.text().contains(&format!(
         "bootp: listening on 0.0.0.0:67 (interface {})",
@@ -122,20 +133,28 @@ fn provision_across_namespaces_with_broadcast_bootp() {
         log.text()
     );
     let out = dir.path().join("out");
-    let (client, clog) = provision(&pair, &out);
+    // A fresh machine: no address until BOOTP gives one.
+    let (client, clog) = provision(&pair, &out, &["--configure-address"]);
     let report = finish(client, &clog);
-    assert_eq!(report["address"], "10.71.0.50");
+    assert_eq!(report["address"], "10.71.0.100");
+    let addrs = pair
+        .in_client("ip")
+        .args(["-4", "-o", "addr", "show", "dev", &pair.client_if])
+        .output()
+        .unwrap();
+    let addrs = String::from_utf8_lossy(&addrs.stdout);
+    assert!(addrs.contains("inet 10.71.0.100/24"), "{addrs}");
     assert_eq!(report["ftp_server"], "10.71.0.1:21");
     assert_eq!(stage_files(&report), STAGES);
     assert_identical(&root, &out);
     let text = log.text();
     for step in [
         format!(
-            "bootp: BOOTREPLY 10.71.0.50 to {mac} next-server 10.71.0.1 file {}",
+            "bootp: BOOTREPLY 10.71.0.100 to {mac} next-server 10.71.0.1 file {}",
             STAGES[0]
         ),
         format!(
-            "plan: {mac} (10.71.0.50) fetched stage 3/3 {}; boot phase complete",
+            "plan: {mac} (10.71.0.100) fetched stage 3/3 {}; boot phase complete",
             STAGES[2]
         ),
         format!("bootp: no answer to {mac}"),
@@ -154,15 +173,16 @@ fn a_server_restart_between_stages_is_survived() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().join("root");
     write_root(&root);
-    // A larger second stage keeps the client busy around the restart.
-    std::fs::write(root.join(STAGES[1]), test_bytes(99, 4 << 20)).unwrap();
+    // A larger second stage keeps the client busy around the restart: if
+    // the stop lands after the server handed it out, it cuts the download.
+    std::fs::write(root.join(STAGES[1]), test_bytes(99, 16 << 20)).unwrap();
     let pair = NetnsPair::new(72);
     let mac = hw_addr(&pair.client, &pair.client_if);
     pair.address_client(50);
-    let config = config(dir.path(), &root, &pair, 72, &mac);
+    let config = config(dir.path(), &root, &pair, 72, Some(&mac));
     let (first, log) = serve(&pair, &config);
     let out = dir.path().join("out");
-    let (client, clog) = provision(&pair, &out);
+    let (client, clog) = provision(&pair, &out, &[]);
     let stage1 = format!("fetched stage 1/3 {}", STAGES[0]);
     assert!(
         log.wait(&stage1, Duration::from_secs(60)),

@@ -35,6 +35,11 @@ pub struct ProvisionArgs {
     /// --mac).
     #[arg(long, value_name = "IF")]
     interface: Option<String>,
+    /// Give --interface the address BOOTP assigns (with `ip addr`; needs
+    /// CAP_NET_ADMIN), as a DHCP client does, so that stages are fetched
+    /// from it.
+    #[arg(long)]
+    configure_address: bool,
     /// Unicast BOOTP to this server instead of broadcasting (port 67 by
     /// default).
     #[arg(long, value_name = "ADDR[:PORT]", value_parser = parse_v4_server)]
@@ -93,6 +98,8 @@ struct File {
 #[serde(deny_unknown_fields)]
 struct Table {
     interface: Option<String>,
+    #[serde(default)]
+    configure_address: bool,
     server: Option<String>,
     mac: Option<String>,
     out: Option<PathBuf>,
@@ -141,6 +148,7 @@ fn merge(mut a: ProvisionArgs) -> Result<ProvisionArgs, CliError> {
         CliError::config(format!("{}: {what} {v:?} is not valid", path.display()))
     };
     a.interface = a.interface.or(t.interface);
+    a.configure_address |= t.configure_address;
     if a.server.is_none()
         && let Some(s) = t.server
     {
@@ -179,7 +187,9 @@ pub fn exit_code(step: FailedStep) -> u8 {
 /// One line for an event worth showing, or `None`.
 pub fn describe(event: &Event) -> Option<String> {
     Some(match event {
-        Event::Assigned { ip, server, file } => {
+        Event::Assigned {
+            ip, server, file, ..
+        } => {
             format!("bootp: got {ip}; next stage {file} from {server}")
         }
         Event::StageDone { index, file, bytes } => {
@@ -336,12 +346,21 @@ pub fn run(args: ProvisionArgs) -> Result<(), CliError> {
         }
     };
     let out = args.out.clone().unwrap_or_else(|| PathBuf::from("."));
+    // Made here so that the only permission problem left to `run` is a port.
+    std::fs::create_dir_all(&out)
+        .map_err(|e| CliError::other(format!("cannot create {}: {e}", out.display())))?;
     let mut p = Provisioner::new(hw, &out);
     if let Some(s) = args.server {
         p = p.server(s);
     }
     if let Some(i) = &args.interface {
         p = p.interface(i.clone());
+    }
+    if args.configure_address {
+        if args.interface.is_none() {
+            return Err(CliError::config("--configure-address needs --interface"));
+        }
+        p = p.configure_address(true);
     }
     if let Some(n) = args.client_port {
         p = p.client_port(n);
@@ -395,9 +414,9 @@ pub fn run(args: ProvisionArgs) -> Result<(), CliError> {
     }
     p = p.cancel_on(cancel.clone());
     let report = p.run().map_err(|e| match e.kind() {
-        std::io::ErrorKind::PermissionDenied | std::io::ErrorKind::AddrInUse => {
-            CliError::bind(e.to_string())
-        }
+        std::io::ErrorKind::PermissionDenied | std::io::ErrorKind::AddrInUse => CliError::bind(
+            format!("{e} (with --server, --client-port 0 asks from any free port)"),
+        ),
         _ => CliError::other(e.to_string()),
     })?;
     if json_out {

@@ -20,7 +20,7 @@
 //!
 //! [ftp]                               # the format of `netboot ftp serve`
 //! listen = "0.0.0.0:21"               # --ftp-listen
-//! anonymous = true
+//! anonymous = true                    # the default here
 //!
 //! [plan]
 //! stages = ["boot/stage1.ipxe", "manifest.txt"]   # everyone else; --stage
@@ -37,7 +37,8 @@
 //! here: provisioning clients speak plain BOOTP). Each client step is one
 //! line on standard output. SIGINT and SIGTERM stop the server cleanly:
 //! running transfers are cancelled, partial uploads discarded, leases and
-//! progress saved. Exit codes: 3 bad configuration, 4 cannot bind.
+//! progress saved (when files are configured for them). Exit codes: 3 bad
+//! configuration, 4 cannot bind.
 
 use std::io::Write;
 use std::net::SocketAddr;
@@ -114,6 +115,17 @@ struct FileConfig {
     plan: Option<PlanTable>,
 }
 
+/// Whether the `[ftp]` table says anything about anonymous logins.
+#[derive(Deserialize, Default)]
+struct FtpProbe {
+    ftp: Option<AnonymousProbe>,
+}
+
+#[derive(Deserialize, Default)]
+struct AnonymousProbe {
+    anonymous: Option<bool>,
+}
+
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 struct TftpTable {
@@ -151,6 +163,8 @@ struct ClientTable {
 /// What `serve` runs, once the file and the flags are merged.
 struct Settings {
     server: NetbootServer,
+    /// What is saved at shutdown, for the closing line.
+    saved: Vec<&'static str>,
     root: PathBuf,
     interface: Option<String>,
     clients: usize,
@@ -278,6 +292,7 @@ fn settings(args: ServeArgs) -> Result<Settings, CliError> {
     let default_stages = stages.as_ref().map(Vec::len);
 
     let mut server = NetbootServer::new(&root).plan(profiles, reset);
+    let mut saved = Vec::new();
     let mut interface = args.interface.clone();
     // BOOTP.
     match (args.no_bootp, file.bootp) {
@@ -296,6 +311,7 @@ fn settings(args: ServeArgs) -> Result<Settings, CliError> {
                 .bootp_listen(args.bootp_listen.unwrap_or(b.listen));
             if let Some(f) = args.lease_file.clone().or(b.lease_file) {
                 server = server.lease_file(f);
+                saved.push("leases");
             }
         }
     }
@@ -333,10 +349,14 @@ fn settings(args: ServeArgs) -> Result<Settings, CliError> {
     if args.no_ftp {
         server = server.no_ftp();
     } else {
-        let mut ftp = file.ftp.unwrap_or(FtpConfig {
-            anonymous: true,
-            ..FtpConfig::default()
-        });
+        // Provisioning clients log in anonymously unless told otherwise: an
+        // [ftp] table that does not mention `anonymous` allows it.
+        let said = toml::from_str::<FtpProbe>(&text)
+            .ok()
+            .and_then(|p| p.ftp)
+            .and_then(|f| f.anonymous);
+        let mut ftp = file.ftp.unwrap_or_default();
+        ftp.anonymous = said.unwrap_or(true);
         if let Some(l) = args.ftp_listen {
             ftp.listen = l;
         }
@@ -347,9 +367,11 @@ fn settings(args: ServeArgs) -> Result<Settings, CliError> {
             .map(|p| relative_to(args.config.as_deref(), p))
     }) {
         server = server.progress_file(p);
+        saved.push("plan progress");
     }
     Ok(Settings {
         server,
+        saved,
         root,
         interface,
         clients,
@@ -423,7 +445,11 @@ pub fn run(args: ServeArgs) -> Result<(), CliError> {
         .join()
         .map_err(|e| CliError::other(format!("the server failed: {e}")));
     signal_thread.close();
-    println!("netboot: stopped; leases and progress saved");
+    if s.saved.is_empty() {
+        println!("netboot: stopped");
+    } else {
+        println!("netboot: stopped; {} saved", s.saved.join(" and "));
+    }
     let _ = std::io::stdout().flush();
     // Give the signal thread a moment to notice it was closed.
     std::thread::sleep(Duration::from_millis(1));

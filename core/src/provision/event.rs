@@ -74,6 +74,8 @@ pub enum Event {
     Assigned {
         /// Our address.
         ip: Ipv4Addr,
+        /// Our subnet mask (option 1), when the reply gives one.
+        netmask: Option<Ipv4Addr>,
         /// The server to fetch the stage from.
         server: Ipv4Addr,
         /// The stage file.

@@ -473,7 +473,7 @@ impl<S: Storage, B: AsRef<[u8]> + AsMut<[u8]>> Provision<S, B> {
                             .filter(|p| !p.is_empty())
                             .ok_or(())
                     });
-                    answer = Some(Ok((a.ip, a.server, file)));
+                    answer = Some(Ok((a.ip, a.netmask, a.server, file)));
                 }
                 BootpEvent::Refused | BootpEvent::TimedOut { .. } => answer = Some(Err(())),
                 _ => {}
@@ -485,10 +485,10 @@ impl<S: Storage, B: AsRef<[u8]> + AsMut<[u8]>> Provision<S, B> {
                 self.bootp = None;
                 self.fail(FlowError::BootpRefused);
             }
-            Some(Ok((ip, server, file))) => {
+            Some(Ok((ip, netmask, server, file))) => {
                 self.bootp = None;
                 self.round_deadline = None;
-                self.answered(now, ip, server, file);
+                self.answered(now, (ip, netmask), server, file);
             }
         }
     }
@@ -496,7 +496,7 @@ impl<S: Storage, B: AsRef<[u8]> + AsMut<[u8]>> Provision<S, B> {
     fn answered(
         &mut self,
         now: Instant,
-        ip: Ipv4Addr,
+        (ip, netmask): (Ipv4Addr, Option<Ipv4Addr>),
         server: Option<Ipv4Addr>,
         file: Option<Result<PathBuf, ()>>,
     ) {
@@ -516,6 +516,7 @@ impl<S: Storage, B: AsRef<[u8]> + AsMut<[u8]>> Provision<S, B> {
         self.server = server;
         self.push(Event::Assigned {
             ip,
+            netmask,
             server,
             file: file.clone(),
         });

@@ -38,8 +38,8 @@ pub struct FileReport {
 /// use netboot_core::provision::{Event, Report};
 ///
 /// let mut r = Report::default();
-/// r.record(&Event::Assigned { ip: [10, 0, 0, 5].into(), server: [10, 0, 0, 1].into(),
-///                             file: "stage1".try_into().unwrap() });
+/// r.record(&Event::Assigned { ip: [10, 0, 0, 5].into(), netmask: None,
+///                             server: [10, 0, 0, 1].into(), file: "stage1".try_into().unwrap() });
 /// r.record(&Event::StageDone { index: 0, file: "stage1".try_into().unwrap(), bytes: 4 });
 /// r.record(&Event::Finished);
 /// assert!(r.is_success());

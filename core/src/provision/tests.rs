@@ -833,3 +833,144 @@ fn bad_configurations_are_refused() {
     let mut c = Lab::config();
     assert_eq!(c.login(&"u".repeat(65), "p"), Err(ConfigError::TooLong));
 }
+
+#[test]
+fn the_machine_is_as_small_as_documented() {
+    let size = std::mem::size_of::<Flow>();
+    assert!(size <= 17 * 1024, "{size} bytes");
+}
+
+mod hostile {
+    //! Whatever the network says, in whatever order, and whatever the driver
+    //! does: the machine never panics, its output stays bounded, and nothing
+    //! is stored outside the names a peer may use.
+
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::wire::bootp::{Op, Repr, Vend};
+
+    #[derive(Clone, Debug)]
+    enum Input {
+        /// A BOOTREPLY to the last request, naming `file` at `siaddr`.
+        Reply {
+            file: String,
+            siaddr: [u8; 4],
+        },
+        Bytes {
+            channel: u8,
+            bytes: Vec<u8>,
+        },
+        /// DATA of `len` bytes for `block`, from the server's transfer port.
+        Data {
+            block: u16,
+            len: usize,
+        },
+        Control(String),
+        Stream(Vec<u8>),
+        Advance(u32),
+        Command(u8),
+    }
+
+    fn input() -> impl Strategy<Value = Input> {
+        prop_oneof![
+            (
+                "[a-z./]{0,12}|\\.\\./x|/etc/passwd|a/../../b",
+                prop_oneof![3 => Just([10, 0, 0, 1]), 1 => any::<[u8; 4]>()],
+            )
+                .prop_map(|(file, siaddr)| Input::Reply { file, siaddr }),
+            (0u8..3, proptest::collection::vec(any::<u8>(), 0..64))
+                .prop_map(|(channel, bytes)| Input::Bytes { channel, bytes }),
+            (1u16..4, prop_oneof![Just(1468usize), 0usize..1500])
+                .prop_map(|(block, len)| Input::Data { block, len }),
+            "(220|230|331|150|226|229|550|421|500) [ -~]{0,30}\r\n".prop_map(Input::Control),
+            proptest::collection::vec(any::<u8>(), 0..128).prop_map(Input::Stream),
+            (0u32..40_000).prop_map(Input::Advance),
+            (0u8..8).prop_map(Input::Command),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        #[test]
+        fn arbitrary_input_never_panics(inputs in proptest::collection::vec(input(), 0..120)) {
+            let mut now = Instant::from_secs(1);
+            let mut flow: Flow =
+                Provision::new(now, Lab::config(), MemStore::new(), vec![0; 256]).unwrap();
+            let mut buf = vec![0u8; 2048];
+            let mut xid = 0u32;
+            let server = SocketAddr::from((SERVER, 67));
+            let tid = SocketAddr::from((SERVER, 7000));
+            for input in inputs {
+                match input {
+                    Input::Reply { file, siaddr } => {
+                        let mut repr = Repr::new(Op::Reply, xid, MAC);
+                        repr.yiaddr = Ipv4Addr::new(10, 0, 0, 100);
+                        repr.siaddr = Ipv4Addr::from(siaddr);
+                        repr.file = file.as_bytes();
+                        repr.vend = Vend::Options(&[]);
+                        let mut out = [0u8; 600];
+                        if let Ok(n) = repr.emit(&mut out) {
+                            flow.handle_datagram(now, Channel::Bootp, server, &mut out[..n]);
+                        }
+                    }
+                    Input::Bytes { channel, mut bytes } => {
+                        let channel = [Channel::Bootp, Channel::Tftp, Channel::FtpControl][channel as usize];
+                        flow.handle_datagram(now, channel, tid, &mut bytes);
+                    }
+                    Input::Data { block, len } => {
+                        let mut d = vec![0u8, 3];
+                        d.extend_from_slice(&block.to_be_bytes());
+                        d.extend(std::iter::repeat_n(0x5a, len));
+                        flow.handle_datagram(now, Channel::Tftp, tid, &mut d);
+                    }
+                    Input::Control(line) => {
+                        let mut bytes = line.into_bytes();
+                        flow.handle_datagram(now, Channel::FtpControl, server, &mut bytes);
+                    }
+                    Input::Stream(bytes) => flow.handle_data(now, &bytes),
+                    Input::Advance(ms) => {
+                        now += Duration::from_millis(u64::from(ms));
+                        flow.handle_timeout(now);
+                    }
+                    Input::Command(c) => {
+                        // Misuse is refused with an error, never a panic.
+                        let _ = match c {
+                            0 => flow.tftp_opened(now),
+                            1 => flow.ftp_connected(now),
+                            2 => flow.ftp_connect_failed(now),
+                            3 => flow.data_connected(now),
+                            4 => flow.data_end(now, true),
+                            5 => flow.data_end(now, false),
+                            6 => {
+                                flow.ftp_closed(now);
+                                Ok(())
+                            }
+                            _ => {
+                                flow.cancel(now);
+                                Ok(())
+                            }
+                        };
+                    }
+                }
+                let mut sent = 0;
+                while let Some(out) = flow.poll_transmit(now, &mut buf) {
+                    if out.channel == Channel::Bootp && out.transmit.len >= 8 {
+                        xid = u32::from_be_bytes([buf[4], buf[5], buf[6], buf[7]]);
+                    }
+                    sent += 1;
+                    prop_assert!(sent < 64, "transmit does not drain");
+                }
+                let mut events = 0;
+                while flow.poll_event().is_some() {
+                    events += 1;
+                    prop_assert!(events <= 8);
+                }
+            }
+            for path in flow.store().files() {
+                prop_assert!(!path.split('/').any(|c| c == ".." || c.is_empty()), "{}", path);
+            }
+        }
+    }
+}

@@ -42,6 +42,7 @@ struct Io<'a> {
     control: Option<Conn>,
     data: Option<Conn>,
     interface: Option<&'a str>,
+    configure_address: bool,
     report: Report,
     on_event: Option<super::OnEvent>,
 }
@@ -75,6 +76,7 @@ pub(super) fn run(p: Provisioner) -> io::Result<Report> {
         control: None,
         data: None,
         interface: p.interface.as_deref(),
+        configure_address: p.configure_address,
         report: Report::default(),
         on_event: p.on_event,
     };
@@ -187,6 +189,20 @@ impl Io<'_> {
         buf: &mut [u8],
     ) -> io::Result<()> {
         match event {
+            Event::Assigned {
+                ip,
+                netmask,
+                server,
+                ..
+            } if self.configure_address => {
+                let Some(interface) = self.interface else {
+                    return Err(io::Error::new(
+                        io::ErrorKind::InvalidInput,
+                        "configuring the assigned address needs an interface",
+                    ));
+                };
+                configure(interface, *ip, *netmask, *server)?;
+            }
             Event::OpenTftp { local } => {
                 if let Some(mut old) = self.tftp.take() {
                     let _ = self.poll.registry().deregister(&mut old);
@@ -432,4 +448,53 @@ impl Io<'_> {
             }
         }
     }
+}
+
+/// Gives `interface` the address `ip` unless the host has it already, with a
+/// host route to `server` when it is outside the subnet.
+fn configure(
+    interface: &str,
+    ip: Ipv4Addr,
+    netmask: Option<Ipv4Addr>,
+    server: Ipv4Addr,
+) -> io::Result<()> {
+    if bind_udp(SocketAddr::from((ip, 0)), &UdpOptions::default()).is_ok() {
+        return Ok(());
+    }
+    let prefix = netmask.map_or(32, |m| u32::from(m).leading_ones());
+    ip_command(&[
+        "addr",
+        "replace",
+        &format!("{ip}/{prefix}"),
+        "dev",
+        interface,
+    ])?;
+    let shift = 32 - prefix;
+    let same_subnet = shift == 32 || (u32::from(ip) >> shift) == (u32::from(server) >> shift);
+    if !same_subnet && !server.is_unspecified() {
+        ip_command(&[
+            "route",
+            "replace",
+            &format!("{server}/32"),
+            "dev",
+            interface,
+        ])?;
+    }
+    tracing::info!("provision: {ip}/{prefix} configured on {interface}");
+    Ok(())
+}
+
+fn ip_command(args: &[&str]) -> io::Result<()> {
+    let out = std::process::Command::new("ip")
+        .args(args)
+        .output()
+        .map_err(|e| io::Error::new(e.kind(), format!("cannot run ip {}: {e}", args.join(" "))))?;
+    if out.status.success() {
+        return Ok(());
+    }
+    Err(io::Error::other(format!(
+        "ip {}: {}",
+        args.join(" "),
+        String::from_utf8_lossy(&out.stderr).trim()
+    )))
 }

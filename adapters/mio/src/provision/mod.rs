@@ -52,6 +52,7 @@ pub struct Provisioner {
     pub(crate) config: Config,
     pub(crate) out: PathBuf,
     pub(crate) interface: Option<String>,
+    pub(crate) configure_address: bool,
     pub(crate) client_port: u16,
     pub(crate) manifest_limit: usize,
     pub(crate) on_event: Option<OnEvent>,
@@ -68,6 +69,7 @@ impl Provisioner {
             config: Config::new(hw, Rng::new(crate::bootp::os_seed())),
             out: out.as_ref().to_path_buf(),
             interface: None,
+            configure_address: false,
             client_port: netboot_core::wire::bootp::CLIENT_PORT,
             manifest_limit: MANIFEST_LIMIT,
             on_event: None,
@@ -90,6 +92,17 @@ impl Provisioner {
     /// Broadcasts through (and binds every socket to) this interface.
     pub fn interface(mut self, name: impl Into<String>) -> Self {
         self.interface = Some(name.into());
+        self
+    }
+
+    /// Gives the interface the address BOOTP assigns, as a DHCP client
+    /// does, when the host does not have it yet: `ip addr replace` with the
+    /// reply's subnet mask (and a host route to the server when it is
+    /// outside that subnet). Needs [`Provisioner::interface`], the `ip`
+    /// command (iproute2) and `CAP_NET_ADMIN`. The address is left in place
+    /// afterwards, like a lease.
+    pub fn configure_address(mut self, yes: bool) -> Self {
+        self.configure_address = yes;
         self
     }
 
