@@ -128,3 +128,17 @@ impl Drop for NetnsPair {
         }
     }
 }
+
+/// Moves the calling thread into namespace `ns` (created by `ip netns`).
+/// Sockets the thread opens from then on live in that namespace, and stay
+/// there whichever thread later polls them: this is how a test runs one of
+/// our in-process servers inside a namespace. Use it on a thread of its
+/// own.
+pub fn enter(ns: &str) -> std::io::Result<()> {
+    let file = std::fs::File::open(format!("/var/run/netns/{ns}"))?;
+    rustix::thread::move_into_link_name_space(
+        std::os::fd::AsFd::as_fd(&file),
+        Some(rustix::thread::LinkNameSpaceType::Network),
+    )?;
+    Ok(())
+}

@@ -7,7 +7,7 @@ mod ftp_support;
 use std::process::Command;
 use std::time::Duration;
 
-use ftp_support::{BIG, run, run_ok, serve};
+use ftp_support::{BIG, FTPLIB_ABORT, FTPLIB_SCRIPT, PYFTPDLIB_USER, run, run_ok, serve};
 use netboot_core::ftp::client::StoreMode;
 use netboot_mio::ftp::{FtpClient, FtpError};
 use netboot_tests::{ChildGuard, free_tcp_port, require_program, test_bytes, wait_for};
@@ -183,35 +183,6 @@ fn lftp_mirror_down_and_up() {
     assert_eq!(tree_files(&s.path("uploaded")), original);
 }
 
-const FTPLIB_SCRIPT: &str = r#"
-import ftplib, io, sys
-port = int(sys.argv[1])
-f = ftplib.FTP()
-f.connect("127.0.0.1", port, timeout=20)
-print(f.login("alice", "pw"))
-buf = io.BytesIO()
-f.retrbinary("RETR big.bin", buf.write)
-sys.stdout.write("retr %d\n" % len(buf.getvalue()))
-open(sys.argv[2], "wb").write(buf.getvalue())
-f.storbinary("STOR up.bin", io.BytesIO(b"0123456789" * 10000))
-facts = dict(f.mlsd("tree", facts=["type", "size", "perm"]))
-print("mlsd a.bin", facts["a.bin"]["type"], facts["a.bin"]["size"])
-print("mlsd deep", facts["deep"]["type"])
-lines = []
-f.retrlines("RETR pub/readme.txt", lines.append)
-print("ascii lines", lines)
-f.storlines("STOR text.txt", io.BytesIO(b"alpha\nbeta\n"))
-print(f.rename("up.bin", "renamed.bin"))
-print(f.delete("pub/readme.txt"))
-print(f.mkd("made"))
-print(f.sendcmd("SIZE renamed.bin"))
-try:
-    f.delete("no-such-file")
-except ftplib.error_perm as e:
-    print("refused", e)
-print(f.quit())
-"#;
-
 #[test]
 fn python_ftplib_session() {
     let Some(_) = require_program("python_ftplib_session", "python3") else {
@@ -250,29 +221,6 @@ fn python_ftplib_session() {
     assert!(!s.path("pub/readme.txt").exists());
     assert!(s.path("made").is_dir());
 }
-
-const FTPLIB_ABORT: &str = r#"
-import ftplib, sys, time
-port = int(sys.argv[1])
-f = ftplib.FTP()
-f.connect("127.0.0.1", port, timeout=20)
-f.login("alice", "pw")
-f.voidcmd("TYPE I")
-conn = f.transfercmd("RETR huge.bin")
-conn.recv(1000)
-print(f.abort())
-print(f.getresp())
-conn.close()
-print(f.voidcmd("NOOP"))
-conn = f.transfercmd("STOR aborted.bin")
-conn.sendall(b"x" * 50000)
-time.sleep(0.2)
-print(f.abort())
-print(f.getresp())
-conn.close()
-print(f.voidcmd("NOOP"))
-print(f.quit())
-"#;
 
 #[test]
 fn python_ftplib_abort_mid_retr_and_stor() {
@@ -405,18 +353,6 @@ fn pyftpdlib(script: &str) -> (ChildGuard, u16, tempfile::TempDir) {
     .expect("pyftpdlib listens");
     (server, port, root)
 }
-
-const PYFTPDLIB_USER: &str = r#"
-import sys
-from pyftpdlib.authorizers import DummyAuthorizer
-from pyftpdlib.handlers import FTPHandler
-from pyftpdlib.servers import FTPServer
-a = DummyAuthorizer()
-a.add_user("bob", "pw", sys.argv[2], perm="elradfmwMT")
-h = FTPHandler
-h.authorizer = a
-FTPServer(("127.0.0.1", int(sys.argv[1])), h).serve_forever()
-"#;
 
 #[test]
 fn our_client_against_pyftpdlib() {

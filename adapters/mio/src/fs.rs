@@ -465,6 +465,111 @@ impl Drop for FsWriter {
     }
 }
 
+/// Copies `from` in store `src` to `to` in store `dst`, written aside
+/// ([`WriteMode::Replace`]): `to` shows the whole new content or, on
+/// failure, what it held before. Both paths are peer-style names, checked
+/// by [`path::resolve`] (`..` refused). Returns the bytes copied.
+///
+/// This is how an embedding program puts a file into a served root or takes
+/// one out (the seed's `put_file` / `get_file` of its internal server).
+///
+/// ```
+/// use netboot_mio::fs::{FsStore, copy_between};
+///
+/// let a = tempfile::tempdir().unwrap();
+/// let b = tempfile::tempdir().unwrap();
+/// std::fs::write(a.path().join("boot.bin"), b"kernel").unwrap();
+/// let mut src = FsStore::open(a.path(), false).unwrap();
+/// let mut dst = FsStore::open(b.path(), true).unwrap();
+/// assert_eq!(copy_between(&mut src, "boot.bin", &mut dst, "/images/../x").is_err(), true);
+/// assert_eq!(copy_between(&mut src, "boot.bin", &mut dst, "copy.bin").unwrap(), 6);
+/// assert_eq!(std::fs::read(b.path().join("copy.bin")).unwrap(), b"kernel");
+/// ```
+pub fn copy_between(
+    src: &mut FsStore,
+    from: &str,
+    dst: &mut FsStore,
+    to: &str,
+) -> Result<u64, StoreError> {
+    let bad = |_| StoreError::PermissionDenied;
+    let from = path::resolve("", from, path::DotDot::Reject).map_err(bad)?;
+    let to = path::resolve("", to, path::DotDot::Reject).map_err(bad)?;
+    let (mut reader, _) = src.open_read(&from)?;
+    let mut writer = dst.open_write(&to, WriteMode::Replace)?;
+    let mut buf = vec![0u8; WRITE_BUFFER];
+    let mut offset = 0u64;
+    loop {
+        let n = match src.read_at(&mut reader, offset, &mut buf) {
+            Ok(n) => n,
+            Err(e) => {
+                dst.discard(writer);
+                return Err(e);
+            }
+        };
+        if n == 0 {
+            break;
+        }
+        if let Err(e) = dst.write(&mut writer, &buf[..n]) {
+            dst.discard(writer);
+            return Err(e);
+        }
+        offset += n as u64;
+    }
+    dst.commit(writer)?;
+    Ok(offset)
+}
+
+/// Copies the host file `local` into the directory `root` as `remote`
+/// (see [`copy_between`]), whatever the served root's own write policy;
+/// missing directories on the way are created.
+pub fn put_file(root: &Path, local: &Path, remote: &str) -> io::Result<u64> {
+    let (dir, name) = split_local(local)?;
+    let mut src = FsStore::open(dir, false)?;
+    let mut dst = FsStore::open(root, true)?;
+    let target = path::resolve("", remote, path::DotDot::Reject)
+        .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, format!("{remote}: {e}")))?;
+    let parent = path::parent(&target);
+    for (i, _) in parent.match_indices('/').chain([(parent.len(), "")]) {
+        match dst.create_dir(&parent[..i]) {
+            Ok(()) | Err(StoreError::AlreadyExists) => {}
+            Err(_) if parent.is_empty() => {}
+            Err(e) => return Err(store_io(e, remote)),
+        }
+    }
+    copy_between(&mut src, &name, &mut dst, &target).map_err(|e| store_io(e, remote))
+}
+
+/// Copies `remote` out of the directory `root` into the host file `local`
+/// (see [`copy_between`]).
+pub fn get_file(root: &Path, remote: &str, local: &Path) -> io::Result<u64> {
+    let (dir, name) = split_local(local)?;
+    let mut src = FsStore::open(root, false)?;
+    let mut dst = FsStore::open(dir, true)?;
+    copy_between(&mut src, remote, &mut dst, &name).map_err(|e| store_io(e, remote))
+}
+
+fn split_local(local: &Path) -> io::Result<(&Path, String)> {
+    let name = local
+        .file_name()
+        .and_then(|n| n.to_str())
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "not a file name"))?;
+    let dir = match local.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    Ok((dir, name.to_string()))
+}
+
+fn store_io(e: StoreError, name: &str) -> io::Error {
+    let kind = match e {
+        StoreError::NotFound => io::ErrorKind::NotFound,
+        StoreError::PermissionDenied => io::ErrorKind::PermissionDenied,
+        StoreError::AlreadyExists => io::ErrorKind::AlreadyExists,
+        _ => io::ErrorKind::Other,
+    };
+    io::Error::new(kind, format!("{name}: {e}"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -115,3 +115,74 @@ pub fn run_ok(name: &str, cmd: &mut Command) -> Output {
     );
     out
 }
+
+/// A Python ftplib session (argv: port, local file for the download)
+/// exercising RETR, STOR, MLSD, TYPE A both ways, RNFR/RNTO, DELE, MKD,
+/// SIZE and a refusal.
+pub const FTPLIB_SCRIPT: &str = r#"
+import ftplib, io, sys
+port = int(sys.argv[1])
+f = ftplib.FTP()
+f.connect("127.0.0.1", port, timeout=20)
+print(f.login("alice", "pw"))
+buf = io.BytesIO()
+f.retrbinary("RETR big.bin", buf.write)
+sys.stdout.write("retr %d\n" % len(buf.getvalue()))
+open(sys.argv[2], "wb").write(buf.getvalue())
+f.storbinary("STOR up.bin", io.BytesIO(b"0123456789" * 10000))
+facts = dict(f.mlsd("tree", facts=["type", "size", "perm"]))
+print("mlsd a.bin", facts["a.bin"]["type"], facts["a.bin"]["size"])
+print("mlsd deep", facts["deep"]["type"])
+lines = []
+f.retrlines("RETR pub/readme.txt", lines.append)
+print("ascii lines", lines)
+f.storlines("STOR text.txt", io.BytesIO(b"alpha\nbeta\n"))
+print(f.rename("up.bin", "renamed.bin"))
+print(f.delete("pub/readme.txt"))
+print(f.mkd("made"))
+print(f.sendcmd("SIZE renamed.bin"))
+try:
+    f.delete("no-such-file")
+except ftplib.error_perm as e:
+    print("refused", e)
+print(f.quit())
+"#;
+
+/// A Python ftplib session (argv: port) that aborts a RETR and a STOR
+/// in the middle, with ABOR sent as urgent data.
+pub const FTPLIB_ABORT: &str = r#"
+import ftplib, sys, time
+port = int(sys.argv[1])
+f = ftplib.FTP()
+f.connect("127.0.0.1", port, timeout=20)
+f.login("alice", "pw")
+f.voidcmd("TYPE I")
+conn = f.transfercmd("RETR huge.bin")
+conn.recv(1000)
+print(f.abort())
+print(f.getresp())
+conn.close()
+print(f.voidcmd("NOOP"))
+conn = f.transfercmd("STOR aborted.bin")
+conn.sendall(b"x" * 50000)
+time.sleep(0.2)
+print(f.abort())
+print(f.getresp())
+conn.close()
+print(f.voidcmd("NOOP"))
+print(f.quit())
+"#;
+
+/// pyftpdlib serving argv[2] on 127.0.0.1:argv[1] to user `bob`
+/// (password `pw`) with every permission.
+pub const PYFTPDLIB_USER: &str = r#"
+import sys
+from pyftpdlib.authorizers import DummyAuthorizer
+from pyftpdlib.handlers import FTPHandler
+from pyftpdlib.servers import FTPServer
+a = DummyAuthorizer()
+a.add_user("bob", "pw", sys.argv[2], perm="elradfmwMT")
+h = FTPHandler
+h.authorizer = a
+FTPServer(("127.0.0.1", int(sys.argv[1])), h).serve_forever()
+"#;

@@ -128,6 +128,12 @@ pub fn plan() -> ProfileTable {
 /// The combined server on loopback, every service on a free port, handing
 /// out addresses from 127.`net`.0.1 to 127.`net`.0.200.
 pub fn loopback_server(root: &Path, net: u8) -> NetbootHandle {
+    loopback_builder(root, net).spawn().unwrap()
+}
+
+/// The combined server's settings for [`loopback_server`], not yet
+/// running (for another runtime, or more settings).
+pub fn loopback_builder(root: &Path, net: u8) -> NetbootServer {
     let mut bootp = ServerConfig::new(Ipv4Addr::LOCALHOST, Ipv4Addr::new(255, 0, 0, 0));
     bootp.pool = Some((
         Ipv4Addr::new(127, net, 0, 1),
@@ -141,8 +147,6 @@ pub fn loopback_server(root: &Path, net: u8) -> NetbootHandle {
         .tftp_listen(any)
         .ftp_listen(any)
         .plan(plan(), Reset::Never)
-        .spawn()
-        .unwrap()
 }
 
 /// A locally administered MAC numbered `n`.
@@ -154,14 +158,31 @@ pub fn mac(n: u16) -> HwAddr {
 /// A client of `server` over loopback (unicast BOOTP from any port), with
 /// a one-second silence to end the boot phase.
 pub fn client(server: &NetbootHandle, hw: HwAddr, out: &Path) -> Provisioner {
-    let SocketAddr::V4(bootp) = server.bootp_addr().unwrap() else {
+    client_of(
+        server.bootp_addr().unwrap(),
+        server.tftp_addrs()[0],
+        server.ftp_addr().unwrap(),
+        hw,
+        out,
+    )
+}
+
+/// A client of the combined server listening on these addresses.
+pub fn client_of(
+    bootp: SocketAddr,
+    tftp: SocketAddr,
+    ftp: SocketAddr,
+    hw: HwAddr,
+    out: &Path,
+) -> Provisioner {
+    let SocketAddr::V4(bootp) = bootp else {
         panic!("BOOTP is IPv4")
     };
     Provisioner::new(hw, out)
         .server(SocketAddrV4::new(*bootp.ip(), bootp.port()))
         .client_port(0)
-        .tftp_port(server.tftp_addrs()[0].port())
-        .ftp_port(server.ftp_addr().unwrap().port())
+        .tftp_port(tftp.port())
+        .ftp_port(ftp.port())
         .silence(Duration::from_secs(1))
         .first_answer(Duration::from_secs(10))
 }

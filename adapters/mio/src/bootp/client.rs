@@ -102,9 +102,21 @@ pub enum RequestError {
     Refused,
 }
 
-/// Asks for an address and a boot file, blocking until answered or timed
-/// out.
-pub fn request(options: &RequestOptions) -> Result<Assigned, RequestError> {
+/// A client ready to run: its socket (blocking), its core machine, and the
+/// clock whose epoch the machine started at. Other runtimes drive what
+/// [`prepare`] returns.
+#[derive(Debug)]
+pub struct Prepared {
+    /// The bound socket (`SO_BROADCAST`, port `client_port`).
+    pub socket: std::net::UdpSocket,
+    /// The core client.
+    pub client: Client,
+    /// The clock driving it.
+    pub clock: Clock,
+}
+
+/// Binds the client socket and builds the core client for `options`.
+pub fn prepare(options: &RequestOptions) -> Result<Prepared, RequestError> {
     let socket = bind_udp(
         SocketAddr::from((Ipv4Addr::UNSPECIFIED, options.client_port)),
         &UdpOptions {
@@ -114,7 +126,6 @@ pub fn request(options: &RequestOptions) -> Result<Assigned, RequestError> {
             ..UdpOptions::default()
         },
     )?;
-    socket.set_nonblocking(false)?;
     let mut config = ClientConfig::new(
         options.hw,
         Rng::new(options.seed.unwrap_or_else(super::os_seed)),
@@ -140,8 +151,45 @@ pub fn request(options: &RequestOptions) -> Result<Assigned, RequestError> {
         )
     })?;
     let clock = Clock::new();
-    let mut client = Client::new(config, clock.now())
+    let client = Client::new(config, clock.now())
         .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e.to_string()))?;
+    Ok(Prepared {
+        socket,
+        client,
+        clock,
+    })
+}
+
+/// What a client event means for the caller: `Some` when the request is
+/// over (assigned, timed out or refused), `None` while it goes on.
+pub fn outcome(event: &Event<'_>) -> Option<Result<Assigned, RequestError>> {
+    match event {
+        Event::Assigned(a) => Some(Ok(owned(a))),
+        Event::TimedOut { attempts } => Some(Err(RequestError::TimedOut {
+            attempts: *attempts,
+        })),
+        Event::Refused => Some(Err(RequestError::Refused)),
+        Event::Offered { ip, server } => {
+            tracing::info!("DHCPOFFER of {ip} from {server}");
+            None
+        }
+        Event::Nak { server } => {
+            tracing::info!("DHCPNAK from {server:?}");
+            None
+        }
+        _ => None,
+    }
+}
+
+/// Asks for an address and a boot file, blocking until answered or timed
+/// out.
+pub fn request(options: &RequestOptions) -> Result<Assigned, RequestError> {
+    let Prepared {
+        socket,
+        mut client,
+        clock,
+    } = prepare(options)?;
+    socket.set_nonblocking(false)?;
     let mut buf = [0u8; 1500];
     let mut recv = [0u8; 2048];
     loop {
@@ -150,13 +198,8 @@ pub fn request(options: &RequestOptions) -> Result<Assigned, RequestError> {
             socket.send_to(&buf[..t.len], t.destination)?;
         }
         while let Some(event) = client.poll_event() {
-            match event {
-                Event::Assigned(a) => return Ok(owned(&a)),
-                Event::TimedOut { attempts } => return Err(RequestError::TimedOut { attempts }),
-                Event::Refused => return Err(RequestError::Refused),
-                Event::Offered { ip, server } => tracing::info!("DHCPOFFER of {ip} from {server}"),
-                Event::Nak { server } => tracing::info!("DHCPNAK from {server:?}"),
-                _ => {}
+            if let Some(done) = outcome(&event) {
+                return done;
             }
         }
         let Some(deadline) = client.poll_timeout() else {

@@ -46,32 +46,29 @@ pub fn bind(listen: SocketAddr, interface: Option<&str>) -> io::Result<UdpSocket
     )
 }
 
-/// The BOOTP/DHCP server on one UDP socket.
-pub struct BootpService<P: BootPolicy + Send + 'static = DefaultPolicy> {
-    socket: mio::net::UdpSocket,
+/// Everything the BOOTP server does besides owning a socket: the core
+/// server, its lease file and its observer. The mio service and the async
+/// server of `netboot-async-std` both drive one.
+pub struct BootpDriver<P: BootPolicy + Send + 'static = DefaultPolicy> {
     server: CoreServer<P>,
     lease_file: Option<PathBuf>,
     dirty: bool,
     saved_at: Option<Instant>,
     observer: Option<Observer<P>>,
-    recv: Box<[u8]>,
     send: Box<[u8]>,
 }
 
-impl<P: BootPolicy + Send + 'static> BootpService<P> {
-    /// A service answering on `socket` (from [`bind`]) with `server`.
-    pub fn new(socket: UdpSocket, server: CoreServer<P>) -> io::Result<Self> {
-        socket.set_nonblocking(true)?;
-        Ok(BootpService {
-            socket: mio::net::UdpSocket::from_std(socket),
+impl<P: BootPolicy + Send + 'static> BootpDriver<P> {
+    /// A driver for `server`, without a lease file.
+    pub fn new(server: CoreServer<P>) -> Self {
+        BootpDriver {
             server,
             lease_file: None,
             dirty: false,
             saved_at: None,
             observer: None,
-            recv: vec![0; 4096].into_boxed_slice(),
             send: vec![0; 1500].into_boxed_slice(),
-        })
+        }
     }
 
     /// Keeps leases in `path`: restores those it holds now (warning about
@@ -96,16 +93,10 @@ impl<P: BootPolicy + Send + 'static> BootpService<P> {
         Ok(self)
     }
 
-    /// Calls `observer` with every event, for printing client steps or
-    /// driving a provisioning plan.
+    /// Calls `observer` with every event.
     pub fn on_event(mut self, observer: Observer<P>) -> Self {
         self.observer = Some(observer);
         self
-    }
-
-    /// The address the socket is bound to.
-    pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        self.socket.local_addr()
     }
 
     /// The core server.
@@ -113,31 +104,38 @@ impl<P: BootPolicy + Send + 'static> BootpService<P> {
         &self.server
     }
 
-    /// The core server, mutably (to update its boot policy).
+    /// The core server, mutably.
     pub fn server_mut(&mut self) -> &mut CoreServer<P> {
         &mut self.server
     }
 
-    fn send_all(&mut self, now: Instant) {
+    /// Feeds one datagram and sends the answers through `send` (a
+    /// broadcast the kernel cannot route is retried to the subnet's own
+    /// broadcast address).
+    pub fn handle_datagram(
+        &mut self,
+        now: Instant,
+        from: SocketAddr,
+        bytes: &[u8],
+        send: &mut dyn FnMut(&[u8], SocketAddr) -> io::Result<()>,
+    ) {
+        self.server.handle_datagram(now, from, bytes);
         while let Some(t) = self.server.poll_transmit(now, &mut self.send) {
             let bytes = &self.send[..t.len];
-            match self.socket.send_to(bytes, t.destination) {
-                Ok(_) => {}
+            match send(bytes, t.destination) {
+                Ok(()) => {}
                 Err(e) if t.broadcast && e.raw_os_error() == Some(libc::ENETUNREACH) => {
                     // No route for the limited broadcast (no interface bound,
                     // no default route): use the subnet's own broadcast.
                     let directed =
                         SocketAddrV4::new(self.server.config().broadcast(), t.destination.port());
-                    if let Err(e) = self.socket.send_to(bytes, directed.into()) {
+                    if let Err(e) = send(bytes, directed.into()) {
                         tracing::warn!("bootp: cannot send to {directed}: {e}");
                     }
                 }
                 Err(e) => tracing::warn!("bootp: cannot send to {}: {e}", t.destination),
             }
         }
-    }
-
-    fn drain_events(&mut self) {
         while let Some(event) = self.server.poll_event() {
             log(&event);
             if event == Event::LeasesChanged {
@@ -149,6 +147,28 @@ impl<P: BootPolicy + Send + 'static> BootpService<P> {
         }
     }
 
+    /// When the lease file is next due to be saved.
+    pub fn deadline(&self) -> Option<Instant> {
+        if !self.dirty || self.lease_file.is_none() {
+            return None;
+        }
+        Some(self.saved_at.map_or(Instant::ZERO, |at| at + SAVE_INTERVAL))
+    }
+
+    /// Saves the leases if that is due.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        if self.dirty && self.deadline().is_some_and(|d| d <= now) {
+            self.save(now);
+        }
+    }
+
+    /// Saves unsaved leases before the server stops.
+    pub fn shutdown(&mut self, now: Instant) {
+        if self.dirty {
+            self.save(now);
+        }
+    }
+
     fn save(&mut self, now: Instant) {
         self.dirty = false;
         self.saved_at = Some(now);
@@ -157,6 +177,59 @@ impl<P: BootPolicy + Send + 'static> BootpService<P> {
         {
             tracing::error!("cannot save leases to {}: {e}", path.display());
         }
+    }
+}
+
+/// The BOOTP/DHCP server on one UDP socket.
+pub struct BootpService<P: BootPolicy + Send + 'static = DefaultPolicy> {
+    socket: mio::net::UdpSocket,
+    driver: BootpDriver<P>,
+    recv: Box<[u8]>,
+}
+
+impl<P: BootPolicy + Send + 'static> BootpService<P> {
+    /// A service answering on `socket` (from [`bind`]) with `server`.
+    pub fn new(socket: UdpSocket, server: CoreServer<P>) -> io::Result<Self> {
+        Self::with_driver(socket, BootpDriver::new(server))
+    }
+
+    /// A service answering on `socket` with a driver already set up (lease
+    /// file, observer).
+    pub fn with_driver(socket: UdpSocket, driver: BootpDriver<P>) -> io::Result<Self> {
+        socket.set_nonblocking(true)?;
+        Ok(BootpService {
+            socket: mio::net::UdpSocket::from_std(socket),
+            driver,
+            recv: vec![0; 4096].into_boxed_slice(),
+        })
+    }
+
+    /// Keeps leases in `path` (see [`BootpDriver::with_lease_file`]).
+    pub fn with_lease_file(mut self, path: impl Into<PathBuf>, now: Instant) -> io::Result<Self> {
+        self.driver = self.driver.with_lease_file(path, now)?;
+        Ok(self)
+    }
+
+    /// Calls `observer` with every event, for printing client steps or
+    /// driving a provisioning plan.
+    pub fn on_event(mut self, observer: Observer<P>) -> Self {
+        self.driver = self.driver.on_event(observer);
+        self
+    }
+
+    /// The address the socket is bound to.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.socket.local_addr()
+    }
+
+    /// The core server.
+    pub fn server(&self) -> &CoreServer<P> {
+        self.driver.server()
+    }
+
+    /// The core server, mutably (to update its boot policy).
+    pub fn server_mut(&mut self) -> &mut CoreServer<P> {
+        self.driver.server_mut()
     }
 }
 
@@ -192,31 +265,25 @@ impl<P: BootPolicy + Send + 'static> Service for BootpService<P> {
                 }
             };
             let now = cx.now();
-            self.server.handle_datagram(now, from, &self.recv[..n]);
-            self.send_all(now);
-            self.drain_events();
+            let socket = &self.socket;
+            self.driver
+                .handle_datagram(now, from, &self.recv[..n], &mut |bytes, to| {
+                    socket.send_to(bytes, to).map(|_| ())
+                });
         }
         // Still more to read: make sure the loop comes back at once.
         let _ = cx.reregister(&mut self.socket, 0, Interest::READABLE);
     }
 
     fn timeout(&mut self, cx: &mut Context<'_>) {
-        let now = cx.now();
-        if self.dirty && self.deadline().is_some_and(|d| d <= now) {
-            self.save(now);
-        }
+        self.driver.handle_timeout(cx.now());
     }
 
     fn deadline(&self) -> Option<Instant> {
-        if !self.dirty || self.lease_file.is_none() {
-            return None;
-        }
-        Some(self.saved_at.map_or(Instant::ZERO, |at| at + SAVE_INTERVAL))
+        self.driver.deadline()
     }
 
     fn shutdown(&mut self, cx: &mut Context<'_>) {
-        if self.dirty {
-            self.save(cx.now());
-        }
+        self.driver.shutdown(cx.now());
     }
 }

@@ -59,6 +59,33 @@ pub enum FtpError {
     BadArgument,
 }
 
+/// The error for an operation that ended in `failure`; `data_error` says
+/// what went wrong on the data connection, when that is known.
+pub fn failure_error(failure: Failure<'_>, data_error: Option<String>) -> FtpError {
+    match failure {
+        Failure::Refused(r) => FtpError::Refused {
+            code: r.code,
+            text: r.text.to_string(),
+        },
+        Failure::Timeout => FtpError::Timeout,
+        Failure::Aborted => FtpError::Aborted,
+        Failure::Closed => FtpError::Closed,
+        Failure::DataConnection => {
+            FtpError::DataConnection(data_error.unwrap_or_else(|| "broken".into()))
+        }
+        _ => FtpError::Protocol,
+    }
+}
+
+/// The error for a request the session refused to start.
+pub fn start_error(e: netboot_core::ftp::client::ClientError) -> FtpError {
+    match e {
+        netboot_core::ftp::client::ClientError::BadArgument => FtpError::BadArgument,
+        netboot_core::ftp::client::ClientError::Closed => FtpError::Closed,
+        _ => FtpError::Protocol,
+    }
+}
+
 /// Called with (bytes so far, total if known) while data moves.
 pub type Progress<'a> = &'a mut dyn FnMut(u64, Option<u64>);
 
@@ -285,11 +312,7 @@ impl FtpClient {
     fn start(&mut self, request: Request<'_>) -> Result<(), FtpError> {
         self.session
             .start(self.clock.now(), request)
-            .map_err(|e| match e {
-                netboot_core::ftp::client::ClientError::BadArgument => FtpError::BadArgument,
-                netboot_core::ftp::client::ClientError::Closed => FtpError::Closed,
-                _ => FtpError::Protocol,
-            })
+            .map_err(start_error)
     }
 
     /// Drives the session until the operation's `Done`.
@@ -347,17 +370,7 @@ impl FtpClient {
                                 self.last_number = reply.size();
                                 Ok(moved)
                             }
-                            Err(Failure::Refused(r)) => Err(FtpError::Refused {
-                                code: r.code,
-                                text: r.text.to_string(),
-                            }),
-                            Err(Failure::Timeout) => Err(FtpError::Timeout),
-                            Err(Failure::Aborted) => Err(FtpError::Aborted),
-                            Err(Failure::Closed) => Err(FtpError::Closed),
-                            Err(Failure::DataConnection) => Err(FtpError::DataConnection(
-                                pending_error.take().unwrap_or_else(|| "broken".into()),
-                            )),
-                            Err(_) => Err(FtpError::Protocol),
+                            Err(f) => Err(failure_error(f, pending_error.take())),
                         };
                     }
                     _ => {}

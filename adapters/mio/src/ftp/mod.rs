@@ -7,12 +7,15 @@
 //! * [`config`][]: [`FtpConfig`], the `[ftp]` table of the configuration file;
 //! * [`auth`][]: argon2 password hashes and the verifier thread;
 //! * [`server`][]: [`FtpService`] and [`FtpServer`] (a service on its own loop);
+//! * [`site`][]: [`site::Site`], the checked roots and accounts, and the
+//!   listeners;
 //! * [`client`][]: [`FtpClient`].
 
 pub mod auth;
 pub mod client;
 pub mod config;
 pub mod server;
+pub mod site;
 
 pub use client::{FtpClient, FtpError};
 pub use config::{FtpConfig, FtpUser};

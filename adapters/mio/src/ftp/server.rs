@@ -40,7 +40,8 @@ use netboot_core::time::Instant;
 use tracing::{debug, info, warn};
 
 use super::auth::{self, Job, Verifier};
-use super::config::{ConfigError, FtpConfig};
+use super::config::FtpConfig;
+use super::site::{Site, listen, listen_passive, unix_now};
 use crate::fs::{FsStore, FsWriter};
 use crate::runtime::{Context, Service, TimerQueue};
 
@@ -49,12 +50,6 @@ const WAKE: usize = 1;
 const INPUT_LIMIT: usize = 8192;
 const SEND_BUFFER: usize = 64 * 1024;
 const RECV_BUFFER: usize = 128 * 1024;
-
-struct Account {
-    hash: String,
-    store: FsStore,
-    writable: bool,
-}
 
 enum Running {
     /// `TYPE I` download through sendfile.
@@ -111,9 +106,7 @@ pub struct FtpService {
     config: ServerConfig,
     listener: TcpListener,
     local: SocketAddr,
-    anonymous_store: Option<FsStore>,
-    accounts: HashMap<String, Account>,
-    passive_ports: Option<std::ops::RangeInclusive<u16>>,
+    site: Site,
     max_sessions: usize,
     max_per_ip: usize,
     conns: Vec<Option<Conn>>,
@@ -152,70 +145,24 @@ pub struct TransferRecord {
 /// A callback for every transfer that ends.
 pub type OnTransfer = Box<dyn FnMut(&TransferRecord) + Send>;
 
-fn rel_or_abs(root: &std::path::Path, p: &std::path::Path) -> std::path::PathBuf {
-    if p.is_absolute() {
-        p.to_path_buf()
-    } else {
-        root.join(p)
-    }
-}
-
 impl FtpService {
     /// Binds the control listener and opens the stores; errors (an address
     /// in use, a missing root, a malformed hash) come back here, before the
     /// loop runs.
     pub fn bind(config: &FtpConfig) -> io::Result<FtpService> {
-        let invalid = |e: ConfigError| io::Error::new(io::ErrorKind::InvalidInput, e.0);
-        let passive_ports = config.passive_ports().map_err(invalid)?;
-        let root = FsStore::open(&config.root, false).map_err(|e| {
-            io::Error::new(e.kind(), format!("FTP root {}: {e}", config.root.display()))
-        })?;
-        let mut accounts = HashMap::new();
-        for user in &config.users {
-            auth::check_hash(&user.password_hash).map_err(|e| {
-                io::Error::new(
-                    io::ErrorKind::InvalidInput,
-                    format!("user {}: {e}", user.name),
-                )
-            })?;
-            let writable = user.writable.unwrap_or(config.writable);
-            let path = user
-                .root
-                .as_deref()
-                .map_or(config.root.clone(), |p| rel_or_abs(&config.root, p));
-            let store = FsStore::open(&path, writable).map_err(|e| {
-                io::Error::new(
-                    e.kind(),
-                    format!("root of user {} ({}): {e}", user.name, path.display()),
-                )
-            })?;
-            accounts.insert(
-                user.name.clone(),
-                Account {
-                    hash: user.password_hash.clone(),
-                    store,
-                    writable,
-                },
-            );
-        }
-        let listener = listen(config.listen)?;
+        let site = Site::open(config)?;
+        let listener = TcpListener::from_std(listen(config.listen)?);
         let local = listener.local_addr()?;
         let (wake, wake_tx) = UnixStream::pair()?;
         let wake_tx = std::os::unix::net::UnixStream::from(std::os::fd::OwnedFd::from(wake_tx));
         wake_tx.set_nonblocking(true)?;
         let dummy = auth::hash_password("netboot-dummy-password").map_err(io::Error::other)?;
         let verifier = Verifier::start(wake_tx, dummy)?;
-        let seed = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(1, |d| d.as_nanos() as u64)
-            ^ u64::from(std::process::id());
         Ok(FtpService {
-            config: config.session_config(),
+            config: *site.session_config(),
             listener,
             local,
-            anonymous_store: config.anonymous.then_some(root),
-            accounts,
-            passive_ports,
+            site,
             max_sessions: config.max_sessions.max(1),
             max_per_ip: config.max_sessions_per_ip.max(1),
             conns: Vec::new(),
@@ -225,7 +172,7 @@ impl FtpService {
             generation: 0,
             verifier: Some(verifier),
             wake,
-            rng: Rng::new(seed),
+            rng: Rng::new(Site::seed()),
             live: 0,
             again: Vec::new(),
             on_transfer: None,
@@ -417,7 +364,7 @@ impl FtpService {
                 Event::VerifyLogin { user, password } => {
                     let job = Job {
                         key: (slot as u64) << 32 | u64::from(conn.generation),
-                        hash: self.accounts.get(user).map(|a| a.hash.clone()),
+                        hash: self.site.password_hash(user),
                         password: password.to_string(),
                     };
                     conn.verifying = Some(user.to_string());
@@ -428,15 +375,7 @@ impl FtpService {
                 Event::LoggedIn {
                     user, anonymous, ..
                 } => {
-                    conn.store = if anonymous {
-                        self.anonymous_store
-                            .as_ref()
-                            .and_then(|s| s.try_clone().ok())
-                    } else {
-                        self.accounts
-                            .get(user)
-                            .and_then(|a| a.store.try_clone().ok())
-                    };
+                    conn.store = self.site.store_for(user, anonymous);
                     info!(peer = %conn.peer, user, anonymous, "ftp: login");
                 }
                 Event::Storage(op) => {
@@ -462,8 +401,9 @@ impl FtpService {
                         .control
                         .local_addr()
                         .map_or(self.local.ip(), |a| a.ip());
-                    match listen_passive(local_ip, self.passive_ports.clone(), &mut self.rng) {
-                        Ok(mut l) => {
+                    match listen_passive(local_ip, self.site.passive_ports(), &mut self.rng) {
+                        Ok(l) => {
+                            let mut l = TcpListener::from_std(l);
                             let port = l.local_addr().map_or(0, |a| a.port());
                             if cx
                                 .register(&mut l, 3 + 3 * slot, Interest::READABLE)
@@ -749,7 +689,7 @@ impl FtpService {
             }
             let user = conn.verifying.take().unwrap_or_default();
             let now = cx.now();
-            let verdict = ok.then(|| self.accounts.get(&user).is_some_and(|a| a.writable));
+            let verdict = ok.then(|| self.site.writable(&user));
             if let Some(conn) = self.conns.get_mut(slot).and_then(Option::as_mut) {
                 if !ok {
                     info!(peer = %conn.peer, "ftp: login refused");
@@ -759,33 +699,6 @@ impl FtpService {
             self.drive(cx, slot);
         }
     }
-}
-
-/// The control listener, with a backlog deep enough for a burst of
-/// thousands of connections (the kernel clamps it to `somaxconn`): when the
-/// accept queue overflows, Linux drops the client's final ACK and the client
-/// waits for a greeting that never comes.
-fn listen(addr: SocketAddr) -> io::Result<TcpListener> {
-    let socket = socket2::Socket::new(
-        socket2::Domain::for_address(addr),
-        socket2::Type::STREAM,
-        None,
-    )?;
-    if addr.is_ipv6() {
-        socket.set_only_v6(false)?;
-    }
-    socket.set_reuse_address(true)?;
-    socket.bind(&addr.into())?;
-    socket.listen(4096)?;
-    socket.set_nonblocking(true)?;
-    Ok(TcpListener::from_std(socket.into()))
-}
-
-fn unix_now() -> Option<u64> {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .ok()
-        .map(|d| d.as_secs())
 }
 
 fn log_transfer(
@@ -836,28 +749,6 @@ fn close_data(cx: &mut Context<'_>, conn: &mut Conn) {
         store.discard(w);
     }
     conn.transfer = None;
-}
-
-fn listen_passive(
-    ip: IpAddr,
-    range: Option<std::ops::RangeInclusive<u16>>,
-    rng: &mut Rng,
-) -> io::Result<TcpListener> {
-    let Some(range) = range else {
-        return TcpListener::bind(SocketAddr::new(ip, 0));
-    };
-    let (lo, hi) = (*range.start(), *range.end());
-    let span = u64::from(hi - lo) + 1;
-    let first = rng.below(span);
-    let mut last = io::Error::new(io::ErrorKind::AddrInUse, "no free passive port");
-    for i in 0..span {
-        let port = lo + ((first + i) % span) as u16;
-        match TcpListener::bind(SocketAddr::new(ip, port)) {
-            Ok(l) => return Ok(l),
-            Err(e) => last = e,
-        }
-    }
-    Err(last)
 }
 
 enum Outcome {

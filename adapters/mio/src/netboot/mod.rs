@@ -38,12 +38,13 @@ use netboot_core::bootp::server::{Event as BootpEvent, Server, ServerConfig};
 use netboot_core::plan::{PlanEvent, ProfileTable, Profiles, Reset};
 use netboot_core::tftp::Direction;
 
-use crate::bootp::server::{BootpService, bind as bind_bootp};
-use crate::ftp::{FtpConfig, FtpService, TransferRecord};
+use crate::bootp::server::{BootpDriver, BootpService, bind as bind_bootp};
+use crate::clock::Clock;
+use crate::ftp::{FtpConfig, FtpService, OnTransfer, TransferRecord};
 use crate::net::explain_bind_error;
 use crate::runtime::{EventLoop, LoopHandle, Stopper};
 use crate::tftp::{Completion, TftpServer};
-use plan::{ProgressService, SharedPlan};
+use plan::{ProgressSaver, ProgressService, SharedPlan};
 
 /// One step of some client's provisioning, as the server saw it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -361,11 +362,13 @@ impl NetbootServer {
         self
     }
 
-    /// Binds everything, restores leases and progress, and runs the
-    /// services on one new thread.
-    pub fn spawn(self) -> io::Result<NetbootHandle> {
-        let mut ev = EventLoop::new()?;
-        let clock = ev.clock();
+    /// Binds BOOTP, restores leases and progress, and wires every piece to
+    /// the shared plan, without running anything: what [`spawn`] puts on
+    /// an event loop, and what another runtime (the async adapter) drives.
+    /// `clock` is the clock that will drive the parts.
+    ///
+    /// [`spawn`]: NetbootServer::spawn
+    pub fn into_parts(self, clock: Clock) -> io::Result<NetbootParts> {
         let now = clock.now();
         let on_step: OnStep = Arc::new(Mutex::new(self.on_step));
         let plan = SharedPlan::new(self.profiles, self.reset);
@@ -379,7 +382,7 @@ impl NetbootServer {
             );
         }
 
-        let mut bootp_addr = None;
+        let mut bootp = None;
         if let Some(setup) = self.bootp {
             let listen = self.bootp_listen.unwrap_or(setup.listen);
             let socket = bind_bootp(listen, self.interface.as_deref()).map_err(|e| {
@@ -399,15 +402,15 @@ impl NetbootServer {
                 plan.clone(),
             )
             .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e.to_string()))?;
-            let mut service = BootpService::new(socket, server)?;
+            let mut driver = BootpDriver::new(server);
             if let Some(path) = &self.lease_file {
-                service = service.with_lease_file(path, now)?;
+                driver = driver.with_lease_file(path, now)?;
             }
             {
                 // Downloads by clients that were given an address before a
                 // restart are attributed before they ask again.
                 let mut p = plan.lock();
-                let server = service.server();
+                let server = driver.server();
                 for lease in server.leases().filter(|l| l.state == LeaseState::Bound) {
                     p.learn(now, lease.ip, lease.hw);
                 }
@@ -417,18 +420,17 @@ impl NetbootServer {
                     }
                 }
             }
-            bootp_addr = Some(service.local_addr()?);
             let (plan, on_step) = (plan.clone(), on_step.clone());
-            let service = service.on_event(Box::new(move |event, _| {
+            let driver = driver.on_event(Box::new(move |event, _| {
                 if event.is_client_step() {
                     emit(&on_step, Step::Bootp(event.clone()));
                 }
                 drain_plan(&plan, &on_step);
             }));
-            ev.add(Box::new(service));
+            bootp = Some((socket, driver));
         }
 
-        let mut tftp_addrs = Vec::new();
+        let mut tftp = None;
         if let Some(listens) = self.tftp {
             let mut builder = TftpServer::new(&self.root);
             let listens = if listens.is_empty() {
@@ -446,40 +448,63 @@ impl NetbootServer {
                 builder = tune(builder);
             }
             let (plan, on_step) = (plan.clone(), on_step.clone());
-            let service = builder
-                .on_complete(move |c: &Completion| {
-                    emit(&on_step, Step::Tftp(c.clone()));
-                    if c.direction == Direction::Read && c.is_success() {
-                        plan.lock()
-                            .transfer_complete(clock.now(), c.peer.ip(), &c.path);
-                        drain_plan(&plan, &on_step);
-                    }
-                })
-                .build()?;
+            tftp = Some(builder.on_complete(move |c: &Completion| {
+                emit(&on_step, Step::Tftp(c.clone()));
+                if c.direction == Direction::Read && c.is_success() {
+                    plan.lock()
+                        .transfer_complete(clock.now(), c.peer.ip(), &c.path);
+                    drain_plan(&plan, &on_step);
+                }
+            }));
+        }
+
+        let ftp = self.ftp.map(|mut config| {
+            config.root = self.root.clone();
+            let on_step = on_step.clone();
+            let on_transfer: OnTransfer =
+                Box::new(move |r: &TransferRecord| emit(&on_step, Step::Ftp(r.clone())));
+            (config, on_transfer)
+        });
+
+        let progress = self
+            .progress_file
+            .map(|path| ProgressSaver::new(plan.clone(), path));
+        Ok(NetbootParts {
+            bootp,
+            tftp,
+            ftp,
+            progress,
+            plan,
+        })
+    }
+
+    /// Binds everything, restores leases and progress, and runs the
+    /// services on one new thread.
+    pub fn spawn(self) -> io::Result<NetbootHandle> {
+        let mut ev = EventLoop::new()?;
+        let parts = self.into_parts(ev.clock())?;
+        let mut bootp_addr = None;
+        if let Some((socket, driver)) = parts.bootp {
+            let service = BootpService::with_driver(socket, driver)?;
+            bootp_addr = Some(service.local_addr()?);
+            ev.add(Box::new(service));
+        }
+        let mut tftp_addrs = Vec::new();
+        if let Some(builder) = parts.tftp {
+            let service = builder.build()?;
             tftp_addrs = service.local_addrs().to_vec();
             ev.add(Box::new(service));
         }
-
         let mut ftp_addr = None;
-        if let Some(mut config) = self.ftp {
-            config.root = self.root.clone();
-            let listen = config.listen;
-            let service = FtpService::bind(&config).map_err(|e| match e.kind() {
-                io::ErrorKind::PermissionDenied
-                | io::ErrorKind::AddrInUse
-                | io::ErrorKind::AddrNotAvailable => {
-                    io::Error::new(e.kind(), explain_bind_error(listen, &e))
-                }
-                _ => e,
-            })?;
+        if let Some((config, on_transfer)) = parts.ftp {
+            let service = FtpService::bind(&config)
+                .map_err(|e| explain_ftp_bind(config.listen, e))?
+                .on_transfer(on_transfer);
             ftp_addr = Some(service.local_addr());
-            let on_step = on_step.clone();
-            let service = service.on_transfer(move |r| emit(&on_step, Step::Ftp(r.clone())));
             ev.add(Box::new(service));
         }
-
-        if let Some(path) = self.progress_file {
-            ev.add(Box::new(ProgressService::new(plan.clone(), path)));
+        if let Some(saver) = parts.progress {
+            ev.add(Box::new(ProgressService::from_saver(saver)));
         }
         let handle = ev.spawn("netboot-server")?;
         Ok(NetbootHandle {
@@ -487,9 +512,38 @@ impl NetbootServer {
             bootp: bootp_addr,
             tftp: tftp_addrs,
             ftp: ftp_addr,
-            plan,
+            plan: parts.plan,
         })
     }
+}
+
+/// An FTP bind error with the cause and the way out named, when it is one
+/// of the usual ones (a privileged port, an address in use or absent).
+pub fn explain_ftp_bind(listen: SocketAddr, e: io::Error) -> io::Error {
+    match e.kind() {
+        io::ErrorKind::PermissionDenied
+        | io::ErrorKind::AddrInUse
+        | io::ErrorKind::AddrNotAvailable => {
+            io::Error::new(e.kind(), explain_bind_error(listen, &e))
+        }
+        _ => e,
+    }
+}
+
+/// The combined server taken apart by [`NetbootServer::into_parts`]: every
+/// piece configured and wired to the shared plan, ready for a runtime.
+pub struct NetbootParts {
+    /// The bound BOOTP socket and its driver (the plan is its boot policy;
+    /// its events feed the plan and the step callback).
+    pub bootp: Option<(std::net::UdpSocket, BootpDriver<SharedPlan>)>,
+    /// The TFTP server to build; its completions advance the plan.
+    pub tftp: Option<TftpServer>,
+    /// The FTP settings (root set) and the callback for finished transfers.
+    pub ftp: Option<(FtpConfig, OnTransfer)>,
+    /// Saves plan progress, when a progress file is configured.
+    pub progress: Option<ProgressSaver>,
+    /// The shared plan.
+    pub plan: SharedPlan,
 }
 
 /// The combined server running in the background. Dropping it stops it.

@@ -91,19 +91,19 @@ pub fn save_progress(plan: &SharedPlan, path: &std::path::Path) -> io::Result<()
     crate::fs::write_atomically(path, text.as_bytes())
 }
 
-/// Saves plan progress when it changed (at most once per
-/// [`SAVE_INTERVAL`]) and at shutdown. It owns no socket: it only lives on
-/// the loop for its timer and its shutdown call.
-pub struct ProgressService {
+/// Saves plan progress to a file when it changes (at most once every
+/// [`SAVE_INTERVAL`]) and at shutdown: the part of [`ProgressService`] that
+/// does not depend on the event loop, so another runtime can drive it.
+pub struct ProgressSaver {
     plan: SharedPlan,
     path: PathBuf,
     saved_at: Option<Instant>,
 }
 
-impl ProgressService {
-    /// Keeps `plan`'s progress in `path`.
+impl ProgressSaver {
+    /// Saves `plan`'s progress to `path`.
     pub fn new(plan: SharedPlan, path: PathBuf) -> Self {
-        ProgressService {
+        ProgressSaver {
             plan,
             path,
             saved_at: None,
@@ -116,6 +116,43 @@ impl ProgressService {
         if let Err(e) = save_progress(&self.plan, &self.path) {
             tracing::error!("cannot save plan progress to {}: {e}", self.path.display());
         }
+    }
+
+    /// When progress is next due to be saved (`None`: nothing to save).
+    pub fn deadline(&self) -> Option<Instant> {
+        if !self.plan.lock().is_dirty() {
+            return None;
+        }
+        Some(self.saved_at.map_or(Instant::ZERO, |at| at + SAVE_INTERVAL))
+    }
+
+    /// Saves if that is due.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        if self.deadline().is_some_and(|d| d <= now) {
+            self.save(now);
+        }
+    }
+
+    /// Saves unsaved progress before the server stops.
+    pub fn shutdown(&mut self, now: Instant) {
+        if self.plan.lock().is_dirty() {
+            self.save(now);
+        }
+    }
+}
+
+/// A [`ProgressSaver`] on the event loop.
+pub struct ProgressService(ProgressSaver);
+
+impl ProgressService {
+    /// Saves `plan`'s progress to `path`.
+    pub fn new(plan: SharedPlan, path: PathBuf) -> Self {
+        ProgressService(ProgressSaver::new(plan, path))
+    }
+
+    /// The service around a saver.
+    pub fn from_saver(saver: ProgressSaver) -> Self {
+        ProgressService(saver)
     }
 }
 
@@ -131,23 +168,15 @@ impl Service for ProgressService {
     fn ready(&mut self, _cx: &mut Context<'_>, _token: usize, _event: &MioEvent) {}
 
     fn timeout(&mut self, cx: &mut Context<'_>) {
-        let now = cx.now();
-        if self.deadline().is_some_and(|d| d <= now) {
-            self.save(now);
-        }
+        self.0.handle_timeout(cx.now());
     }
 
     fn deadline(&self) -> Option<Instant> {
-        if !self.plan.lock().is_dirty() {
-            return None;
-        }
-        Some(self.saved_at.map_or(Instant::ZERO, |at| at + SAVE_INTERVAL))
+        self.0.deadline()
     }
 
     fn shutdown(&mut self, cx: &mut Context<'_>) {
-        if self.plan.lock().is_dirty() {
-            self.save(cx.now());
-        }
+        self.0.shutdown(cx.now());
     }
 }
 

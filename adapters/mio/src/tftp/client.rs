@@ -113,6 +113,17 @@ pub struct Client {
 }
 
 impl Client {
+    /// A client of the TFTP server at `host` on the well-known port 69 (the
+    /// seed's `ExternalTftp(ip_address, port=69)`).
+    ///
+    /// ```
+    /// let c = netboot_mio::tftp::Client::for_host("192.0.2.7".parse().unwrap());
+    /// assert_eq!(c.server().to_string(), "192.0.2.7:69");
+    /// ```
+    pub fn for_host(host: IpAddr) -> Self {
+        Client::new(SocketAddr::new(host, netboot_core::tftp::PORT))
+    }
+
     /// A client of the server at `server` (its request port, usually 69),
     /// with RFC 1350 defaults and `tsize` on.
     pub fn new(server: SocketAddr) -> Self {
@@ -188,7 +199,67 @@ impl Client {
     /// `remote`'s file name in). The file appears only when complete; on
     /// failure an existing file is left as it was.
     pub fn get(&mut self, remote: &str, local: impl AsRef<Path>) -> Result<Stats, ClientError> {
-        let mut local = local.as_ref().to_path_buf();
+        let p = self.prepare_get(remote, local.as_ref())?;
+        self.run(p)
+    }
+
+    /// Uploads `local` as `remote`.
+    pub fn put(&mut self, local: impl AsRef<Path>, remote: &str) -> Result<Stats, ClientError> {
+        let p = self.prepare_put(local.as_ref(), remote)?;
+        self.run(p)
+    }
+
+    /// tftpy's `download(remote, local)`: the same as [`Client::get`].
+    ///
+    /// ```
+    /// use netboot_mio::tftp::{Client, TftpServer};
+    ///
+    /// let root = tempfile::tempdir().unwrap();
+    /// std::fs::write(root.path().join("remote-filename"), b"payload").unwrap();
+    /// let server = TftpServer::new(root.path()).listen("127.0.0.1".parse().unwrap(), 0).unwrap();
+    /// let local = root.path().join("local-filename");
+    /// // tftpy: TftpClient(host, port).download('remote-filename', 'local-filename')
+    /// Client::new(server.local_addr()).download("remote-filename", &local).unwrap();
+    /// assert_eq!(std::fs::read(&local).unwrap(), b"payload");
+    /// ```
+    pub fn download(
+        &mut self,
+        remote: &str,
+        local: impl AsRef<Path>,
+    ) -> Result<Stats, ClientError> {
+        self.get(remote, local)
+    }
+
+    /// tftpy's `upload`, with the arguments in `put`'s order: sends the
+    /// local file `local` to be stored as `remote`.
+    ///
+    /// ```
+    /// use netboot_mio::tftp::{Client, TftpServer};
+    ///
+    /// let root = tempfile::tempdir().unwrap();
+    /// let server = TftpServer::new(root.path())
+    ///     .writable(true)
+    ///     .listen("127.0.0.1".parse().unwrap(), 0)
+    ///     .unwrap();
+    /// let work = tempfile::tempdir().unwrap();
+    /// std::fs::write(work.path().join("log.txt"), b"uploaded").unwrap();
+    /// Client::new(server.local_addr()).upload(work.path().join("log.txt"), "log.txt").unwrap();
+    /// assert_eq!(std::fs::read(root.path().join("log.txt")).unwrap(), b"uploaded");
+    /// ```
+    pub fn upload(&mut self, local: impl AsRef<Path>, remote: &str) -> Result<Stats, ClientError> {
+        self.put(local, remote)
+    }
+
+    /// The server's request address.
+    pub fn server(&self) -> SocketAddr {
+        self.server
+    }
+
+    /// Opens the local file and builds the core transfer of a download,
+    /// started at `Instant::ZERO` (the epoch of the clock that will drive
+    /// it). Other adapters (the async client) drive what this returns.
+    pub fn prepare_get(&self, remote: &str, local: &Path) -> Result<Prepared, ClientError> {
+        let mut local = local.to_path_buf();
         if local.is_dir() {
             local.push(netboot_core::path::file_name(remote));
         }
@@ -204,14 +275,22 @@ impl Client {
         let mut request = self.request;
         request.tsize = (self.tsize && self.mode == Mode::Octet).then_some(0);
         let now = Instant::ZERO;
-        let t = Transfer::client_read(now, &self.config, self.server, remote, self.mode, request)
-            .map_err(|_| local_err(StoreError::PermissionDenied))?;
-        self.run(t, Files::writing(writer), store, None, &local)
+        let transfer =
+            Transfer::client_read(now, &self.config, self.server, remote, self.mode, request)
+                .map_err(|_| local_err(StoreError::PermissionDenied))?;
+        Ok(Prepared {
+            transfer,
+            files: Files::writing(writer),
+            store,
+            total: None,
+            local,
+        })
     }
 
-    /// Uploads `local` as `remote`.
-    pub fn put(&mut self, local: impl AsRef<Path>, remote: &str) -> Result<Stats, ClientError> {
-        let local = local.as_ref().to_path_buf();
+    /// Opens the local file and builds the core transfer of an upload,
+    /// started at `Instant::ZERO`.
+    pub fn prepare_put(&self, local: &Path, remote: &str) -> Result<Prepared, ClientError> {
+        let local = local.to_path_buf();
         let (dir, name) = split(&local)?;
         let local_err = |source| ClientError::Local {
             path: local.clone(),
@@ -221,7 +300,7 @@ impl Client {
         let (reader, meta) = store.open_read(&name).map_err(local_err)?;
         let mut request = self.request;
         request.tsize = self.tsize.then_some(meta.len);
-        let t = Transfer::client_write(
+        let transfer = Transfer::client_write(
             Instant::ZERO,
             &self.config,
             self.server,
@@ -230,17 +309,23 @@ impl Client {
             request,
         )
         .map_err(|_| local_err(StoreError::PermissionDenied))?;
-        self.run(t, Files::reading(reader), store, Some(meta.len), &local)
+        Ok(Prepared {
+            transfer,
+            files: Files::reading(reader),
+            store,
+            total: Some(meta.len),
+            local,
+        })
     }
 
-    fn run(
-        &mut self,
-        mut t: Transfer,
-        mut files: Files<FsStore>,
-        mut store: FsStore,
-        total: Option<u64>,
-        local: &Path,
-    ) -> Result<Stats, ClientError> {
+    fn run(&mut self, p: Prepared) -> Result<Stats, ClientError> {
+        let Prepared {
+            transfer: mut t,
+            mut files,
+            mut store,
+            total,
+            local,
+        } = p;
         let clock = Clock::new();
         let bind: IpAddr = if self.server.is_ipv4() {
             Ipv4Addr::UNSPECIFIED.into()
@@ -326,30 +411,13 @@ impl Client {
         let (outcome, total) = (io.outcome, io.total);
         drop(io);
         let elapsed = now.since_epoch();
-        let negotiated = t.negotiated();
-        let bytes = t.bytes();
         if let Some(cb) = self.progress.as_mut() {
-            cb(Progress { bytes, total });
+            cb(Progress {
+                bytes: t.bytes(),
+                total,
+            });
         }
-        let result = match outcome {
-            Some(Event::Done { bytes }) => Ok(Stats {
-                bytes,
-                elapsed,
-                negotiated,
-            }),
-            Some(Event::Failed(TransferError::Storage(source))) => Err(ClientError::Local {
-                path: local.to_path_buf(),
-                source,
-            }),
-            Some(Event::Failed(error)) => Err(ClientError::Transfer {
-                error,
-                message: t.peer_message().to_string(),
-            }),
-            _ => Err(ClientError::Transfer {
-                error: TransferError::Cancelled,
-                message: String::new(),
-            }),
-        };
+        let result = result_of(outcome, &t, elapsed, &local);
         files.discard(&mut store);
         if !t.is_closed() {
             // Linger in the background to answer a repeated final DATA (the
@@ -377,6 +445,52 @@ impl Client {
 impl Drop for Client {
     fn drop(&mut self) {
         self.finish();
+    }
+}
+
+/// A client transfer ready to run: the core machine, the local file it
+/// reads or writes, and where that file is.
+#[derive(Debug)]
+pub struct Prepared {
+    /// The transfer, started at `Instant::ZERO`.
+    pub transfer: Transfer,
+    /// The local file.
+    pub files: Files<FsStore>,
+    /// The store the local file lives in (its directory).
+    pub store: FsStore,
+    /// The file size, when known before the transfer (uploads).
+    pub total: Option<u64>,
+    /// The local file's path.
+    pub local: PathBuf,
+}
+
+/// The result of a client transfer that ended with `outcome` (the
+/// transfer's `Done` or `Failed` event; `None` when it never ended),
+/// `elapsed` after its start.
+pub fn result_of(
+    outcome: Option<Event>,
+    t: &Transfer,
+    elapsed: std::time::Duration,
+    local: &Path,
+) -> Result<Stats, ClientError> {
+    match outcome {
+        Some(Event::Done { bytes }) => Ok(Stats {
+            bytes,
+            elapsed,
+            negotiated: t.negotiated(),
+        }),
+        Some(Event::Failed(TransferError::Storage(source))) => Err(ClientError::Local {
+            path: local.to_path_buf(),
+            source,
+        }),
+        Some(Event::Failed(error)) => Err(ClientError::Transfer {
+            error,
+            message: t.peer_message().to_string(),
+        }),
+        _ => Err(ClientError::Transfer {
+            error: TransferError::Cancelled,
+            message: String::new(),
+        }),
     }
 }
 

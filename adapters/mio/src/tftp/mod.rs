@@ -40,6 +40,8 @@ mod server;
 mod service;
 mod udp;
 
-pub use client::{Client, ClientError, Progress, Stats};
-pub use server::{ServerHandle, TftpServer};
-pub use service::{Completion, TRANSFER_MEMORY, TftpService};
+pub use client::{Client, ClientError, Prepared, Progress, Stats, result_of};
+pub use server::{
+    ServerHandle, ServerParts, TftpServer, address_for, describe_completion, reachable,
+};
+pub use service::{Completion, OnComplete, TRANSFER_MEMORY, TftpService, log_completion};

@@ -41,9 +41,11 @@ use crate::runtime::{EventLoop, LoopHandle, Stopper};
 pub struct TftpServer {
     root: PathBuf,
     binds: Vec<SocketAddr>,
+    default_bind: SocketAddr,
     config: ServerConfig,
     max_transfers: usize,
     on_complete: Option<OnComplete>,
+    verbose: bool,
 }
 
 impl TftpServer {
@@ -53,10 +55,81 @@ impl TftpServer {
         TftpServer {
             root: root.as_ref().to_path_buf(),
             binds: Vec::new(),
+            default_bind: SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 69),
             config: ServerConfig::default(),
             max_transfers: 1024,
             on_complete: None,
+            verbose: false,
         }
+    }
+
+    /// The embeddable server of the seed documents (`InternalTftp(ip_address
+    /// = None, port = 0, verbose = False)`): a read-only server of `root` on
+    /// every address, on a port the system picks, unless
+    /// [`TftpServer::address`] and [`TftpServer::port`] say otherwise.
+    ///
+    /// ```
+    /// use netboot_mio::tftp::TftpServer;
+    ///
+    /// let root = tempfile::tempdir().unwrap();
+    /// let work = tempfile::tempdir().unwrap();
+    /// std::fs::write(work.path().join("kernel"), b"vmlinuz").unwrap();
+    /// let server = TftpServer::embedded(root.path()).verbose(true).spawn().unwrap();
+    /// assert!(server.local_addr().ip().is_unspecified());
+    /// assert_ne!(server.local_addr().port(), 0);
+    /// // The address a host would use: loopback, from this machine.
+    /// let seen = server.address_for("127.0.0.1".parse().unwrap()).unwrap();
+    /// assert_eq!(seen.to_string(), format!("127.0.0.1:{}", server.local_addr().port()));
+    ///
+    /// // Copy a file into the served directory, fetch it over TFTP, copy it out.
+    /// server.put_file(work.path().join("kernel"), "boot/kernel").unwrap();
+    /// server.client().get("boot/kernel", work.path().join("via-tftp")).unwrap();
+    /// server.get_file("boot/kernel", work.path().join("copied")).unwrap();
+    /// assert_eq!(std::fs::read(work.path().join("via-tftp")).unwrap(), b"vmlinuz");
+    /// assert_eq!(std::fs::read(work.path().join("copied")).unwrap(), b"vmlinuz");
+    /// server.shutdown().unwrap();
+    /// ```
+    pub fn embedded(root: impl AsRef<Path>) -> Self {
+        TftpServer::new(root).port(0)
+    }
+
+    /// The address to listen on when no [`TftpServer::bind`] is given
+    /// (`None`: every IPv4 address).
+    pub fn address(mut self, ip: Option<IpAddr>) -> Self {
+        self.default_bind
+            .set_ip(ip.unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED)));
+        self
+    }
+
+    /// The port to listen on when no [`TftpServer::bind`] is given (69 for
+    /// [`TftpServer::new`], 0, any free port, for
+    /// [`TftpServer::embedded`]).
+    pub fn port(mut self, port: u16) -> Self {
+        self.default_bind.set_port(port);
+        self
+    }
+
+    /// Prints one line per finished transfer on standard error (peer,
+    /// request, file, bytes, time or failure), besides the `tracing` logs.
+    pub fn verbose(mut self, yes: bool) -> Self {
+        self.verbose = yes;
+        self
+    }
+
+    /// tftpy's `TftpServer(root).listen(address, port)`: binds `ip:port`
+    /// and serves on a background thread; [`ServerHandle::join`] then waits
+    /// as tftpy's `listen` does, [`ServerHandle::shutdown`] stops it.
+    ///
+    /// ```
+    /// use netboot_mio::tftp::TftpServer;
+    ///
+    /// let root = tempfile::tempdir().unwrap();
+    /// let server = TftpServer::new(root.path()).listen("127.0.0.1".parse().unwrap(), 0).unwrap();
+    /// assert_eq!(server.local_addr().ip().to_string(), "127.0.0.1");
+    /// server.shutdown().unwrap();
+    /// ```
+    pub fn listen(self, ip: IpAddr, port: u16) -> io::Result<ServerHandle> {
+        self.bind(SocketAddr::new(ip, port)).spawn()
     }
 
     /// Listens on `addr` (may be given several times; port 0 picks a free
@@ -161,6 +234,26 @@ impl TftpServer {
     /// Opens the root and binds the listening sockets, for adding the
     /// service to an [`EventLoop`] of your own.
     pub fn build(self) -> io::Result<TftpService> {
+        Ok(self.build_with_root()?.0)
+    }
+
+    fn build_with_root(self) -> io::Result<(TftpService, PathBuf)> {
+        let parts = self.into_parts()?;
+        let root = parts.store.root_path().to_path_buf();
+        let service = TftpService::new(
+            parts.listeners,
+            parts.server,
+            parts.store,
+            parts.max_transfers,
+            parts.on_complete,
+        )?;
+        Ok((service, root))
+    }
+
+    /// Opens the root and binds the listening sockets, and hands over what
+    /// a server is made of, for another runtime to drive (the async
+    /// adapter does).
+    pub fn into_parts(self) -> io::Result<ServerParts> {
         let store = FsStore::open(&self.root, self.config.writable).map_err(|e| {
             io::Error::new(
                 e.kind(),
@@ -168,7 +261,7 @@ impl TftpServer {
             )
         })?;
         let binds = if self.binds.is_empty() {
-            vec![SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 69)]
+            vec![self.default_bind]
         } else {
             self.binds
         };
@@ -182,30 +275,131 @@ impl TftpServer {
                 .map_err(|e| io::Error::new(e.kind(), explain_bind_error(addr, &e)))?;
             listeners.push(socket);
         }
-        TftpService::new(
+        Ok(ServerParts {
             listeners,
-            Server::new(self.config),
+            server: Server::new(self.config),
             store,
-            self.max_transfers,
-            self.on_complete,
-        )
+            max_transfers: self.max_transfers,
+            on_complete: verbose_completion(self.verbose, self.on_complete),
+        })
     }
 
     /// Binds and runs the server on its own thread.
     pub fn spawn(self) -> io::Result<ServerHandle> {
-        let service = self.build()?;
+        let (service, root) = self.build_with_root()?;
         let addrs = service.local_addrs().to_vec();
         let mut ev = EventLoop::new()?;
         ev.add(Box::new(service));
         let handle = ev.spawn("netboot-tftp")?;
-        Ok(ServerHandle { handle, addrs })
+        Ok(ServerHandle {
+            handle,
+            addrs,
+            root,
+        })
     }
+}
+
+/// A TFTP server taken apart by [`TftpServer::into_parts`]: bound,
+/// configured, not running.
+pub struct ServerParts {
+    /// The bound, non-blocking listening sockets.
+    pub listeners: Vec<std::net::UdpSocket>,
+    /// The core request handler with its policy.
+    pub server: Server,
+    /// The opened root.
+    pub store: FsStore,
+    /// Most transfers at once.
+    pub max_transfers: usize,
+    /// The completion callback (with the verbose line when asked for).
+    pub on_complete: Option<OnComplete>,
+}
+
+/// The completion callback with the verbose line added in front of it.
+pub(crate) fn verbose_completion(verbose: bool, inner: Option<OnComplete>) -> Option<OnComplete> {
+    if !verbose {
+        return inner;
+    }
+    let mut inner = inner;
+    Some(Box::new(move |c: &Completion| {
+        eprintln!("{}", describe_completion(c));
+        if let Some(f) = inner.as_mut() {
+            f(c);
+        }
+    }))
+}
+
+/// One line describing a finished transfer, as the verbose switch prints it.
+///
+/// ```
+/// use netboot_core::tftp::{Direction, TransferError};
+/// use netboot_core::wire::tftp::Mode;
+/// use netboot_mio::tftp::{Completion, describe_completion};
+///
+/// let mut c = Completion {
+///     peer: "192.0.2.9:1069".parse().unwrap(),
+///     path: "boot.bin".into(),
+///     direction: Direction::Read,
+///     mode: Mode::Octet,
+///     bytes: 1024,
+///     result: Ok(()),
+///     peer_message: None,
+///     elapsed: std::time::Duration::from_millis(12),
+/// };
+/// assert_eq!(describe_completion(&c), "tftp: 192.0.2.9:1069 RRQ boot.bin: 1024 bytes in 12ms");
+/// c.result = Err(TransferError::Cancelled);
+/// assert_eq!(describe_completion(&c), "tftp: 192.0.2.9:1069 RRQ boot.bin failed after 1024 bytes: transfer cancelled");
+/// ```
+pub fn describe_completion(c: &Completion) -> String {
+    let request = match c.direction {
+        netboot_core::tftp::Direction::Read => "RRQ",
+        netboot_core::tftp::Direction::Write => "WRQ",
+    };
+    match &c.result {
+        Ok(()) => format!(
+            "tftp: {} {request} {}: {} bytes in {:?}",
+            c.peer, c.path, c.bytes, c.elapsed
+        ),
+        Err(e) => format!(
+            "tftp: {} {request} {} failed after {} bytes: {e}",
+            c.peer, c.path, c.bytes
+        ),
+    }
+}
+
+/// `addr` with a wildcard IP replaced by loopback: where a client on this
+/// host reaches a server listening on `addr`.
+pub fn reachable(addr: SocketAddr) -> SocketAddr {
+    let ip = match addr.ip() {
+        IpAddr::V4(v) if v.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
+        IpAddr::V6(v) if v.is_unspecified() => IpAddr::V6(std::net::Ipv6Addr::LOCALHOST),
+        ip => ip,
+    };
+    SocketAddr::new(ip, addr.port())
+}
+
+/// The server's address as seen from `host`, for a server listening on
+/// `addrs`: the local address that routes to `host`, with the server's port;
+/// a server bound to a specific address returns that address as it is.
+pub fn address_for(addrs: &[SocketAddr], host: IpAddr) -> io::Result<SocketAddr> {
+    let listen = addrs
+        .iter()
+        .find(|a| a.is_ipv4() == host.is_ipv4() || a.ip().is_unspecified())
+        .or(addrs.first())
+        .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, "no listening address"))?;
+    if !listen.ip().is_unspecified() {
+        return Ok(*listen);
+    }
+    Ok(SocketAddr::new(
+        crate::net::address_for(host)?,
+        listen.port(),
+    ))
 }
 
 /// A TFTP server running in the background. Dropping it stops it.
 pub struct ServerHandle {
     handle: LoopHandle,
     addrs: Vec<SocketAddr>,
+    root: PathBuf,
 }
 
 impl ServerHandle {
@@ -223,30 +417,31 @@ impl ServerHandle {
     /// routes to `host`, with the server's port. For a server bound to a
     /// specific address that address is returned as it is.
     pub fn address_for(&self, host: IpAddr) -> io::Result<SocketAddr> {
-        let listen = self
-            .addrs
-            .iter()
-            .find(|a| a.is_ipv4() == host.is_ipv4() || a.ip().is_unspecified())
-            .unwrap_or(&self.addrs[0]);
-        if !listen.ip().is_unspecified() {
-            return Ok(*listen);
-        }
-        Ok(SocketAddr::new(
-            crate::net::address_for(host)?,
-            listen.port(),
-        ))
+        address_for(&self.addrs, host)
     }
 
     /// A blocking client aimed at this server (through loopback when it
     /// listens on a wildcard address).
     pub fn client(&self) -> Client {
-        let a = self.local_addr();
-        let ip = match a.ip() {
-            IpAddr::V4(v) if v.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
-            IpAddr::V6(v) if v.is_unspecified() => IpAddr::V6(std::net::Ipv6Addr::LOCALHOST),
-            ip => ip,
-        };
-        Client::new(SocketAddr::new(ip, a.port()))
+        Client::new(reachable(self.local_addr()))
+    }
+
+    /// The canonical path of the served directory.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// Copies the host file `local` into the served directory as `remote`
+    /// (the seed's `put_file(src, dest)`), whatever the server's own upload
+    /// policy: the file appears whole or not at all. Returns its size.
+    pub fn put_file(&self, local: impl AsRef<Path>, remote: &str) -> io::Result<u64> {
+        crate::fs::put_file(&self.root, local.as_ref(), remote)
+    }
+
+    /// Copies `remote` out of the served directory into the host file
+    /// `local` (the seed's `get_file(src, dest)`). Returns its size.
+    pub fn get_file(&self, remote: &str, local: impl AsRef<Path>) -> io::Result<u64> {
+        crate::fs::get_file(&self.root, remote, local.as_ref())
     }
 
     /// A handle that stops the server from another thread (or a signal

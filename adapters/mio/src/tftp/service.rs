@@ -55,6 +55,21 @@ impl Completion {
     }
 }
 
+/// Logs a finished transfer (one `tracing` line).
+pub fn log_completion(c: &Completion) {
+    match &c.result {
+        Ok(()) => tracing::info!(
+            "tftp: {}: {} {} done, {} bytes in {:?}",
+            c.peer,
+            c.direction,
+            c.path,
+            c.bytes,
+            c.elapsed
+        ),
+        Err(e) => tracing::info!("tftp: {}: {} {} failed: {e}", c.peer, c.direction, c.path),
+    }
+}
+
 /// A completion callback.
 pub type OnComplete = Box<dyn FnMut(&Completion) + Send>;
 
@@ -320,22 +335,7 @@ impl TftpService {
                     .map(str::to_string),
                 elapsed: now.saturating_duration_since(slot.started),
             };
-            match &completion.result {
-                Ok(()) => tracing::info!(
-                    "tftp: {}: {} {} done, {} bytes in {:?}",
-                    completion.peer,
-                    completion.direction,
-                    completion.path,
-                    completion.bytes,
-                    completion.elapsed
-                ),
-                Err(e) => tracing::info!(
-                    "tftp: {}: {} {} failed: {e}",
-                    completion.peer,
-                    completion.direction,
-                    completion.path
-                ),
-            }
+            log_completion(&completion);
             if let Some(cb) = self.on_complete.as_mut() {
                 cb(&completion);
             }

@@ -1,0 +1,72 @@
+//! The async BOOTP/DHCP client: one future that broadcasts (or unicasts),
+//! waits with the core client's back-off, and resolves with the assignment.
+
+use async_std::net::UdpSocket;
+use futures_lite::future;
+use netboot_mio::bootp::client::{
+    Assigned, Prepared, RequestError, RequestOptions, outcome, prepare,
+};
+
+use crate::time::sleep_until;
+
+/// Asks for an address and a boot file; resolves when answered or timed
+/// out (after `options.attempts` requests with the core client's back-off).
+///
+/// ```
+/// use netboot_async_std::bootp::{request, BootpServer, CoreServer, RequestOptions, RequestError};
+/// use netboot_core::bootp::{HwAddr, hosts::Host, leases::LeaseSlot, server::ServerConfig};
+///
+/// let mut config = ServerConfig::new("127.0.0.1".parse().unwrap(), "255.0.0.0".parse().unwrap());
+/// config.file = netboot_core::bootp::hosts::bounded("boot.img", "file", 127).unwrap();
+/// let hw = HwAddr::ethernet([2, 0, 0, 0, 0, 7]);
+/// let mut host = Host::new(hw);
+/// host.ip = Some("127.0.0.10".parse().unwrap());
+/// let core = CoreServer::new(config, vec![host], Vec::<LeaseSlot>::new()).unwrap();
+/// async_std::task::block_on(async {
+///     let server = BootpServer::bind("127.0.0.1:0".parse().unwrap(), None, core).unwrap().spawn();
+///     let mut options = RequestOptions::new(hw);
+///     options.server = Some(server.local_addr());
+///     options.client_port = 0;
+///     let got = request(&options).await.unwrap();
+///     assert_eq!(got.ip.to_string(), "127.0.0.10");
+///     assert_eq!(got.file.as_deref(), Some("boot.img"));
+///     server.shutdown().await.unwrap();
+/// });
+/// ```
+pub async fn request(options: &RequestOptions) -> Result<Assigned, RequestError> {
+    let Prepared {
+        socket,
+        mut client,
+        clock,
+    } = prepare(options)?;
+    let socket = UdpSocket::from(socket);
+    let mut buf = [0u8; 1500];
+    let mut recv = [0u8; 2048];
+    loop {
+        let now = clock.now();
+        while let Some(t) = client.poll_transmit(now, &mut buf) {
+            socket.send_to(&buf[..t.len], t.destination).await?;
+        }
+        while let Some(event) = client.poll_event() {
+            if let Some(done) = outcome(&event) {
+                return done;
+            }
+        }
+        let Some(deadline) = client.poll_timeout() else {
+            return Err(RequestError::TimedOut {
+                attempts: options.attempts,
+            });
+        };
+        let got = future::or(async { Some(socket.recv_from(&mut recv).await) }, async {
+            sleep_until(&clock, Some(deadline)).await;
+            None
+        })
+        .await;
+        match got {
+            Some(Ok((n, from))) => client.handle_datagram(clock.now(), from, &recv[..n]),
+            Some(Err(e)) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Some(Err(e)) => return Err(e.into()),
+            None => client.handle_timeout(clock.now()),
+        }
+    }
+}

@@ -1,0 +1,353 @@
+//! The async TFTP client.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::path::Path;
+
+use async_std::net::UdpSocket;
+use futures_lite::future;
+use netboot_core::tftp::glue;
+use netboot_core::tftp::rto::RtoConfig;
+use netboot_core::tftp::{Event, Transfer};
+use netboot_core::time::Instant;
+use netboot_core::wire::tftp::{MAX_PACKET_LEN, Mode};
+use netboot_mio::clock::Clock;
+use netboot_mio::net::{UdpOptions, bind_udp};
+use netboot_mio::tftp::{ClientError, Prepared, Progress, Stats, result_of};
+
+use super::send_now;
+use crate::time::sleep_until;
+
+/// An async TFTP client (the seed's `ExternalTftp`, tftpy's `TftpClient`),
+/// configured like [`netboot_mio::tftp::Client`], whose settings it holds.
+///
+/// ```
+/// use netboot_async_std::tftp::{Client, TftpServer};
+/// use netboot_core::wire::tftp::Mode;
+///
+/// let root = tempfile::tempdir().unwrap();
+/// let work = tempfile::tempdir().unwrap();
+/// std::fs::write(work.path().join("notes.txt"), b"line one\nline two\n").unwrap();
+/// async_std::task::block_on(async {
+///     let server = TftpServer::new(root.path())
+///         .bind("127.0.0.1:0".parse().unwrap())
+///         .writable(true)
+///         .spawn()
+///         .unwrap();
+///     let mut client = Client::new(server.local_addr()).blksize(1468).windowsize(16).mode(Mode::Netascii);
+///     client.put(work.path().join("notes.txt"), "notes.txt").await.unwrap();
+///     let stats = client.get("notes.txt", work.path().join("back.txt")).await.unwrap();
+///     assert_eq!(stats.bytes, 18);
+///     server.shutdown().await.unwrap();
+/// });
+/// assert_eq!(std::fs::read(work.path().join("back.txt")).unwrap(), b"line one\nline two\n");
+/// ```
+pub struct Client {
+    settings: netboot_mio::tftp::Client,
+    progress: Option<Box<dyn FnMut(Progress) + Send>>,
+}
+
+impl Client {
+    /// A client of the server at `server` (its request port), with RFC 1350
+    /// defaults and `tsize` on.
+    pub fn new(server: SocketAddr) -> Self {
+        Client::with_settings(netboot_mio::tftp::Client::new(server))
+    }
+
+    /// A client of the TFTP server at `host` on the well-known port 69 (the
+    /// seed's `ExternalTftp(ip_address, port=69)`).
+    ///
+    /// ```
+    /// let c = netboot_async_std::tftp::Client::for_host("192.0.2.7".parse().unwrap());
+    /// assert_eq!(c.server().to_string(), "192.0.2.7:69");
+    /// ```
+    pub fn for_host(host: IpAddr) -> Self {
+        Client::with_settings(netboot_mio::tftp::Client::for_host(host))
+    }
+
+    /// A client with the settings of a blocking client (its progress
+    /// callback is not carried over).
+    pub fn with_settings(settings: netboot_mio::tftp::Client) -> Self {
+        Client {
+            settings,
+            progress: None,
+        }
+    }
+
+    fn map(
+        mut self,
+        f: impl FnOnce(netboot_mio::tftp::Client) -> netboot_mio::tftp::Client,
+    ) -> Self {
+        self.settings = f(self.settings);
+        self
+    }
+
+    /// The server's request address.
+    pub fn server(&self) -> SocketAddr {
+        self.settings.server()
+    }
+
+    /// Asks for this `blksize` (8..=65464).
+    pub fn blksize(self, n: u16) -> Self {
+        self.map(|c| c.blksize(n))
+    }
+
+    /// Asks for this `windowsize` (at least 1).
+    pub fn windowsize(self, n: u16) -> Self {
+        self.map(|c| c.windowsize(n))
+    }
+
+    /// Asks for a fixed retransmission `timeout` in seconds.
+    pub fn timeout(self, secs: u8) -> Self {
+        self.map(|c| c.timeout(secs))
+    }
+
+    /// Asks for (get) or announces (put) the transfer size.
+    pub fn tsize(self, yes: bool) -> Self {
+        self.map(|c| c.tsize(yes))
+    }
+
+    /// Octet (default) or netascii.
+    pub fn mode(self, mode: Mode) -> Self {
+        self.map(|c| c.mode(mode))
+    }
+
+    /// Consecutive timeouts before giving up (default 8).
+    pub fn retries(self, n: u8) -> Self {
+        self.map(|c| c.retries(n))
+    }
+
+    /// Least time a silent server is retried before giving up.
+    pub fn give_up_after(self, d: std::time::Duration) -> Self {
+        self.map(|c| c.give_up_after(d))
+    }
+
+    /// Bounds of the adaptive retransmission timeout.
+    pub fn rto(self, rto: RtoConfig) -> Self {
+        self.map(|c| c.rto(rto))
+    }
+
+    /// Calls `f` as the transfer progresses (at most every 20 ms, and at the
+    /// end).
+    pub fn progress(mut self, f: impl FnMut(Progress) + Send + 'static) -> Self {
+        self.progress = Some(Box::new(f));
+        self
+    }
+
+    /// Downloads `remote` into `local` (a file, or a directory). The file
+    /// appears only when complete; on failure an existing file is left as
+    /// it was. Resolves after lingering a few round trips for a lost final
+    /// ACK.
+    pub async fn get(
+        &mut self,
+        remote: &str,
+        local: impl AsRef<Path>,
+    ) -> Result<Stats, ClientError> {
+        let p = self.settings.prepare_get(remote, local.as_ref())?;
+        self.run(p).await
+    }
+
+    /// Uploads `local` as `remote`.
+    pub async fn put(
+        &mut self,
+        local: impl AsRef<Path>,
+        remote: &str,
+    ) -> Result<Stats, ClientError> {
+        let p = self.settings.prepare_put(local.as_ref(), remote)?;
+        self.run(p).await
+    }
+
+    /// tftpy's `download(remote, local)`: the same as [`Client::get`].
+    ///
+    /// ```
+    /// use netboot_async_std::tftp::{Client, TftpServer};
+    ///
+    /// let root = tempfile::tempdir().unwrap();
+    /// std::fs::write(root.path().join("remote-filename"), b"payload").unwrap();
+    /// let local = root.path().join("local-filename");
+    /// async_std::task::block_on(async {
+    ///     let server = TftpServer::new(root.path()).listen("127.0.0.1".parse().unwrap(), 0).unwrap();
+    ///     Client::new(server.local_addr()).download("remote-filename", &local).await.unwrap();
+    ///     server.shutdown().await.unwrap();
+    /// });
+    /// assert_eq!(std::fs::read(&local).unwrap(), b"payload");
+    /// ```
+    pub async fn download(
+        &mut self,
+        remote: &str,
+        local: impl AsRef<Path>,
+    ) -> Result<Stats, ClientError> {
+        self.get(remote, local).await
+    }
+
+    /// tftpy's `upload`, in `put`'s order: sends `local` to be stored as
+    /// `remote`.
+    ///
+    /// ```
+    /// use netboot_async_std::tftp::{Client, TftpServer};
+    ///
+    /// let root = tempfile::tempdir().unwrap();
+    /// let work = tempfile::tempdir().unwrap();
+    /// std::fs::write(work.path().join("log.txt"), b"uploaded").unwrap();
+    /// async_std::task::block_on(async {
+    ///     let server = TftpServer::new(root.path())
+    ///         .writable(true)
+    ///         .listen("127.0.0.1".parse().unwrap(), 0)
+    ///         .unwrap();
+    ///     Client::new(server.local_addr()).upload(work.path().join("log.txt"), "log.txt").await.unwrap();
+    ///     server.shutdown().await.unwrap();
+    /// });
+    /// assert_eq!(std::fs::read(root.path().join("log.txt")).unwrap(), b"uploaded");
+    /// ```
+    pub async fn upload(
+        &mut self,
+        local: impl AsRef<Path>,
+        remote: &str,
+    ) -> Result<Stats, ClientError> {
+        self.put(local, remote).await
+    }
+
+    async fn run(&mut self, p: Prepared) -> Result<Stats, ClientError> {
+        let Prepared {
+            transfer: mut t,
+            mut files,
+            mut store,
+            total,
+            local,
+        } = p;
+        let clock = Clock::new();
+        let bind: IpAddr = if self.server().is_ipv4() {
+            Ipv4Addr::UNSPECIFIED.into()
+        } else {
+            Ipv6Addr::UNSPECIFIED.into()
+        };
+        let options = UdpOptions {
+            recv_buffer: Some(4 << 20),
+            send_buffer: Some(1 << 20),
+            ..UdpOptions::default()
+        };
+        let socket = UdpSocket::from(bind_udp(SocketAddr::new(bind, 0), &options)?);
+        let mut tx = vec![0u8; MAX_PACKET_LEN];
+        let mut rx = vec![0u8; MAX_PACKET_LEN + 1];
+        let mut outcome: Option<Event> = None;
+        let mut total = total;
+        let mut last_report = std::time::Instant::now();
+        // The transfer was created at Instant::ZERO, the clock's epoch.
+        let mut now = clock.now();
+        let mut ended_at = None;
+        drive(
+            &socket,
+            &mut t,
+            &mut files,
+            &mut store,
+            now,
+            &mut tx,
+            &mut [],
+            &mut outcome,
+            &mut total,
+        );
+        // Runs to the end, then lingers (dallies) until the machine closes.
+        while !t.is_closed() {
+            let Some(deadline) = t.poll_timeout() else {
+                break;
+            };
+            let got = future::or(async { Some(socket.recv_from(&mut rx).await) }, async {
+                sleep_until(&clock, Some(deadline)).await;
+                None
+            })
+            .await;
+            now = clock.now();
+            match got {
+                Some(Ok((n, from))) => {
+                    let n = n.min(MAX_PACKET_LEN);
+                    t.handle_datagram(now, from, &rx[..n]);
+                    drive(
+                        &socket,
+                        &mut t,
+                        &mut files,
+                        &mut store,
+                        now,
+                        &mut tx,
+                        &mut rx[..n],
+                        &mut outcome,
+                        &mut total,
+                    );
+                }
+                Some(Err(e)) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Some(Err(e)) => {
+                    if outcome.is_none() {
+                        files.discard(&mut store);
+                        return Err(e.into());
+                    }
+                    break;
+                }
+                None => {
+                    t.handle_timeout(now);
+                    drive(
+                        &socket,
+                        &mut t,
+                        &mut files,
+                        &mut store,
+                        now,
+                        &mut tx,
+                        &mut [],
+                        &mut outcome,
+                        &mut total,
+                    );
+                }
+            }
+            if outcome.is_some() && ended_at.is_none() {
+                ended_at = Some(now);
+            }
+            if let Some(cb) = self.progress.as_mut()
+                && last_report.elapsed() >= std::time::Duration::from_millis(20)
+            {
+                last_report = std::time::Instant::now();
+                cb(Progress {
+                    bytes: t.bytes(),
+                    total,
+                });
+            }
+        }
+        let elapsed = ended_at.unwrap_or(now).since_epoch();
+        if let Some(cb) = self.progress.as_mut() {
+            cb(Progress {
+                bytes: t.bytes(),
+                total,
+            });
+        }
+        files.discard(&mut store);
+        result_of(outcome, &t, elapsed, &local)
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn drive(
+    socket: &UdpSocket,
+    t: &mut Transfer,
+    files: &mut glue::Files<netboot_mio::fs::FsStore>,
+    store: &mut netboot_mio::fs::FsStore,
+    now: Instant,
+    tx: &mut [u8],
+    rx: &mut [u8],
+    outcome: &mut Option<Event>,
+    total: &mut Option<u64>,
+) {
+    glue::drive(
+        t,
+        files,
+        store,
+        now,
+        tx,
+        rx,
+        &mut |bytes, to| send_now(socket, bytes, to),
+        &mut |_, event| match event {
+            Event::Done { .. } | Event::Failed(_) if outcome.is_none() => *outcome = Some(event),
+            Event::Negotiated(n) => {
+                if let Some(size) = n.tsize {
+                    *total = Some(size);
+                }
+            }
+            _ => {}
+        },
+    );
+}
