@@ -316,8 +316,9 @@ pub(crate) struct Net {
     trace: Trace,
     stats: Stats,
     observers: Vec<Observer>,
-    /// Recently sent datagrams per flow, for the exact-repeat detector.
-    flows: HashMap<(SocketAddrV4, SocketAddrV4), FlowMemory>,
+    /// Recently sent datagrams per sender and flow, for the exact-repeat
+    /// detector (several hosts send from 0.0.0.0:68 before BOOTP answers).
+    flows: HashMap<(HostId, SocketAddrV4, SocketAddrV4), FlowMemory>,
     datagrams: u64,
 }
 
@@ -445,7 +446,12 @@ impl Net {
             bytes,
         });
         let fingerprint = hash_bytes(bytes);
-        if self.flows.entry((from, to)).or_default().seen(fingerprint) {
+        if self
+            .flows
+            .entry((host, from, to))
+            .or_default()
+            .seen(fingerprint)
+        {
             self.stats.retransmitted += 1;
         }
         self.record(
