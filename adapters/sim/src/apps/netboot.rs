@@ -37,7 +37,7 @@ use netboot_core::bootp::server::{ConfigError, ServerConfig as BootpConfig};
 use netboot_core::ftp::server::ServerConfig as FtpConfig;
 use netboot_core::plan::progressfile::{self, HEADER};
 use netboot_core::plan::{PlanEvent, PlanPolicy, ProfileTable, Reset};
-use netboot_core::storage::{Storage, StoreError, WriteMode};
+use netboot_core::storage::StoreError;
 use netboot_core::tftp::{Direction, ServerConfig as TftpConfig};
 use netboot_core::time::{Duration, Instant};
 use netboot_core::wire::bootp::SERVER_PORT;
@@ -323,17 +323,7 @@ impl NetbootServer {
             // Writing to a String cannot fail.
             let _ = progressfile::write_line(&mut text, hw, stage);
         }
-        let result = cx
-            .store
-            .open_write(path, WriteMode::Replace)
-            .and_then(|mut w| match cx.store.write(&mut w, text.as_bytes()) {
-                Ok(()) => cx.store.commit(w),
-                Err(e) => {
-                    cx.store.discard(w);
-                    Err(e)
-                }
-            });
-        if let Err(e) = result {
+        if let Err(e) = cx.store.write_file(path, text.as_bytes()) {
             self.save_errors.push(e);
         }
     }
