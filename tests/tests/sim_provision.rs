@@ -51,3 +51,37 @@ fn server_crash_between_stages() {
         assert_eq!(r.server_boots, 2);
     });
 }
+
+#[test]
+fn server_crash_during_the_ftp_phase() {
+    check_seeds(2, |seed| {
+        let mut f = Fleet::new(40, seed);
+        f.weather = LinkFaults::lossy(5.0, 1.0, 5.0);
+        // The clients' boot phases end with ten seconds of silence from
+        // about 10.3 s on: at 11 s some are logged in and fetching.
+        f.crash = Some(Crash {
+            at: Instant::from_secs(11),
+            down: Duration::from_secs(2),
+        });
+        let r = f.run();
+        assert_eq!(r.byte_exact, 40, "{r}");
+        assert!(r.ftp_retries > 0 && r.stats.resets > 0, "{r}");
+    });
+}
+
+#[test]
+fn the_same_seed_gives_the_same_run() {
+    let run = |seed| {
+        let mut f = Fleet::new(10, seed);
+        f.weather = LinkFaults::lossy(10.0, 2.0, 10.0);
+        f.crash = Some(Crash {
+            at: Instant::from_millis(500),
+            down: Duration::from_secs(1),
+        });
+        let r = f.run();
+        (r.trace_hash, r.stats, r.last_finished)
+    };
+    let a = run(7);
+    assert_eq!(a, run(7));
+    assert_ne!(a.0, run(8).0);
+}

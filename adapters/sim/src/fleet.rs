@@ -165,6 +165,8 @@ pub struct FleetReport {
     pub peak_transfers: usize,
     /// Times the server booted.
     pub server_boots: u32,
+    /// The run's trace hash (the same seed gives the same hash).
+    pub trace_hash: u64,
 }
 
 impl fmt::Display for FleetReport {
@@ -204,8 +206,8 @@ impl fmt::Display for FleetReport {
         )?;
         write!(
             f,
-            "  server: at most {} TFTP transfers at once, booted {} time(s); {} events",
-            self.peak_transfers, self.server_boots, self.stats.events
+            "  server: at most {} TFTP transfers at once, booted {} time(s); {} events, trace hash {:016x}",
+            self.peak_transfers, self.server_boots, self.stats.events, self.trace_hash
         )
     }
 }
@@ -461,6 +463,7 @@ impl Fleet {
             ftp_retries: 0,
             peak_transfers: 0,
             server_boots: sim.boots(0),
+            trace_hash: sim.trace_hash(),
         };
         let mut times = Vec::new();
         for h in 1..=self.clients {

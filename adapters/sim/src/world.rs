@@ -1597,20 +1597,18 @@ impl Sim {
                     self.net.stats.duplicated += arrivals.len().saturating_sub(1) as u64;
                     for at in arrivals {
                         // Already paid the base latency on the way here.
+                        // Each copy is an event of its own, so that the
+                        // invariants run after every delivery.
                         let at = at - self.net.weather.latency;
-                        if at <= self.net.now {
-                            self.deliver_datagram(to, from, dst, &bytes);
-                        } else {
-                            self.net.push(
-                                at,
-                                Item::Datagram {
-                                    to,
-                                    from,
-                                    dst,
-                                    bytes: bytes.clone(),
-                                },
-                            );
-                        }
+                        self.net.push(
+                            at,
+                            Item::Datagram {
+                                to,
+                                from,
+                                dst,
+                                bytes: bytes.clone(),
+                            },
+                        );
                     }
                 }
                 None

@@ -450,7 +450,10 @@ impl<S: Storage, B: AsRef<[u8]> + AsMut<[u8]>> Provision<S, B> {
         c.broadcast_flag = self.config.bootp_server.ip().is_broadcast();
         c.attempts = u32::MAX;
         c.initial_timeout = initial;
-        c.max_timeout = (initial * 8).min(window);
+        // Capped so that about ten requests fit in the window: silence is
+        // told from loss only by asking often enough that every request
+        // (and, for DHCP, both exchanges) getting lost is unlikely.
+        c.max_timeout = (initial * 8).min(window / 8).max(initial);
         c.jitter = initial / 8;
         // The configuration is valid by construction (attempts and timeout
         // are positive).
