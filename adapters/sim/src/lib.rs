@@ -15,9 +15,14 @@
 //! * [`faults`]: per-packet and per-link fault rules and scheduled faults.
 //! * [`store`]: a host's disk, an in-memory store with injected failures.
 //! * [`apps`]: the programs hosts run: a TFTP, BOOTP/DHCP and FTP server
-//!   and client each, all moving bytes between simulated sockets and core
-//!   machines and answering storage events through the core's generic
-//!   glue, exactly as the mio adapter does with real sockets and files.
+//!   and client each, the combined netboot server with its provisioning
+//!   plan, and the provisioning client flow, all moving bytes between
+//!   simulated sockets and core machines and answering storage events
+//!   through the core's generic glue, exactly as the mio adapter does
+//!   with real sockets and files.
+//! * [`fleet`]: the fleet scenario: many provisioning clients running the
+//!   whole flow against one combined server, with its invariants and
+//!   report.
 //! * [`seed`]: `SIM_SEED` / `SIM_SEEDS`, and the replay command printed on
 //!   failure.
 //! * [`fuzz`]: the cargo-fuzz harnesses, shared with the stable
@@ -46,6 +51,7 @@
 
 pub mod apps;
 pub mod faults;
+pub mod fleet;
 pub mod fuzz;
 pub mod seed;
 pub mod store;

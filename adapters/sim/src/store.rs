@@ -96,6 +96,28 @@ impl SimStore {
         self.mem.get(path)
     }
 
+    /// Writes a whole file aside and publishes it (a program's lease or
+    /// progress file): the old content stays until the new one is
+    /// committed, and a failed write leaves it untouched.
+    ///
+    /// ```
+    /// use netboot_sim::store::SimStore;
+    ///
+    /// let mut store = SimStore::new(1);
+    /// store.write_file("leases", b"# netboot leases v1\n").unwrap();
+    /// assert_eq!(store.get("leases"), Some(&b"# netboot leases v1\n"[..]));
+    /// ```
+    pub fn write_file(&mut self, path: &str, bytes: &[u8]) -> Result<(), StoreError> {
+        let mut w = self.open_write(path, WriteMode::Replace)?;
+        match self.write(&mut w, bytes) {
+            Ok(()) => self.commit(w),
+            Err(e) => {
+                self.discard(w);
+                Err(e)
+            }
+        }
+    }
+
     /// How the store misbehaves from now on.
     pub fn set_faults(&mut self, faults: StoreFaults) {
         self.faults = faults;

@@ -316,8 +316,9 @@ pub(crate) struct Net {
     trace: Trace,
     stats: Stats,
     observers: Vec<Observer>,
-    /// Recently sent datagrams per flow, for the exact-repeat detector.
-    flows: HashMap<(SocketAddrV4, SocketAddrV4), FlowMemory>,
+    /// Recently sent datagrams per sender and flow, for the exact-repeat
+    /// detector (several hosts send from 0.0.0.0:68 before BOOTP answers).
+    flows: HashMap<(HostId, SocketAddrV4, SocketAddrV4), FlowMemory>,
     datagrams: u64,
 }
 
@@ -445,7 +446,12 @@ impl Net {
             bytes,
         });
         let fingerprint = hash_bytes(bytes);
-        if self.flows.entry((from, to)).or_default().seen(fingerprint) {
+        if self
+            .flows
+            .entry((host, from, to))
+            .or_default()
+            .seen(fingerprint)
+        {
             self.stats.retransmitted += 1;
         }
         self.record(
@@ -1591,20 +1597,18 @@ impl Sim {
                     self.net.stats.duplicated += arrivals.len().saturating_sub(1) as u64;
                     for at in arrivals {
                         // Already paid the base latency on the way here.
+                        // Each copy is an event of its own, so that the
+                        // invariants run after every delivery.
                         let at = at - self.net.weather.latency;
-                        if at <= self.net.now {
-                            self.deliver_datagram(to, from, dst, &bytes);
-                        } else {
-                            self.net.push(
-                                at,
-                                Item::Datagram {
-                                    to,
-                                    from,
-                                    dst,
-                                    bytes: bytes.clone(),
-                                },
-                            );
-                        }
+                        self.net.push(
+                            at,
+                            Item::Datagram {
+                                to,
+                                from,
+                                dst,
+                                bytes: bytes.clone(),
+                            },
+                        );
                     }
                 }
                 None

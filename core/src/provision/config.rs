@@ -49,8 +49,9 @@ pub struct Config {
     /// be over. It must be longer than the server's longest pause (a
     /// restart, say): a server that is down that long looks finished.
     pub silence: Duration,
-    /// First BOOTP retransmission timeout (doubling, and never more than a
-    /// quarter of the wait it is part of).
+    /// First BOOTP retransmission timeout (never more than a quarter of the
+    /// wait it is part of; it doubles up to an eighth of that wait, so that
+    /// about ten requests go out before silence is concluded).
     pub bootp_timeout: Duration,
     /// Most stages accepted before concluding that the server never stops.
     pub max_stages: u16,

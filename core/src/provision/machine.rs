@@ -450,7 +450,10 @@ impl<S: Storage, B: AsRef<[u8]> + AsMut<[u8]>> Provision<S, B> {
         c.broadcast_flag = self.config.bootp_server.ip().is_broadcast();
         c.attempts = u32::MAX;
         c.initial_timeout = initial;
-        c.max_timeout = (initial * 8).min(window);
+        // Capped so that about ten requests fit in the window: silence is
+        // told from loss only by asking often enough that every request
+        // (and, for DHCP, both exchanges) getting lost is unlikely.
+        c.max_timeout = (initial * 8).min(window / 8).max(initial);
         c.jitter = initial / 8;
         // The configuration is valid by construction (attempts and timeout
         // are positive).
@@ -521,6 +524,16 @@ impl<S: Storage, B: AsRef<[u8]> + AsMut<[u8]>> Provision<S, B> {
             file: file.clone(),
         });
         if round == Round::AfterStage && self.last_stage.as_ref() == Some(&file) {
+            if self.tftp.as_ref().is_some_and(|t| !t.is_closed()) {
+                // The download that fetched it still answers the server's
+                // repeats of its last block (our final ACK was lost): the
+                // server moves on when one of our repeated ACKs gets
+                // through. Ask again later rather than fetch the stage anew,
+                // which would end that chance.
+                self.phase = Phase::Pause(Round::AfterStage);
+                self.wait = Some(now + RECHECK_DELAY);
+                return;
+            }
             self.same_answers += 1;
             if self.same_answers >= MAX_SAME_ANSWERS {
                 return self.fail(FlowError::NotAdvancing { file });
@@ -685,11 +698,16 @@ pub enum ApiError {
 }
 
 /// True for the download failures worth another try after BOOTP: the server
-/// went away or cancelled (a restart), or the network lost too much.
+/// went away or cancelled (a restart), or the network lost too much. ERROR
+/// 5 (unknown transfer ID) from the server's own port of our transfer
+/// means it no longer knows the transfer: it restarted, and a new transfer
+/// took that port.
 fn retryable(e: &TransferError) -> bool {
     match e {
         TransferError::TimedOut { .. } | TransferError::Protocol(_) => true,
-        TransferError::Peer { code } => *code == ErrorCode::NotDefined,
+        TransferError::Peer { code } => {
+            matches!(code, ErrorCode::NotDefined | ErrorCode::UnknownTid)
+        }
         _ => false,
     }
 }

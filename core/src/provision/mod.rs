@@ -56,15 +56,21 @@
 //!   most [`Config::stage_attempts`] times): after a server restart the
 //!   server, not the client, knows which stage is current. Only failures a
 //!   restart or a lossy link explain are retried (time-outs, ERROR 0,
-//!   protocol violations); "file not found" and the like are final.
+//!   ERROR 5 from the transfer's own server port, which a restarted server
+//!   sends when a new transfer took that port, protocol violations); "file
+//!   not found" and the like are final.
 //! * **Downloads are written aside** and published only whole: a stage
 //!   when its last block is stored, a manifest file when it arrived whole
 //!   and its digest matched. Nothing fetched twice, or cut short, is ever
 //!   left half written.
 //! * **An answer naming the stage just fetched** most likely means the
-//!   server has not yet processed our final ACK: the client asks once more
-//!   after 100 ms, then fetches the stage again (the server may have missed
-//!   the download entirely), and gives up with
+//!   server has not yet processed our final ACK. While the download that
+//!   fetched it still lingers (answering the server's repeats of the last
+//!   block, see [`TransferConfig::dally`](crate::tftp::TransferConfig)),
+//!   the client only asks again every 100 ms: fetching the stage anew
+//!   would end the transfer whose repeated ACK moves the server on. Then
+//!   it asks once more after 100 ms, then fetches the stage again (the
+//!   server may have missed the download entirely), and gives up with
 //!   [`FlowError::NotAdvancing`] when the answer does not change.
 //! * **SHA-256 is computed here, in the core**, with the no_std `sha2`
 //!   crate, as the bytes pass through on their way to storage: one pass

@@ -79,6 +79,11 @@ struct Lab {
     down_until: Option<Instant>,
     /// Drop the client's next final ACK of this stage.
     drop_final_ack_of: Option<String>,
+    /// ...and every repeat of it until then.
+    drop_final_acks_until: Option<Instant>,
+    /// A restart loses the transfers without a word, and a new transfer on
+    /// the same port answers the client's next packet with ERROR 5.
+    restart_reuses_ports: bool,
     /// Restart the servers right after this stage completes.
     restart_after: Option<String>,
     /// Restart the servers once this stage has sent this many bytes.
@@ -130,6 +135,8 @@ impl Lab {
             },
             down_until: None,
             drop_final_ack_of: None,
+            drop_final_acks_until: None,
+            restart_reuses_ports: false,
             restart_after: None,
             restart_during: None,
             restart_pending: false,
@@ -252,7 +259,9 @@ impl Lab {
             .iter()
             .any(|(p, t, _)| *p == port && t.path() == file);
         if is_final && of_file {
-            self.drop_final_ack_of = None;
+            if self.drop_final_acks_until.is_none_or(|t| self.now >= t) {
+                self.drop_final_ack_of = None;
+            }
             return true;
         }
         false
@@ -429,6 +438,20 @@ impl Lab {
         let now = self.now;
         self.restarts += 1;
         for (port, t, files) in &mut self.transfers {
+            if self.restart_reuses_ports {
+                let mut bytes = [0u8; 64];
+                let error = crate::wire::tftp::Packet::Error {
+                    code: ErrorCode::UnknownTid,
+                    message: "Unknown transfer ID",
+                };
+                let n = error.emit(&mut bytes).unwrap();
+                let to = t.peer().port();
+                let from = SocketAddr::from((SERVER, *port));
+                self.queue
+                    .push_back((To::ClientTftp(to), from, bytes[..n].to_vec()));
+                files.discard(&mut self.store);
+                continue;
+            }
             t.close(now);
             let mut tx = vec![0u8; t.buffer_len()];
             let mut out = Vec::new();
@@ -705,6 +728,44 @@ fn a_lost_final_ack_is_answered_by_the_lingering_transfer() {
     assert!(lab.drop_final_ack_of.is_none(), "the ACK was dropped");
     assert_files_arrived(&lab, &flow);
     assert_eq!(lab.stage_events(), STAGES);
+}
+
+#[test]
+fn a_client_waits_for_its_lingering_transfer_before_fetching_again() {
+    // The final ACK and its repeats are lost for 300 ms: the server keeps
+    // naming the stage just fetched meanwhile. Fetching it again would end
+    // the lingering transfer, whose next repeated ACK moves the server on.
+    let mut lab = Lab::new(default_profiles());
+    lab.drop_final_ack_of = Some("boot/stage2.bin".into());
+    lab.drop_final_acks_until = Some(lab.now + Duration::from_millis(300));
+    let mut config = Lab::config();
+    config.tftp.dally = Duration::from_secs(2);
+    let mut flow = lab.flow(config);
+    lab.run(&mut flow);
+    assert!(flow.error().is_none(), "{:?}", flow.error());
+    assert!(lab.drop_final_ack_of.is_none(), "the ACKs were dropped");
+    assert_eq!(lab.rrqs, STAGES, "every stage fetched exactly once");
+    assert_eq!(lab.stage_events(), STAGES);
+    assert_files_arrived(&lab, &flow);
+}
+
+#[test]
+fn unknown_transfer_id_after_a_restart_is_retried_after_bootp() {
+    // A crashed server's new transfer took the port of ours: its ERROR 5
+    // means the server no longer knows our download.
+    let mut lab = Lab::new(default_profiles());
+    lab.restart_during = Some(("boot/stage2.bin".into(), 20_000));
+    lab.restart_reuses_ports = true;
+    let mut flow = lab.flow(Lab::config());
+    lab.run(&mut flow);
+    assert!(flow.error().is_none(), "{:?}", flow.error());
+    assert!(lab.events.iter().any(|e| matches!(
+        e,
+        Event::StageRetry { file, error: crate::tftp::TransferError::Peer { code: ErrorCode::UnknownTid } }
+            if file == "boot/stage2.bin"
+    )));
+    assert_eq!(lab.stage_events(), STAGES);
+    assert_files_arrived(&lab, &flow);
 }
 
 #[test]

@@ -11,7 +11,7 @@ use netboot_core::bootp::leases::LeaseSlot;
 use netboot_core::bootp::policy::{BootPolicy, DefaultPolicy};
 use netboot_core::bootp::server::{ConfigError, Event, Server, ServerConfig};
 use netboot_core::bootp::{HwAddr, leasefile};
-use netboot_core::storage::{Storage, StoreError, WriteMode};
+use netboot_core::storage::StoreError;
 use netboot_core::time::Instant;
 use netboot_core::wire::bootp::{CLIENT_PORT, SERVER_PORT};
 
@@ -87,17 +87,7 @@ impl<P: BootPolicy + 'static> BootpServer<P> {
         for lease in self.server.leases() {
             let _ = leasefile::write_lease(&mut text, &lease, now, unix_now(now));
         }
-        let result = cx
-            .store
-            .open_write(path, WriteMode::Replace)
-            .and_then(|mut w| match cx.store.write(&mut w, text.as_bytes()) {
-                Ok(()) => cx.store.commit(w),
-                Err(e) => {
-                    cx.store.discard(w);
-                    Err(e)
-                }
-            });
-        if let Err(e) = result {
+        if let Err(e) = cx.store.write_file(path, text.as_bytes()) {
             self.save_errors.push(e);
         }
     }

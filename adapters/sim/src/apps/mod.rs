@@ -1,4 +1,5 @@
-//! The programs simulated hosts run: one per protocol role.
+//! The programs simulated hosts run: one per protocol role, the combined
+//! netboot server and the provisioning client.
 //!
 //! Each moves bytes between the simulated sockets and a core machine and
 //! answers the machine's storage events from the host's disk through the
@@ -8,6 +9,8 @@
 //! outcomes, timings, counters.
 pub mod bootp;
 pub mod ftp;
+pub mod netboot;
+pub mod provision;
 pub mod tftp;
 pub mod udp;
 

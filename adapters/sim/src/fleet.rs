@@ -1,0 +1,689 @@
+//! The fleet: many provisioning clients running the whole flow (BOOTP →
+//! TFTP stages → manifest → FTP files with SHA-256 digests) against one
+//! combined server, under whatever weather and faults a scenario sets.
+//!
+//! [`Fleet`] builds the world: a [`NetbootServer`] at [`SERVER`] whose
+//! plan gives every client the same stages (two boot stages and a
+//! manifest naming three files with their digests), and `clients`
+//! [`Provisioner`]s with distinct MACs, started over the first
+//! [`Fleet::start_spread`]. The clients differ on purpose, so that one run
+//! covers what separate per-protocol fleets used to:
+//!
+//! * odd clients ask with DHCP (DISCOVER/OFFER/REQUEST/ACK), even ones with
+//!   plain BOOTP (the server hands out dynamic BOOTP addresses);
+//! * TFTP `windowsize` 1, 4 and 8 in turn (`blksize` 1468, `tsize`);
+//! * every fourth client logs in to FTP as a named user, the others
+//!   anonymously.
+//!
+//! Invariants are checked after every event (a violation stops the run
+//! with the seed and the replay command):
+//!
+//! * no two hosts ever hold the same address;
+//! * no client starts or completes a stage out of the plan's order (a
+//!   stage fetched again after the server lost track of it is allowed; a
+//!   later stage before an earlier one is not);
+//! * every file a client has published (a stage or a manifest file) is
+//!   byte-identical to the server's: nothing fetched twice, cut short or
+//!   corrupted on the wire is ever visible.
+//!
+//! [`Fleet::run`] then checks that every client finished with every file
+//! byte-exact, that the server's plan has every client at its last stage,
+//! and that the server leased one distinct address per client, and
+//! returns a [`FleetReport`]: simulated time, packets sent and
+//! retransmitted per protocol, stream traffic, retries.
+//!
+//! "Retransmitted" counts a datagram identical to one of the last 16 its
+//! sender sent on the same flow (a resent DATA block, a repeated ACK or
+//! reply), and a BOOTP request of the same `xid` and DHCP message type as
+//! its client's previous one (resent requests differ in `secs`). This is the simulator's own
+//! definition ([`Stats::retransmitted`]), counted again here per protocol;
+//! the two totals must agree.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::fmt;
+use std::net::{Ipv4Addr, SocketAddrV4};
+use std::rc::Rc;
+
+use netboot_core::bootp::HwAddr;
+use netboot_core::bootp::leases::LeaseState;
+use netboot_core::bootp::server::ServerConfig as BootpConfig;
+use netboot_core::ftp::server::ServerConfig as FtpConfig;
+use netboot_core::plan::{Hex, ProfileTable};
+use netboot_core::provision::Config;
+use netboot_core::rng::Rng;
+use netboot_core::tftp::ServerConfig as TftpConfig;
+use netboot_core::tftp::TransferConfig;
+use netboot_core::tftp::options::Limits;
+use netboot_core::tftp::rto::RtoConfig;
+use netboot_core::time::{Duration, Instant};
+use netboot_core::wire::bootp::{CLIENT_PORT, SERVER_PORT};
+
+use crate::apps::ftp::User;
+use crate::apps::netboot::{NetbootConfig, NetbootServer};
+use crate::apps::provision::{Provisioner, RequestId, request_id};
+use crate::faults::{Fault, LinkFaults};
+use crate::trace::hash_bytes;
+use crate::world::{HostId, Observed, Sim, Stats};
+
+/// The server's address.
+pub const SERVER: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 1);
+
+/// The boot stages every client fetches over TFTP, before the manifest:
+/// name and size.
+pub const STAGES: [(&str, usize); 2] = [("boot/stage1.img", 24_000), ("boot/stage2.img", 9_000)];
+
+/// The last stage.
+pub const MANIFEST: &str = "manifest.txt";
+
+/// The files the manifest names, fetched over FTP: name and size.
+pub const FILES: [(&str, usize); 3] = [
+    ("files/kernel", 60_000),
+    ("files/rootfs", 120_000),
+    ("files/node.conf", 700),
+];
+
+/// The named FTP user every fourth client logs in as.
+pub const FTP_USER: (&str, &str) = ("node", "node-password");
+
+/// A server crash: when, and how long the server stays down.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Crash {
+    /// When the server loses power.
+    pub at: Instant,
+    /// How long until it boots again (shorter than the clients' BOOTP
+    /// silence, or they take the pause for the end of the boot phase).
+    pub down: Duration,
+}
+
+/// A fleet scenario.
+///
+/// ```
+/// use netboot_sim::fleet::Fleet;
+///
+/// let report = Fleet::new(3, 42).run();
+/// assert_eq!(report.byte_exact, 3);
+/// assert!(report.bootp.sent > 0 && report.tftp.sent > 0 && report.ftp_connections >= 3);
+/// ```
+#[derive(Clone, Debug)]
+pub struct Fleet {
+    /// Number of clients.
+    pub clients: usize,
+    /// The run's seed.
+    pub seed: u64,
+    /// The weather on every link.
+    pub weather: LinkFaults,
+    /// Clients boot at evenly spread instants over this time.
+    pub start_spread: Duration,
+    /// A server crash and restart, if any.
+    pub crash: Option<Crash>,
+    /// Simulated time after which the run is stopped (and fails).
+    pub time_limit: Instant,
+}
+
+/// Datagrams of one protocol.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Traffic {
+    /// Sent by any host.
+    pub sent: u64,
+    /// Of which retransmissions (see the module docs).
+    pub retransmitted: u64,
+}
+
+/// What a fleet run came to.
+#[derive(Clone, Debug)]
+pub struct FleetReport {
+    /// The run's seed.
+    pub seed: u64,
+    /// Number of clients.
+    pub clients: usize,
+    /// Clients whose flow finished.
+    pub finished: usize,
+    /// Clients with every stage and file byte-identical to the server's.
+    pub byte_exact: usize,
+    /// When the last client finished (simulated time).
+    pub last_finished: Instant,
+    /// Median client finishing time.
+    pub median_finished: Instant,
+    /// The simulator's counters.
+    pub stats: Stats,
+    /// BOOTP/DHCP datagrams (ports 67 and 68).
+    pub bootp: Traffic,
+    /// TFTP datagrams (everything else).
+    pub tftp: Traffic,
+    /// FTP control and data connections opened.
+    pub ftp_connections: u64,
+    /// Bytes carried by the streams.
+    pub stream_bytes: u64,
+    /// Stage downloads that failed and were retried after BOOTP.
+    pub stage_retries: u64,
+    /// Stages fetched more than once (after the server lost track).
+    pub stage_refetches: u64,
+    /// FTP attempts made again.
+    pub ftp_retries: u64,
+    /// Most TFTP transfers the server ran at once.
+    pub peak_transfers: usize,
+    /// Times the server booted.
+    pub server_boots: u32,
+    /// The run's trace hash (the same seed gives the same hash).
+    pub trace_hash: u64,
+}
+
+impl fmt::Display for FleetReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let secs = |t: Instant| t.as_micros() as f64 / 1e6;
+        writeln!(
+            f,
+            "fleet of {} clients (seed {:#x}): {} finished, {} byte-exact; last finished at {:.3} s of simulated time (median {:.3} s)",
+            self.clients,
+            self.seed,
+            self.finished,
+            self.byte_exact,
+            secs(self.last_finished),
+            secs(self.median_finished)
+        )?;
+        writeln!(
+            f,
+            "  packets sent {} (retransmitted {}): BOOTP/DHCP {} ({}), TFTP {} ({}); dropped {}, duplicated {}",
+            self.stats.sent,
+            self.stats.retransmitted,
+            self.bootp.sent,
+            self.bootp.retransmitted,
+            self.tftp.sent,
+            self.tftp.retransmitted,
+            self.stats.dropped,
+            self.stats.duplicated
+        )?;
+        writeln!(
+            f,
+            "  FTP: {} connections, {} stream bytes, {} resets; retries: {} stage downloads, {} stages fetched again, {} FTP attempts",
+            self.ftp_connections,
+            self.stream_bytes,
+            self.stats.resets,
+            self.stage_retries,
+            self.stage_refetches,
+            self.ftp_retries
+        )?;
+        write!(
+            f,
+            "  server: at most {} TFTP transfers at once, booted {} time(s); {} events, trace hash {:016x}",
+            self.peak_transfers, self.server_boots, self.stats.events, self.trace_hash
+        )
+    }
+}
+
+/// Per-protocol datagram counts, kept by an observer.
+#[derive(Default)]
+struct Counter {
+    bootp: Traffic,
+    tftp: Traffic,
+    /// The last 16 fingerprints per sender and flow.
+    flows: HashMap<(HostId, SocketAddrV4, SocketAddrV4), ([u64; 16], usize)>,
+    /// The last BOOTP request's [`RequestId`] per host.
+    requests: HashMap<HostId, RequestId>,
+}
+
+impl Counter {
+    fn sent(&mut self, host: HostId, from: SocketAddrV4, to: SocketAddrV4, bytes: &[u8]) {
+        let h = hash_bytes(bytes);
+        let (recent, next) = self.flows.entry((host, from, to)).or_insert(([0; 16], 0));
+        let mut repeat = recent.contains(&h);
+        if !repeat {
+            recent[*next] = h;
+            *next = (*next + 1) % recent.len();
+        }
+        let bootp = [from.port(), to.port()]
+            .iter()
+            .any(|p| *p == SERVER_PORT || *p == CLIENT_PORT);
+        if bootp
+            && to.port() == SERVER_PORT
+            && let Some(id) = request_id(bytes)
+            && self.requests.insert(host, id) == Some(id)
+        {
+            repeat = true;
+        }
+        let class = if bootp {
+            &mut self.bootp
+        } else {
+            &mut self.tftp
+        };
+        class.sent += 1;
+        if repeat {
+            class.retransmitted += 1;
+        }
+    }
+}
+
+/// Deterministic file content.
+pub fn content(seed: u64, len: usize) -> Vec<u8> {
+    let mut rng = Rng::new(seed);
+    (0..len).map(|_| rng.next_u32() as u8).collect()
+}
+
+/// The MAC of client `i` (0-based).
+pub fn mac(i: usize) -> HwAddr {
+    HwAddr::ethernet([0x02, 0, 0, (i >> 16) as u8, (i >> 8) as u8, i as u8])
+}
+
+/// The TFTP timers of both ends: a LAN's.
+pub fn transfer() -> TransferConfig {
+    TransferConfig {
+        rto: RtoConfig {
+            initial: Duration::from_millis(200),
+            min: Duration::from_millis(5),
+            max: Duration::from_secs(2),
+        },
+        max_retries: 10,
+        give_up_after: Duration::from_secs(10),
+        dally: Duration::ZERO,
+    }
+}
+
+fn sha256(data: &[u8]) -> [u8; 32] {
+    use sha2::Digest;
+    sha2::Sha256::digest(data).into()
+}
+
+/// Every stage and file a client ends up with: the stages, the manifest,
+/// the manifest's files.
+pub fn all_paths() -> Vec<&'static str> {
+    STAGES
+        .iter()
+        .map(|(p, _)| *p)
+        .chain([MANIFEST])
+        .chain(FILES.iter().map(|(p, _)| *p))
+        .collect()
+}
+
+/// The plan's stages, in order.
+pub fn plan_stages() -> Vec<&'static str> {
+    STAGES.iter().map(|(p, _)| *p).chain([MANIFEST]).collect()
+}
+
+impl Fleet {
+    /// `clients` clients, seed `seed`, a perfect network, starts spread
+    /// over two seconds, no crash, a one-hour time limit.
+    pub fn new(clients: usize, seed: u64) -> Self {
+        Fleet {
+            clients,
+            seed,
+            weather: LinkFaults::PERFECT,
+            start_spread: Duration::from_secs(2),
+            crash: None,
+            time_limit: Instant::from_secs(3600),
+        }
+    }
+
+    /// The server's configuration.
+    pub fn server_config(&self) -> NetbootConfig {
+        let mut bootp = BootpConfig::new(SERVER, Ipv4Addr::new(255, 255, 0, 0));
+        let first = Ipv4Addr::new(10, 0, 1, 1);
+        let last = Ipv4Addr::from(u32::from(first) + self.clients as u32 + 16);
+        bootp.pool = Some((first, last));
+        bootp.bootp_dynamic = true;
+        let mut profiles = ProfileTable::new();
+        profiles
+            .set_default(&plan_stages())
+            .expect("the fleet's stages are valid");
+        let mut config = NetbootConfig::new(bootp, profiles);
+        let transfer = transfer();
+        config.tftp = TftpConfig {
+            limits: Limits::default(),
+            writable: false,
+            overwrite: false,
+            transfer,
+        };
+        config.ftp = FtpConfig {
+            anonymous: true,
+            login_delay: Duration::from_millis(10),
+            ..FtpConfig::default()
+        };
+        config.users = vec![User {
+            name: FTP_USER.0.into(),
+            password: FTP_USER.1.into(),
+            writable: false,
+        }];
+        config
+    }
+
+    /// The configuration of client `i` (0-based).
+    pub fn client_config(&self, i: usize) -> Config {
+        let mut c = Config::new(mac(i), Rng::new(self.seed ^ i as u64));
+        c.dhcp = i % 2 == 1;
+        c.tftp_options.windowsize = Some([1, 4, 8][i % 3]);
+        c.tftp = transfer();
+        // A LAN's BOOTP timer: eight requests fit in the ten seconds of
+        // silence that end the boot phase, so that loss alone almost never
+        // passes for silence.
+        c.bootp_timeout = Duration::from_millis(250);
+        // Enough FTP attempts to ride out a server that is down for a few
+        // seconds.
+        c.ftp_attempts = 8;
+        c.ftp_retry_delay = Duration::from_secs(1);
+        if i.is_multiple_of(4) {
+            c.login(FTP_USER.0, FTP_USER.1)
+                .expect("the fleet's user fits");
+        }
+        c
+    }
+
+    /// The server's files: the stages, a manifest with every file's
+    /// digest, the files.
+    pub fn server_files() -> Vec<(String, Vec<u8>)> {
+        let mut out = Vec::new();
+        for (i, (path, len)) in STAGES.iter().enumerate() {
+            out.push((path.to_string(), content(i as u64 + 1, *len)));
+        }
+        let mut manifest = String::from("# the fleet's files\n");
+        let mut files = Vec::new();
+        for (i, (path, len)) in FILES.iter().enumerate() {
+            let data = content(100 + i as u64, *len);
+            let key = path.rsplit('/').next().unwrap_or(path).replace('.', "-");
+            manifest += &format!("{key}: {path} sha256:{}\n", Hex(&sha256(&data)));
+            files.push((path.to_string(), data));
+        }
+        out.push((MANIFEST.to_string(), manifest.into_bytes()));
+        out.extend(files);
+        out
+    }
+
+    /// The world, ready to run: the server (host 0), the clients (hosts 1
+    /// to `clients`), the invariants, and the per-protocol counter.
+    fn build(&self) -> (Sim, Rc<RefCell<Counter>>) {
+        let mut sim = Sim::new(self.seed);
+        sim.set_weather(self.weather);
+        let config = self.server_config();
+        let server = sim.add_host("server", SERVER, move || {
+            Box::new(
+                NetbootServer::new(config.clone()).expect("the fleet's server config is valid"),
+            )
+        });
+        for (path, data) in Fleet::server_files() {
+            sim.store_mut(server).insert(&path, data);
+        }
+        let n = self.clients.max(1) as u128;
+        for i in 0..self.clients {
+            let at = Instant::from_micros((self.start_spread.as_micros() * i as u128 / n) as u64);
+            let config = self.client_config(i);
+            sim.add_host_at(
+                &format!("client{i}"),
+                Ipv4Addr::UNSPECIFIED,
+                at,
+                move || Box::new(Provisioner::new(config.clone())),
+            );
+        }
+        for h in 0..=self.clients {
+            sim.strict_timers(h);
+        }
+        if let Some(c) = self.crash {
+            sim.schedule(c.at, Fault::Crash(server));
+            sim.schedule(c.at + c.down, Fault::Restart(server));
+        }
+        sim.set_time_limit(self.time_limit);
+        add_invariants(&mut sim, self.clients);
+        let counter = Rc::new(RefCell::new(Counter::default()));
+        let c = counter.clone();
+        sim.observe(move |_, ev| {
+            if let Observed::Sent {
+                host,
+                from,
+                to,
+                bytes,
+            } = ev
+            {
+                c.borrow_mut().sent(*host, *from, *to, bytes);
+            }
+        });
+        (sim, counter)
+    }
+
+    /// Runs the scenario to its end, checks the outcome (panicking with the
+    /// seed and the replay command when something is wrong) and reports.
+    pub fn run(&self) -> FleetReport {
+        let (mut sim, counter) = self.build();
+        sim.run();
+        if let Err(why) = check(&sim, self.clients) {
+            sim.fail(&why);
+        }
+        let counter = counter.borrow();
+        let mut report = FleetReport {
+            seed: self.seed,
+            clients: self.clients,
+            finished: 0,
+            byte_exact: 0,
+            last_finished: Instant::ZERO,
+            median_finished: Instant::ZERO,
+            stats: sim.stats(),
+            bootp: counter.bootp,
+            tftp: counter.tftp,
+            ftp_connections: sim.stats().connections,
+            stream_bytes: sim.stats().stream_bytes,
+            stage_retries: 0,
+            stage_refetches: 0,
+            ftp_retries: 0,
+            peak_transfers: 0,
+            server_boots: sim.boots(0),
+            trace_hash: sim.trace_hash(),
+        };
+        let mut times = Vec::new();
+        for h in 1..=self.clients {
+            let c = client(&sim, h);
+            if c.outcome == Some(Ok(())) {
+                report.finished += 1;
+            }
+            if let Some(t) = c.finished_at {
+                times.push(t);
+            }
+            report.stage_retries += c.stage_retries;
+            report.ftp_retries += c.ftp_retries;
+            report.stage_refetches += (c.report.stages.len() - plan_stages().len()) as u64;
+            if exact(&sim, h) {
+                report.byte_exact += 1;
+            }
+        }
+        times.sort();
+        report.last_finished = times.last().copied().unwrap_or(Instant::ZERO);
+        report.median_finished = times.get(times.len() / 2).copied().unwrap_or(Instant::ZERO);
+        if let Some(s) = sim.app::<NetbootServer>(0) {
+            report.peak_transfers = s.tftp().peak_transfers;
+        }
+        if report.bootp.retransmitted + report.tftp.retransmitted != report.stats.retransmitted {
+            sim.fail(&format!(
+                "retransmissions counted per protocol ({} + {}) differ from the simulator's ({})",
+                report.bootp.retransmitted, report.tftp.retransmitted, report.stats.retransmitted
+            ));
+        }
+        report
+    }
+}
+
+fn client(sim: &Sim, h: HostId) -> &Provisioner {
+    sim.app::<Provisioner>(h)
+        .expect("every client host runs a Provisioner")
+}
+
+/// True when client `h` has every stage and file, identical to the
+/// server's.
+fn exact(sim: &Sim, h: HostId) -> bool {
+    all_paths()
+        .iter()
+        .all(|p| sim.store(h).get(p).is_some() && sim.store(h).get(p) == sim.store(0).get(p))
+}
+
+/// The end-of-run checks.
+fn check(sim: &Sim, clients: usize) -> Result<(), String> {
+    let mut addresses = HashMap::new();
+    for h in 1..=clients {
+        let c = client(sim, h);
+        match &c.outcome {
+            Some(Ok(())) => {}
+            Some(Err(e)) => return Err(format!("{} failed: {e}", sim.name(h))),
+            None => return Err(format!("{} did not finish", sim.name(h))),
+        }
+        if !exact(sim, h) {
+            return Err(format!("{}: a file differs from the server's", sim.name(h)));
+        }
+        if c.report.files.len() != FILES.len() || !c.report.files.iter().all(|f| f.verified) {
+            return Err(format!(
+                "{}: files not all verified: {:?}",
+                sim.name(h),
+                c.report.files
+            ));
+        }
+        let ip = sim.ip(h);
+        if let Some(other) = addresses.insert(ip, h) {
+            return Err(format!(
+                "{} and {} both have {ip}",
+                sim.name(other),
+                sim.name(h)
+            ));
+        }
+    }
+    let Some(server) = sim.app::<NetbootServer>(0) else {
+        return Err("the server is not running".into());
+    };
+    let stages = plan_stages().len();
+    // A restarted server may have forgotten a client that finished in the
+    // second before the crash and never asked again (or whose answers were
+    // lost): the client is done all the same.
+    let restarted = sim.boots(0) > 1;
+    for i in (0..clients).filter(|_| !restarted) {
+        let hw = mac(i);
+        let at = server.plan().plan().stage_of(hw.as_bytes());
+        if at != Some(stages) {
+            let log = &client(sim, i + 1).stage_log;
+            return Err(format!(
+                "the plan has client{i} at stage {at:?}, not finished (its stage downloads: {log:?})"
+            ));
+        }
+    }
+    let bound: Vec<_> = server
+        .bootp()
+        .server()
+        .leases()
+        .filter(|l| l.state == LeaseState::Bound)
+        .collect();
+    if bound.len() != clients {
+        return Err(format!(
+            "{} bound leases for {clients} clients",
+            bound.len()
+        ));
+    }
+    for l in bound {
+        match addresses.get(&l.ip) {
+            Some(&h) if mac(h - 1) == l.hw => {}
+            _ => {
+                return Err(format!(
+                    "lease {} to {} is not what the client holds",
+                    l.ip, l.hw
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// What the invariants remember about each client.
+#[derive(Clone)]
+struct Seen {
+    /// The plan's next stage for it (stages completed in order).
+    next: usize,
+    /// Entries of the client's stage log checked.
+    logged: usize,
+    published: u64,
+    /// The server's boot count when the client was last sent back to an
+    /// earlier stage (or when checking began).
+    rolled_back: u32,
+}
+
+impl Seen {
+    fn new(server_boot: u32) -> Self {
+        Seen {
+            next: 0,
+            logged: 0,
+            published: 0,
+            rolled_back: server_boot,
+        }
+    }
+
+    /// Checks that stage `file` may be started (`done`: completed) now and
+    /// moves the client along. A stage is the plan's next or the one just
+    /// fetched (handed out again because the server had not seen the
+    /// download end). A server restart may forget up to a second of
+    /// progress: after one, the plan may send a client back to an earlier
+    /// stage, once.
+    fn stage(&mut self, stages: &[&str], file: &str, done: bool, server_boot: u32) -> bool {
+        let Some(j) = stages.iter().position(|s| *s == file) else {
+            return false;
+        };
+        let in_order = j == self.next || j + 1 == self.next;
+        let rollback = !in_order && j < self.next && server_boot > self.rolled_back;
+        if !in_order && !rollback {
+            return false;
+        }
+        if rollback {
+            self.rolled_back = server_boot;
+        }
+        self.next = if done { j + 1 } else { j };
+        true
+    }
+}
+
+fn add_invariants(sim: &mut Sim, clients: usize) {
+    sim.invariant("no two hosts hold one address", |sim, _| {
+        match sim.conflicts().first() {
+            None => Ok(()),
+            Some((ip, a, b)) => Err(format!(
+                "{} and {} both took {ip}",
+                sim.name(*a),
+                sim.name(*b)
+            )),
+        }
+    });
+    let stages = plan_stages();
+    let mut seen = vec![Seen::new(1); clients + 1];
+    sim.invariant(
+        "stages in the plan's order, published files exact",
+        move |sim, touched| {
+            let Some(h) = touched.filter(|&h| h >= 1 && h <= clients) else {
+                return Ok(());
+            };
+            let Some(c) = sim.app::<Provisioner>(h) else {
+                // Down: its program is gone.
+                return Ok(());
+            };
+            let server_boot = sim.boots(0);
+            let s = &mut seen[h];
+            if c.stage_log.len() < s.logged {
+                // The client rebooted and started over.
+                *s = Seen::new(server_boot);
+            }
+            for (file, done) in &c.stage_log[s.logged..] {
+                if !s.stage(&stages, file, *done, server_boot) {
+                    let what = if *done { "completed" } else { "started" };
+                    return Err(format!(
+                        "{} {what} {file} when its next stage is {:?} (its stage downloads: {:?})",
+                        sim.name(h),
+                        stages.get(s.next),
+                        c.stage_log
+                    ));
+                }
+            }
+            s.logged = c.stage_log.len();
+            if c.published != s.published {
+                s.published = c.published;
+                for p in all_paths() {
+                    if let Some(got) = sim.store(h).get(p)
+                        && sim.store(0).get(p) != Some(got)
+                    {
+                        return Err(format!(
+                            "{} published {p} with the wrong content",
+                            sim.name(h)
+                        ));
+                    }
+                }
+            }
+            Ok(())
+        },
+    );
+}

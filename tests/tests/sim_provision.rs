@@ -1,0 +1,87 @@
+//! The whole provisioning flow on the simulator, with a handful of clients:
+//! the core's client flow (`netboot_sim::apps::provision`) against the
+//! combined server (`netboot_sim::apps::netboot`), seeded scenarios under
+//! loss, a server crash between stages, and the run's determinism. The
+//! large fleets are in `sim_fleet.rs`.
+
+use netboot_core::time::{Duration, Instant};
+use netboot_sim::LinkFaults;
+use netboot_sim::fleet::{Crash, Fleet};
+use netboot_sim::seed::check_seeds;
+
+#[test]
+fn a_few_clients_on_a_perfect_network() {
+    check_seeds(2, |seed| {
+        let r = Fleet::new(5, seed).run();
+        assert_eq!((r.finished, r.byte_exact), (5, 5), "{r}");
+        // BOOTP is resent only in each client's last round, which the
+        // server leaves unanswered.
+        assert_eq!(r.tftp.retransmitted, 0, "{r}");
+        assert_eq!(
+            r.stage_retries + r.stage_refetches + r.ftp_retries,
+            0,
+            "{r}"
+        );
+    });
+}
+
+#[test]
+fn clients_under_loss_duplication_and_reordering() {
+    check_seeds(4, |seed| {
+        let mut f = Fleet::new(20, seed);
+        f.weather = LinkFaults::lossy(10.0, 2.0, 10.0);
+        let r = f.run();
+        assert_eq!(r.byte_exact, 20, "{r}");
+        assert!(r.tftp.retransmitted > 0 && r.bootp.retransmitted > 0, "{r}");
+    });
+}
+
+#[test]
+fn server_crash_between_stages() {
+    check_seeds(4, |seed| {
+        let mut f = Fleet::new(40, seed);
+        f.weather = LinkFaults::lossy(5.0, 1.0, 5.0);
+        f.crash = Some(Crash {
+            at: Instant::from_millis(1_500),
+            down: Duration::from_secs(3),
+        });
+        let r = f.run();
+        eprintln!("{r}");
+        assert_eq!(r.byte_exact, 40, "{r}");
+        assert_eq!(r.server_boots, 2);
+    });
+}
+
+#[test]
+fn server_crash_during_the_ftp_phase() {
+    check_seeds(2, |seed| {
+        let mut f = Fleet::new(40, seed);
+        f.weather = LinkFaults::lossy(5.0, 1.0, 5.0);
+        // The clients' boot phases end with ten seconds of silence from
+        // about 10.3 s on: at 11 s some are logged in and fetching.
+        f.crash = Some(Crash {
+            at: Instant::from_secs(11),
+            down: Duration::from_secs(2),
+        });
+        let r = f.run();
+        assert_eq!(r.byte_exact, 40, "{r}");
+        assert!(r.ftp_retries > 0 && r.stats.resets > 0, "{r}");
+    });
+}
+
+#[test]
+fn the_same_seed_gives_the_same_run() {
+    let run = |seed| {
+        let mut f = Fleet::new(10, seed);
+        f.weather = LinkFaults::lossy(10.0, 2.0, 10.0);
+        f.crash = Some(Crash {
+            at: Instant::from_millis(500),
+            down: Duration::from_secs(1),
+        });
+        let r = f.run();
+        (r.trace_hash, r.stats, r.last_finished)
+    };
+    let a = run(7);
+    assert_eq!(a, run(7));
+    assert_ne!(a.0, run(8).0);
+}
