@@ -1115,15 +1115,15 @@ impl Sim {
         self.net.nodes[host].boot
     }
 
-    /// The host's program, if it is of type `T` and running.
+    /// The host's program, if the host exists, runs, and runs a `T`.
     pub fn app<T: App>(&self, host: HostId) -> Option<&T> {
-        let app: &dyn Any = self.hosts[host].app.as_deref()?;
+        let app: &dyn Any = self.hosts.get(host)?.app.as_deref()?;
         app.downcast_ref()
     }
 
     /// The host's program, mutably.
     pub fn app_mut<T: App>(&mut self, host: HostId) -> Option<&mut T> {
-        let app: &mut dyn Any = self.hosts[host].app.as_deref_mut()?;
+        let app: &mut dyn Any = self.hosts.get_mut(host)?.app.as_deref_mut()?;
         app.downcast_mut()
     }
 
