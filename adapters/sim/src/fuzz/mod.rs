@@ -16,6 +16,8 @@ pub mod ftp_command;
 pub mod ftp_reply;
 pub mod ftp_server_session;
 pub mod manifest;
+pub mod plan_policy;
+pub mod provision_flow;
 pub mod tftp_client_transfer;
 pub mod tftp_packet;
 pub mod tftp_server_transfer;
@@ -34,6 +36,8 @@ pub const TARGETS: &[(&str, Harness)] = &[
     ("ftp_reply", ftp_reply::run),
     ("ftp_server_session", ftp_server_session::run),
     ("manifest", manifest::run),
+    ("plan_policy", plan_policy::run),
+    ("provision_flow", provision_flow::run),
     ("tftp_client_transfer", tftp_client_transfer::run),
     ("tftp_packet", tftp_packet::run),
     ("tftp_server_transfer", tftp_server_transfer::run),
