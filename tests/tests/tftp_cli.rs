@@ -164,7 +164,18 @@ fn netascii_through_the_cli() {
     let root = tempfile::tempdir().unwrap();
     let text = b"alpha\nbeta\r\ngamma\rdelta\n".repeat(500);
     std::fs::write(root.path().join("t.txt"), &text).unwrap();
-    let (server, addr) = serve(&["--root", ".", "--listen", "127.0.0.1:0"], root.path());
+    // Busy polling off: the loop sleeps between every datagram.
+    let (server, addr) = serve(
+        &[
+            "--root",
+            ".",
+            "--listen",
+            "127.0.0.1:0",
+            "--busy-poll-us",
+            "0",
+        ],
+        root.path(),
+    );
     let out = root.path().join("back.txt");
     let o = netboot(&[
         "tftp",
@@ -237,7 +248,7 @@ fn configuration_file_with_flag_overrides() {
     std::fs::write(
         &conf,
         format!(
-            "[tftp]\nroot = {:?}\nlisten = [\"127.0.0.1:1\"]\nwritable = true\nmax_blksize = 512\n",
+            "[tftp]\nroot = {:?}\nlisten = [\"127.0.0.1:1\"]\nwritable = true\nmax_blksize = 512\nbusy_poll_us = 50\n",
             root.path()
         ),
     )

@@ -134,6 +134,7 @@ struct TftpTable {
     max_blksize: Option<u16>,
     max_windowsize: Option<u16>,
     max_transfers: Option<usize>,
+    busy_poll_us: Option<u64>,
 }
 
 #[derive(Deserialize, Default)]
@@ -332,7 +333,11 @@ fn settings(args: ServeArgs) -> Result<Settings, CliError> {
             server = server.tftp_listen(l);
         }
         let (blk, win, max) = (tftp.max_blksize, tftp.max_windowsize, tftp.max_transfers);
+        let spin = tftp.busy_poll_us;
         server = server.tftp_options(move |mut t| {
+            if let Some(us) = spin {
+                t = t.busy_poll(std::time::Duration::from_micros(us.min(1_000_000)));
+            }
             if let Some(n) = blk {
                 t = t.max_blksize(n);
             }

@@ -127,6 +127,7 @@ pub struct EventLoop {
     clock: Clock,
     waker: Arc<Waker>,
     stop: Arc<AtomicBool>,
+    busy_poll: std::time::Duration,
 }
 
 impl EventLoop {
@@ -140,7 +141,22 @@ impl EventLoop {
             clock: Clock::new(),
             waker,
             stop: Arc::new(AtomicBool::new(false)),
+            busy_poll: std::time::Duration::ZERO,
         })
+    }
+
+    /// After a wake-up that brought events, keeps polling without sleeping
+    /// for up to `spin` before blocking again (zero, the default: never).
+    ///
+    /// A lockstep peer (a TFTP client acknowledging each block) answers
+    /// within tens of microseconds on a LAN or loopback; a thread that went
+    /// to sleep in the meantime pays a scheduler wake-up, on a virtual
+    /// machine often longer than the answer took. Spinning briefly keeps
+    /// that latency off every round trip, at the price of CPU time while
+    /// traffic flows; an idle loop still sleeps.
+    pub fn busy_poll(&mut self, spin: std::time::Duration) -> &mut Self {
+        self.busy_poll = spin;
+        self
     }
 
     /// The clock services should use to stamp instants.
@@ -187,19 +203,27 @@ impl EventLoop {
             };
             service.start(&mut cx)?;
         }
+        let mut spin = Spin::new(self.busy_poll);
         while !self.stop.load(Ordering::Acquire) {
             let now = self.clock.now();
-            let timeout = self
-                .services
-                .iter()
-                .filter_map(|s| s.deadline())
-                .min()
-                .map(|deadline| self.clock.until(now, deadline));
+            let timeout = if spin.before_poll(std::time::Instant::now()) {
+                Some(std::time::Duration::ZERO)
+            } else {
+                self.services
+                    .iter()
+                    .filter_map(|s| s.deadline())
+                    .min()
+                    .map(|deadline| self.clock.until(now, deadline))
+            };
             match self.poll.poll(&mut events, timeout) {
                 Ok(()) => {}
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(e),
             }
+            spin.after_poll(
+                std::time::Instant::now(),
+                events.iter().any(|e| e.token() != WAKER),
+            );
             let now = self.clock.now();
             for event in events.iter() {
                 if event.token() == WAKER {
@@ -241,6 +265,78 @@ impl EventLoop {
             service.shutdown(&mut cx);
         }
         Ok(())
+    }
+}
+
+/// Adaptive busy polling (see [`EventLoop::busy_poll`]): after events, the
+/// loop polls without sleeping for up to `budget`. A spin that ends without
+/// events halves the budget, so a peer slower than the spin stops costing
+/// CPU time; events that came within `max` of the previous ones while the
+/// loop slept raise it to twice that gap (a spin would have caught them),
+/// up to `max`.
+#[derive(Debug)]
+struct Spin {
+    max: std::time::Duration,
+    budget: std::time::Duration,
+    /// Spinning until then.
+    until: Option<std::time::Instant>,
+    /// When the last events came.
+    last_events: Option<std::time::Instant>,
+    /// The last poll could sleep.
+    slept: bool,
+}
+
+impl Spin {
+    /// Below this, a budget is zero.
+    const FLOOR: std::time::Duration = std::time::Duration::from_micros(4);
+
+    fn new(max: std::time::Duration) -> Self {
+        Spin {
+            max,
+            budget: max,
+            until: None,
+            last_events: None,
+            slept: false,
+        }
+    }
+
+    /// True: poll without sleeping.
+    fn before_poll(&mut self, now: std::time::Instant) -> bool {
+        match self.until {
+            Some(until) if now < until => return true,
+            Some(_) => {
+                // The spin caught nothing.
+                self.budget /= 2;
+                if self.budget < Self::FLOOR {
+                    self.budget = std::time::Duration::ZERO;
+                }
+                self.until = None;
+            }
+            None => {}
+        }
+        self.slept = true;
+        false
+    }
+
+    /// The poll returned at `now`, with `events` or only for a timer.
+    fn after_poll(&mut self, now: std::time::Instant, events: bool) {
+        if !events {
+            return;
+        }
+        if let Some(last) = self.last_events
+            && self.slept
+        {
+            let gap = now.saturating_duration_since(last);
+            if gap <= self.max {
+                // Slept through something a spin of twice the gap would
+                // have caught (the gap includes the wake-up, so the peer
+                // itself was quicker still).
+                self.budget = self.budget.max((gap * 2).min(self.max));
+            }
+        }
+        self.slept = false;
+        self.last_events = Some(now);
+        self.until = (!self.budget.is_zero()).then(|| now + self.budget);
     }
 }
 
@@ -392,6 +488,48 @@ pub(crate) fn sleep_for(d: Duration) -> Duration {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn spin_follows_a_quick_peer_and_gives_up_on_a_slow_one() {
+        let us = Duration::from_micros;
+        let t0 = std::time::Instant::now();
+        let mut spin = Spin::new(us(200));
+        // Off: never spins.
+        let mut off = Spin::new(Duration::ZERO);
+        off.after_poll(t0, true);
+        assert!(!off.before_poll(t0));
+        // Events: spin for the budget.
+        spin.after_poll(t0, true);
+        assert!(spin.before_poll(t0 + us(50)));
+        // An answer within the spin keeps the budget.
+        spin.after_poll(t0 + us(60), true);
+        assert!(spin.before_poll(t0 + us(250)));
+        // Spins that catch nothing halve it, down to nothing.
+        let mut t = t0 + us(60);
+        for expected in [100_000, 50_000, 25_000, 12_500, 6_250, 0] {
+            assert!(!spin.before_poll(t + us(1_000)), "spun past the budget");
+            t += us(10_000);
+            spin.after_poll(t, true);
+            assert_eq!(spin.budget, Duration::from_nanos(expected));
+        }
+        assert!(!spin.before_poll(t));
+        // A slow peer (answers after 1 ms of sleep) does not bring it back.
+        spin.after_poll(t + us(1_000), true);
+        assert_eq!(spin.budget, Duration::ZERO);
+        // A quick one does: an answer 120 µs after the last sets it to
+        // twice that, within the maximum.
+        assert!(!spin.before_poll(t + us(1_000)));
+        spin.after_poll(t + us(1_080), true);
+        assert_eq!(spin.budget, us(160));
+        assert!(spin.before_poll(t + us(1_200)));
+        spin.after_poll(t + us(1_200), true);
+        // A spin failing once does not stop it for a peer that keeps
+        // answering quickly.
+        assert!(!spin.before_poll(t + us(1_365)));
+        assert_eq!(spin.budget, us(80));
+        spin.after_poll(t + us(1_390), true);
+        assert_eq!(spin.budget, us(200));
+    }
 
     #[test]
     fn timer_queue_orders_and_pops_due() {

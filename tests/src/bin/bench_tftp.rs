@@ -33,6 +33,7 @@ struct Args {
     runs: usize,
     lossy: bool,
     loss_percent: u64,
+    no_spin_too: bool,
 }
 
 fn parse_args() -> Args {
@@ -41,6 +42,7 @@ fn parse_args() -> Args {
         runs: 5,
         lossy: false,
         loss_percent: 5,
+        no_spin_too: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
@@ -54,6 +56,7 @@ fn parse_args() -> Args {
             "--runs" => args.runs = value().max(1),
             "--loss-percent" => args.loss_percent = value() as u64,
             "--lossy" => args.lossy = true,
+            "--no-spin-too" => args.no_spin_too = true,
             _ => usage(),
         }
     }
@@ -61,7 +64,9 @@ fn parse_args() -> Args {
 }
 
 fn usage() -> ! {
-    eprintln!("usage: bench_tftp [--size-mib N] [--runs N] [--lossy [--loss-percent P]]");
+    eprintln!(
+        "usage: bench_tftp [--size-mib N] [--runs N] [--no-spin-too] [--lossy [--loss-percent P]]"
+    );
     std::process::exit(2)
 }
 
@@ -113,8 +118,8 @@ fn wait_ready(addr: SocketAddr) -> bool {
     .is_some()
 }
 
-fn start_servers(root: &Path, work: &Path) -> Vec<Server> {
-    let mut servers = Vec::new();
+/// Starts `netboot tftp serve` on `root` with `extra` flags.
+fn start_netboot(name: &'static str, root: &Path, extra: &[&str]) -> Server {
     let netboot = std::env::current_exe()
         .unwrap()
         .parent()
@@ -127,16 +132,24 @@ fn start_servers(root: &Path, work: &Path) -> Vec<Server> {
             .args(["tftp", "serve", "--root"])
             .arg(root)
             .args(["--listen", &format!("127.0.0.1:{port}")])
-            .args(["--max-windowsize", "64"]),
+            .args(["--max-windowsize", "64"])
+            .args(extra),
     )
     .expect("netboot binary next to bench_tftp (cargo build --release -p netboot-cli)");
     let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
     assert!(wait_ready(addr), "netboot tftp serve did not start");
-    servers.push(Server {
-        name: "netboot",
+    Server {
+        name,
         addr,
         _guard: guard,
-    });
+    }
+}
+
+/// Our server first (the ratios compare it with the peers), then the peers,
+/// then (with `no_spin_too`) our server without busy polling, which is not
+/// counted as a peer.
+fn start_servers(root: &Path, work: &Path, no_spin_too: bool) -> Vec<Server> {
+    let mut servers = vec![start_netboot("netboot", root, &[])];
     if let Some(atftpd) = find_program("atftpd") {
         let port = free_udp_port();
         let guard = ChildGuard::spawn(
@@ -189,6 +202,13 @@ fn start_servers(root: &Path, work: &Path) -> Vec<Server> {
         } else {
             eprintln!("dnsmasq needs port 69 in a private namespace (run as root): left out");
         }
+    }
+    if no_spin_too {
+        servers.push(start_netboot(
+            "netboot no-spin",
+            root,
+            &["--busy-poll-us", "0"],
+        ));
     }
     servers
 }
@@ -269,7 +289,7 @@ fn run(args: &Args) {
     std::fs::write(&file, netboot_tests::test_bytes(100, size as usize)).unwrap();
     std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
     let out = work.path().join("out.bin");
-    let servers = start_servers(root.path(), work.path());
+    let servers = start_servers(root.path(), work.path(), args.no_spin_too);
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
         .and_then(|c| {
@@ -411,7 +431,9 @@ fn print_row(label: &str, servers: &[Server], row: &[Result<f64, String>]) {
     let ours = row[0].as_ref().ok();
     let best_peer = row[1..]
         .iter()
-        .filter_map(|r| r.as_ref().ok())
+        .zip(&servers[1..])
+        .filter(|(_, s)| !s.name.starts_with("netboot"))
+        .filter_map(|(r, _)| r.as_ref().ok())
         .copied()
         .reduce(f64::min);
     let ratio = match (ours, best_peer) {

@@ -491,6 +491,7 @@ impl NetbootServer {
         }
         let mut tftp_addrs = Vec::new();
         if let Some(builder) = parts.tftp {
+            ev.busy_poll(builder.spin());
             let service = builder.build()?;
             tftp_addrs = service.local_addrs().to_vec();
             ev.add(Box::new(service));

@@ -46,7 +46,12 @@ pub struct TftpServer {
     max_transfers: usize,
     on_complete: Option<OnComplete>,
     verbose: bool,
+    busy_poll: std::time::Duration,
 }
+
+/// How long [`TftpServer::spawn`]'s loop keeps polling without sleeping
+/// after traffic, by default (see [`EventLoop::busy_poll`]).
+pub const DEFAULT_BUSY_POLL: std::time::Duration = std::time::Duration::from_micros(200);
 
 impl TftpServer {
     /// A read-only server of `root`, to listen on `0.0.0.0:69` unless
@@ -58,6 +63,7 @@ impl TftpServer {
             default_bind: SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 69),
             config: ServerConfig::default(),
             max_transfers: 1024,
+            busy_poll: DEFAULT_BUSY_POLL,
             on_complete: None,
             verbose: false,
         }
@@ -183,6 +189,20 @@ impl TftpServer {
         self
     }
 
+    /// How long the server's loop keeps polling without sleeping after
+    /// traffic ([`DEFAULT_BUSY_POLL`]; zero: sleep at once). It takes a
+    /// scheduler wake-up off each lockstep round trip at the price of CPU
+    /// time while transfers run; see [`EventLoop::busy_poll`].
+    pub fn busy_poll(mut self, spin: std::time::Duration) -> Self {
+        self.busy_poll = spin;
+        self
+    }
+
+    /// The loop's spin after traffic, as set by [`TftpServer::busy_poll`].
+    pub(crate) fn spin(&self) -> std::time::Duration {
+        self.busy_poll
+    }
+
     /// Consecutive timeouts before a transfer is abandoned (default 8).
     pub fn max_retries(mut self, n: u8) -> Self {
         self.config.transfer.max_retries = n;
@@ -286,9 +306,11 @@ impl TftpServer {
 
     /// Binds and runs the server on its own thread.
     pub fn spawn(self) -> io::Result<ServerHandle> {
+        let spin = self.busy_poll;
         let (service, root) = self.build_with_root()?;
         let addrs = service.local_addrs().to_vec();
         let mut ev = EventLoop::new()?;
+        ev.busy_poll(spin);
         ev.add(Box::new(service));
         let handle = ev.spawn("netboot-tftp")?;
         Ok(ServerHandle {

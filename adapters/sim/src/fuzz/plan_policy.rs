@@ -180,7 +180,10 @@ fn check(policy: &PlanPolicy<ProfileTable, TRACKED>, restored: &[bool; 10]) {
     let mut file = String::from(progressfile::HEADER);
     file.push('\n');
     for (addr, stage) in plan.progress() {
-        let count = plan.profiles().stage_count(addr).expect("tracked clients have stages");
+        let count = plan
+            .profiles()
+            .stage_count(addr)
+            .expect("tracked clients have stages");
         let i = (0..10u8).find(|&i| hw(i).as_bytes() == addr);
         let may_overshoot = i.is_none_or(|i| restored[usize::from(i)]);
         assert!(stage <= count || may_overshoot, "stage {stage} of {count}");

@@ -37,8 +37,16 @@ const FILES: [&[u8]; 8] = [
     b"boot/stage1.bin\0trailing",
 ];
 const REPLIES: [&str; 10] = [
-    "220 ready", "331 password", "230 in", "200 ok", "227 Entering Passive Mode (10,0,0,1,4,1)",
-    "229 Entering Extended Passive Mode (|||1025|)", "150 opening", "226 done", "550 no", "421 bye",
+    "220 ready",
+    "331 password",
+    "230 in",
+    "200 ok",
+    "227 Entering Passive Mode (10,0,0,1,4,1)",
+    "229 Entering Extended Passive Mode (|||1025|)",
+    "150 opening",
+    "226 done",
+    "550 no",
+    "421 bye",
 ];
 
 /// Runs one input.
@@ -85,7 +93,8 @@ pub fn run(data: &[u8]) {
             1..=3 => {
                 let len = usize::from(take(1).first().copied().unwrap_or(0));
                 let mut bytes = take(len).to_vec();
-                let channel = [Channel::Bootp, Channel::Tftp, Channel::FtpControl][usize::from(op % 9 - 1)];
+                let channel =
+                    [Channel::Bootp, Channel::Tftp, Channel::FtpControl][usize::from(op % 9 - 1)];
                 flow.handle_datagram(now, channel, tid, &mut bytes);
             }
             4 => {
@@ -102,9 +111,10 @@ pub fn run(data: &[u8]) {
             }
             5 => {
                 let args = take(2);
-                let mut line = REPLIES[usize::from(args.first().copied().unwrap_or(0)) % REPLIES.len()]
-                    .as_bytes()
-                    .to_vec();
+                let mut line = REPLIES
+                    [usize::from(args.first().copied().unwrap_or(0)) % REPLIES.len()]
+                .as_bytes()
+                .to_vec();
                 if args.get(1).is_some_and(|b| b & 1 == 1) {
                     line.extend_from_slice(b"\r\n");
                 }
