@@ -6,6 +6,10 @@
 //! and configuration, shows progress and turns failures into one-line
 //! messages and distinct exit codes (see [`exit`]).
 
+// The argument structs' doc comments are clap's help text, where brackets
+// are literal (`[default: 69]`, `ftp://[user[:password]@]host`), not links.
+#![allow(rustdoc::broken_intra_doc_links)]
+
 mod bootp;
 mod demo;
 mod exit;

@@ -50,7 +50,7 @@
 //! gives them back with [`Server::restore`] at start.
 //!
 //! Which server and file a client boots is decided by a
-//! [`BootPolicy`](super::policy::BootPolicy), which may also keep the server
+//! [`BootPolicy`], which may also keep the server
 //! silent towards a client; [`Server::hw_for_ip`] and [`Server::ip_for_hw`]
 //! map between the two kinds of address for callers that only know one.
 

@@ -42,6 +42,7 @@ mod udp;
 
 pub use client::{Client, ClientError, Prepared, Progress, Stats, result_of};
 pub use server::{
-    ServerHandle, ServerParts, TftpServer, address_for, describe_completion, reachable,
+    DEFAULT_BUSY_POLL, ServerHandle, ServerParts, TftpServer, address_for, describe_completion,
+    reachable,
 };
 pub use service::{Completion, OnComplete, TRANSFER_MEMORY, TftpService, log_completion};

@@ -1,4 +1,4 @@
-//! The generic glue between a [`ServerSession`](super::ServerSession) and
+//! The generic glue between a [`ServerSession`] and
 //! any [`Storage`]: every adapter (mio, async-std, the simulator, firmware)
 //! answers storage events and moves file data through these functions, so
 //! none of them repeats the logic.
@@ -9,7 +9,7 @@
 //! * [`SendPump`] fills data-connection buffers from a reader (with `TYPE A`
 //!   conversion when asked); [`ReceivePump`] writes received data (likewise)
 //!   and commits the upload at the end.
-//! * Listings come from [`Listing`](crate::ftp::listing::Listing).
+//! * Listings come from [`Listing`].
 
 use super::event::{StorageAnswer, StorageOp};
 use super::{ServerSession, SessionError};

@@ -4,7 +4,7 @@
 //! CRLF-terminated lines. This module parses and emits the pieces of that
 //! stream without copying or allocating:
 //!
-//! * [`line`]: the bounded line assembler both session machines use, with the
+//! * [`line`](mod@line): the bounded line assembler both session machines use, with the
 //!   Telnet escapes (`IAC IP`, `IAC DM`, option negotiation) removed;
 //! * [`command`]: [`Command`], every verb of RFC 959, RFC 2389 (`FEAT`,
 //!   `OPTS`), RFC 2428 (`EPRT`, `EPSV`) and RFC 3659 (`SIZE`, `MDTM`, `REST`,
