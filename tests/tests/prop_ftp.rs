@@ -393,15 +393,6 @@ fn run(case: &Case) -> Result<(), TestCaseError> {
         }
     }
     sim.run();
-    eprintln!(
-        "DBG {:?}",
-        sim.app::<FtpClient>(client)
-            .unwrap()
-            .results
-            .iter()
-            .map(|r| r.result)
-            .collect::<Vec<_>>()
-    );
     prop_assert_eq!(store_files(&sim), model, "at the end");
     prop_assert_eq!(sim.app::<FtpServer>(server).unwrap().active(), 0);
     Ok(())
