@@ -77,6 +77,38 @@ pub enum Step {
     Ftp(TransferRecord),
 }
 
+/// Clients already reported as silenced: a finished client asks about ten
+/// times before it concludes that the boot phase is over, and one step
+/// line says it all. A client is reported again once it has been answered
+/// again (its plan was reset).
+#[derive(Default)]
+struct QuietClients(std::collections::HashSet<HwAddr>);
+
+impl QuietClients {
+    /// Bounds the set (a table of every MAC ever seen would grow without
+    /// limit); past it, repeats are reported again.
+    const MAX: usize = 65_536;
+
+    /// True when `event` deserves a step line.
+    fn report(&mut self, event: &BootpEvent) -> bool {
+        match event {
+            BootpEvent::Silenced { hw } => {
+                if self.0.len() >= Self::MAX {
+                    self.0.clear();
+                }
+                self.0.insert(*hw)
+            }
+            BootpEvent::Offered { hw, .. }
+            | BootpEvent::Acked { hw, .. }
+            | BootpEvent::BootpReplied { hw, .. } => {
+                self.0.remove(hw);
+                true
+            }
+            _ => true,
+        }
+    }
+}
+
 /// One line per step, for a server's standard output.
 impl fmt::Display for Step {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -421,8 +453,9 @@ impl NetbootServer {
                 }
             }
             let (plan, on_step) = (plan.clone(), on_step.clone());
+            let mut quiet = QuietClients::default();
             let driver = driver.on_event(Box::new(move |event, _| {
-                if event.is_client_step() {
+                if event.is_client_step() && quiet.report(event) {
                     emit(&on_step, Step::Bootp(event.clone()));
                 }
                 drain_plan(&plan, &on_step);
@@ -596,5 +629,30 @@ impl NetbootHandle {
     /// Waits until the server stops (after a [`Stopper::stop`]).
     pub fn join(self) -> io::Result<()> {
         self.handle.join()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_silenced_client_is_reported_once_until_it_is_answered_again() {
+        let hw = HwAddr::ethernet([2, 0, 0, 0, 0, 1]);
+        let other = HwAddr::ethernet([2, 0, 0, 0, 0, 2]);
+        let mut quiet = QuietClients::default();
+        let silenced = |hw| BootpEvent::Silenced { hw };
+        assert!(quiet.report(&silenced(hw)));
+        assert!(!quiet.report(&silenced(hw)));
+        assert!(!quiet.report(&silenced(hw)));
+        assert!(quiet.report(&silenced(other)));
+        let offered = BootpEvent::Offered {
+            hw,
+            ip: Ipv4Addr::new(10, 0, 0, 100),
+            file: Default::default(),
+        };
+        assert!(quiet.report(&offered));
+        assert!(quiet.report(&silenced(hw)));
+        assert!(!quiet.report(&silenced(other)));
     }
 }
