@@ -186,6 +186,9 @@ fn serve_and_provision_processes_then_a_clean_stop_saves_state() {
     ] {
         assert!(log.contains(&step), "missing {step:?}:\n{log}");
     }
+    // The client asked several times before concluding it was done; the
+    // server said so once.
+    assert_eq!(log.matches("no answer to").count(), 1, "{log}");
     let Serve { guard, log, .. } = s;
     guard.signal("TERM");
     let (status, _, _) = guard.wait_timeout(Duration::from_secs(10));
