@@ -3,8 +3,8 @@
 //! and a scripted FTP server, all in memory. Time jumps straight to the next
 //! deadline, so a run that would take minutes on a wire takes milliseconds.
 
+use core::net::{Ipv4Addr, SocketAddr};
 use std::collections::VecDeque;
-use std::net::{Ipv4Addr, SocketAddr};
 
 use sha2::Digest;
 

@@ -1,8 +1,8 @@
 //! Machine tests: a client and a server transfer driven on virtual time over
 //! a simulated link with seeded loss, duplication, reordering and latency.
 
+use core::net::SocketAddr;
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
 use std::vec::Vec;
 
 use super::glue::{self, Accepted, Files};
