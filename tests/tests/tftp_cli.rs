@@ -238,6 +238,22 @@ fn bad_root_bad_port_and_bad_values() {
     ] {
         assert_eq!(netboot(args).status.code(), Some(2), "{args:?}");
     }
+    // A spin of more than a second is refused as configuration.
+    let o = netboot(&[
+        "tftp",
+        "serve",
+        "--root",
+        ".",
+        "--listen",
+        "127.0.0.1:0",
+        "--busy-poll-us",
+        "2000000",
+    ]);
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    assert_eq!(
+        stderr(&o).trim(),
+        "netboot: busy_poll_us must be at most 1000000 (one second)"
+    );
 }
 
 #[test]

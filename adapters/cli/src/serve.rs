@@ -333,10 +333,10 @@ fn settings(args: ServeArgs) -> Result<Settings, CliError> {
             server = server.tftp_listen(l);
         }
         let (blk, win, max) = (tftp.max_blksize, tftp.max_windowsize, tftp.max_transfers);
-        let spin = tftp.busy_poll_us;
+        let spin = tftp.busy_poll_us.map(crate::tftp::busy_poll).transpose()?;
         server = server.tftp_options(move |mut t| {
-            if let Some(us) = spin {
-                t = t.busy_poll(std::time::Duration::from_micros(us.min(1_000_000)));
+            if let Some(spin) = spin {
+                t = t.busy_poll(spin);
             }
             if let Some(n) = blk {
                 t = t.max_blksize(n);

@@ -166,6 +166,17 @@ struct TftpConfig {
     busy_poll_us: Option<u64>,
 }
 
+/// The server loop's spin after traffic, from `busy_poll_us`: at most a
+/// second (a longer spin is a misconfiguration, not a tuning).
+pub(crate) fn busy_poll(micros: u64) -> Result<Duration, CliError> {
+    if micros > 1_000_000 {
+        return Err(CliError::config(
+            "busy_poll_us must be at most 1000000 (one second)",
+        ));
+    }
+    Ok(Duration::from_micros(micros))
+}
+
 /// Runs a `tftp` subcommand.
 pub fn run(cmd: TftpCommand) -> Result<(), CliError> {
     match cmd {
@@ -230,7 +241,7 @@ fn serve(a: ServeArgs) -> Result<(), CliError> {
         builder = builder.max_transfers(n);
     }
     if let Some(us) = a.busy_poll_us.or(file.busy_poll_us) {
-        builder = builder.busy_poll(std::time::Duration::from_micros(us.min(1_000_000)));
+        builder = builder.busy_poll(busy_poll(us)?);
     }
     let signals = signal_hook::iterator::Signals::new([
         signal_hook::consts::SIGINT,

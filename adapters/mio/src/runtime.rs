@@ -127,7 +127,7 @@ pub struct EventLoop {
     clock: Clock,
     waker: Arc<Waker>,
     stop: Arc<AtomicBool>,
-    busy_poll: std::time::Duration,
+    busy_poll: Duration,
 }
 
 impl EventLoop {
@@ -141,7 +141,7 @@ impl EventLoop {
             clock: Clock::new(),
             waker,
             stop: Arc::new(AtomicBool::new(false)),
-            busy_poll: std::time::Duration::ZERO,
+            busy_poll: Duration::ZERO,
         })
     }
 
@@ -154,7 +154,7 @@ impl EventLoop {
     /// machine often longer than the answer took. Spinning briefly keeps
     /// that latency off every round trip, at the price of CPU time while
     /// traffic flows; an idle loop still sleeps.
-    pub fn busy_poll(&mut self, spin: std::time::Duration) -> &mut Self {
+    pub fn busy_poll(&mut self, spin: Duration) -> &mut Self {
         self.busy_poll = spin;
         self
     }
@@ -206,8 +206,8 @@ impl EventLoop {
         let mut spin = Spin::new(self.busy_poll);
         while !self.stop.load(Ordering::Acquire) {
             let now = self.clock.now();
-            let timeout = if spin.before_poll(std::time::Instant::now()) {
-                Some(std::time::Duration::ZERO)
+            let timeout = if spin.before_poll(now) {
+                Some(Duration::ZERO)
             } else {
                 self.services
                     .iter()
@@ -220,11 +220,8 @@ impl EventLoop {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(e),
             }
-            spin.after_poll(
-                std::time::Instant::now(),
-                events.iter().any(|e| e.token() != WAKER),
-            );
             let now = self.clock.now();
+            spin.after_poll(now, events.iter().any(|e| e.token() != WAKER));
             for event in events.iter() {
                 if event.token() == WAKER {
                     continue;
@@ -276,21 +273,21 @@ impl EventLoop {
 /// up to `max`.
 #[derive(Debug)]
 struct Spin {
-    max: std::time::Duration,
-    budget: std::time::Duration,
+    max: Duration,
+    budget: Duration,
     /// Spinning until then.
-    until: Option<std::time::Instant>,
+    until: Option<Instant>,
     /// When the last events came.
-    last_events: Option<std::time::Instant>,
+    last_events: Option<Instant>,
     /// The last poll could sleep.
     slept: bool,
 }
 
 impl Spin {
     /// Below this, a budget is zero.
-    const FLOOR: std::time::Duration = std::time::Duration::from_micros(4);
+    const FLOOR: Duration = Duration::from_micros(4);
 
-    fn new(max: std::time::Duration) -> Self {
+    fn new(max: Duration) -> Self {
         Spin {
             max,
             budget: max,
@@ -301,14 +298,14 @@ impl Spin {
     }
 
     /// True: poll without sleeping.
-    fn before_poll(&mut self, now: std::time::Instant) -> bool {
+    fn before_poll(&mut self, now: Instant) -> bool {
         match self.until {
             Some(until) if now < until => return true,
             Some(_) => {
                 // The spin caught nothing.
                 self.budget /= 2;
                 if self.budget < Self::FLOOR {
-                    self.budget = std::time::Duration::ZERO;
+                    self.budget = Duration::ZERO;
                 }
                 self.until = None;
             }
@@ -319,7 +316,7 @@ impl Spin {
     }
 
     /// The poll returned at `now`, with `events` or only for a timer.
-    fn after_poll(&mut self, now: std::time::Instant, events: bool) {
+    fn after_poll(&mut self, now: Instant, events: bool) {
         if !events {
             return;
         }
@@ -492,7 +489,7 @@ mod tests {
     #[test]
     fn spin_follows_a_quick_peer_and_gives_up_on_a_slow_one() {
         let us = Duration::from_micros;
-        let t0 = std::time::Instant::now();
+        let t0 = Instant::from_secs(1);
         let mut spin = Spin::new(us(200));
         // Off: never spins.
         let mut off = Spin::new(Duration::ZERO);

@@ -46,12 +46,12 @@ pub struct TftpServer {
     max_transfers: usize,
     on_complete: Option<OnComplete>,
     verbose: bool,
-    busy_poll: std::time::Duration,
+    busy_poll: Duration,
 }
 
 /// How long [`TftpServer::spawn`]'s loop keeps polling without sleeping
 /// after traffic, by default (see [`EventLoop::busy_poll`]).
-pub const DEFAULT_BUSY_POLL: std::time::Duration = std::time::Duration::from_micros(200);
+pub const DEFAULT_BUSY_POLL: Duration = Duration::from_micros(200);
 
 impl TftpServer {
     /// A read-only server of `root`, to listen on `0.0.0.0:69` unless
@@ -193,13 +193,13 @@ impl TftpServer {
     /// traffic ([`DEFAULT_BUSY_POLL`]; zero: sleep at once). It takes a
     /// scheduler wake-up off each lockstep round trip at the price of CPU
     /// time while transfers run; see [`EventLoop::busy_poll`].
-    pub fn busy_poll(mut self, spin: std::time::Duration) -> Self {
+    pub fn busy_poll(mut self, spin: Duration) -> Self {
         self.busy_poll = spin;
         self
     }
 
     /// The loop's spin after traffic, as set by [`TftpServer::busy_poll`].
-    pub(crate) fn spin(&self) -> std::time::Duration {
+    pub(crate) fn spin(&self) -> Duration {
         self.busy_poll
     }
 
