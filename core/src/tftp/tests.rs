@@ -803,23 +803,30 @@ fn receiver_does_not_feed_a_sorcerers_apprentice_sender() {
     assert_eq!(&buf[..tx.len], b"\x00\x04\x00\x01", "lost ACK answered");
 }
 
+/// The transfer a server with [`server_config`] starts for `request` from
+/// [`CLIENT`].
+fn accept_from_client(store: &mut MemStore, request: &[u8]) -> (Transfer, Files<MemStore>) {
+    let server = Server::new(server_config());
+    let mut buf = [0u8; 700];
+    match glue::accept(
+        &server,
+        store,
+        Instant::ZERO,
+        addr(CLIENT),
+        request,
+        &mut buf,
+    ) {
+        Accepted::Transfer(t, files) => (t, files),
+        _ => panic!("not accepted"),
+    }
+}
+
 #[test]
 fn an_error_while_dallying_does_not_undo_success() {
     // Found by the fuzzer: the upload is complete and acknowledged, then the
     // peer sends an ERROR. The transfer ends, still with one outcome: Done.
-    let server = Server::new(server_config());
     let mut store = MemStore::new();
-    let mut buf = [0u8; 700];
-    let Accepted::Transfer(mut t, mut files) = glue::accept(
-        &server,
-        &mut store,
-        Instant::ZERO,
-        addr(CLIENT),
-        b"\x00\x02up\x00octet\x00",
-        &mut buf,
-    ) else {
-        panic!("not accepted")
-    };
+    let (mut t, mut files) = accept_from_client(&mut store, b"\x00\x02up\x00octet\x00");
     let mut events = Vec::new();
     let mut tx = vec![0u8; 700];
     let mut drive = |t: &mut Transfer,
@@ -1134,5 +1141,53 @@ fn server_port_answers_bad_requests() {
             Accepted::Transfer(..) => panic!("accepted {bytes:?}"),
         };
         assert_eq!(got, *code, "{bytes:?}");
+    }
+}
+
+#[test]
+fn a_batched_window_sends_its_first_block_alone_then_the_rest_in_one_run() {
+    let content = file(21, 512 * 40);
+    let mut store = MemStore::new();
+    store.insert("w", content.clone());
+    let (mut t, mut files) =
+        accept_from_client(&mut store, b"\x00\x01w\x00octet\x00windowsize\x0016\x00");
+    // Each send as (datagrams, segment size), and every datagram's bytes.
+    let mut drive = |t: &mut Transfer, files: &mut Files<MemStore>, rx: &mut [u8]| {
+        let mut sends = Vec::new();
+        let mut datagrams = Vec::new();
+        let mut batch = vec![0u8; glue::MAX_BATCH_BYTES];
+        glue::drive_batched(
+            t,
+            files,
+            &mut store,
+            Instant::ZERO,
+            &mut batch,
+            64,
+            rx,
+            None,
+            &mut |bytes, segment, to| {
+                assert_eq!(to, addr(CLIENT));
+                sends.push((bytes.len().div_ceil(segment), segment));
+                datagrams.extend(bytes.chunks(segment).map(<[u8]>::to_vec));
+            },
+            &mut |_, _| {},
+        );
+        (sends, datagrams)
+    };
+    let (sends, datagrams) = drive(&mut t, &mut files, &mut []);
+    assert_eq!(sends, [(1, 16)]);
+    assert_eq!(datagrams, [b"\x00\x06windowsize\x0016\x00".to_vec()]);
+    let mut ack = b"\x00\x04\x00\x00".to_vec();
+    for first in [1u16, 17] {
+        t.handle_datagram(Instant::ZERO, addr(CLIENT), &ack);
+        let (sends, datagrams) = drive(&mut t, &mut files, &mut ack);
+        assert_eq!(sends, [(1, 516), (15, 516)]);
+        for (i, d) in datagrams.iter().enumerate() {
+            let block = first + i as u16;
+            let at = usize::from(block - 1) * 512;
+            assert_eq!(d[..4], [0, 3, (block >> 8) as u8, block as u8]);
+            assert_eq!(d[4..], content[at..at + 512], "block {block}");
+        }
+        ack = [0, 4, 0, (first + 15) as u8].to_vec();
     }
 }
