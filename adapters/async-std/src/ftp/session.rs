@@ -18,8 +18,7 @@ use std::time::Duration;
 use async_std::io::{ReadExt, WriteExt};
 use async_std::net::{Shutdown, TcpListener, TcpStream};
 use futures_lite::future;
-use netboot_core::ftp::listing::Listing;
-use netboot_core::ftp::server::glue::{self, Opened, ReceivePump, SendPump};
+use netboot_core::ftp::server::glue::{self, Opened, Outgoing, ReceivePump, SendBuffer};
 use netboot_core::ftp::server::{Event, ServerSession, TransferKind, TransferOutcome};
 use netboot_core::rng::Rng;
 use netboot_core::storage::{Storage, StoreError};
@@ -44,13 +43,7 @@ type Pending<T> = Pin<Box<dyn Future<Output = T> + Send>>;
 /// Data moving on the data connection.
 enum Running {
     /// A download or listing, through a buffer.
-    Send {
-        pump: Option<SendPump>,
-        listing: Option<Box<Listing>>,
-        buf: Vec<u8>,
-        start: usize,
-        end: usize,
-    },
+    Send(Box<SendBuffer<Vec<u8>>>),
     /// An upload.
     Receive { pump: ReceivePump, buf: Vec<u8> },
 }
@@ -364,24 +357,11 @@ impl Session {
                     self.connecting = Some(Box::pin(TcpStream::connect(addr)));
                 }
                 Event::Transfer(t) => {
-                    let running = match t.kind {
-                        TransferKind::Retr => Running::Send {
-                            pump: Some(SendPump::new(t.offset, t.ascii)),
-                            listing: None,
-                            buf: vec![0; SEND_BUFFER],
-                            start: 0,
-                            end: 0,
-                        },
-                        TransferKind::List(format, facts) => Running::Send {
-                            pump: None,
-                            listing: Listing::new(t.path, format, facts, unix_now())
-                                .ok()
-                                .map(Box::new),
-                            buf: vec![0; 16 * 1024],
-                            start: 0,
-                            end: 0,
-                        },
-                        TransferKind::Stor => Running::Receive {
+                    let running = match Outgoing::for_transfer(&t, unix_now()) {
+                        Some(what) => {
+                            Running::Send(Box::new(SendBuffer::new(what, vec![0; SEND_BUFFER])))
+                        }
+                        None => Running::Receive {
                             pump: ReceivePump::new(t.ascii),
                             buf: vec![0; RECV_BUFFER],
                         },
@@ -522,29 +502,16 @@ async fn step(
         return Step::Storage(StoreError::Io);
     };
     match &mut t.running {
-        Running::Send {
-            pump,
-            listing,
-            buf,
-            start,
-            end,
-        } => {
-            if *start == *end {
-                let filled = match (pump.as_mut(), listing.as_deref_mut(), reader.as_mut()) {
-                    (Some(p), _, Some(r)) => p.fill(store, r, buf),
-                    (None, Some(l), _) => l.fill(store, buf),
-                    _ => Ok(0),
-                };
-                match filled {
-                    Ok(0) => return Step::Finished,
-                    Ok(n) => (*start, *end) = (0, n),
-                    Err(e) => return Step::Storage(e),
-                }
-            }
-            match (&*data).write(&buf[*start..*end]).await {
+        Running::Send(out) => {
+            let chunk = match out.pending(store, reader.as_mut()) {
+                Ok([]) => return Step::Finished,
+                Ok(chunk) => chunk,
+                Err(e) => return Step::Storage(e),
+            };
+            match (&*data).write(chunk).await {
                 Ok(0) | Err(_) => Step::Lost,
                 Ok(n) => {
-                    *start += n;
+                    out.advance(n);
                     t.bytes += n as u64;
                     Step::Moved(t.bytes)
                 }

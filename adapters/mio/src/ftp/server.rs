@@ -29,8 +29,7 @@ use std::net::{IpAddr, SocketAddr};
 use mio::Interest;
 use mio::event::Event as MioEvent;
 use mio::net::{TcpListener, TcpStream, UnixStream};
-use netboot_core::ftp::listing::Listing;
-use netboot_core::ftp::server::glue::{self, Opened, ReceivePump, SendPump};
+use netboot_core::ftp::server::glue::{self, Opened, Outgoing, ReceivePump, SendBuffer};
 use netboot_core::ftp::server::{
     Event, ServerConfig, ServerSession, TOO_MANY_SESSIONS, TransferKind, TransferOutcome,
 };
@@ -55,13 +54,7 @@ enum Running {
     /// `TYPE I` download through sendfile.
     SendFile { offset: u64 },
     /// Download or listing through a buffer.
-    Send {
-        pump: Option<SendPump>,
-        listing: Option<Box<Listing>>,
-        buf: Vec<u8>,
-        start: usize,
-        end: usize,
-    },
+    Send(Box<SendBuffer<Vec<u8>>>),
     /// Upload through a buffer (`TYPE A`, `APPE`).
     Receive { pump: ReceivePump, buf: Vec<u8> },
     /// `TYPE I` upload through `splice(2)`: socket → pipe → file, without
@@ -444,27 +437,14 @@ impl FtpService {
                     }
                 },
                 Event::Transfer(t) => {
-                    let running = match t.kind {
-                        TransferKind::Retr if !t.ascii && cfg!(target_os = "linux") => {
+                    let running = match (t.kind, Outgoing::for_transfer(&t, unix_now())) {
+                        (TransferKind::Retr, _) if !t.ascii && cfg!(target_os = "linux") => {
                             Running::SendFile { offset: t.offset }
                         }
-                        TransferKind::Retr => Running::Send {
-                            pump: Some(SendPump::new(t.offset, t.ascii)),
-                            listing: None,
-                            buf: vec![0; SEND_BUFFER],
-                            start: 0,
-                            end: 0,
-                        },
-                        TransferKind::List(format, facts) => Running::Send {
-                            pump: None,
-                            listing: Listing::new(t.path, format, facts, unix_now())
-                                .ok()
-                                .map(Box::new),
-                            buf: vec![0; 16 * 1024],
-                            start: 0,
-                            end: 0,
-                        },
-                        TransferKind::Stor => match splice_pipe(t.ascii, conn.write_mode) {
+                        (_, Some(what)) => {
+                            Running::Send(Box::new(SendBuffer::new(what, vec![0; SEND_BUFFER])))
+                        }
+                        (_, None) => match splice_pipe(t.ascii, conn.write_mode) {
                             #[cfg(target_os = "linux")]
                             Some(pipe) => Running::Splice { pipe, pending: 0 },
                             _ => Running::Receive {
@@ -525,23 +505,10 @@ impl FtpService {
                 Some(file) => send_file(data, file, offset, &mut t.bytes),
                 None => Err(Outcome::Storage(netboot_core::storage::StoreError::Io)),
             },
-            Running::Send {
-                pump,
-                listing,
-                buf,
-                start,
-                end,
-            } => send_buffered(
-                data,
-                conn.store.as_mut(),
-                conn.reader.as_mut(),
-                pump.as_mut(),
-                listing.as_deref_mut(),
-                buf,
-                start,
-                end,
-                &mut t.bytes,
-            ),
+            Running::Send(out) => match conn.store.as_mut() {
+                Some(store) => send_buffered(data, store, conn.reader.as_mut(), out, &mut t.bytes),
+                None => Err(Outcome::Storage(netboot_core::storage::StoreError::Io)),
+            },
             Running::Receive { pump, buf } => match (conn.store.as_mut(), conn.writer.as_mut()) {
                 (Some(store), Some(writer)) => {
                     receive(data, store, writer, pump, buf, &mut t.bytes)
@@ -797,44 +764,26 @@ fn send_file(
     ))
 }
 
-#[allow(clippy::too_many_arguments)]
+/// Writes a download or listing until the socket is full or it ends.
+/// `Ok(true)`: everything was sent; `Ok(false)`: would block.
 fn send_buffered(
     data: &mut TcpStream,
-    store: Option<&mut FsStore>,
-    reader: Option<&mut std::fs::File>,
-    pump: Option<&mut SendPump>,
-    listing: Option<&mut Listing>,
-    buf: &mut [u8],
-    start: &mut usize,
-    end: &mut usize,
+    store: &mut FsStore,
+    mut reader: Option<&mut std::fs::File>,
+    out: &mut SendBuffer<Vec<u8>>,
     bytes: &mut u64,
 ) -> Result<bool, Outcome> {
-    let Some(store) = store else {
-        return Err(Outcome::Storage(netboot_core::storage::StoreError::Io));
-    };
-    let (mut pump, mut listing, mut reader) = (pump, listing, reader);
     loop {
-        if *start == *end {
-            let n = match (
-                pump.as_deref_mut(),
-                listing.as_deref_mut(),
-                reader.as_deref_mut(),
-            ) {
-                (Some(p), _, Some(r)) => p.fill(store, r, buf),
-                (None, Some(l), _) => l.fill(store, buf),
-                _ => Ok(0),
-            }
+        let chunk = out
+            .pending(store, reader.as_deref_mut())
             .map_err(Outcome::Storage)?;
-            if n == 0 {
-                return Ok(true);
-            }
-            *start = 0;
-            *end = n;
+        if chunk.is_empty() {
+            return Ok(true);
         }
-        match data.write(&buf[*start..*end]) {
+        match data.write(chunk) {
             Ok(0) => return Err(Outcome::Lost),
             Ok(n) => {
-                *start += n;
+                out.advance(n);
                 *bytes += n as u64;
             }
             Err(e) => return lost_or_block(e),

@@ -2,9 +2,9 @@
 //! [`ServerSession`] per control connection, and a client running a list
 //! of operations through a [`ClientSession`].
 //!
-//! The server answers storage events with [`glue::perform`], moves file
-//! data with [`SendPump`] and [`ReceivePump`] and listings with
-//! [`Listing`], as the mio adapter does; data connections are simulated
+//! The server answers storage events with [`glue::perform`], sends
+//! downloads and listings from an [`Outgoing`] and writes uploads with a
+//! [`ReceivePump`], as the mio adapter does; data connections are simulated
 //! streams, paced by the stream window so that `ABOR` can land in the
 //! middle of a transfer.
 
@@ -14,10 +14,9 @@ use std::net::{SocketAddr, SocketAddrV4};
 use netboot_core::ftp::client::{
     ClientSession, Event as ClientEvent, Failure, ListKind, Request, StoreMode,
 };
-use netboot_core::ftp::listing::Listing;
-use netboot_core::ftp::server::glue::{self, Opened, ReceivePump, SendPump, perform};
+use netboot_core::ftp::server::glue::{self, Opened, Outgoing, ReceivePump, perform};
 use netboot_core::ftp::server::{
-    Event, ServerConfig, ServerSession, StorageAnswer, TransferKind, TransferOutcome,
+    Event, ServerConfig, ServerSession, StorageAnswer, Transfer, TransferKind, TransferOutcome,
 };
 use netboot_core::storage::{MemReader, MemWriter, Storage, StoreError, WriteMode};
 use netboot_core::time::Instant;
@@ -45,14 +44,11 @@ pub struct User {
     pub writable: bool,
 }
 
-enum Source {
-    File(SendPump, MemReader),
-    List(Box<Listing>),
-}
-
 enum Xfer {
     Send {
-        source: Source,
+        source: Box<Outgoing>,
+        /// The file a download reads (none for a listing).
+        reader: Option<MemReader>,
         sent: u64,
         done: bool,
     },
@@ -295,23 +291,24 @@ impl FtpServer {
         let Some(sess) = self.sessions.get_mut(&id) else {
             return;
         };
-        let xfer = match kind {
-            TransferKind::Retr => sess.reader.take().map(|r| Xfer::Send {
-                source: Source::File(SendPump::new(offset, ascii), r),
-                sent: 0,
-                done: false,
-            }),
-            TransferKind::List(format, facts) => {
-                let unix = UNIX_EPOCH_OF_ZERO + now.as_micros() / 1_000_000;
-                Listing::new(path, format, facts, Some(unix))
-                    .ok()
-                    .map(|l| Xfer::Send {
-                        source: Source::List(Box::new(l)),
-                        sent: 0,
-                        done: false,
-                    })
-            }
-            TransferKind::Stor => sess.writer.take().map(|writer| Xfer::Receive {
+        let unix = UNIX_EPOCH_OF_ZERO + now.as_micros() / 1_000_000;
+        let transfer = Transfer {
+            kind,
+            path,
+            offset,
+            ascii,
+        };
+        let send = |source, reader| Xfer::Send {
+            source: Box::new(source),
+            reader,
+            sent: 0,
+            done: false,
+        };
+        let xfer = match Outgoing::for_transfer(&transfer, Some(unix)) {
+            // A download needs the file the session opened.
+            Some(source @ Outgoing::File(_)) => sess.reader.take().map(|r| send(source, Some(r))),
+            Some(source) => Some(send(source, None)),
+            None => sess.writer.take().map(|writer| Xfer::Receive {
                 pump: ReceivePump::new(ascii),
                 writer,
             }),
@@ -342,18 +339,18 @@ impl FtpServer {
         let mut outcome = None;
         let mut upload = false;
         match &mut sess.xfer {
-            Some(Xfer::Send { source, sent, done }) => {
+            Some(Xfer::Send {
+                source,
+                reader,
+                sent,
+                done,
+            }) => {
                 if sess.data_reset {
                     outcome = Some(TransferOutcome::ConnectionLost);
                 } else {
                     while !*done && cx.room(data) > 0 {
                         let want = cx.room(data).clamp(1024, CHUNK);
-                        let got = match source {
-                            Source::File(pump, reader) => {
-                                pump.fill(cx.store, reader, &mut self.buf[..want])
-                            }
-                            Source::List(l) => l.fill(cx.store, &mut self.buf[..want]),
-                        };
+                        let got = source.fill(cx.store, reader.as_mut(), &mut self.buf[..want]);
                         match got {
                             Ok(0) => {
                                 *done = true;

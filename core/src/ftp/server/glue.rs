@@ -10,8 +10,11 @@
 //!   conversion when asked); [`ReceivePump`] writes received data (likewise)
 //!   and commits the upload at the end.
 //! * Listings come from [`Listing`].
+//! * [`Outgoing`] is either of those as one source of download bytes, and
+//!   [`SendBuffer`] keeps what of a filled buffer the data connection has
+//!   not taken yet, for drivers that write to a socket that may take less.
 
-use super::event::{StorageAnswer, StorageOp};
+use super::event::{StorageAnswer, StorageOp, Transfer, TransferKind};
 use super::{ServerSession, SessionError};
 use crate::ftp::ascii::{AsciiDecoder, AsciiEncoder};
 use crate::ftp::listing::{Facts, ListFormat, Listing};
@@ -137,6 +140,137 @@ impl SendPump {
     }
 }
 
+/// What a download or listing sends: the one source every driver fills its
+/// data-connection buffers from.
+///
+/// ```
+/// use netboot_core::ftp::server::glue::Outgoing;
+/// use netboot_core::ftp::server::{Transfer, TransferKind};
+/// use netboot_core::storage::{MemStore, Storage};
+///
+/// let mut store = MemStore::new();
+/// store.insert("f", b"hello".to_vec());
+/// let (mut reader, _) = store.open_read("f").unwrap();
+/// let retr = Transfer { kind: TransferKind::Retr, path: "f", offset: 1, ascii: false };
+/// let mut out = Outgoing::for_transfer(&retr, None).unwrap();
+/// let mut buf = [0u8; 16];
+/// let n = out.fill(&mut store, Some(&mut reader), &mut buf).unwrap();
+/// assert_eq!(&buf[..n], b"ello");
+/// assert_eq!(out.fill(&mut store, Some(&mut reader), &mut buf).unwrap(), 0);
+/// ```
+// The listing variant is large; the core cannot box it (no allocator), so
+// a driver that keeps many of these boxes the whole `Outgoing`.
+#[allow(clippy::large_enum_variant)]
+#[derive(Clone, Debug)]
+pub enum Outgoing {
+    /// A file (`RETR`), read from the reader the session had opened.
+    File(SendPump),
+    /// A listing (`LIST`, `NLST`, `MLSD`).
+    Listing(Listing),
+    /// No bytes: a listing of a path that cannot be listed is empty.
+    Nothing,
+}
+
+impl Outgoing {
+    /// What `transfer` sends, or `None` for an upload. `now_unix` is the
+    /// wall-clock time for `LIST`'s date column.
+    pub fn for_transfer(transfer: &Transfer<'_>, now_unix: Option<u64>) -> Option<Self> {
+        match transfer.kind {
+            TransferKind::Retr => Some(Outgoing::File(SendPump::new(
+                transfer.offset,
+                transfer.ascii,
+            ))),
+            TransferKind::List(format, facts) => Some(
+                Listing::new(transfer.path, format, facts, now_unix)
+                    .map_or(Outgoing::Nothing, Outgoing::Listing),
+            ),
+            TransferKind::Stor => None,
+        }
+    }
+
+    /// Fills `buf` (at least 1 KiB for a listing, see [`Listing::fill`])
+    /// with the next bytes; 0 at the end. A file is read from `reader`;
+    /// without one it fails with [`StoreError::Io`].
+    pub fn fill<S: Storage + ?Sized>(
+        &mut self,
+        store: &mut S,
+        reader: Option<&mut S::Reader>,
+        buf: &mut [u8],
+    ) -> Result<usize, StoreError> {
+        match self {
+            Outgoing::File(pump) => match reader {
+                Some(r) => pump.fill(store, r, buf),
+                None => Err(StoreError::Io),
+            },
+            Outgoing::Listing(l) => l.fill(store, buf),
+            Outgoing::Nothing => Ok(0),
+        }
+    }
+}
+
+/// An [`Outgoing`] with its buffer, for a driver whose socket may take
+/// less than it is offered: [`pending`](Self::pending) gives the bytes not
+/// sent yet (refilling the buffer once all were), [`advance`](Self::advance)
+/// takes off what the socket took.
+///
+/// ```
+/// use netboot_core::ftp::server::glue::{Outgoing, SendBuffer, SendPump};
+/// use netboot_core::storage::{MemStore, Storage};
+///
+/// let mut store = MemStore::new();
+/// store.insert("f", b"abcdef".to_vec());
+/// let (mut reader, _) = store.open_read("f").unwrap();
+/// let mut out = SendBuffer::new(Outgoing::File(SendPump::new(0, false)), [0u8; 4]);
+/// let mut wire = Vec::new();
+/// loop {
+///     let chunk = out.pending(&mut store, Some(&mut reader)).unwrap();
+///     if chunk.is_empty() { break }
+///     // A socket that takes at most three bytes at a time.
+///     let n = chunk.len().min(3);
+///     wire.extend_from_slice(&chunk[..n]);
+///     out.advance(n);
+/// }
+/// assert_eq!(wire, b"abcdef");
+/// ```
+#[derive(Clone, Debug)]
+pub struct SendBuffer<B> {
+    what: Outgoing,
+    buf: B,
+    start: usize,
+    end: usize,
+}
+
+impl<B: AsMut<[u8]>> SendBuffer<B> {
+    /// Sends `what` through `buf`.
+    pub fn new(what: Outgoing, buf: B) -> Self {
+        SendBuffer {
+            what,
+            buf,
+            start: 0,
+            end: 0,
+        }
+    }
+
+    /// The bytes to send next; empty once everything was sent. When the
+    /// previous bytes are all sent, refills the buffer from `store`.
+    pub fn pending<S: Storage + ?Sized>(
+        &mut self,
+        store: &mut S,
+        reader: Option<&mut S::Reader>,
+    ) -> Result<&[u8], StoreError> {
+        if self.start == self.end {
+            let n = self.what.fill(store, reader, self.buf.as_mut())?;
+            (self.start, self.end) = (0, n);
+        }
+        Ok(&self.buf.as_mut()[self.start..self.end])
+    }
+
+    /// `n` bytes of [`pending`](Self::pending) were sent.
+    pub fn advance(&mut self, n: usize) {
+        self.start = (self.start + n).min(self.end);
+    }
+}
+
 /// Writes the bytes of an upload as they arrive.
 ///
 /// ```
@@ -205,5 +339,105 @@ impl ReceivePump {
         }
         store.commit(writer)?;
         Ok(self.bytes)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ftp::listing::{Facts, ListFormat};
+    use crate::storage::MemStore;
+    use std::vec::Vec;
+
+    /// Everything `out` sends through a socket that takes at most `take`
+    /// bytes per write.
+    fn drain<const N: usize>(
+        out: &mut SendBuffer<[u8; N]>,
+        store: &mut MemStore,
+        mut reader: Option<&mut <MemStore as Storage>::Reader>,
+        take: usize,
+    ) -> Result<Vec<u8>, StoreError> {
+        let mut wire = Vec::new();
+        for _ in 0..10_000 {
+            let chunk = out.pending(store, reader.as_deref_mut())?;
+            if chunk.is_empty() {
+                return Ok(wire);
+            }
+            let n = chunk.len().min(take);
+            wire.extend_from_slice(&chunk[..n]);
+            out.advance(n);
+        }
+        panic!("never finished")
+    }
+
+    fn transfer(kind: TransferKind, path: &str, offset: u64, ascii: bool) -> Transfer<'_> {
+        Transfer {
+            kind,
+            path,
+            offset,
+            ascii,
+        }
+    }
+
+    #[test]
+    fn a_file_crosses_short_writes_intact_in_both_types() {
+        let text: Vec<u8> = b"line one\nline two\n"
+            .iter()
+            .copied()
+            .cycle()
+            .take(5_000)
+            .collect();
+        let mut store = MemStore::new();
+        store.insert("t", text.clone());
+        for (ascii, offset, take) in [
+            (false, 0, 7),
+            (false, 1234, 1),
+            (true, 0, 100),
+            (true, 9, 3),
+        ] {
+            let (mut r, _) = store.open_read("t").unwrap();
+            let what =
+                Outgoing::for_transfer(&transfer(TransferKind::Retr, "t", offset, ascii), None);
+            let mut out = SendBuffer::new(what.unwrap(), [0u8; 64]);
+            let wire = drain(&mut out, &mut store, Some(&mut r), take).unwrap();
+            let mut expected = Vec::new();
+            for &b in &text[offset as usize..] {
+                if ascii && b == b'\n' {
+                    expected.push(b'\r');
+                }
+                expected.push(b);
+            }
+            assert_eq!(
+                wire, expected,
+                "ascii {ascii}, offset {offset}, take {take}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_listing_an_unlistable_path_and_an_upload() {
+        let mut store = MemStore::new();
+        store.insert("d/a", b"1".to_vec());
+        store.insert("d/b", b"22".to_vec());
+        let nlst = TransferKind::List(ListFormat::Names, Facts::ALL);
+        let what = Outgoing::for_transfer(&transfer(nlst, "d", 0, false), None).unwrap();
+        let mut out = SendBuffer::new(what, [0u8; 1024]);
+        assert_eq!(drain(&mut out, &mut store, None, 5).unwrap(), b"a\r\nb\r\n");
+        // A path too long to be a path lists nothing, rather than failing.
+        let long = "x/".repeat(1000);
+        let what = Outgoing::for_transfer(&transfer(nlst, &long, 0, false), None).unwrap();
+        assert!(matches!(what, Outgoing::Nothing));
+        let mut out = SendBuffer::new(what, [0u8; 1024]);
+        assert_eq!(drain(&mut out, &mut store, None, 5).unwrap(), b"");
+        assert!(
+            Outgoing::for_transfer(&transfer(TransferKind::Stor, "d/c", 0, false), None).is_none()
+        );
+    }
+
+    #[test]
+    fn a_file_without_its_reader_is_an_io_error_not_an_empty_file() {
+        let mut store = MemStore::new();
+        let mut out = SendBuffer::new(Outgoing::File(SendPump::new(0, false)), [0u8; 8]);
+        assert_eq!(drain(&mut out, &mut store, None, 8), Err(StoreError::Io));
     }
 }
