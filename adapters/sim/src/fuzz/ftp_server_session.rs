@@ -1,13 +1,15 @@
 //! The FTP server session machine fed arbitrary bytes and time steps, with
 //! an in-memory store answering its events through the generic glue and
 //! data transfers completing, failing or being aborted as the input says.
+//! Downloads and listings go through the glue's `SendBuffer` to a data
+//! connection that takes as few bytes per write as the input says.
 //! Invariants: no panic, output bounded, consumed ≤ offered, every answer
-//! the machine asked for is accepted.
+//! the machine asked for is accepted, a download ends within a bounded
+//! number of writes.
 
-use netboot_core::ftp::listing::Listing;
-use netboot_core::ftp::server::glue::{self, Opened, ReceivePump, SendPump, perform};
+use netboot_core::ftp::server::glue::{self, Opened, Outgoing, ReceivePump, SendBuffer, perform};
 use netboot_core::ftp::server::{
-    Event, OUTPUT_CAPACITY, ServerConfig, ServerSession, TransferKind, TransferOutcome,
+    Event, OUTPUT_CAPACITY, ServerConfig, ServerSession, Transfer, TransferKind, TransferOutcome,
 };
 use netboot_core::storage::{MemStore, Storage};
 use netboot_core::time::{Duration, Instant};
@@ -91,32 +93,43 @@ pub fn run(data: &[u8]) {
                         // Leave it running: ABOR or the data timeout ends it.
                         continue;
                     }
-                    let mut buf = [0u8; 256];
+                    let buf = [0u8; 256];
                     let (kind, offset, ascii) = (t.kind, t.offset, t.ascii);
                     let path = String::from(t.path);
                     let outcome = match kind {
-                        TransferKind::Retr => {
-                            let mut r = reader.take().unwrap();
-                            let mut pump = SendPump::new(offset, ascii);
+                        TransferKind::Retr | TransferKind::List(..) => {
+                            let t = Transfer {
+                                kind,
+                                path: &path,
+                                offset,
+                                ascii,
+                            };
+                            let what = Outgoing::for_transfer(&t, None).expect("not an upload");
+                            let mut r = matches!(kind, TransferKind::Retr)
+                                .then(|| reader.take().expect("RETR opened its file"));
+                            let mut sending = SendBuffer::new(what, buf);
+                            // The data connection takes this much per write.
+                            let room = 1 + usize::from(ctl & 0x1f);
                             let mut total = 0;
-                            while let Ok(n) = pump.fill(&mut store, &mut r, &mut buf) {
-                                if n == 0 {
-                                    break;
+                            let mut outcome = None;
+                            for _ in 0..10_000 {
+                                match sending.pending(&mut store, r.as_mut()) {
+                                    Ok([]) => {
+                                        outcome = Some(TransferOutcome::Complete { bytes: total });
+                                        break;
+                                    }
+                                    Ok(chunk) => {
+                                        let n = chunk.len().min(room);
+                                        sending.advance(n);
+                                        total += n as u64;
+                                    }
+                                    Err(e) => {
+                                        outcome = Some(TransferOutcome::Storage(e));
+                                        break;
+                                    }
                                 }
-                                total += n as u64;
                             }
-                            TransferOutcome::Complete { bytes: total }
-                        }
-                        TransferKind::List(format, facts) => {
-                            let mut l = Listing::new(&path, format, facts, None).unwrap();
-                            let mut total = 0;
-                            for _ in 0..100 {
-                                match l.fill(&mut store, &mut buf) {
-                                    Ok(0) | Err(_) => break,
-                                    Ok(n) => total += n as u64,
-                                }
-                            }
-                            TransferOutcome::Complete { bytes: total }
+                            outcome.expect("a download ends within 10,000 writes")
                         }
                         TransferKind::Stor => {
                             let mut w = writer.take().unwrap();

@@ -1,13 +1,18 @@
 //! Drives the TFTP request acceptor and the server transfer machine with
 //! arbitrary datagrams (from the peer or from strangers) and arbitrary time
-//! steps, answering storage events from an in-memory store.
+//! steps, answering storage events from an in-memory store, either one
+//! datagram at a time (`glue::drive`) or in runs for segmentation offload
+//! through a read-ahead buffer (`glue::drive_batched`, as the mio server
+//! does).
 //!
 //! Invariants: nothing panics; every datagram fits the buffer and parses;
+//! a run holds at most the allowed number of equal-size datagrams (the last
+//! may be shorter) and fits one offload send;
 //! time never makes the machine loop; once closed it stays silent; an upload
 //! that did not finish leaves nothing in the store.
 
 use netboot_core::storage::MemStore;
-use netboot_core::tftp::glue::{self, Accepted};
+use netboot_core::tftp::glue::{self, Accepted, ReadAhead, ReadAheadState};
 use netboot_core::tftp::options::Limits;
 use netboot_core::tftp::{Event, Server, ServerConfig, TransferConfig};
 use netboot_core::time::{Duration, Instant};
@@ -61,22 +66,57 @@ pub fn run(data: &[u8]) {
         let _ = t;
     };
     let sent = std::cell::Cell::new(0usize);
+    // Batched driving: runs of at most `max_segments` datagrams.
+    let batched = data[0] & 4 != 0;
+    let max_segments = 1 + usize::from(data[0] >> 3);
+    let mut batch = vec![0u8; glue::MAX_BATCH_BYTES.max(MAX_PACKET_LEN)];
+    let mut ahead = vec![0u8; 4096];
+    let mut ahead_state = ReadAheadState::default();
     let mut drive = |t: &mut netboot_core::tftp::Transfer,
                      files: &mut glue::Files<MemStore>,
                      store: &mut MemStore,
                      now: Instant,
                      rx: &mut [u8],
                      finished: &mut Option<Event>| {
-        glue::drive(
+        if !batched {
+            glue::drive(
+                t,
+                files,
+                store,
+                now,
+                &mut tx,
+                rx,
+                &mut |bytes, _| {
+                    assert!(Packet::parse(bytes).is_ok());
+                    sent.set(sent.get() + 1);
+                },
+                &mut |t, e| check(t, e, finished),
+            );
+            return;
+        }
+        glue::drive_batched(
             t,
             files,
             store,
             now,
-            &mut tx,
+            &mut batch,
+            max_segments,
             rx,
-            &mut |bytes, _| {
-                assert!(Packet::parse(bytes).is_ok());
-                sent.set(sent.get() + 1);
+            Some(ReadAhead {
+                buf: &mut ahead,
+                state: &mut ahead_state,
+                owner: 1,
+            }),
+            &mut |bytes, segment, to| {
+                assert!(to == peer || to == stranger, "a run to {to}");
+                assert!(segment > 0 && !bytes.is_empty());
+                let count = bytes.len().div_ceil(segment);
+                assert!(count <= max_segments, "{count} datagrams in a run");
+                assert!(count == 1 || bytes.len() <= glue::MAX_BATCH_BYTES);
+                for d in bytes.chunks(segment) {
+                    assert!(Packet::parse(d).is_ok());
+                }
+                sent.set(sent.get() + count);
             },
             &mut |t, e| check(t, e, finished),
         );
