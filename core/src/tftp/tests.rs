@@ -329,6 +329,7 @@ struct Get {
     req: Request,
     faults: Faults,
     seed: u64,
+    server: ServerConfig,
 }
 
 impl Get {
@@ -339,10 +340,12 @@ impl Get {
             req: Request::default(),
             faults: Faults::default(),
             seed: 1,
+            server: server_config(),
         }
     }
 
-    fn run(self) -> Sim {
+    /// The download, set up and not started.
+    fn build(self) -> Sim {
         let mut client_store = MemStore::new();
         let w = client_store
             .open_write("local", WriteMode::Replace)
@@ -356,11 +359,16 @@ impl Get {
             self.req,
         )
         .unwrap();
-        let mut sim = Sim::new(server_config(), t, Files::writing(w));
+        let mut sim = Sim::new(self.server, t, Files::writing(w));
         sim.client_store = client_store;
         sim.server_store.insert("dir/remote.bin", self.content);
         sim.faults = self.faults;
         sim.rng = Rng::new(self.seed);
+        sim
+    }
+
+    fn run(self) -> Sim {
+        let mut sim = self.build();
         sim.run(Duration::from_secs(600));
         sim
     }
@@ -613,22 +621,7 @@ fn window_resends_from_first_unacknowledged_block() {
 #[test]
 fn unknown_tid_gets_error_5_and_transfer_goes_on() {
     let content = file(7, 512 * 10);
-    let mut client_store = MemStore::new();
-    let w = client_store
-        .open_write("local", WriteMode::Replace)
-        .unwrap();
-    let t = Transfer::client_read(
-        Instant::ZERO,
-        &fast_config(),
-        addr(SERVER),
-        "f",
-        Mode::Octet,
-        Request::default(),
-    )
-    .unwrap();
-    let mut sim = Sim::new(server_config(), t, Files::writing(w));
-    sim.client_store = client_store;
-    sim.server_store.insert("f", content.clone());
+    let mut sim = Get::new(content.clone()).build();
     // Start, let the first block arrive, then a stranger writes to the
     // server's transfer port and to the client.
     sim.drain_client(&mut []);
@@ -892,30 +885,11 @@ fn negotiated_timeout_is_honoured_exactly() {
 fn declined_timeout_leaves_both_ends_adaptive() {
     // A server that declines `timeout` (the default) leaves it out of the
     // OACK; the client then keeps adaptive retransmission too.
-    let content = file(17, 512 * 40);
-    let mut client_store = MemStore::new();
-    let w = client_store
-        .open_write("local", WriteMode::Replace)
-        .unwrap();
-    let t = Transfer::client_read(
-        Instant::ZERO,
-        &fast_config(),
-        addr(SERVER),
-        "f",
-        Mode::Octet,
-        Request {
-            timeout: Some(5),
-            ..Request::default()
-        },
-    )
-    .unwrap();
-    let mut cfg = server_config();
-    cfg.limits.accept_timeout = false;
-    let mut sim = Sim::new(cfg, t, Files::writing(w));
-    sim.client_store = client_store;
-    sim.server_store.insert("f", content.clone());
-    sim.faults.drop_server = Some(5);
-    sim.run(Duration::from_secs(60));
+    let mut g = Get::new(file(17, 512 * 40));
+    g.req.timeout = Some(5);
+    g.server.limits.accept_timeout = false;
+    g.faults.drop_server = Some(5);
+    let sim = g.run();
     assert_eq!(sim.client_outcome(), Some(Event::Done { bytes: 20_480 }));
     assert_eq!(sim.client.t.negotiated().timeout, None);
     assert!(!sim.server_t.as_ref().unwrap().t.rto().is_fixed());
