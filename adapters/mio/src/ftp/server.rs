@@ -437,21 +437,25 @@ impl FtpService {
                     }
                 },
                 Event::Transfer(t) => {
-                    let running = match (t.kind, Outgoing::for_transfer(&t, unix_now())) {
-                        (TransferKind::Retr, _) if !t.ascii && cfg!(target_os = "linux") => {
-                            Running::SendFile { offset: t.offset }
-                        }
-                        (_, Some(what)) => {
-                            Running::Send(Box::new(SendBuffer::new(what, vec![0; SEND_BUFFER])))
-                        }
-                        (_, None) => match splice_pipe(t.ascii, conn.write_mode) {
-                            #[cfg(target_os = "linux")]
-                            Some(pipe) => Running::Splice { pipe, pending: 0 },
-                            _ => Running::Receive {
-                                pump: ReceivePump::new(t.ascii),
-                                buf: vec![0; RECV_BUFFER],
+                    let sendfile = matches!(t.kind, TransferKind::Retr)
+                        && !t.ascii
+                        && cfg!(target_os = "linux");
+                    let running = if sendfile {
+                        Running::SendFile { offset: t.offset }
+                    } else {
+                        match Outgoing::for_transfer(&t, unix_now()) {
+                            Some(what) => {
+                                Running::Send(Box::new(SendBuffer::new(what, vec![0; SEND_BUFFER])))
+                            }
+                            None => match splice_pipe(t.ascii, conn.write_mode) {
+                                #[cfg(target_os = "linux")]
+                                Some(pipe) => Running::Splice { pipe, pending: 0 },
+                                _ => Running::Receive {
+                                    pump: ReceivePump::new(t.ascii),
+                                    buf: vec![0; RECV_BUFFER],
+                                },
                             },
-                        },
+                        }
                     };
                     conn.transfer = Some(Transfer {
                         running,
