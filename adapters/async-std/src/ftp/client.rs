@@ -297,13 +297,22 @@ impl FtpClient {
             if used > 0 || !self.session.output().is_empty() {
                 continue;
             }
+            // Wait no longer than the session's own reply deadline, which
+            // a server trickling bytes does not push back.
+            let wait = match self.session.poll_timeout() {
+                Some(deadline) if deadline <= now => {
+                    self.session.handle_timeout(now);
+                    continue;
+                }
+                Some(deadline) => deadline.saturating_duration_since(now),
+                None => self.timeout,
+            };
             let mut buf = [0u8; 4096];
-            match bounded(self.timeout, self.control.read(&mut buf)).await {
+            match bounded(wait, self.control.read(&mut buf)).await {
                 Ok(0) => self.session.handle_close(self.clock.now()),
                 Ok(n) => self.input.extend_from_slice(&buf[..n]),
                 Err(e) if e.kind() == std::io::ErrorKind::TimedOut => {
-                    let late = self.clock.now() + self.timeout;
-                    self.session.handle_timeout(late);
+                    self.session.handle_timeout(self.clock.now());
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
                 Err(e) => return Err(FtpError::Io(e)),
@@ -349,5 +358,43 @@ impl FtpClient {
             Flow::None => {}
         }
         Ok(total)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    #[test]
+    fn a_server_trickling_its_reply_still_times_out() {
+        // One byte every 150 ms keeps every read short, but the greeting is
+        // never complete: the reply deadline must still end the wait.
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = std::thread::spawn(move || {
+            let (mut s, _) = listener.accept().unwrap();
+            for _ in 0..40 {
+                if s.write_all(b"2").is_err() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(150));
+            }
+        });
+        let start = std::time::Instant::now();
+        let result =
+            async_std::task::block_on(FtpClient::connect_timeout(addr, Duration::from_secs(1)));
+        assert!(
+            matches!(result, Err(FtpError::Timeout)),
+            "{:?}",
+            result.err()
+        );
+        // Well before the trickle ends (6 s): the deadline, not the peer, ended it.
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "{:?}",
+            start.elapsed()
+        );
+        server.join().unwrap();
     }
 }

@@ -386,6 +386,19 @@ impl FtpClient {
             if used > 0 || !self.session.output().is_empty() {
                 continue;
             }
+            // Wait no longer than the session's own reply deadline, which
+            // a server trickling bytes does not push back.
+            let wait = match self.session.poll_timeout() {
+                Some(deadline) if deadline <= now => {
+                    self.session.handle_timeout(now);
+                    continue;
+                }
+                Some(deadline) => deadline.saturating_duration_since(now),
+                None => self.timeout,
+            };
+            self.control
+                .set_read_timeout(Some(wait.max(std::time::Duration::from_millis(1))))
+                .map_err(FtpError::Io)?;
             let mut buf = [0u8; 4096];
             match self.control.read(&mut buf) {
                 Ok(0) => self.session.handle_close(self.clock.now()),
@@ -396,9 +409,7 @@ impl FtpClient {
                         io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
                     ) =>
                 {
-                    // The read timeout equals the reply timeout.
-                    let late = self.clock.now() + self.timeout;
-                    self.session.handle_timeout(late);
+                    self.session.handle_timeout(self.clock.now());
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => return Err(FtpError::Io(e)),
@@ -455,5 +466,42 @@ impl FtpClient {
             Flow::None => {}
         }
         Ok(total)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::TcpListener;
+
+    #[test]
+    fn a_server_trickling_its_reply_still_times_out() {
+        // One byte every 150 ms never lets a read time out, but the greeting
+        // is never complete: the reply deadline must still end the wait.
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = std::thread::spawn(move || {
+            let (mut s, _) = listener.accept().unwrap();
+            for _ in 0..40 {
+                if s.write_all(b"2").is_err() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(150));
+            }
+        });
+        let start = std::time::Instant::now();
+        let result = FtpClient::connect_timeout(addr, Duration::from_secs(1));
+        assert!(
+            matches!(result, Err(FtpError::Timeout)),
+            "{:?}",
+            result.err()
+        );
+        // Well before the trickle ends (6 s): the deadline, not the peer, ended it.
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "{:?}",
+            start.elapsed()
+        );
+        server.join().unwrap();
     }
 }

@@ -330,8 +330,13 @@ impl ClientSession {
         }
     }
 
-    /// Sets how long to wait for each reply (30 s by default).
+    /// Sets how long to wait for each reply (30 s by default). A reply
+    /// already awaited (the greeting, right after [`new`](Self::new)) gets
+    /// the new timeout too, counted from when its wait began.
     pub fn set_reply_timeout(&mut self, timeout: Duration) {
+        if let Some(d) = self.deadline {
+            self.deadline = Some(d - self.reply_timeout + timeout);
+        }
         self.reply_timeout = timeout;
     }
 

@@ -259,6 +259,23 @@ fn timeouts_and_421_close_the_session() {
 }
 
 #[test]
+fn a_reply_timeout_set_while_awaiting_the_greeting_applies_to_it() {
+    let start = Instant::from_secs(100);
+    let mut c = ClientSession::new(start, "192.0.2.10:21".parse().unwrap());
+    c.set_reply_timeout(Duration::from_secs(2));
+    assert_eq!(c.poll_timeout(), Some(start + Duration::from_secs(2)));
+    // Bytes that never complete the greeting do not push the deadline back.
+    c.handle_bytes(start + Duration::from_secs(1), b"2");
+    c.handle_timeout(start + Duration::from_secs(2));
+    assert_eq!(c.poll_event(), Some(Event::Done(Err(Failure::Timeout))));
+    // Set after a command went out, the timeout counts from its sending.
+    let mut c = greeted();
+    c.start(Instant::ZERO, Request::Noop).unwrap();
+    c.set_reply_timeout(Duration::from_secs(5));
+    assert_eq!(c.poll_timeout(), Some(Instant::from_secs(5)));
+}
+
+#[test]
 fn quoted_path_and_size_helpers() {
     let r = Reply {
         code: 257,
