@@ -238,27 +238,38 @@ fn oversized_and_random_datagrams_do_not_hurt() {
     let addr: SocketAddr = f.server.local_addr();
     let mut rng = netboot_core::rng::Rng::new(7);
     let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
-    for i in 0..2_000 {
+    for i in 0..2_000u32 {
         let len = rng.below(if i % 100 == 0 { 65_000 } else { 600 }) as usize;
         let mut d: Vec<u8> = (0..len).map(|_| rng.next_u32() as u8).collect();
         if d.len() >= 2 && i % 2 == 0 {
-            // Make many of them look like requests.
+            // Make many of them look like requests: RRQ and WRQ in turn.
             d[0] = 0;
-            d[1] = 1 + (i % 2) as u8;
+            d[1] = 1 + ((i / 2) % 2) as u8;
+        }
+        if i % 200 == 1 {
+            // A well-formed upload that never sends a block.
+            d = format!("\x00\x02up-{i}\x00octet\x00").into_bytes();
         }
         let _ = sock.send_to(&d, addr);
     }
     std::thread::sleep(Duration::from_millis(200));
     assert!(!f.server.is_finished());
     f.still_serves();
-    // Nothing was created by any of them beyond what a WRQ may create and
-    // abandon: no temporary files linger.
-    std::thread::sleep(Duration::from_millis(100));
-    for e in std::fs::read_dir(f.root.path()).unwrap() {
-        let name = e.unwrap().file_name();
-        assert!(
-            !name.to_string_lossy().starts_with(".netboot-upload"),
-            "{name:?}"
-        );
-    }
+    // The abandoned uploads hold temporary files until they time out or the
+    // server stops; stopping it must leave none of them, and no upload file.
+    let names = |root: &std::path::Path| -> Vec<String> {
+        std::fs::read_dir(root)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.starts_with(".netboot-upload") || n.starts_with("up-"))
+            .collect()
+    };
+    let open = names(f.root.path());
+    assert!(
+        open.iter().any(|n| n.starts_with(".netboot-upload")),
+        "the abandoned uploads were not accepted: {open:?}"
+    );
+    f.server.shutdown().unwrap();
+    let left = names(f.root.path());
+    assert!(left.is_empty(), "left behind: {left:?}");
 }
