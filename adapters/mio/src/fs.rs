@@ -180,6 +180,42 @@ fn is_hidden_temp(path: &str) -> bool {
     path::file_name(path).starts_with(TEMP_PREFIX)
 }
 
+/// Splits a local path a user named into its directory (`.` when it has
+/// none) and its file name; `None` when it names no file (`/`, `..`).
+pub fn split_local(path: &Path) -> Option<(PathBuf, String)> {
+    let name = path.file_name()?.to_str()?.to_string();
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    Some((dir, name))
+}
+
+/// Opens the local file `path` for a download that replaces it only when it
+/// succeeds: the bytes go to a temporary file beside it, which
+/// [`Storage::commit`] renames over `path` and [`Storage::discard`] removes,
+/// so a failed download leaves `path` as it was (or absent).
+///
+/// ```
+/// use netboot_core::storage::Storage;
+/// use netboot_mio::fs::write_aside;
+/// use std::io::Write;
+///
+/// let dir = tempfile::tempdir().unwrap();
+/// let path = dir.path().join("kept.bin");
+/// std::fs::write(&path, b"old").unwrap();
+/// let (mut store, mut w) = write_aside(&path).unwrap();
+/// w.file().unwrap().write_all(b"partial").unwrap();
+/// store.discard(w);
+/// assert_eq!(std::fs::read(&path).unwrap(), b"old");
+/// ```
+pub fn write_aside(path: &Path) -> Result<(FsStore, FsWriter), StoreError> {
+    let (dir, name) = split_local(path).ok_or(StoreError::IsADirectory)?;
+    let mut store = FsStore::open(&dir, true).map_err(|e| store_error(&e))?;
+    let writer = store.open_write(&name, WriteMode::Replace)?;
+    Ok((store, writer))
+}
+
 /// Maps an OS error onto the store's vocabulary.
 pub fn store_error(e: &io::Error) -> StoreError {
     match e.raw_os_error() {
@@ -523,7 +559,7 @@ pub fn copy_between(
 /// (see [`copy_between`]), whatever the served root's own write policy;
 /// missing directories on the way are created.
 pub fn put_file(root: &Path, local: &Path, remote: &str) -> io::Result<u64> {
-    let (dir, name) = split_local(local)?;
+    let (dir, name) = local_parts(local)?;
     let mut src = FsStore::open(dir, false)?;
     let mut dst = FsStore::open(root, true)?;
     let target = path::resolve("", remote, path::DotDot::Reject)
@@ -542,22 +578,14 @@ pub fn put_file(root: &Path, local: &Path, remote: &str) -> io::Result<u64> {
 /// Copies `remote` out of the directory `root` into the host file `local`
 /// (see [`copy_between`]).
 pub fn get_file(root: &Path, remote: &str, local: &Path) -> io::Result<u64> {
-    let (dir, name) = split_local(local)?;
+    let (dir, name) = local_parts(local)?;
     let mut src = FsStore::open(root, false)?;
     let mut dst = FsStore::open(dir, true)?;
     copy_between(&mut src, remote, &mut dst, &name).map_err(|e| store_io(e, remote))
 }
 
-fn split_local(local: &Path) -> io::Result<(&Path, String)> {
-    let name = local
-        .file_name()
-        .and_then(|n| n.to_str())
-        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "not a file name"))?;
-    let dir = match local.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
-    Ok((dir, name.to_string()))
+fn local_parts(local: &Path) -> io::Result<(PathBuf, String)> {
+    split_local(local).ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "not a file name"))
 }
 
 fn store_io(e: StoreError, name: &str) -> io::Error {

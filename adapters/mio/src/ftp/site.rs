@@ -106,12 +106,10 @@ impl Site {
         self.passive_ports.clone()
     }
 
-    /// A seed for the passive-port PRNG.
+    /// A seed for the passive-port PRNG, from the operating system's
+    /// random source: passive ports must not be predictable.
     pub fn seed() -> u64 {
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(1, |d| d.as_nanos() as u64)
-            ^ u64::from(std::process::id())
+        crate::bootp::os_seed()
     }
 }
 

@@ -378,7 +378,9 @@ impl Client {
                     }),
                     None => match socket.recv_from(&mut rx) {
                         Ok((n, from)) => {
-                            let n = n.min(MAX_PACKET_LEN);
+                            // `rx` holds one byte more than the largest
+                            // datagram: an oversized one arrives whole (or
+                            // truncated to that) and the core refuses it.
                             t.handle_datagram(now, from, &rx[..n]);
                             io.drive(&mut t, &mut files, &mut store, now, &mut rx[..n]);
                             Ok(1)
@@ -571,7 +573,7 @@ fn dally(
         }
         now = clock.now();
         while let Ok((n, from)) = socket.recv_from(&mut rx) {
-            t.handle_datagram(now, from, &rx[..n.min(MAX_PACKET_LEN)]);
+            t.handle_datagram(now, from, &rx[..n]);
         }
         t.handle_timeout(now);
     }
@@ -580,19 +582,10 @@ fn dally(
 }
 
 fn split(path: &Path) -> Result<(PathBuf, String), ClientError> {
-    let name = path
-        .file_name()
-        .and_then(|n| n.to_str())
-        .ok_or_else(|| ClientError::Local {
-            path: path.to_path_buf(),
-            source: StoreError::IsADirectory,
-        })?
-        .to_string();
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    Ok((dir, name))
+    crate::fs::split_local(path).ok_or_else(|| ClientError::Local {
+        path: path.to_path_buf(),
+        source: StoreError::IsADirectory,
+    })
 }
 
 fn io_store(e: &io::Error) -> StoreError {
