@@ -140,6 +140,82 @@ pub fn wait_for<T>(timeout: Duration, mut check: impl FnMut() -> Option<T>) -> O
     }
 }
 
+/// How long a command run by [`BoundedOutput::bounded_output`] may take.
+pub const COMMAND_LIMIT: Duration = Duration::from_secs(120);
+
+/// [`Command::output`] with a watchdog: a peer program or CLI run that
+/// hangs is killed after [`COMMAND_LIMIT`] and reported as
+/// [`std::io::ErrorKind::TimedOut`] (with its stderr so far), so no test
+/// waits for ever.
+pub trait BoundedOutput {
+    /// Runs the command to completion with stdin closed and its output
+    /// captured, or kills it after [`COMMAND_LIMIT`].
+    fn bounded_output(&mut self) -> std::io::Result<std::process::Output>;
+}
+
+impl BoundedOutput for Command {
+    fn bounded_output(&mut self) -> std::io::Result<std::process::Output> {
+        let mut child = self
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()?;
+        // Drain both pipes while waiting, so a talkative child never blocks.
+        let drain = |pipe: Option<Box<dyn Read + Send>>| {
+            std::thread::spawn(move || {
+                let mut bytes = Vec::new();
+                if let Some(mut p) = pipe {
+                    let _ = p.read_to_end(&mut bytes);
+                }
+                bytes
+            })
+        };
+        let out = drain(
+            child
+                .stdout
+                .take()
+                .map(|p| Box::new(p) as Box<dyn Read + Send>),
+        );
+        let err = drain(
+            child
+                .stderr
+                .take()
+                .map(|p| Box::new(p) as Box<dyn Read + Send>),
+        );
+        let start = Instant::now();
+        let status = loop {
+            match child.try_wait()? {
+                Some(s) => break Some(s),
+                None if start.elapsed() < COMMAND_LIMIT => {
+                    std::thread::sleep(Duration::from_millis(5))
+                }
+                None => {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    break None;
+                }
+            }
+        };
+        let stdout = out.join().unwrap_or_default();
+        let stderr = err.join().unwrap_or_default();
+        match status {
+            Some(status) => Ok(std::process::Output {
+                status,
+                stdout,
+                stderr,
+            }),
+            None => Err(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                format!(
+                    "{:?} did not finish in {COMMAND_LIMIT:?}; stderr: {}",
+                    self.get_program(),
+                    String::from_utf8_lossy(&stderr)
+                ),
+            )),
+        }
+    }
+}
+
 /// A child process killed (and reaped) when the guard is dropped, so a
 /// failing test never leaves a server behind.
 #[derive(Debug)]

@@ -12,7 +12,9 @@ use netboot_core::bootp::hosts::Host;
 use netboot_core::bootp::leases::LeaseSlot;
 use netboot_core::bootp::server::ServerConfig;
 use netboot_tests::netns::{NetnsPair, enter};
-use netboot_tests::{ChildGuard, free_udp_port, require_program, require_root, wait_for};
+use netboot_tests::{
+    BoundedOutput, ChildGuard, free_udp_port, require_program, require_root, wait_for,
+};
 
 fn core_server(net: [u8; 3], host_mac: [u8; 6]) -> CoreServer {
     let ip = |last| Ipv4Addr::new(net[0], net[1], net[2], last);
@@ -120,7 +122,7 @@ fn isc_dhclient_against_the_async_server_in_namespaces() {
     let mac_text = pair
         .in_client("cat")
         .arg(format!("/sys/class/net/{}/address", pair.client_if))
-        .output()
+        .bounded_output()
         .unwrap();
     let mac: HwAddr = String::from_utf8(mac_text.stdout)
         .unwrap()

@@ -14,8 +14,8 @@ use ftp_support::PYFTPDLIB_USER;
 use netboot_core::bootp::HwAddr;
 use netboot_tests::netns::{NetnsPair, enter};
 use netboot_tests::{
-    ChildGuard, free_tcp_port, free_udp_port, require_program, require_root, test_bytes,
-    unique_name, wait_for,
+    BoundedOutput, ChildGuard, free_tcp_port, free_udp_port, require_program, require_root,
+    test_bytes, unique_name, wait_for,
 };
 
 #[test]
@@ -154,7 +154,7 @@ fn async_bootp_client_against_dnsmasq_in_namespaces() {
     let mac = pair
         .in_client("cat")
         .arg(format!("/sys/class/net/{}/address", pair.client_if))
-        .output()
+        .bounded_output()
         .unwrap();
     let hw: HwAddr = String::from_utf8(mac.stdout)
         .unwrap()

@@ -98,9 +98,11 @@ fn stopping_the_async_combined_server_cancels_a_tftp_transfer_in_flight() {
     let (_, tid) = raw.recv_from(&mut buf).unwrap();
     let started = std::time::Instant::now();
     block_on(server.shutdown()).unwrap();
+    // A hang guard, not a speed check: the ERROR below shows the transfer
+    // was cancelled.
     assert!(
-        started.elapsed() < Duration::from_secs(5),
-        "{:?}",
+        started.elapsed() < Duration::from_secs(60),
+        "shutdown hung for {:?}",
         started.elapsed()
     );
     let error = (0..20).find_map(|_| {

@@ -13,7 +13,7 @@ use async_std::task::block_on;
 use netboot_async_std::tftp::{Client, ClientError, TftpServer};
 use netboot_core::tftp::TransferError;
 use netboot_core::wire::tftp::{ErrorCode, Mode, Packet};
-use netboot_tests::{require_program, test_bytes, wait_for};
+use netboot_tests::{BoundedOutput, require_program, test_bytes, wait_for};
 
 fn listing(dir: &Path) -> Vec<String> {
     let mut names: Vec<String> = std::fs::read_dir(dir)
@@ -25,7 +25,9 @@ fn listing(dir: &Path) -> Vec<String> {
 }
 
 fn run_ok(name: &str, cmd: &mut Command) {
-    let out = cmd.output().unwrap_or_else(|e| panic!("{name}: {e}"));
+    let out = cmd
+        .bounded_output()
+        .unwrap_or_else(|e| panic!("{name}: {e}"));
     assert!(
         out.status.success(),
         "{name} failed ({}): {}{}",
@@ -240,7 +242,7 @@ fn curl_and_atftp_against_the_async_server() {
     let out = Command::new(&curl)
         .args(["-sS", "-o", "/dev/null"])
         .arg(format!("tftp://127.0.0.1:{port}/missing"))
-        .output()
+        .bounded_output()
         .unwrap();
     assert_eq!(out.status.code(), Some(68), "{out:?}");
     block_on(server.shutdown()).unwrap();
@@ -300,9 +302,11 @@ fn async_shutdown_fails_transfers_in_flight_and_leaves_no_partial_upload() {
     let started = std::time::Instant::now();
     block_on(server.shutdown()).unwrap();
     let (down, up) = block_on(async { (down.await, up.await) });
+    // A hang guard, not a speed check: the ERROR code below shows the
+    // transfers were cancelled rather than left to time out.
     assert!(
-        started.elapsed() < Duration::from_secs(5),
-        "shutdown took {:?}",
+        started.elapsed() < Duration::from_secs(60),
+        "shutdown hung for {:?}",
         started.elapsed()
     );
     for (what, r) in [("download", down), ("upload", up)] {

@@ -5,7 +5,7 @@ use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use netboot_tests::{ChildGuard, free_udp_port, netboot_bin};
+use netboot_tests::{BoundedOutput, ChildGuard, free_udp_port, netboot_bin};
 
 const CONFIG: &str = r#"
 server = "10.8.0.1"
@@ -61,7 +61,7 @@ fn request(port: u16, extra: &[&str]) -> std::process::Output {
         ])
         .args(extra)
         .stdin(Stdio::null())
-        .output()
+        .bounded_output()
         .unwrap()
 }
 
@@ -138,7 +138,7 @@ fn no_answer_exits_20_and_bad_configs_exit_3_with_the_line() {
         .args(["bootp", "serve", "--config"])
         .arg(&config)
         .args(["--listen", "127.0.0.1:0"])
-        .output()
+        .bounded_output()
         .unwrap();
     assert_eq!(out.status.code(), Some(3));
     assert_eq!(
@@ -161,7 +161,7 @@ fn a_port_in_use_exits_4_and_says_why() {
         .args(["bootp", "serve", "--config"])
         .arg(&config)
         .args(["--listen", &addr.to_string()])
-        .output()
+        .bounded_output()
         .unwrap();
     // SO_REUSEADDR lets UDP sockets share a port on Linux only when both
     // ask for it; the test socket did not.

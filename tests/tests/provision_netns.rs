@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use netboot_tests::lab::{Output, hw_addr, spawn};
 use netboot_tests::netns::NetnsPair;
-use netboot_tests::{ChildGuard, netboot_bin, require_root, test_bytes};
+use netboot_tests::{BoundedOutput, ChildGuard, netboot_bin, require_root, test_bytes};
 use provision_support::*;
 
 /// Writes the server's configuration: standard ports, BOOTP on the veth
@@ -140,7 +140,7 @@ fn provision_across_namespaces_with_broadcast_bootp() {
     let addrs = pair
         .in_client("ip")
         .args(["-4", "-o", "addr", "show", "dev", &pair.client_if])
-        .output()
+        .bounded_output()
         .unwrap();
     let addrs = String::from_utf8_lossy(&addrs.stdout);
     assert!(addrs.contains("inet 10.71.0.100/24"), "{addrs}");

@@ -8,7 +8,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use netboot_tests::{ChildGuard, netboot_bin, test_bytes};
+use netboot_tests::{BoundedOutput, ChildGuard, netboot_bin, test_bytes};
 
 /// Starts `netboot tftp serve ARGS` and returns it with the address it
 /// printed.
@@ -38,7 +38,7 @@ fn netboot(args: &[&str]) -> std::process::Output {
     Command::new(netboot_bin())
         .args(args)
         .stdin(Stdio::null())
-        .output()
+        .bounded_output()
         .unwrap()
 }
 
@@ -234,7 +234,16 @@ fn bad_root_bad_port_and_bad_values() {
         &["tftp", "get", "127.0.0.1", "x", "--blksize", "65465"],
         &["tftp", "get", "127.0.0.1", "x", "--windowsize", "0"],
         &["tftp", "get", "127.0.0.1", "x", "--mode", "mail"],
-        &["tftp", "serve", "--root", ".", "--max-blksize", "0"],
+        &[
+            "tftp",
+            "serve",
+            "--root",
+            ".",
+            "--listen",
+            "127.0.0.1:0",
+            "--max-blksize",
+            "0",
+        ],
     ] {
         assert_eq!(netboot(args).status.code(), Some(2), "{args:?}");
     }

@@ -19,8 +19,8 @@ use std::time::Duration;
 use netboot_core::wire::tftp::Mode;
 use netboot_mio::tftp::{Client, ServerHandle, TftpServer};
 use netboot_tests::{
-    ChildGuard, free_udp_port, netboot_bin, require_program, require_root, test_bytes, unique_name,
-    wait_for,
+    BoundedOutput, ChildGuard, free_udp_port, netboot_bin, require_program, require_root,
+    test_bytes, unique_name, wait_for,
 };
 
 const SIZE: usize = 3 * 1024 * 1024 + 123;
@@ -45,7 +45,9 @@ fn our_server(root: &Path) -> ServerHandle {
 }
 
 fn run(name: &str, cmd: &mut Command) {
-    let out = cmd.output().unwrap_or_else(|e| panic!("{name}: {e}"));
+    let out = cmd
+        .bounded_output()
+        .unwrap_or_else(|e| panic!("{name}: {e}"));
     assert!(
         out.status.success(),
         "{name} failed ({}): {}{}",
@@ -106,7 +108,7 @@ fn curl_gets_and_puts_against_our_server() {
     let out = Command::new(&curl)
         .args(["-sS", "-o", "/dev/null"])
         .arg(format!("tftp://127.0.0.1:{port}/missing"))
-        .output()
+        .bounded_output()
         .unwrap();
     assert_eq!(out.status.code(), Some(68), "{out:?}");
 }
@@ -288,7 +290,9 @@ impl Netns {
 
 impl Drop for Netns {
     fn drop(&mut self) {
-        let _ = Command::new("ip").args(["netns", "del", &self.0]).output();
+        let _ = Command::new("ip")
+            .args(["netns", "del", &self.0])
+            .bounded_output();
     }
 }
 
@@ -330,7 +334,7 @@ fn our_client_against_dnsmasq_in_a_namespace() {
             .args(["tftp", "get", "127.0.0.1", "no-such-file"])
             .arg(work.path().join("probe"))
             .args(["--retries", "1"])
-            .output()
+            .bounded_output()
             .ok()?;
         (out.status.code() == Some(10)).then_some(())
     });
@@ -351,13 +355,19 @@ fn our_client_against_dnsmasq_in_a_namespace() {
         );
         assert_same(&out, &content);
     }
-    // dnsmasq serves read-only: an upload is refused with a TFTP error.
+    // dnsmasq serves read-only: it refuses a WRQ with ERROR 4 (illegal
+    // operation), which the CLI reports with the server's message and exit
+    // code 15 (a TFTP error other than not found, access, full or exists).
     let out = ns
         .exec(&netboot)
         .args(["tftp", "put", "127.0.0.1"])
         .arg(root.path().join("image.bin"))
         .arg("copy.bin")
-        .output()
+        .bounded_output()
         .unwrap();
-    assert!(matches!(out.status.code(), Some(11 | 15)), "{out:?}");
+    assert_eq!(out.status.code(), Some(15), "{out:?}");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr).trim(),
+        "netboot: copy.bin: server: unsupported request from 127.0.0.1 (4)"
+    );
 }
