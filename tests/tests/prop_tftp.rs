@@ -3,14 +3,17 @@
 //!
 //! For any request (RRQ or WRQ, octet or netascii, any `blksize` from 8 to
 //! 65464, any `windowsize` from 1 to 64), any file of up to 24 KiB and any
-//! faults within these bounds — up to 30% random or bursty loss, up to 20%
-//! duplication, up to 30% reordering by up to 20 ms, 0-5 ms latency with up
-//! to 5 ms jitter, one partition of up to 20 s, one clock jump of up to 5 s
-//! on either side — the transfer
+//! faults within these bounds — no loss or up to 30% random or bursty
+//! loss, up to 20% duplication, up to 30% reordering by up to 20 ms, 0-5 ms
+//! latency with up to 5 ms jitter, one partition of up to 20 s, one clock
+//! jump of up to 5 s on either side — the transfer
 //!
 //! * completes with both files byte-identical, or ends with a clean
 //!   failure event (a time-out within the retry bound, see [`RETRY_BOUND`], or the peer's
 //!   ERROR) on the side that gave up, leaving no partial file;
+//! * fails only when its faults allow it (loss, a partition or a clock
+//!   jump, see [`may_fail`]), and then only by a time-out: the ERROR a side
+//!   gets is its peer's time-out notice, never a refusal;
 //! * never panics;
 //! * never busy-loops: after each timer, `poll_timeout` lies in the future;
 //! * never answers a duplicate ACK with DATA (no Sorcerer's Apprentice);
@@ -29,7 +32,7 @@ use netboot_core::tftp::options::{Limits, Request};
 use netboot_core::tftp::rto::RtoConfig;
 use netboot_core::tftp::{ServerConfig, Transfer, TransferConfig, TransferError};
 use netboot_core::time::{Duration, Instant};
-use netboot_core::wire::tftp::{DATA_HEADER_LEN, Mode, Packet};
+use netboot_core::wire::tftp::{DATA_HEADER_LEN, ErrorCode, Mode, Packet};
 use netboot_sim::apps::tftp::{Job, TftpClient, TftpServer};
 use netboot_sim::faults::percent;
 use netboot_sim::world::Observed;
@@ -61,6 +64,7 @@ struct Case {
 
 fn weather() -> impl Strategy<Value = LinkFaults> {
     let loss = prop_oneof![
+        Just(Loss::None),
         (0.0..30.0f64).prop_map(|p| Loss::Random(percent(p))),
         (0.0..5.0f64, 30.0..90.0f64, 0.5..10.0f64, 10.0..60.0f64).prop_map(|(g, b, e, l)| {
             Loss::Bursty {
@@ -183,7 +187,70 @@ impl ApprenticeWatch {
     }
 }
 
-fn run(case: &Case) -> Result<(), TestCaseError> {
+/// What went over the wire: the options the server's OACKs granted and
+/// the largest DATA payload.
+#[derive(Default)]
+struct WireWatch {
+    /// `blksize` and `windowsize` of every OACK sent.
+    oacks: Vec<(Option<u16>, Option<u16>)>,
+    /// The largest DATA payload sent.
+    largest_data: usize,
+}
+
+impl WireWatch {
+    fn see(&mut self, ev: &Observed<'_>) {
+        if let Observed::Sent { bytes, .. } = *ev {
+            match Packet::parse(bytes) {
+                Ok(Packet::Oack { options }) => {
+                    let num = |name| options.get(name).and_then(|v: &str| v.parse().ok());
+                    self.oacks.push((num("blksize"), num("windowsize")));
+                }
+                Ok(Packet::Data { data, .. }) => {
+                    self.largest_data = self.largest_data.max(data.len());
+                }
+                _ => {}
+            }
+        }
+    }
+}
+
+/// Whether the case's faults can legitimately make the transfer fail.
+///
+/// A side gives up only after `MAX_RETRIES` time-outs in a row with no
+/// progress for `give_up_after` (3 s). Loss can do that: six round trips
+/// lost in a row while the timer still starts from its initial 100 ms
+/// back off past 3 s, and a lost final ACK leaves the sender retrying
+/// after the receiver has stopped lingering. A partition can cut the peers
+/// off for that long, and a clock jump makes the 3 s pass at once. Without
+/// any of these every datagram arrives within some 30 ms (latency, jitter,
+/// reordering), duplicates and reordering only cost retransmissions, and
+/// the transfer must complete on both sides.
+fn may_fail(case: &Case) -> bool {
+    let lossy = match case.weather.loss {
+        Loss::None => false,
+        Loss::Random(p) => p > 0,
+        Loss::Bursty {
+            good, bad, enter, ..
+        } => good > 0 || (bad > 0 && enter > 0),
+    };
+    lossy || case.partition.is_some() || case.jump.is_some()
+}
+
+/// How a run ended, once [`run`] has checked it.
+struct Ran {
+    /// The client's result.
+    client: Result<u64, TransferError>,
+    /// The server's result, if the transfer reached it.
+    server: Option<Result<u64, TransferError>>,
+    /// What went over the wire.
+    wire: WireWatch,
+}
+
+/// Runs `case` and checks what every case must keep (see the module
+/// documentation). Unless [`may_fail`] allows a clean failure, it also
+/// requires the transfer to succeed: both sides complete, and the receiver
+/// holds the whole file, byte-identical.
+fn run(case: &Case) -> Result<Ran, TestCaseError> {
     let mut sim = Sim::new(case.seed);
     sim.set_weather(case.weather);
     let limits = Limits {
@@ -245,6 +312,9 @@ fn run(case: &Case) -> Result<(), TestCaseError> {
     }));
     let w = watch.clone();
     sim.observe(move |at, ev| w.borrow_mut().see(at, ev));
+    let wire = Rc::new(RefCell::new(WireWatch::default()));
+    let w = wire.clone();
+    sim.observe(move |_, ev| w.borrow_mut().see(ev));
     if let Some((start, len)) = case.partition {
         sim.schedule(Instant::from_millis(start), Fault::Partition(vec![client]));
         sim.schedule(Instant::from_millis(start + len), Fault::Heal);
@@ -321,7 +391,37 @@ fn run(case: &Case) -> Result<(), TestCaseError> {
             }
         }
     }
-    Ok(())
+    // A side fails by timing out itself, or on the ERROR its peer sends
+    // when the peer timed out; never on any other ERROR (a refused
+    // option, an illegal operation...).
+    if let Err(TransferError::Peer { code }) = client_result {
+        prop_assert_eq!(*code, ErrorCode::NotDefined, "client got ERROR {:?}", code);
+        prop_assert!(
+            matches!(server_result, Some(Err(TransferError::TimedOut { .. }))),
+            "client got the server's ERROR, server ended with {:?}",
+            server_result
+        );
+    }
+    if let Some(Err(TransferError::Peer { code })) = server_result {
+        prop_assert_eq!(code, ErrorCode::NotDefined, "server got ERROR {:?}", code);
+        prop_assert!(
+            matches!(client_result, Err(TransferError::TimedOut { .. })),
+            "server got the client's ERROR, client ended with {:?}",
+            client_result
+        );
+    }
+    if !may_fail(case) {
+        // Nothing in this case can stop the transfer: both sides complete
+        // the whole file (byte-identical, checked above).
+        prop_assert_eq!(client_result, &Ok(data.len() as u64), "client");
+        prop_assert_eq!(server_result, Some(Ok(data.len() as u64)), "server");
+    }
+    let wire = std::mem::take(&mut *wire.borrow_mut());
+    Ok(Ran {
+        client: *client_result,
+        server: server_result,
+        wire,
+    })
 }
 
 proptest! {
@@ -359,9 +459,32 @@ fn every_option_edge_both_directions_both_modes() {
                     partition: None,
                     jump: None,
                 };
-                if let Err(e) = run(&case) {
-                    panic!("{case:?}: {e}");
-                }
+                let ran = match run(&case) {
+                    Ok(ran) => ran,
+                    Err(e) => panic!("{case:?}: {e}"),
+                };
+                // Both sides completed the whole file (`run` checked it is
+                // byte-identical).
+                let len = case.len as u64;
+                assert_eq!(ran.client, Ok(len), "{case:?}: client");
+                assert_eq!(ran.server, Some(Ok(len)), "{case:?}: server");
+                let wire = ran.wire;
+                // Every edge value is valid, so the server grants it as
+                // asked and the sender uses it.
+                assert!(
+                    !wire.oacks.is_empty()
+                        && wire
+                            .oacks
+                            .iter()
+                            .all(|o| *o == (Some(blksize), Some(windowsize))),
+                    "{case:?}: OACKs {:?}",
+                    wire.oacks
+                );
+                assert_eq!(
+                    wire.largest_data,
+                    usize::from(blksize),
+                    "{case:?}: full blocks carry blksize bytes"
+                );
             }
         }
     }

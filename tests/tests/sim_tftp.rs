@@ -8,10 +8,12 @@
 use std::net::{Ipv4Addr, SocketAddrV4};
 
 use netboot_core::rng::Rng;
+use netboot_core::storage::StoreError;
 use netboot_core::tftp::options::{Limits, Request};
 use netboot_core::tftp::rto::RtoConfig;
-use netboot_core::tftp::{ServerConfig, TransferConfig, TransferError};
+use netboot_core::tftp::{Role, ServerConfig, TransferConfig, TransferError};
 use netboot_core::time::{Duration, Instant};
+use netboot_core::wire::tftp::ErrorCode;
 use netboot_sim::apps::tftp::{Job, TftpClient, TftpServer};
 use netboot_sim::seed::check_seeds;
 use netboot_sim::{Fault, LinkFaults, Sim, StoreFaults};
@@ -56,6 +58,14 @@ fn server_config() -> ServerConfig {
 /// uploading `up-<i>.bin`, under `weather`. Returns the world after the
 /// run.
 fn scenario(seed: u64, clients: usize, weather: LinkFaults, extra: impl FnOnce(&mut Sim)) -> Sim {
+    let mut sim = world(seed, clients, weather);
+    extra(&mut sim);
+    sim.run();
+    sim
+}
+
+/// The world of [`scenario`], before it runs.
+fn world(seed: u64, clients: usize, weather: LinkFaults) -> Sim {
     let mut sim = Sim::new(seed);
     sim.set_weather(weather);
     let file = content(seed, 40_000);
@@ -82,13 +92,12 @@ fn scenario(seed: u64, clients: usize, weather: LinkFaults, extra: impl FnOnce(&
         sim.store_mut(c)
             .insert("mine.bin", content(seed ^ i as u64, 3_000 + 777 * i));
     }
-    extra(&mut sim);
     sim.set_time_limit(Instant::from_secs(600));
-    sim.run();
     sim
 }
 
-/// Every client either got byte-identical files or a clean failure.
+/// Every client either got byte-identical files or a clean failure, and no
+/// failed transfer left part of a file on either side.
 fn check_outcomes(sim: &Sim, clients: usize) -> usize {
     let served = sim.store(0).get("boot.bin").unwrap().to_vec();
     let mut ok = 0;
@@ -97,6 +106,10 @@ fn check_outcomes(sim: &Sim, clients: usize) -> usize {
         let c = sim.app::<TftpClient>(h).expect("client still running");
         assert!(c.is_done(), "client {i} never finished");
         assert_eq!(c.results.len(), 2, "one result per job");
+        let sent = sim
+            .store(h)
+            .get("mine.bin")
+            .expect("the client keeps its file");
         for r in &c.results {
             match (&r.job, &r.result) {
                 (Job::Get { .. }, Ok(n)) => {
@@ -107,9 +120,10 @@ fn check_outcomes(sim: &Sim, clients: usize) -> usize {
                     );
                     ok += 1;
                 }
-                (Job::Put { remote, .. }, Ok(_)) => {
+                (Job::Put { remote, .. }, Ok(n)) => {
+                    assert_eq!(*n, sent.len() as u64);
                     assert!(
-                        sim.store(0).get(remote) == sim.store(h).get("mine.bin"),
+                        sim.store(0).get(remote) == Some(sent),
                         "client {i}: upload differs"
                     );
                     ok += 1;
@@ -128,13 +142,23 @@ fn check_outcomes(sim: &Sim, clients: usize) -> usize {
                         "client {i}: partial download left behind"
                     );
                 }
-                (Job::Put { .. }, Err(e)) => {
+                (Job::Put { remote, .. }, Err(e)) => {
                     assert!(
                         matches!(
                             e,
                             TransferError::TimedOut { .. } | TransferError::Peer { .. }
                         ),
                         "{e:?}"
+                    );
+                    // A failed upload left nothing on the server, or all of
+                    // it (the server committed it and only its final ACK
+                    // was lost): never a part.
+                    let stored = sim.store(0).get(remote);
+                    assert!(
+                        stored.is_none_or(|s| s == sent),
+                        "client {i}: failed upload left {} of {} bytes in {remote}",
+                        stored.map_or(0, <[u8]>::len),
+                        sent.len()
                     );
                 }
             }
@@ -214,16 +238,56 @@ fn bursty_loss_and_partitions_end_cleanly() {
 #[test]
 fn server_crash_mid_transfer_leaves_no_partial_upload() {
     check_seeds(6, |seed| {
-        let sim = scenario(seed, 3, LinkFaults::lossy(2.0, 0.0, 0.0), |sim| {
-            sim.schedule(Instant::from_millis(15), Fault::Crash(0));
-            sim.schedule(Instant::from_millis(200), Fault::Restart(0));
-        });
+        let mut sim = world(seed, 3, LinkFaults::lossy(2.0, 0.0, 0.0));
+        // A crash while the clients download...
+        sim.schedule(Instant::from_millis(15), Fault::Crash(0));
+        sim.schedule(Instant::from_millis(200), Fault::Restart(0));
+        // ...and one while the restarted server holds part of an upload
+        // written aside.
+        let receiving = |sim: &Sim| -> Option<String> {
+            sim.app::<TftpServer>(0)?
+                .transfers()
+                .find(|t| t.role() == Role::ServerWrite && !t.is_closed() && t.bytes() > 0)
+                .map(|t| t.path().to_string())
+        };
+        sim.run_until(|sim| sim.boots(0) == 2 && receiving(sim).is_some());
+        let cut = receiving(&sim).expect("an upload reached the restarted server");
+        let at = sim.now();
+        sim.schedule(at, Fault::Crash(0));
+        sim.schedule(at + Duration::from_millis(200), Fault::Restart(0));
+        sim.run();
+        assert_eq!(sim.boots(0), 3);
         check_outcomes(&sim, 3);
-        // What the crashed server was receiving never became visible.
+        // What the crashed server was receiving never became visible, and
+        // its client knows the upload failed.
+        assert!(
+            sim.store(0).get(&cut).is_none(),
+            "the interrupted upload {cut} left a file"
+        );
+        let i: usize = cut["up-".len()..cut.len() - ".bin".len()]
+            .parse()
+            .expect("an upload name");
+        let c = sim.app::<TftpClient>(i + 1).unwrap();
+        assert!(
+            c.results.iter().any(
+                |r| matches!(&r.job, Job::Put { remote, .. } if *remote == cut)
+                    && r.result.is_err()
+            ),
+            "client {i}: interrupted upload reported {:?}",
+            c.results
+        );
+        // Nothing else is on the server: the file it serves, unchanged, and
+        // uploads (whole: `check_outcomes` checked them against the clients').
+        let served = content(seed, 40_000);
         for f in sim.store(0).mem().files() {
-            assert!(f == "boot.bin" || f.starts_with("up-"), "{f}");
+            match f {
+                "boot.bin" => assert!(sim.store(0).get(f) == Some(&served[..]), "boot.bin changed"),
+                _ => assert!(
+                    (0..3).any(|i| f == format!("up-{i}.bin")),
+                    "unexpected file {f}"
+                ),
+            }
         }
-        assert_eq!(sim.boots(0), 2);
     });
 }
 
@@ -245,6 +309,31 @@ fn disk_errors_and_a_full_disk_fail_cleanly() {
             );
         });
         let server = sim.app::<TftpServer>(0).unwrap();
+        // The injected failures happened, and each ended a transfer: every
+        // injected I/O error failed exactly one transfer, and at least one
+        // transfer failed on the server's storage (an I/O error, or an
+        // upload that found the disk full: the four uploads need twice
+        // the 8,000 bytes left, so only I/O errors failing them first can
+        // spare the disk).
+        let failed_with = |want: StoreError| {
+            server
+                .completions
+                .iter()
+                .filter(|c| c.result == Err(TransferError::Storage(want)))
+                .count() as u64
+        };
+        let injected = sim.store(0).stats().injected;
+        assert_eq!(
+            failed_with(StoreError::Io),
+            injected,
+            "injected I/O errors vs transfers they failed: {:?}",
+            server.completions
+        );
+        assert!(
+            injected + failed_with(StoreError::Full) > 0,
+            "no transfer saw a storage failure: {:?}",
+            server.completions
+        );
         for c in &server.completions {
             if let Err(e) = &c.result {
                 assert!(
@@ -268,7 +357,21 @@ fn disk_errors_and_a_full_disk_fail_cleanly() {
                     );
                 }
                 if let (Job::Put { remote, .. }, Ok(_)) = (&r.job, &r.result) {
-                    assert!(sim.store(0).get(remote) == sim.store(i + 1).get("mine.bin"));
+                    let sent = sim.store(i + 1).get("mine.bin");
+                    assert!(sent.is_some() && sim.store(0).get(remote) == sent);
+                }
+                // A client told the disk is full was uploading when the
+                // server's disk filled up.
+                if let (Job::Put { remote, .. }, Err(TransferError::Peer { code })) =
+                    (&r.job, &r.result)
+                    && *code == ErrorCode::DiskFull
+                {
+                    assert!(
+                        server.completions.iter().any(|c| c.path == *remote
+                            && c.result == Err(TransferError::Storage(StoreError::Full))),
+                        "client {i}: told {remote} filled the disk, server: {:?}",
+                        server.completions
+                    );
                 }
                 if let (Job::Get { .. }, Ok(_)) = (&r.job, &r.result) {
                     assert!(sim.store(i + 1).get("boot.bin") == sim.store(0).get("boot.bin"));
