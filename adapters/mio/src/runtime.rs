@@ -19,7 +19,7 @@
 //! synchronously with its cause, and the bound addresses are known at once.
 
 use std::cmp::Reverse;
-use std::collections::BinaryHeap;
+use std::collections::{BTreeMap, BinaryHeap};
 use std::io;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -405,21 +405,30 @@ impl Drop for LoopHandle {
     }
 }
 
-/// Deadlines for many keyed machines, earliest first.
+/// Deadlines for many keyed machines, earliest first, at most one live
+/// deadline per key.
 ///
-/// Entries are never removed early: when a machine's deadline changes,
-/// schedule the new one and ignore stale entries as they come out (check the
-/// machine's own `poll_timeout`). `pop_due` returns each key at most once per
-/// call, so a service can drain it in a loop without spinning.
+/// A key's deadline is armed only when it is earlier than the one already
+/// armed, so a machine whose deadline keeps moving later (an FTP idle timer
+/// after every event) costs one entry, not one per event. When the armed
+/// deadline comes out of [`pop_due`](Self::pop_due) the key is disarmed: the
+/// service checks the machine's own `poll_timeout`, handles the timeout if
+/// it is due, and otherwise schedules the later deadline again. Entries
+/// superseded by an earlier deadline, or cancelled with
+/// [`forget`](Self::forget), are skipped when they come out and pruned when
+/// they outnumber the live ones.
 #[derive(Debug)]
 pub struct TimerQueue<K: Ord> {
     heap: BinaryHeap<Reverse<(Instant, K)>>,
+    /// Each key's live deadline; heap entries that differ are stale.
+    armed: BTreeMap<K, Instant>,
 }
 
 impl<K: Ord + Copy> Default for TimerQueue<K> {
     fn default() -> Self {
         TimerQueue {
             heap: BinaryHeap::new(),
+            armed: BTreeMap::new(),
         }
     }
 }
@@ -430,25 +439,48 @@ impl<K: Ord + Copy> TimerQueue<K> {
         Self::default()
     }
 
-    /// Remembers that `key` wants a timeout at `at`.
+    /// Makes sure `key` is woken at `at` or earlier.
     pub fn schedule(&mut self, key: K, at: Instant) {
+        if self.armed.get(&key).is_some_and(|armed| *armed <= at) {
+            return;
+        }
+        self.armed.insert(key, at);
         self.heap.push(Reverse((at, key)));
+        if self.heap.len() > 64 && self.heap.len() > 2 * self.armed.len() {
+            let armed = &self.armed;
+            self.heap
+                .retain(|Reverse((at, k))| armed.get(k) == Some(at));
+        }
     }
 
-    /// The earliest scheduled instant (possibly stale).
+    /// Cancels `key`'s deadline (its machine is gone, or its slot reused).
+    pub fn forget(&mut self, key: K) {
+        self.armed.remove(&key);
+    }
+
+    /// The earliest scheduled instant (possibly of a stale entry, which
+    /// only means an early wake-up).
     pub fn next(&self) -> Option<Instant> {
         self.heap.peek().map(|Reverse((at, _))| *at)
     }
 
-    /// Removes and returns one entry due at or before `now`.
+    /// Removes and returns one key whose armed deadline is at or before
+    /// `now`, disarming it.
     pub fn pop_due(&mut self, now: Instant) -> Option<K> {
-        match self.heap.peek() {
-            Some(Reverse((at, _))) if *at <= now => self.heap.pop().map(|Reverse((_, k))| k),
-            _ => None,
+        while let Some(Reverse((at, key))) = self.heap.peek().copied() {
+            if at > now {
+                return None;
+            }
+            self.heap.pop();
+            if self.armed.get(&key) == Some(&at) {
+                self.armed.remove(&key);
+                return Some(key);
+            }
         }
+        None
     }
 
-    /// Number of entries, stale ones included.
+    /// Number of heap entries, stale ones included.
     pub fn len(&self) -> usize {
         self.heap.len()
     }
@@ -456,22 +488,6 @@ impl<K: Ord + Copy> TimerQueue<K> {
     /// True when nothing is scheduled.
     pub fn is_empty(&self) -> bool {
         self.heap.is_empty()
-    }
-
-    /// Drops stale entries when the heap has grown well past the number of
-    /// live keys, keeping only those for which `live` returns their current
-    /// deadline.
-    pub fn compact(&mut self, live_count: usize, mut live: impl FnMut(K) -> Option<Instant>) {
-        if self.heap.len() <= 64 || self.heap.len() <= live_count.saturating_mul(4) {
-            return;
-        }
-        let mut keep: Vec<Reverse<(Instant, K)>> = self
-            .heap
-            .drain()
-            .filter(|Reverse((at, k))| live(*k) == Some(*at))
-            .collect();
-        keep.dedup();
-        self.heap = keep.into();
     }
 }
 
@@ -542,14 +558,44 @@ mod tests {
     }
 
     #[test]
-    fn compact_drops_stale_entries() {
+    fn a_deadline_moving_later_costs_one_entry_and_is_rearmed_after_it_pops() {
         let mut q = TimerQueue::new();
-        for i in 0..1000u32 {
-            q.schedule(i % 10, Instant::from_millis(u64::from(i)));
+        // An idle timer pushed back by every one of 10,000 events.
+        for i in 0..10_000u64 {
+            q.schedule(7u32, Instant::from_millis(60_000 + i));
         }
-        // Only the last deadline of each key is live.
-        q.compact(10, |k| Some(Instant::from_millis(990 + u64::from(k))));
-        assert_eq!(q.len(), 10);
+        assert_eq!(q.len(), 1);
+        // The first deadline pops and disarms the key; the service finds
+        // its machine's real deadline later and schedules it again.
+        assert_eq!(q.pop_due(Instant::from_millis(60_000)), Some(7));
+        q.schedule(7, Instant::from_millis(69_999));
+        assert_eq!(q.pop_due(Instant::from_millis(69_998)), None);
+        assert_eq!(q.pop_due(Instant::from_millis(69_999)), Some(7));
+        assert!(q.is_empty());
+    }
+
+    #[test]
+    fn an_earlier_deadline_supersedes_and_stale_entries_are_pruned() {
+        let mut q = TimerQueue::new();
+        q.schedule(1u32, Instant::from_millis(50));
+        q.schedule(1u32, Instant::from_millis(10));
+        // The later entry is stale: the key pops once, at 10.
+        assert_eq!(q.pop_due(Instant::from_millis(100)), Some(1));
+        assert_eq!(q.pop_due(Instant::from_millis(100)), None);
+        // Deadlines that keep moving earlier leave stale entries behind,
+        // which never outnumber the live ones by much.
+        for i in 0..1000u64 {
+            q.schedule(2u32, Instant::from_millis(5_000 - i));
+            q.schedule(3u32, Instant::from_millis(5_000 - i));
+        }
+        assert!(q.len() <= 66, "{}", q.len());
+        assert_eq!(q.pop_due(Instant::from_millis(5_000)), Some(2));
+        assert_eq!(q.pop_due(Instant::from_millis(5_000)), Some(3));
+        assert_eq!(q.pop_due(Instant::from_millis(5_000)), None);
+        // A forgotten key never pops.
+        q.schedule(4u32, Instant::from_millis(6_000));
+        q.forget(4);
+        assert_eq!(q.pop_due(Instant::from_millis(9_000)), None);
     }
 
     #[test]

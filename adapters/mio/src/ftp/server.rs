@@ -258,6 +258,7 @@ impl FtpService {
             log_transfer(&conn, &t, "connection closed", &mut self.on_transfer);
         }
         close_data(cx, &mut conn);
+        self.timers.forget((slot, conn.generation));
         self.live -= 1;
         let ip = conn.peer.ip().to_canonical();
         if let Some(n) = self.per_ip.get_mut(&ip) {
@@ -926,21 +927,19 @@ impl Service for FtpService {
             let Some(conn) = self.conns.get_mut(slot).and_then(Option::as_mut) else {
                 continue;
             };
-            if conn.generation != generation
-                || conn.session.poll_timeout().is_none_or(|at| at > now)
-            {
+            if conn.generation != generation {
                 continue;
             }
-            conn.session.handle_timeout(now);
-            self.drive(cx, slot);
+            match conn.session.poll_timeout() {
+                Some(at) if at <= now => {
+                    conn.session.handle_timeout(now);
+                    self.drive(cx, slot);
+                }
+                // The deadline moved later since it was armed.
+                Some(at) => self.timers.schedule((slot, generation), at),
+                None => {}
+            }
         }
-        let live = &self.conns;
-        self.timers.compact(self.live, |(slot, generation)| {
-            live.get(slot)
-                .and_then(Option::as_ref)
-                .filter(|c| c.generation == generation)
-                .and_then(|c| c.session.poll_timeout())
-        });
     }
 
     fn deadline(&self) -> Option<Instant> {

@@ -78,8 +78,6 @@ struct Slot {
     transfer: Transfer,
     files: Files<FsStore>,
     started: Instant,
-    /// The deadline currently in the timer queue (an earlier one is kept).
-    scheduled: Option<Instant>,
     /// Unique id of this transfer (owner of read-ahead data).
     id: u64,
     reported: bool,
@@ -235,7 +233,6 @@ impl TftpService {
             transfer,
             files,
             started: now,
-            scheduled: None,
             id: self.started,
             reported: false,
         };
@@ -344,10 +341,7 @@ impl TftpService {
             self.close(cx, index);
             return true;
         }
-        if let Some(deadline) = slot.transfer.poll_timeout()
-            && slot.scheduled.is_none_or(|s| deadline < s)
-        {
-            slot.scheduled = Some(deadline);
+        if let Some(deadline) = slot.transfer.poll_timeout() {
             self.timers.schedule(index, deadline);
         }
         false
@@ -360,6 +354,7 @@ impl TftpService {
             if self.by_peer.get(&slot.transfer.peer()) == Some(&index) {
                 self.by_peer.remove(&slot.transfer.peer());
             }
+            self.timers.forget(index);
             self.free.push(index);
             self.active -= 1;
         }
@@ -397,26 +392,16 @@ impl Service for TftpService {
             let Some(slot) = self.slots.get_mut(index).and_then(Option::as_mut) else {
                 continue;
             };
-            slot.scheduled = None;
             match slot.transfer.poll_timeout() {
                 Some(d) if d <= now => {
                     slot.transfer.handle_timeout(now);
                     self.drive(cx, index, now, 0);
                 }
-                Some(d) => {
-                    slot.scheduled = Some(d);
-                    self.timers.schedule(index, d);
-                }
+                // The deadline moved later since it was armed.
+                Some(d) => self.timers.schedule(index, d),
                 None => {}
             }
         }
-        let slots = &self.slots;
-        self.timers.compact(self.active, |i| {
-            slots
-                .get(i)
-                .and_then(Option::as_ref)
-                .and_then(|s| s.scheduled)
-        });
     }
 
     fn deadline(&self) -> Option<Instant> {
