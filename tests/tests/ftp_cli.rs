@@ -75,9 +75,14 @@ fn get_put_ls_against_our_server() {
             .arg(&dest)
             .arg(s.user_url("copy.bin")),
     );
-    assert_eq!(
-        std::fs::metadata(s.path("copy.bin")).unwrap().len(),
-        2 * BIG as u64
+    // APPE after the earlier STOR: the file, then the file again.
+    let twice = test_bytes(1, BIG).repeat(2);
+    let appended = std::fs::read(s.path("copy.bin")).unwrap();
+    assert!(
+        appended == twice,
+        "copy.bin after put --append: {} bytes, not big.bin twice over ({} bytes)",
+        appended.len(),
+        twice.len()
     );
     let ls = run_ok(
         "ls",

@@ -7,7 +7,7 @@
 use std::net::{Ipv4Addr, SocketAddrV4};
 
 use netboot_core::ftp::client::StoreMode;
-use netboot_core::ftp::server::ServerConfig;
+use netboot_core::ftp::server::{ServerConfig, TransferOutcome};
 use netboot_core::rng::Rng;
 use netboot_core::time::{Duration, Instant};
 use netboot_sim::apps::ftp::{Failed, FtpClient, FtpServer, Op, User};
@@ -87,10 +87,34 @@ fn session_ops() -> Vec<Op> {
             remote: s("aborted.bin"),
             after: 10_000,
         },
+        // The uploaded (and renamed) file, read back before it goes.
+        Op::Get {
+            remote: s("up/b.bin"),
+            local: String::new(),
+            offset: 0,
+        },
         Op::Delete(s("up/b.bin")),
         Op::Quit,
     ]
 }
+
+/// The outcome of each of [`session_ops`] when nothing goes wrong.
+const FAULT_FREE: [Result<u16, Failed>; 14] = [
+    Ok(230),
+    Err(Failed::Refused(550)),
+    Ok(257),
+    Ok(226),
+    Ok(226),
+    Ok(226),
+    Ok(250),
+    Ok(213),
+    Ok(226),
+    Err(Failed::Aborted),
+    Err(Failed::Aborted),
+    Ok(226),
+    Ok(250),
+    Ok(221),
+];
 
 fn world(seed: u64, weather: LinkFaults) -> Sim {
     let mut sim = Sim::new(seed);
@@ -123,29 +147,45 @@ fn a_full_session_over_streams_cut_anywhere() {
         let c = sim.app::<FtpClient>(1).unwrap();
         assert!(c.finished);
         let codes: Vec<_> = c.results.iter().map(|r| r.result).collect();
-        assert_eq!(
-            codes,
-            [
-                Ok(230),
-                Err(Failed::Refused(550)),
-                Ok(257),
-                Ok(226),
-                Ok(226),
-                Ok(226),
-                Ok(250),
-                Ok(213),
-                Ok(226),
-                Err(Failed::Aborted),
-                Err(Failed::Aborted),
-                Ok(250),
-                Ok(221),
-            ]
-        );
+        assert_eq!(codes, FAULT_FREE);
         let big = sim.store(0).get("big.bin").unwrap().to_vec();
         assert!(sim.store(1).get("big.bin") == Some(&big[..]));
         assert_eq!(c.results[5].data, big[100_000..]);
         assert_eq!(c.results[7].op, Op::Size(s("up/b.bin")));
         assert_eq!(c.results[8].data, b"b.bin\r\n");
+        // The upload arrived intact: the renamed file reads back as the
+        // client's source, byte for byte.
+        let source = sim.store(1).get("a.bin").unwrap();
+        assert_eq!(
+            c.results[11].op,
+            Op::Get {
+                remote: s("up/b.bin"),
+                local: String::new(),
+                offset: 0,
+            }
+        );
+        assert!(
+            c.results[11].data == source,
+            "up/b.bin read back as {} bytes, not the {} uploaded",
+            c.results[11].data.len(),
+            source.len()
+        );
+        // The server counted the whole upload (the client's `SIZE` result
+        // carries only the reply code; this is the size the server saw).
+        let uploads: Vec<_> = sim
+            .app::<FtpServer>(0)
+            .unwrap()
+            .transfers
+            .iter()
+            .filter(|t| t.upload && t.path == "up/a.bin")
+            .map(|t| t.outcome)
+            .collect();
+        assert_eq!(
+            uploads,
+            [TransferOutcome::Complete {
+                bytes: source.len() as u64
+            }]
+        );
         assert!(
             sim.store(0).get("aborted.bin").is_none(),
             "an aborted upload leaves no file"
@@ -161,7 +201,11 @@ fn a_full_session_over_streams_cut_anywhere() {
 
 #[test]
 fn data_connection_resets_and_disk_errors_fail_cleanly() {
+    // Seeds in which at least one operation failed because of the faults.
+    let mut felt = Vec::new();
+    let mut seeds = 0;
     check_seeds(8, |seed| {
+        seeds += 1;
         let weather = LinkFaults {
             stream_reset: 300,
             ..LinkFaults::lossy(2.0, 0.0, 0.0)
@@ -181,6 +225,25 @@ fn data_connection_resets_and_disk_errors_fail_cleanly() {
         sim.run();
         let c = sim.app::<FtpClient>(1).unwrap();
         assert!(c.finished);
+        let results: Vec<_> = c.results.iter().map(|r| r.result).collect();
+        assert_eq!(results.len(), FAULT_FREE.len(), "{results:?}");
+        // Where the outcome differs from the fault-free run, the faults
+        // made an operation fail; they never make one succeed.
+        let mut failed = false;
+        for (r, clean) in c.results.iter().zip(FAULT_FREE) {
+            if r.result != clean {
+                assert!(
+                    r.result.is_err(),
+                    "{:?}: {:?}, but {clean:?} without faults",
+                    r.op,
+                    r.result
+                );
+                failed = true;
+            }
+        }
+        if failed {
+            felt.push(seed);
+        }
         for r in &c.results {
             if let (Op::Put { remote, .. }, Err(_)) = (&r.op, &r.result)
                 && remote == "up/a.bin"
@@ -192,14 +255,29 @@ fn data_connection_resets_and_disk_errors_fail_cleanly() {
             }
             if let (
                 Op::Get {
-                    local, offset: 0, ..
+                    remote,
+                    local,
+                    offset: 0,
                 },
                 Ok(_),
             ) = (&r.op, &r.result)
             {
-                assert!(sim.store(1).get(local) == sim.store(0).get("big.bin"));
+                if remote == "big.bin" {
+                    assert!(sim.store(1).get(local) == sim.store(0).get("big.bin"));
+                } else {
+                    // The uploaded file, read back: exactly the source.
+                    assert_eq!(remote, "up/b.bin");
+                    assert!(Some(&r.data[..]) == sim.store(1).get("a.bin"));
+                }
             }
         }
         assert!(sim.store(0).get("aborted.bin").is_none());
     });
+    // Not vacuous: the injected resets and disk errors did make operations
+    // fail (with the default seeds, most runs have such a failure).
+    assert!(
+        !felt.is_empty(),
+        "none of the {seeds} seeds run had an operation fail from the injected \
+         faults: they were not injected, or had no effect"
+    );
 }
