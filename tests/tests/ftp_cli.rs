@@ -142,6 +142,22 @@ fn client_errors_are_one_line_with_exit_codes() {
     // A failed download leaves no empty file behind.
     assert!(!work.path().join("missing.bin").exists());
     assert!(!work.path().join("big.bin").exists());
+    // Nor does it touch a file that was already there.
+    let kept = work.path().join("kept.bin");
+    std::fs::write(&kept, b"precious").unwrap();
+    let out = run(
+        "netboot",
+        netboot()
+            .args(["ftp", "get", &s.url("missing.bin")])
+            .arg(&kept),
+    );
+    assert_eq!(out.status.code(), Some(32));
+    assert_eq!(std::fs::read(&kept).unwrap(), b"precious");
+    let names: Vec<_> = std::fs::read_dir(work.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(names, ["kept.bin"], "nothing else left in the directory");
 }
 
 #[test]

@@ -18,6 +18,8 @@ use std::time::Duration;
 
 use clap::{Args, Subcommand};
 use netboot_core::ftp::client::{ListKind, StoreMode};
+use netboot_core::storage::Storage;
+use netboot_mio::fs::write_aside;
 use netboot_mio::ftp::{FtpClient, FtpConfig, FtpError, FtpService, FtpUser, auth};
 use netboot_mio::runtime::EventLoop;
 use percent_encoding::percent_decode_str;
@@ -315,18 +317,40 @@ fn get(url_text: &str, local: Option<PathBuf>, resume: bool) -> Result<(), CliEr
         None => name.ok_or_else(|| CliError::config("the URL names no file; give LOCAL"))?,
     };
     let mut ftp = connect(&url)?;
-    let offset = if resume {
-        std::fs::metadata(&local).map(|m| m.len()).unwrap_or(0)
+    let local_error =
+        |e: &dyn std::fmt::Display| CliError::new(34, format!("{}: {e}", local.display()));
+    if resume {
+        // Resuming appends to the file in place, by design.
+        let offset = std::fs::metadata(&local).map(|m| m.len()).unwrap_or(0);
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&local)
+            .map_err(|e| local_error(&e))?;
+        download(&mut ftp, &url, offset, &file).map_err(|e| failure(&url, e))?;
     } else {
-        0
-    };
-    let file = std::fs::OpenOptions::new()
-        .create(true)
-        .write(true)
-        .append(resume)
-        .truncate(!resume)
-        .open(&local)
-        .map_err(|e| CliError::new(34, format!("{}: {e}", local.display())))?;
+        // A new download is written aside and replaces LOCAL only once it
+        // is complete: a failure leaves an existing file as it was.
+        let (mut store, mut writer) = write_aside(&local).map_err(|e| local_error(&e))?;
+        let result = match writer.file() {
+            Some(file) => download(&mut ftp, &url, 0, file),
+            None => Err(FtpError::Local(std::io::Error::other("cannot write"))),
+        };
+        match result {
+            Ok(_) => store.commit(writer).map_err(|e| local_error(&e))?,
+            Err(e) => {
+                store.discard(writer);
+                return Err(failure(&url, e));
+            }
+        }
+    }
+    let _ = ftp.quit();
+    Ok(())
+}
+
+/// Downloads `url` from `offset` into `file` with a progress bar.
+fn download(ftp: &mut FtpClient, url: &FtpUrl, offset: u64, file: &File) -> Result<u64, FtpError> {
+    use std::io::Write;
     let total = ftp.size(&url.path).ok();
     let bar = Progress::new(&url.path, total);
     bar.set(offset);
@@ -335,22 +359,9 @@ fn get(url_text: &str, local: Option<PathBuf>, resume: bool) -> Result<(), CliEr
         bar.set(offset + n)
     });
     bar.finish();
-    let result = result.and_then(|n| {
-        use std::io::Write;
-        writer.flush().map(|()| n).map_err(FtpError::Local)
-    });
-    match result {
-        Ok(_) => {
-            let _ = ftp.quit();
-            Ok(())
-        }
-        Err(e) => {
-            if !resume {
-                let _ = std::fs::remove_file(&local);
-            }
-            Err(failure(&url, e))
-        }
-    }
+    let n = result?;
+    writer.flush().map_err(FtpError::Local)?;
+    Ok(n)
 }
 
 fn put(local: &Path, url_text: &str, append: bool) -> Result<(), CliError> {
