@@ -1001,7 +1001,12 @@ impl FtpClient {
                 }
             }
             Some(Op::GetAbort { after, .. }) => {
-                if self.received.len() as u64 >= *after || self.data_eof {
+                if self.data_reset {
+                    // The server broke the download off first (a read
+                    // error): nothing left to abort; its reply follows.
+                    let _ = c.data_finished(now, false);
+                    self.data = None;
+                } else if self.received.len() as u64 >= *after || self.data_eof {
                     self.aborted = true;
                     let _ = c.abort(now);
                     cx.reset(data);

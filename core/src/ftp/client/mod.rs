@@ -657,12 +657,20 @@ impl ClientSession {
         if self.closed { bytes.len() } else { used }
     }
 
-    /// The server closed the control connection.
+    /// The server closed the control connection: the running operation
+    /// fails with [`Failure::Closed`], except `QUIT`, which succeeds with a
+    /// 221 reply of its own ("connection closed").
     pub fn handle_close(&mut self, _now: Instant) {
         if !self.closed {
             if self.op.is_some() && self.op != Some(Op::Quit) {
                 self.finish(Err(Fail::Closed));
             } else if self.op == Some(Op::Quit) {
+                // A server may hang up instead of answering QUIT: that is
+                // the goodbye, reported as 221 rather than as the previous
+                // command's reply.
+                self.code = 221;
+                self.text.clear();
+                let _ = self.text.push_str("connection closed");
                 self.finish(Ok(()));
             }
             self.closed = true;

@@ -276,6 +276,25 @@ fn a_reply_timeout_set_while_awaiting_the_greeting_applies_to_it() {
 }
 
 #[test]
+fn a_server_hanging_up_on_quit_is_a_221_not_the_previous_reply() {
+    let now = Instant::ZERO;
+    let mut c = greeted();
+    c.start(now, Request::Noop).unwrap();
+    c.handle_bytes(now, b"200 ok\r\n");
+    assert!(matches!(c.poll_event(), Some(Event::Done(Ok(r))) if r.code == 200));
+    c.start(now, Request::Quit).unwrap();
+    assert_eq!(sent(&mut c), "NOOP\r\nQUIT\r\n");
+    c.handle_close(now);
+    match c.poll_event() {
+        Some(Event::Done(Ok(r))) => {
+            assert_eq!((r.code, r.text), (221, "connection closed"));
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(c.is_closed());
+}
+
+#[test]
 fn quoted_path_and_size_helpers() {
     let r = Reply {
         code: 257,
