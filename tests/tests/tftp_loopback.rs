@@ -462,6 +462,36 @@ fn max_transfers_refuses_the_excess_with_busy() {
         }
     }
     assert_eq!((data, busy), (5, 3));
+    // Still at capacity: an ERROR or junk sent to the server port is never
+    // answered (RFC 1350), busy or not; a bad request gets its own ERROR.
+    let probe = UdpSocket::bind("127.0.0.1:0").unwrap();
+    probe
+        .set_read_timeout(Some(Duration::from_millis(300)))
+        .unwrap();
+    for silent in [&b"\x00\x05\x00\x00oops\x00"[..], b"\x07"] {
+        probe.send_to(silent, server.local_addr()).unwrap();
+        let mut buf = [0u8; 600];
+        assert!(
+            probe.recv_from(&mut buf).is_err(),
+            "{silent:?} was answered"
+        );
+    }
+    probe
+        .send_to(b"\x00\x01f\x00mail\x00", server.local_addr())
+        .unwrap();
+    let mut buf = [0u8; 600];
+    let (n, _) = probe.recv_from(&mut buf).unwrap();
+    assert!(
+        matches!(
+            Packet::parse(&buf[..n]).unwrap(),
+            Packet::Error {
+                code: ErrorCode::IllegalOperation,
+                ..
+            }
+        ),
+        "{:?}",
+        Packet::parse(&buf[..n])
+    );
 }
 
 #[test]

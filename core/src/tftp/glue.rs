@@ -25,6 +25,7 @@ use super::{Direction, Event, Ignored, error_code_for, error_message_for};
 use crate::Transmit;
 use crate::storage::{Storage, StoreError, WriteMode};
 use crate::time::Instant;
+use crate::wire::tftp::ErrorCode;
 
 /// The open file of one transfer.
 pub struct Files<S: Storage> {
@@ -83,13 +84,7 @@ pub fn accept<S: Storage>(
     bytes: &[u8],
     buf: &mut [u8],
 ) -> Accepted<S> {
-    let refuse = |r: Refusal, buf: &mut [u8]| match r {
-        Refusal::Drop(why) => Accepted::Dropped(why),
-        r => match r.emit(from, buf) {
-            Some(t) => Accepted::Reply(t),
-            None => Accepted::Dropped(Ignored::Busy),
-        },
-    };
+    let refuse = |r: Refusal, buf: &mut [u8]| refused(r, from, buf);
     let from_store = |e: StoreError| Refusal::Error {
         code: error_code_for(e),
         message: error_message_for(e),
@@ -119,6 +114,60 @@ pub fn accept<S: Storage>(
                 Err(e) => refuse(from_store(e), buf),
             }
         }
+    }
+}
+
+/// The ERROR a server running its maximum number of transfers answers a
+/// valid request with.
+pub const BUSY: &str = "server busy, try again later";
+
+/// What [`accept`] would do with `bytes`, for a server that is already
+/// running as many transfers as it allows: a valid request is refused with
+/// ERROR 0 ([`BUSY`]), and anything else is answered or dropped exactly as
+/// [`accept`] would (an ERROR, or junk, is never answered). Opens nothing.
+///
+/// ```
+/// use netboot_core::storage::MemStore;
+/// use netboot_core::tftp::glue::{refuse_busy, Accepted, BUSY};
+/// use netboot_core::tftp::{Server, ServerConfig};
+/// use netboot_core::wire::tftp::{ErrorCode, Packet};
+///
+/// let server = Server::new(ServerConfig::default());
+/// let peer = "192.0.2.9:2000".parse().unwrap();
+/// let mut buf = [0u8; 600];
+/// let busy = refuse_busy::<MemStore>(&server, peer, b"\x00\x01boot.bin\x00octet\x00", &mut buf);
+/// let Accepted::Reply(t) = busy else { panic!() };
+/// assert_eq!(
+///     Packet::parse(&buf[..t.len]).unwrap(),
+///     Packet::Error { code: ErrorCode::NotDefined, message: BUSY }
+/// );
+/// // An ERROR sent to the server port is still never answered.
+/// let error = refuse_busy::<MemStore>(&server, peer, b"\x00\x05\x00\x00x\x00", &mut buf);
+/// assert!(matches!(error, Accepted::Dropped(_)));
+/// ```
+pub fn refuse_busy<S: Storage>(
+    server: &Server,
+    from: SocketAddr,
+    bytes: &[u8],
+    buf: &mut [u8],
+) -> Accepted<S> {
+    let refusal = match server.handle_request(from, bytes) {
+        Ok(_) => Refusal::Error {
+            code: ErrorCode::NotDefined,
+            message: BUSY,
+        },
+        Err(r) => r,
+    };
+    refused(refusal, from, buf)
+}
+
+fn refused<S: Storage>(r: Refusal, from: SocketAddr, buf: &mut [u8]) -> Accepted<S> {
+    match r {
+        Refusal::Drop(why) => Accepted::Dropped(why),
+        r => match r.emit(from, buf) {
+            Some(t) => Accepted::Reply(t),
+            None => Accepted::Dropped(Ignored::Busy),
+        },
     }
 }
 

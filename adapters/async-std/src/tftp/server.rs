@@ -16,7 +16,7 @@ use netboot_core::tftp::glue::{self, Accepted, Files};
 use netboot_core::tftp::rto::RtoConfig;
 use netboot_core::tftp::{Direction, Event, Server, Transfer};
 use netboot_core::time::{Duration, Instant};
-use netboot_core::wire::tftp::{ErrorCode, MAX_PACKET_LEN, Packet};
+use netboot_core::wire::tftp::{MAX_PACKET_LEN, Packet};
 use netboot_mio::clock::Clock;
 use netboot_mio::fs::FsStore;
 use netboot_mio::net::{UdpOptions, bind_udp};
@@ -367,18 +367,14 @@ impl TftpService {
             tracing::debug!("tftp: {from}: repeated or oversized request dropped");
             return None;
         }
-        if running.len() >= self.max_transfers {
-            let busy = Packet::Error {
-                code: ErrorCode::NotDefined,
-                message: "server busy, try again later",
-            };
-            if let Ok(len) = busy.emit(tx) {
-                send_now(listener, &tx[..len], from);
-            }
-            return None;
-        }
         let now = clock.now();
-        match glue::accept(&self.server, &mut self.store, now, from, &buf[..n], tx) {
+        let accepted = if running.len() >= self.max_transfers {
+            tracing::debug!("tftp: {from}: {} transfers running", running.len());
+            glue::refuse_busy(&self.server, from, &buf[..n], tx)
+        } else {
+            glue::accept(&self.server, &mut self.store, now, from, &buf[..n], tx)
+        };
+        match accepted {
             Accepted::Transfer(transfer, files) => {
                 let local = SocketAddr::new(self.addrs[index].ip(), 0);
                 let socket = match bind_udp(local, &UdpOptions::default()) {

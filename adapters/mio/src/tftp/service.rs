@@ -11,7 +11,7 @@ use mio::net::UdpSocket;
 use netboot_core::tftp::glue::{self, Accepted, Files, ReadAhead, ReadAheadState};
 use netboot_core::tftp::{Direction, Event, Server, Transfer, TransferError};
 use netboot_core::time::Instant;
-use netboot_core::wire::tftp::{ErrorCode, MAX_PACKET_LEN, Mode, Packet};
+use netboot_core::wire::tftp::{MAX_PACKET_LEN, Mode, Packet};
 
 use super::udp::Batcher;
 use crate::fs::FsStore;
@@ -173,25 +173,20 @@ impl TftpService {
                 continue;
             }
             let now = cx.refresh();
-            if self.active >= self.max_transfers {
-                let busy = Packet::Error {
-                    code: ErrorCode::NotDefined,
-                    message: "server busy, try again later",
-                };
-                if let Ok(len) = busy.emit(&mut self.tx) {
-                    let _ = self.listeners[index].send_to(&self.tx[..len], from);
-                }
-                tracing::info!("tftp: {from}: refused, {} transfers running", self.active);
-                continue;
-            }
-            match glue::accept(
-                &self.server,
-                &mut self.store,
-                now,
-                from,
-                &self.rx[..n],
-                &mut self.tx,
-            ) {
+            let accepted = if self.active >= self.max_transfers {
+                tracing::debug!("tftp: {from}: {} transfers running", self.active);
+                glue::refuse_busy(&self.server, from, &self.rx[..n], &mut self.tx)
+            } else {
+                glue::accept(
+                    &self.server,
+                    &mut self.store,
+                    now,
+                    from,
+                    &self.rx[..n],
+                    &mut self.tx,
+                )
+            };
+            match accepted {
                 Accepted::Transfer(transfer, files) => {
                     self.start(cx, index, now, transfer, files);
                 }
