@@ -508,3 +508,59 @@ fn a_burst_of_five_hundred_sessions_is_all_served() {
         assert_eq!(t.join().unwrap().unwrap(), expected);
     }
 }
+
+/// A fake server that sends its greeting one byte every 150 ms for 6 s and
+/// never completes a line.
+fn trickling_server() -> (SocketAddr, std::thread::JoinHandle<()>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = std::thread::spawn(move || {
+        let (mut s, _) = listener.accept().unwrap();
+        for _ in 0..40 {
+            if s.write_all(b"2").is_err() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(150));
+        }
+    });
+    (addr, server)
+}
+
+#[test]
+fn both_clients_time_out_on_a_server_trickling_its_greeting() {
+    // Every read gets a byte well within the timeout, but no reply ever
+    // completes: the session's reply deadline must end the wait, long
+    // before the trickle does (6 s).
+    let (addr, server) = trickling_server();
+    let start = Instant::now();
+    let r = netboot_mio::ftp::FtpClient::connect_timeout(addr, Duration::from_secs(1));
+    assert!(
+        matches!(r, Err(netboot_mio::ftp::FtpError::Timeout)),
+        "mio: {:?}",
+        r.err()
+    );
+    assert!(
+        start.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        start.elapsed()
+    );
+    server.join().unwrap();
+
+    let (addr, server) = trickling_server();
+    let start = Instant::now();
+    let r = async_std::task::block_on(netboot_async_std::ftp::FtpClient::connect_timeout(
+        addr,
+        Duration::from_secs(1),
+    ));
+    assert!(
+        matches!(r, Err(netboot_mio::ftp::FtpError::Timeout)),
+        "async-std: {:?}",
+        r.err()
+    );
+    assert!(
+        start.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        start.elapsed()
+    );
+    server.join().unwrap();
+}

@@ -284,6 +284,43 @@ fn each_failure_has_its_exit_code() {
     assert_eq!(report["error"]["message"], "no BOOTP answer in 3s");
 }
 
+/// `netboot` as an ordinary user runs it. As root: every privilege
+/// dropped, inside a private network namespace, so that should the standard
+/// ports be bindable after all nothing listens or broadcasts on the host's
+/// interfaces. Without root there is no private namespace: where this host
+/// lets ordinary users bind ports below 69, the run would really listen (and
+/// prove nothing), so it says so and gives `None`.
+fn unprivileged_netboot(test: &str) -> Option<Command> {
+    if is_root() {
+        require_program(test, "setpriv")?;
+        require_program(test, "unshare")?;
+        let mut c = Command::new("unshare");
+        c.args([
+            "--net",
+            "setpriv",
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            "--inh-caps=-all",
+            "--bounding-set=-all",
+        ])
+        .arg(netboot_bin());
+        return Some(c);
+    }
+    let start = std::fs::read_to_string("/proc/sys/net/ipv4/ip_unprivileged_port_start")
+        .ok()
+        .and_then(|v| v.trim().parse::<u32>().ok())
+        .unwrap_or(1024);
+    if start <= 68 {
+        eprintln!(
+            "SKIPPED {test}: net.ipv4.ip_unprivileged_port_start is {start}, so ports 67 and \
+             68 are not privileged here"
+        );
+        return None;
+    }
+    Some(Command::new(netboot_bin()))
+}
+
 #[test]
 fn standard_ports_without_privilege_say_why_and_what_to_do() {
     let test = "standard_ports_without_privilege_say_why_and_what_to_do";
@@ -303,41 +340,8 @@ fn standard_ports_without_privilege_say_why_and_what_to_do() {
     for p in [dir.path(), &root, &config] {
         let _ = Command::new("chmod").arg("a+rx").arg(p).status();
     }
-    let mut cmd = if is_root() {
-        // Drop every privilege, as an ordinary user runs it, inside a
-        // private network namespace: should the ports be bindable after
-        // all, nothing listens or broadcasts on the host's interfaces.
-        if require_program(test, "setpriv").is_none() || require_program(test, "unshare").is_none()
-        {
-            return;
-        }
-        let mut c = Command::new("unshare");
-        c.args(["--net", "setpriv"])
-            .args([
-                "--reuid=65534",
-                "--regid=65534",
-                "--clear-groups",
-                "--inh-caps=-all",
-                "--bounding-set=-all",
-            ])
-            .arg(netboot_bin());
-        c
-    } else {
-        // Without root there is no private namespace: where this host lets
-        // ordinary users bind ports below 68, the server would really listen
-        // (and the test would prove nothing), so say so and stop.
-        let start = std::fs::read_to_string("/proc/sys/net/ipv4/ip_unprivileged_port_start")
-            .ok()
-            .and_then(|v| v.trim().parse::<u32>().ok())
-            .unwrap_or(1024);
-        if start <= 67 {
-            eprintln!(
-                "SKIPPED {test}: net.ipv4.ip_unprivileged_port_start is {start}, so port 67 is \
-                 not privileged here"
-            );
-            return;
-        }
-        Command::new(netboot_bin())
+    let Some(mut cmd) = unprivileged_netboot(test) else {
+        return;
     };
     cmd.arg("serve").arg("--config").arg(&config);
     let (status, _, stderr) = ChildGuard::spawn("netboot serve", &mut cmd)
@@ -363,19 +367,8 @@ fn standard_ports_without_privilege_say_why_and_what_to_do() {
     );
 
     // The client's port 68 likewise.
-    let mut cmd = if is_root() {
-        let mut c = Command::new("setpriv");
-        c.args([
-            "--reuid=65534",
-            "--regid=65534",
-            "--clear-groups",
-            "--inh-caps=-all",
-            "--bounding-set=-all",
-        ])
-        .arg(netboot_bin());
-        c
-    } else {
-        Command::new(netboot_bin())
+    let Some(mut cmd) = unprivileged_netboot(test) else {
+        return;
     };
     let out = dir.path().join("client");
     std::fs::create_dir(&out).unwrap();
