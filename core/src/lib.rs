@@ -89,11 +89,15 @@
 extern crate alloc;
 
 pub mod bootp;
+#[cfg(feature = "alloc")]
+pub mod deadline;
 pub mod ftp;
+pub mod machine;
 pub mod path;
 pub mod plan;
 pub mod provision;
 pub mod rng;
+pub mod socket;
 pub mod storage;
 pub mod tftp;
 pub mod time;

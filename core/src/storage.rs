@@ -221,3 +221,7 @@ pub trait Storage {
 mod mem;
 #[cfg(feature = "alloc")]
 pub use mem::{MemReader, MemStore, MemWriter};
+#[cfg(feature = "alloc")]
+mod shared;
+#[cfg(feature = "alloc")]
+pub use shared::Shared;

@@ -84,36 +84,52 @@ pub fn accept<S: Storage>(
     bytes: &[u8],
     buf: &mut [u8],
 ) -> Accepted<S> {
-    let refuse = |r: Refusal, buf: &mut [u8]| refused(r, from, buf);
+    match open(server, store, now, from, bytes) {
+        Ok((transfer, files)) => Accepted::Transfer(transfer, files),
+        Err(r) => refused(r, from, buf),
+    }
+}
+
+/// [`accept`] without writing the answer: the transfer with its file open,
+/// or the refusal to answer (or drop) the datagram with.
+pub fn open<S: Storage>(
+    server: &Server,
+    store: &mut S,
+    now: Instant,
+    from: SocketAddr,
+    bytes: &[u8],
+) -> Result<(Transfer, Files<S>), Refusal> {
     let from_store = |e: StoreError| Refusal::Error {
         code: error_code_for(e),
         message: error_message_for(e),
     };
-    let req = match server.handle_request(from, bytes) {
-        Ok(r) => r,
-        Err(r) => return refuse(r, buf),
-    };
+    let req = server.handle_request(from, bytes)?;
     match req.direction {
         Direction::Read => {
-            let (reader, meta) = match store.open_read(&req.path) {
-                Ok(x) => x,
-                Err(e) => return refuse(from_store(e), buf),
-            };
-            match server.start_read(now, &req, meta.len) {
-                Ok(t) => Accepted::Transfer(t, Files::reading(reader)),
-                Err(r) => refuse(r, buf),
-            }
+            let (reader, meta) = store.open_read(&req.path).map_err(from_store)?;
+            let t = server.start_read(now, &req, meta.len)?;
+            Ok((t, Files::reading(reader)))
         }
         Direction::Write => {
-            let t = match server.start_write(now, &req) {
-                Ok(t) => t,
-                Err(r) => return refuse(r, buf),
-            };
-            match store.open_write(&req.path, server.write_mode()) {
-                Ok(w) => Accepted::Transfer(t, Files::writing(w)),
-                Err(e) => refuse(from_store(e), buf),
-            }
+            let t = server.start_write(now, &req)?;
+            let w = store
+                .open_write(&req.path, server.write_mode())
+                .map_err(from_store)?;
+            Ok((t, Files::writing(w)))
         }
+    }
+}
+
+/// The refusal a server that already runs as many transfers as it allows
+/// gives `bytes`: a valid request gets ERROR 0 ([`BUSY`]); anything else is
+/// answered or dropped exactly as [`open`] would.
+pub fn busy_refusal(server: &Server, from: SocketAddr, bytes: &[u8]) -> Refusal {
+    match server.handle_request(from, bytes) {
+        Ok(_) => Refusal::Error {
+            code: ErrorCode::NotDefined,
+            message: BUSY,
+        },
+        Err(r) => r,
     }
 }
 
@@ -151,14 +167,7 @@ pub fn refuse_busy<S: Storage>(
     bytes: &[u8],
     buf: &mut [u8],
 ) -> Accepted<S> {
-    let refusal = match server.handle_request(from, bytes) {
-        Ok(_) => Refusal::Error {
-            code: ErrorCode::NotDefined,
-            message: BUSY,
-        },
-        Err(r) => r,
-    };
-    refused(refusal, from, buf)
+    refused(busy_refusal(server, from, bytes), from, buf)
 }
 
 fn refused<S: Storage>(r: Refusal, from: SocketAddr, buf: &mut [u8]) -> Accepted<S> {

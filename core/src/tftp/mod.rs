@@ -65,6 +65,8 @@
 //!   transfer (an RRQ on a transfer's port, DATA sent to a sender) ends it
 //!   with ERROR 4.
 
+#[cfg(feature = "alloc")]
+mod endpoint;
 pub mod glue;
 pub mod netascii;
 pub mod options;
@@ -77,6 +79,10 @@ mod transfer;
 #[cfg(test)]
 mod tests;
 
+#[cfg(feature = "alloc")]
+pub use endpoint::{
+    Completion, Dropped, Endpoint, EndpointConfig, EndpointEvent, MAX_PEER_MESSAGE, TRANSFER_MEMORY,
+};
 pub use options::Direction;
 pub use server::{Refusal, Request, Server, ServerConfig};
 pub use transfer::{Payload, Role, Transfer, TransferConfig};

@@ -50,6 +50,8 @@
 
 mod config;
 mod data;
+#[cfg(feature = "alloc")]
+mod endpoint;
 mod event;
 mod files;
 pub mod glue;
@@ -57,6 +59,11 @@ mod info;
 mod login;
 
 pub use config::ServerConfig;
+#[cfg(feature = "alloc")]
+pub use endpoint::{
+    Accounts, DATA_BUDGET, Endpoint, EndpointConfig, EndpointEvent, FastPathError, FastPaths,
+    MAX_CONTROL_INPUT, MAX_EARLY_DATA, Outcome, Secret, TransferRecord,
+};
 pub use event::{Event, StorageAnswer, StorageOp, Transfer, TransferKind, TransferOutcome};
 
 use core::fmt::{self, Write};
