@@ -31,6 +31,7 @@
 //!
 //! Nothing here allocates except [`ProfileTable`].
 
+pub mod capacity;
 pub mod manifest;
 pub mod policy;
 pub mod progressfile;
@@ -38,6 +39,9 @@ pub mod stages;
 #[cfg(feature = "alloc")]
 mod table;
 
+#[cfg(feature = "alloc")]
+pub use capacity::Heap;
+pub use capacity::{Capacity, Fixed};
 pub use manifest::{
     FTP_SERVER_KEY, FtpServer, Hex, Item, MAX_KEY_LEN, ManifestEntry, ManifestError,
     ManifestErrorKind, ManifestLines, Position, Summary, check_manifest, parse_manifest,

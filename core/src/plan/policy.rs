@@ -31,6 +31,7 @@
 
 use core::net::{IpAddr, Ipv4Addr};
 
+use super::capacity::{Capacity, Fixed, Table};
 use super::stages::{Advance, Decision, Plan, Profiles, Reset};
 use crate::bootp::HwAddr;
 use crate::bootp::hosts::FileName;
@@ -72,24 +73,25 @@ impl PlanEvent {
 }
 
 #[derive(Clone, Copy, Debug)]
-struct Seen {
+#[doc(hidden)]
+pub struct Seen {
     ip: Ipv4Addr,
     hw: HwAddr,
     at: Instant,
 }
 
-/// A provisioning [`Plan`] acting as the BOOTP server's boot policy, for up
-/// to `N` clients.
+/// A provisioning [`Plan`] acting as the BOOTP server's boot policy, for a
+/// bounded number of clients (see [`Capacity`]).
 ///
 /// ```
 /// use core::net::Ipv4Addr;
 /// use netboot_core::bootp::HwAddr;
 /// use netboot_core::bootp::policy::{Boot, BootDecision, BootPolicy, BootRequest, RequestKind};
-/// use netboot_core::plan::{PlanEvent, PlanPolicy, Reset, StaticProfiles};
+/// use netboot_core::plan::{Fixed, PlanEvent, PlanPolicy, Reset, StaticProfiles};
 /// use netboot_core::time::Instant;
 ///
 /// let profiles = StaticProfiles { clients: &[], default: Some(&["stage1", "manifest"]) };
-/// let mut policy: PlanPolicy<_, 16> = PlanPolicy::new(profiles, Reset::Never);
+/// let mut policy: PlanPolicy<_, Fixed<16>> = PlanPolicy::new(profiles, Reset::Never);
 /// let hw = HwAddr::ethernet([2, 0, 0, 0, 0, 1]);
 /// let ip = Ipv4Addr::new(10, 0, 0, 100);
 /// let request = |xid| BootRequest {
@@ -107,32 +109,49 @@ struct Seen {
 /// assert!(policy.poll_event().unwrap().is_finished());
 /// assert_eq!(policy.decide(now, &request(3)), BootDecision::Silent);
 /// ```
-#[derive(Debug)]
-pub struct PlanPolicy<P, const N: usize> {
-    plan: Plan<P, N>,
-    seen: heapless::Vec<Seen, N>,
+pub struct PlanPolicy<P, C: Capacity> {
+    plan: Plan<P, C>,
+    seen: C::Table<Seen>,
     events: heapless::Deque<PlanEvent, PLAN_EVENTS>,
     dirty: bool,
 }
 
-impl<P: Profiles, const N: usize> PlanPolicy<P, N> {
-    /// A policy over `profiles` in which nobody has started yet.
+impl<P, C: Capacity> core::fmt::Debug for PlanPolicy<P, C> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("PlanPolicy")
+            .field("plan", &self.plan)
+            .field("dirty", &self.dirty)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<P: Profiles, const N: usize> PlanPolicy<P, Fixed<N>> {
+    /// A policy over `profiles` for up to `N` clients, in which nobody has
+    /// started yet.
     pub fn new(profiles: P, reset: Reset) -> Self {
+        PlanPolicy::with_capacity(profiles, reset, N)
+    }
+}
+
+impl<P: Profiles, C: Capacity> PlanPolicy<P, C> {
+    /// A policy over `profiles` for up to `capacity` clients (a [`Fixed`]
+    /// table has its own), in which nobody has started yet.
+    pub fn with_capacity(profiles: P, reset: Reset, capacity: usize) -> Self {
         PlanPolicy {
-            plan: Plan::new(profiles, reset),
-            seen: heapless::Vec::new(),
+            plan: Plan::with_capacity(profiles, reset, capacity),
+            seen: Table::with_capacity(capacity),
             events: heapless::Deque::new(),
             dirty: false,
         }
     }
 
     /// The plan.
-    pub fn plan(&self) -> &Plan<P, N> {
+    pub fn plan(&self) -> &Plan<P, C> {
         &self.plan
     }
 
     /// The plan, to restore or reset clients.
-    pub fn plan_mut(&mut self) -> &mut Plan<P, N> {
+    pub fn plan_mut(&mut self) -> &mut Plan<P, C> {
         self.dirty = true;
         &mut self.plan
     }
@@ -141,14 +160,14 @@ impl<P: Profiles, const N: usize> PlanPolicy<P, N> {
     /// fixed host address), so that its downloads are attributed before it
     /// next asks.
     pub fn learn(&mut self, now: Instant, ip: Ipv4Addr, hw: HwAddr) {
-        if let Some(s) = self.seen.iter_mut().find(|s| s.ip == ip) {
+        if let Some(s) = self.seen.as_mut_slice().iter_mut().find(|s| s.ip == ip) {
             s.hw = hw;
             s.at = now;
             return;
         }
         let seen = Seen { ip, hw, at: now };
         if self.seen.is_full() {
-            if let Some(oldest) = self.seen.iter_mut().min_by_key(|s| s.at) {
+            if let Some(oldest) = self.seen.as_mut_slice().iter_mut().min_by_key(|s| s.at) {
                 *oldest = seen;
             }
         } else {
@@ -158,7 +177,11 @@ impl<P: Profiles, const N: usize> PlanPolicy<P, N> {
 
     /// The client that has `ip`, as far as the policy knows.
     pub fn client_at(&self, ip: Ipv4Addr) -> Option<HwAddr> {
-        self.seen.iter().find(|s| s.ip == ip).map(|s| s.hw)
+        self.seen
+            .as_slice()
+            .iter()
+            .find(|s| s.ip == ip)
+            .map(|s| s.hw)
     }
 
     /// Reports that the client at `peer` finished downloading `path` (as the
@@ -212,7 +235,7 @@ impl<P: Profiles, const N: usize> PlanPolicy<P, N> {
     }
 }
 
-impl<P: Profiles, const N: usize> BootPolicy for PlanPolicy<P, N> {
+impl<P: Profiles, C: Capacity> BootPolicy for PlanPolicy<P, C> {
     fn decide(&mut self, now: Instant, request: &BootRequest<'_>) -> BootDecision {
         let hw = request.hw;
         if !request.ip.is_unspecified() {
@@ -289,7 +312,7 @@ mod tests {
 
     #[test]
     fn downloads_are_attributed_by_address() {
-        let mut p: PlanPolicy<_, 8> = PlanPolicy::new(profiles(), Reset::Never);
+        let mut p: PlanPolicy<_, Fixed<8>> = PlanPolicy::new(profiles(), Reset::Never);
         let t = Instant::ZERO;
         assert_eq!(file(p.decide(t, &request(A, [10, 0, 0, 10]))), "a/one");
         assert_eq!(file(p.decide(t, &request(B, [10, 0, 0, 11]))), "one");
@@ -328,7 +351,7 @@ mod tests {
 
     #[test]
     fn restored_addresses_and_progress_survive_a_restart() {
-        let mut p: PlanPolicy<_, 8> = PlanPolicy::new(profiles(), Reset::Never);
+        let mut p: PlanPolicy<_, Fixed<8>> = PlanPolicy::new(profiles(), Reset::Never);
         let t = Instant::from_secs(5);
         p.learn(t, Ipv4Addr::new(10, 0, 0, 11), HwAddr::ethernet(B));
         assert!(p.plan_mut().restore(t, &B, 1));
@@ -351,7 +374,7 @@ mod tests {
     #[test]
     fn silence_ends_after_the_reset_time_out() {
         let reset = Reset::After(Duration::from_secs(60));
-        let mut p: PlanPolicy<_, 8> = PlanPolicy::new(profiles(), reset);
+        let mut p: PlanPolicy<_, Fixed<8>> = PlanPolicy::new(profiles(), reset);
         let t = Instant::from_secs(10);
         p.decide(t, &request(A, [10, 0, 0, 10]));
         p.transfer_complete(t, [10, 0, 0, 10].into(), "a/one");
@@ -381,7 +404,7 @@ mod tests {
             clients: &[(&A, &["a/one"])],
             default: None,
         };
-        let mut p: PlanPolicy<_, 2> = PlanPolicy::new(p, Reset::Never);
+        let mut p: PlanPolicy<_, Fixed<2>> = PlanPolicy::new(p, Reset::Never);
         let t = Instant::ZERO;
         assert_eq!(
             p.decide(t, &request(B, [10, 0, 0, 11])),

@@ -9,6 +9,7 @@
 //! the client seen least recently is forgotten (and starts again from its
 //! first stage if it comes back). Nothing here allocates.
 
+use super::capacity::{Capacity, Fixed, Table};
 use crate::path::{self, DotDot};
 use crate::time::{Duration, Instant};
 
@@ -117,7 +118,8 @@ pub enum Advance {
 }
 
 #[derive(Clone, Debug)]
-struct Progress {
+#[doc(hidden)]
+pub struct Progress {
     hwaddr: HwAddr,
     /// Next stage to hand out; equal to the stage count once finished.
     stage: usize,
@@ -125,14 +127,15 @@ struct Progress {
     last_seen: Instant,
 }
 
-/// Per-client progress through the plan, for up to `N` clients at once.
+/// Per-client progress through the plan, for a bounded number of clients
+/// at once (the table kind `C`: [`Fixed`] or [`Heap`](super::capacity::Heap)).
 ///
 /// ```
-/// use netboot_core::plan::{Advance, Decision, Plan, Reset, StaticProfiles};
+/// use netboot_core::plan::{Advance, Decision, Fixed, Plan, Reset, StaticProfiles};
 /// use netboot_core::time::{Duration, Instant};
 ///
 /// let profiles = StaticProfiles { clients: &[], default: Some(&["stage1.bin", "manifest.txt"]) };
-/// let mut plan: Plan<_, 8> = Plan::new(profiles, Reset::Never);
+/// let mut plan: Plan<_, Fixed<8>> = Plan::new(profiles, Reset::Never);
 /// let mac = [0x52, 0x54, 0, 0, 0, 7];
 /// let now = Instant::ZERO;
 ///
@@ -144,20 +147,37 @@ struct Progress {
 /// assert_eq!(plan.transfer_complete(now, &mac, "manifest.txt"), Advance::Finished);
 /// assert_eq!(plan.boot_for(now + Duration::from_secs(3600), &mac), Decision::Silent);
 /// ```
-#[derive(Debug)]
-pub struct Plan<P, const N: usize> {
+pub struct Plan<P, C: Capacity> {
     profiles: P,
     reset: Reset,
-    clients: heapless::Vec<Progress, N>,
+    clients: C::Table<Progress>,
 }
 
-impl<P: Profiles, const N: usize> Plan<P, N> {
-    /// A plan over `profiles` in which nobody has started yet.
+impl<P, C: Capacity> core::fmt::Debug for Plan<P, C> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Plan")
+            .field("reset", &self.reset)
+            .field("clients", &self.clients.as_slice().len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<P: Profiles, const N: usize> Plan<P, Fixed<N>> {
+    /// A plan over `profiles` for up to `N` clients, in which nobody has
+    /// started yet.
     pub fn new(profiles: P, reset: Reset) -> Self {
+        Plan::with_capacity(profiles, reset, N)
+    }
+}
+
+impl<P: Profiles, C: Capacity> Plan<P, C> {
+    /// A plan over `profiles` for up to `capacity` clients (a [`Fixed`]
+    /// table has its own), in which nobody has started yet.
+    pub fn with_capacity(profiles: P, reset: Reset, capacity: usize) -> Self {
         Plan {
             profiles,
             reset,
-            clients: heapless::Vec::new(),
+            clients: Table::with_capacity(capacity),
         }
     }
 
@@ -175,7 +195,7 @@ impl<P: Profiles, const N: usize> Plan<P, N> {
         let Some(slot) = self.slot(now, hwaddr) else {
             return Decision::NotInPlan;
         };
-        let progress = &mut self.clients[slot];
+        let progress = &mut self.clients.as_mut_slice()[slot];
         progress.last_seen = now;
         if let (Some(done), Reset::After(after)) = (progress.finished_at, reset)
             && now.saturating_duration_since(done) >= after
@@ -203,17 +223,22 @@ impl<P: Profiles, const N: usize> Plan<P, N> {
         let Some(count) = self.profiles.stage_count(hwaddr) else {
             return Advance::Ignored;
         };
-        let Some(index) = self.clients.iter().position(|p| p.hwaddr == hwaddr) else {
+        let Some(index) = self
+            .clients
+            .as_slice()
+            .iter()
+            .position(|p| p.hwaddr == hwaddr)
+        else {
             return Advance::Ignored;
         };
-        let stage = self.clients[index].stage;
+        let stage = self.clients.as_slice()[index].stage;
         let Some(current) = self.profiles.stage(hwaddr, stage) else {
             return Advance::Ignored;
         };
         if !same_path(current, file) {
             return Advance::Ignored;
         }
-        let progress = &mut self.clients[index];
+        let progress = &mut self.clients.as_mut_slice()[index];
         progress.last_seen = now;
         progress.stage += 1;
         if progress.stage >= count {
@@ -229,6 +254,7 @@ impl<P: Profiles, const N: usize> Plan<P, N> {
     /// The stage client `hwaddr` will be given next, if it is being tracked.
     pub fn stage_of(&self, hwaddr: &[u8]) -> Option<usize> {
         self.clients
+            .as_slice()
             .iter()
             .find(|p| p.hwaddr == hwaddr)
             .map(|p| p.stage)
@@ -236,7 +262,12 @@ impl<P: Profiles, const N: usize> Plan<P, N> {
 
     /// Forgets client `hwaddr`: it starts again from its first stage.
     pub fn reset(&mut self, hwaddr: &[u8]) {
-        if let Some(i) = self.clients.iter().position(|p| p.hwaddr == hwaddr) {
+        if let Some(i) = self
+            .clients
+            .as_slice()
+            .iter()
+            .position(|p| p.hwaddr == hwaddr)
+        {
             self.clients.swap_remove(i);
         }
     }
@@ -247,8 +278,10 @@ impl<P: Profiles, const N: usize> Plan<P, N> {
     pub fn restore(&mut self, now: Instant, hwaddr: &[u8], stage: usize) -> bool {
         match self.slot(now, hwaddr) {
             Some(i) => {
-                self.clients[i].stage = stage;
-                self.clients[i].finished_at = match self.profiles.stage_count(hwaddr) {
+                let count = self.profiles.stage_count(hwaddr);
+                let entry = &mut self.clients.as_mut_slice()[i];
+                entry.stage = stage;
+                entry.finished_at = match count {
                     Some(count) if stage >= count => Some(now),
                     _ => None,
                 };
@@ -260,13 +293,21 @@ impl<P: Profiles, const N: usize> Plan<P, N> {
 
     /// Every tracked client and the stage it is at (for saving progress).
     pub fn progress(&self) -> impl Iterator<Item = (&[u8], usize)> {
-        self.clients.iter().map(|p| (p.hwaddr.as_slice(), p.stage))
+        self.clients
+            .as_slice()
+            .iter()
+            .map(|p| (p.hwaddr.as_slice(), p.stage))
     }
 
     /// The index of `hwaddr`'s progress, creating it (and evicting the client
     /// seen least recently when full).
     fn slot(&mut self, now: Instant, hwaddr: &[u8]) -> Option<usize> {
-        if let Some(i) = self.clients.iter().position(|p| p.hwaddr == hwaddr) {
+        if let Some(i) = self
+            .clients
+            .as_slice()
+            .iter()
+            .position(|p| p.hwaddr == hwaddr)
+        {
             return Some(i);
         }
         let hwaddr = HwAddr::from_slice(hwaddr).ok()?;
@@ -279,15 +320,16 @@ impl<P: Profiles, const N: usize> Plan<P, N> {
         if self.clients.is_full() {
             let oldest = self
                 .clients
+                .as_slice()
                 .iter()
                 .enumerate()
                 .min_by_key(|(_, p)| p.last_seen)
                 .map(|(i, _)| i)?;
-            self.clients[oldest] = progress;
+            self.clients.as_mut_slice()[oldest] = progress;
             return Some(oldest);
         }
         self.clients.push(progress).ok()?;
-        Some(self.clients.len() - 1)
+        Some(self.clients.as_slice().len() - 1)
     }
 }
 
@@ -318,7 +360,7 @@ mod tests {
 
     #[test]
     fn stages_advance_only_on_the_current_file() {
-        let mut plan: Plan<_, 4> = Plan::new(profiles(), Reset::Never);
+        let mut plan: Plan<_, Fixed<4>> = Plan::new(profiles(), Reset::Never);
         let t = Instant::ZERO;
         assert_eq!(
             plan.boot_for(t, &A),
@@ -341,7 +383,7 @@ mod tests {
 
     #[test]
     fn clients_are_independent_and_default_applies() {
-        let mut plan: Plan<_, 4> = Plan::new(profiles(), Reset::Never);
+        let mut plan: Plan<_, Fixed<4>> = Plan::new(profiles(), Reset::Never);
         let t = Instant::ZERO;
         plan.boot_for(t, &A);
         plan.transfer_complete(t, &A, "a/one");
@@ -362,7 +404,8 @@ mod tests {
 
     #[test]
     fn silence_then_reset_after_timeout() {
-        let mut plan: Plan<_, 4> = Plan::new(profiles(), Reset::After(Duration::from_secs(60)));
+        let mut plan: Plan<_, Fixed<4>> =
+            Plan::new(profiles(), Reset::After(Duration::from_secs(60)));
         let t = Instant::from_secs(100);
         plan.boot_for(t, &B);
         plan.transfer_complete(t, &B, "one");
@@ -383,19 +426,19 @@ mod tests {
             clients: &[],
             default: None,
         };
-        let mut plan: Plan<_, 2> = Plan::new(p, Reset::Never);
+        let mut plan: Plan<_, Fixed<2>> = Plan::new(p, Reset::Never);
         assert_eq!(plan.boot_for(Instant::ZERO, &A), Decision::NotInPlan);
         let p = StaticProfiles {
             clients: &[],
             default: Some(&[]),
         };
-        let mut plan: Plan<_, 2> = Plan::new(p, Reset::Never);
+        let mut plan: Plan<_, Fixed<2>> = Plan::new(p, Reset::Never);
         assert_eq!(plan.boot_for(Instant::ZERO, &A), Decision::NotInPlan);
     }
 
     #[test]
     fn full_table_evicts_least_recently_seen() {
-        let mut plan: Plan<_, 2> = Plan::new(profiles(), Reset::Never);
+        let mut plan: Plan<_, Fixed<2>> = Plan::new(profiles(), Reset::Never);
         plan.boot_for(Instant::from_secs(1), &[1]);
         plan.boot_for(Instant::from_secs(2), &[2]);
         plan.transfer_complete(Instant::from_secs(3), &[2], "one");
@@ -409,7 +452,7 @@ mod tests {
 
     #[test]
     fn restore_and_reset() {
-        let mut plan: Plan<_, 4> = Plan::new(profiles(), Reset::Never);
+        let mut plan: Plan<_, Fixed<4>> = Plan::new(profiles(), Reset::Never);
         assert!(plan.restore(Instant::ZERO, &A, 2));
         assert!(matches!(
             plan.boot_for(Instant::ZERO, &A),

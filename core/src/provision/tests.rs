@@ -25,7 +25,7 @@ const SERVER: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 1);
 const MAC: [u8; 6] = [0x52, 0x54, 0, 0, 0, 1];
 const STAGES: [&str; 3] = ["boot/stage1.bin", "boot/stage2.bin", "manifest.txt"];
 
-type Policy = PlanPolicy<ProfileTable, 64>;
+type Policy = PlanPolicy<ProfileTable, crate::plan::Fixed<64>>;
 type Bootp = BootpServer<Vec<Host>, Vec<LeaseSlot>, Policy>;
 type Flow = Provision<MemStore, Vec<u8>>;
 

@@ -28,7 +28,7 @@ pub const MAX_CLIENTS: usize = 2048;
 pub const SAVE_INTERVAL: Duration = Duration::from_secs(1);
 
 /// The core plan the server runs.
-pub type CorePlan = PlanPolicy<ProfileTable, MAX_CLIENTS>;
+pub type CorePlan = PlanPolicy<ProfileTable, netboot_core::plan::Fixed<MAX_CLIENTS>>;
 
 /// The plan, shared between the services of one loop.
 #[derive(Clone)]

@@ -60,7 +60,7 @@ pub const SAVE_INTERVAL: Duration = Duration::from_secs(1);
 const BUILD_STACK: usize = 64 << 20;
 
 /// The core plan the server runs.
-pub type CorePlan = PlanPolicy<ProfileTable, PLAN_CLIENTS>;
+pub type CorePlan = PlanPolicy<ProfileTable, netboot_core::plan::Fixed<PLAN_CLIENTS>>;
 
 /// The plan on the heap (it holds a table of [`PLAN_CLIENTS`] entries),
 /// as the BOOTP server's boot policy.

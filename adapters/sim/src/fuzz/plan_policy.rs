@@ -63,7 +63,8 @@ pub fn run(data: &[u8]) {
         Some(b) if b % 2 == 1 => Reset::After(Duration::from_secs(30)),
         _ => Reset::Never,
     };
-    let mut policy: PlanPolicy<ProfileTable, TRACKED> = PlanPolicy::new(profiles, reset);
+    let mut policy: PlanPolicy<ProfileTable, netboot_core::plan::Fixed<TRACKED>> =
+        PlanPolicy::new(profiles, reset);
     let mut restored = [false; 10];
     let mut now = Instant::ZERO;
     let mut rest = data.get(1..).unwrap_or_default();
@@ -174,7 +175,10 @@ pub fn run(data: &[u8]) {
     }
 }
 
-fn check(policy: &PlanPolicy<ProfileTable, TRACKED>, restored: &[bool; 10]) {
+fn check(
+    policy: &PlanPolicy<ProfileTable, netboot_core::plan::Fixed<TRACKED>>,
+    restored: &[bool; 10],
+) {
     let plan = policy.plan();
     assert!(plan.progress().count() <= TRACKED);
     let mut file = String::from(progressfile::HEADER);
