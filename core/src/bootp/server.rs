@@ -70,8 +70,9 @@ use crate::wire::bootp::{Message, Op, ParseError, SERVER_PORT};
 
 /// The longest generic boot file name an alias maps.
 pub const MAX_ALIAS: usize = 32;
-/// Replies waiting for `poll_transmit`.
-pub const REPLY_QUEUE: usize = 4;
+/// Replies waiting for `poll_transmit` (including those held until the
+/// state they report is saved, see [`Server::hold_until_saved`]).
+pub const REPLY_QUEUE: usize = 16;
 /// Events waiting for `poll_event`; the oldest is dropped past this.
 pub const EVENT_QUEUE: usize = 32;
 
@@ -451,8 +452,13 @@ pub struct Server<H, L, P = DefaultPolicy> {
     hosts: H,
     leases: LeaseTable<L>,
     policy: P,
-    replies: Deque<Reply, REPLY_QUEUE>,
+    /// Each reply with the state version that must be saved before it
+    /// leaves (0: none).
+    replies: Deque<(Reply, u64), REPLY_QUEUE>,
     events: Deque<Event, EVENT_QUEUE>,
+    hold: bool,
+    version: u64,
+    saved: u64,
 }
 
 impl<H, L> Server<H, L, DefaultPolicy>
@@ -548,6 +554,9 @@ where
             policy,
             replies: Deque::new(),
             events: Deque::new(),
+            hold: false,
+            version: 0,
+            saved: 0,
         })
     }
 
@@ -664,6 +673,7 @@ where
                 },
             },
         };
+        let queued = self.replies.len();
         match msg.message_type() {
             None => self.bootp(now, &msg, &ctx),
             Some(MessageType::Discover) => self.discover(now, &msg, &ctx),
@@ -673,6 +683,57 @@ where
             Some(MessageType::Inform) => self.inform(now, &msg, &ctx),
             Some(_) => self.ignore(hw, IgnoreReason::NotARequest),
         }
+        // An answer that hands out an address leaves only once the state
+        // it reports (as changed by this request) is saved.
+        let version = self.version;
+        for (reply, needs) in self.replies.iter_mut().skip(queued) {
+            let binds = match reply.kind {
+                None => true,
+                Some(MessageType::Ack) => !reply.yiaddr.is_unspecified(),
+                Some(_) => false,
+            };
+            *needs = if binds { version } else { 0 };
+        }
+    }
+
+    /// Holds every reply that hands out an address (DHCPACK, BOOTREPLY)
+    /// until the state it reports has been saved, as
+    /// [`Server::saved_through`] confirms: a client is never told of a
+    /// lease a crash could lose. Off by default (nothing is saved).
+    ///
+    /// The state version moves on with every [`Event::LeasesChanged`] and
+    /// every [`Server::note_state_change`]; a reply needs the version
+    /// current when its request was handled.
+    pub fn hold_until_saved(&mut self, hold: bool) {
+        self.hold = hold;
+    }
+
+    /// The current state version (see [`Server::hold_until_saved`]).
+    pub fn state_version(&self) -> u64 {
+        self.version
+    }
+
+    /// Something else the replies report changed (a plan's progress):
+    /// replies from now on wait for the next save.
+    pub fn note_state_change(&mut self) {
+        self.version += 1;
+    }
+
+    /// The state up to `version` is saved: the replies waiting for it may
+    /// leave.
+    pub fn saved_through(&mut self, version: u64) {
+        self.saved = self.saved.max(version.min(self.version));
+    }
+
+    /// Replies waiting for a save.
+    pub fn held(&self) -> usize {
+        if !self.hold {
+            return 0;
+        }
+        self.replies
+            .iter()
+            .filter(|(_, needs)| *needs > self.saved)
+            .count()
     }
 
     /// The server has no timers (leases expire lazily); this is a no-op
@@ -686,7 +747,15 @@ where
 
     /// Writes the next reply into `buf` (1500 bytes is always enough).
     pub fn poll_transmit(&mut self, _now: Instant, buf: &mut [u8]) -> Option<Transmit> {
-        while let Some(reply) = self.replies.pop_front() {
+        // Held replies are passed over; the others leave in order.
+        for _ in 0..self.replies.len() {
+            let Some((reply, needs)) = self.replies.pop_front() else {
+                break;
+            };
+            if self.hold && needs > self.saved {
+                let _ = self.replies.push_back((reply, needs));
+                continue;
+            }
             if let Some(len) = reply.emit(&self.config, self.hosts.as_ref(), buf) {
                 return Some(Transmit {
                     destination: SocketAddr::V4(reply.dest),
@@ -705,6 +774,9 @@ where
     }
 
     fn event(&mut self, event: Event) {
+        if event == Event::LeasesChanged {
+            self.version += 1;
+        }
         if self.events.is_full() {
             self.events.pop_front();
         }
@@ -889,7 +961,7 @@ where
 
     fn send(&mut self, reply: Reply) {
         // Checked for room before any state changed.
-        let _ = self.replies.push_back(reply);
+        let _ = self.replies.push_back((reply, 0));
     }
 
     fn lease_for(&self, _addr: Addr) -> u32 {

@@ -814,3 +814,62 @@ fn client_identifier_keys_the_lease() {
         ip(100)
     );
 }
+
+#[test]
+fn held_acks_leave_only_once_their_lease_is_saved_and_offers_never_wait() {
+    let mut s = server(config(), Vec::new());
+    s.hold_until_saved(true);
+    let now = Instant::from_secs(1);
+    let mut buf = [0u8; 1500];
+    // An offer changes nothing worth saving: it leaves at once.
+    let (_, offer) = ask(&mut s, now, &Req::dhcp(MessageType::Discover, 1)).unwrap();
+    let offered = Message::new_checked(&offer).unwrap().packet().yiaddr();
+    assert_eq!(s.state_version(), 0);
+    let req = Req::dhcp(MessageType::Request, 1)
+        .opt(options::SERVER_ID, &SERVER.octets())
+        .opt(options::REQUESTED_IP, &offered.octets());
+    s.handle_datagram(now, from68(), &req.bytes());
+    assert!(events(&mut s).contains(&Event::LeasesChanged));
+    assert!(s.poll_transmit(now, &mut buf).is_none(), "the ACK waits");
+    assert_eq!((s.held(), s.state_version()), (1, 1));
+    // Another client's offer passes the held ACK.
+    let (_, offer2) = ask(&mut s, now, &Req::dhcp(MessageType::Discover, 2)).unwrap();
+    assert_eq!(
+        Message::new_checked(&offer2).unwrap().message_type(),
+        Some(MessageType::Offer)
+    );
+    // A retransmitted REQUEST renews the lease (a new expiry to save): its
+    // ACK waits for that later version.
+    s.handle_datagram(now, from68(), &req.bytes());
+    assert!(s.poll_transmit(now, &mut buf).is_none());
+    assert_eq!((s.held(), s.state_version()), (2, 2));
+    s.saved_through(0);
+    assert!(s.poll_transmit(now, &mut buf).is_none());
+    for version in [1, 2] {
+        s.saved_through(version);
+        let t = s.poll_transmit(now, &mut buf).unwrap();
+        let ack = Message::new_checked(&buf[..t.len]).unwrap();
+        assert_eq!(ack.message_type(), Some(MessageType::Ack));
+        assert_eq!(ack.packet().yiaddr(), offered);
+        assert!(s.poll_transmit(now, &mut buf).is_none());
+    }
+    // Another change (the plan's progress, say) holds the next ACK again.
+    s.note_state_change();
+    s.handle_datagram(now, from68(), &req.bytes());
+    assert!(s.poll_transmit(now, &mut buf).is_none());
+    // A version not reached yet is not taken as saved.
+    s.saved_through(99);
+    assert!(s.poll_transmit(now, &mut buf).is_some());
+    assert_eq!(s.held(), 0);
+}
+
+#[test]
+fn without_holding_every_reply_leaves_at_once() {
+    let mut s = server(config(), Vec::new());
+    let ack = dora(&mut s, Instant::from_secs(1), 1);
+    assert_eq!(
+        Message::new_checked(&ack).unwrap().message_type(),
+        Some(MessageType::Ack)
+    );
+    assert_eq!(s.held(), 0);
+}
