@@ -10,53 +10,122 @@
 //!
 //! The same machines run under the mio adapter (`netboot-mio`), under
 //! async-std, inside a deterministic network simulator (`netboot-sim`), inside
-//! firmware over smoltcp, and under cargo-fuzz.
+//! firmware over smoltcp, and under cargo-fuzz. The compositions (the
+//! endpoints and the whole server) need the `alloc` feature for their
+//! tables; every protocol machine works without it.
 //!
 //! # The driving contract
 //!
-//! Every datagram machine (a TFTP transfer, a BOOTP client or server) has the
-//! same shape, the one quinn-proto and str0m use. The methods come in four
-//! families:
+//! Every machine has the same shape, the one quinn-proto and str0m use,
+//! and the traits of [`machine`] give it to code: [`machine::Machine`] for
+//! the output half every machine shares, [`machine::DatagramMachine`] and
+//! [`machine::StreamMachine`] for a machine on one socket, and
+//! [`machine::Endpoint`] for one on many sockets that it names itself
+//! ([`socket::SocketId`]) and asks its driver to open and close. The
+//! methods come in four families:
 //!
 //! * getters take `&self` and never change state;
-//! * `handle_*` methods feed input: `handle_datagram(now, from, bytes)` for a
-//!   datagram that arrived, `handle_timeout(now)` when the deadline last
-//!   reported by `poll_timeout` has passed (calling it early, or twice, is a
-//!   harmless no-op);
-//! * commands (`new`, `provide_*`, `close`, ...) take `now` and change state
-//!   on the caller's initiative; misuse of the API returns a `Result`;
-//! * `poll_*` methods drain output: `poll_transmit(now, buf)` writes one
-//!   datagram into the caller's `buf` and returns a [`Transmit`] describing
-//!   it, `poll_timeout()` says when `handle_timeout` is due next, and
-//!   `poll_event()` reports what happened (address assigned, data needed,
-//!   transfer done, transfer failed).
+//! * `handle_*` methods feed input: `handle_datagram(now, from, bytes)` for
+//!   a datagram that arrived, `handle_bytes(now, bytes) -> consumed` for a
+//!   stream, and for an endpoint the socket each input concerns
+//!   (`handle_opened`, `handle_accept`, `handle_stream`);
+//!   `handle_timeout(now)` when the deadline last reported by
+//!   `poll_timeout` has passed (calling it early, or twice, is a harmless
+//!   no-op);
+//! * commands (`new`, `close`, the answers a machine asked for such as
+//!   `read_done` or `saved`) take `now` and change state on the caller's
+//!   initiative; misuse of the API returns a `Result`;
+//! * `poll_*` methods drain output: `poll_transmit(now, buf)` writes into
+//!   the caller's `buf` and describes what it wrote (a [`Transmit`], a byte
+//!   count, or an [`socket::Output`] naming the socket), `poll_timeout()`
+//!   says when `handle_timeout` is due next, and `poll_event()` reports
+//!   what happened and what the machine needs.
 //!
-//! **After every input, drain in this order: transmit until `None`, then
-//! read the timeout, then events until `None`.** Handling an event may call
-//! a command (for example to supply file data); after a command, drain again.
-//! A driver therefore looks like this:
+//! **After every input or command, drain in this order: transmit until
+//! `None`, then read the timeout, then events until `None`. If an event
+//! was handled (it may have called a command), drain again.** One driver,
+//! written once, runs any machine; here it runs a BOOTP client against a
+//! BOOTP server in memory:
 //!
-//! ```text
-//! loop {
-//!     wait for a datagram or for the deadline from poll_timeout();
-//!     machine.handle_datagram(now, from, bytes) or machine.handle_timeout(now);
+//! ```
+//! use core::net::{Ipv4Addr, SocketAddr};
+//! use netboot_core::bootp::client::{Client, ClientConfig, Event};
+//! use netboot_core::bootp::leases::LeaseSlot;
+//! use netboot_core::bootp::server::{Server, ServerConfig};
+//! use netboot_core::bootp::{hosts::Host, HwAddr};
+//! use netboot_core::machine::{DatagramMachine, Machine};
+//! use netboot_core::rng::Rng;
+//! use netboot_core::time::Instant;
+//!
+//! /// Drains `m` after an input: its datagrams go to `wire` (from `me`),
+//! /// its events to `on_event`; returns when `handle_timeout` is due.
+//! fn drain<M: DatagramMachine>(
+//!     m: &mut M,
+//!     now: Instant,
+//!     me: SocketAddr,
+//!     wire: &mut Vec<(SocketAddr, Vec<u8>)>,
+//!     mut on_event: impl FnMut(M::Event<'_>),
+//! ) -> Option<Instant> {
+//!     let mut buf = [0u8; 1500];
 //!     loop {
-//!         while let Some(t) = machine.poll_transmit(now, &mut buf) { send(&buf[..t.len], t.destination) }
-//!         let deadline = machine.poll_timeout();
-//!         let mut progressed = false;
-//!         while let Some(event) = machine.poll_event() { answer it; progressed = true }
-//!         if !progressed { break }
+//!         while let Some(t) = m.poll_transmit(now, &mut buf) {
+//!             wire.push((me, buf[..t.len].to_vec()));
+//!         }
+//!         let deadline = m.poll_timeout();
+//!         let mut handled = false;
+//!         while let Some(event) = m.poll_event() {
+//!             handled = true;
+//!             on_event(event);
+//!         }
+//!         if !handled {
+//!             return deadline;
+//!         }
 //!     }
 //! }
+//!
+//! let mut config = ServerConfig::new(Ipv4Addr::new(10, 0, 0, 1), Ipv4Addr::new(255, 255, 255, 0));
+//! config.pool = Some((Ipv4Addr::new(10, 0, 0, 100), Ipv4Addr::new(10, 0, 0, 109)));
+//! let hosts: [Host; 0] = [];
+//! let mut server = Server::new(config, hosts, [LeaseSlot::EMPTY; 10]).unwrap();
+//! let mut client_config = ClientConfig::new(HwAddr::ethernet([2, 0, 0, 0, 0, 1]), Rng::new(7));
+//! client_config.dhcp = true; // DISCOVER, OFFER, REQUEST, ACK
+//! let now = Instant::ZERO;
+//! let mut client = Client::new(client_config, now).unwrap();
+//! let (at_client, at_server): (SocketAddr, SocketAddr) =
+//!     ("0.0.0.0:68".parse().unwrap(), "10.0.0.1:67".parse().unwrap());
+//!
+//! let mut wire = Vec::new();
+//! let mut assigned = None;
+//! drain(&mut client, now, at_client, &mut wire, |_| {});
+//! // Deliver datagrams until the wire is quiet: each goes to the other side.
+//! while let Some((from, bytes)) = wire.pop() {
+//!     if from == at_client {
+//!         server.handle_datagram(now, from, &bytes);
+//!         drain(&mut server, now, at_server, &mut wire, |_| {});
+//!     } else {
+//!         client.handle_datagram(now, from, &bytes);
+//!         drain(&mut client, now, at_client, &mut wire, |e| {
+//!             if let Event::Assigned(a) = e {
+//!                 assigned = Some(a.ip);
+//!             }
+//!         });
+//!     }
+//! }
+//! assert_eq!(assigned, Some(Ipv4Addr::new(10, 0, 0, 100)));
 //! ```
 //!
 //! Errors caused by the peer (a malformed packet, an ERROR packet, a refused
 //! login) are never returned from `handle_*`: they arrive as events, and the
 //! machine answers the peer itself where the protocol says so.
 //!
-//! FTP's control channel is a byte stream rather than datagrams, so its
-//! session machines take `handle_bytes(now, bytes) -> consumed` and keep a
-//! bounded line buffer; everything else is the same.
+//! # Composition
+//!
+//! The machines that combine others live here too, written once for every
+//! runtime: the TFTP [`tftp::Endpoint`] (the transfer table, repeated
+//! requests, capacity), the FTP server [`ftp::server::Endpoint`] (sessions,
+//! data connections, limits), and the whole [`server::NetbootServer`]
+//! (BOOTP, TFTP, FTP, the plan, leases and the persistence policy). A
+//! runtime drives one of them and decides nothing.
 //!
 //! # Time and randomness
 //!
@@ -97,6 +166,8 @@ pub mod path;
 pub mod plan;
 pub mod provision;
 pub mod rng;
+#[cfg(feature = "alloc")]
+pub mod server;
 pub mod socket;
 pub mod storage;
 pub mod tftp;

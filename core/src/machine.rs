@@ -8,7 +8,7 @@
 //! * [`Machine`]: the output half every machine shares, and
 //!   `handle_timeout`;
 //! * [`DatagramMachine`]: a machine on one datagram socket (a TFTP
-//!   [`Transfer`](crate::tftp::Transfer), the BOOTP
+//!   [`Transfer`], the BOOTP
 //!   [`Client`](crate::bootp::client::Client) and
 //!   [`Server`](crate::bootp::server::Server));
 //! * [`StreamMachine`]: a machine on one byte stream (the FTP
@@ -107,4 +107,117 @@ pub trait Endpoint: Machine<Output = Output> {
     ) -> Accept;
     /// Something happened on the stream `socket`.
     fn handle_stream(&mut self, now: Instant, socket: SocketId, event: StreamEvent<'_>);
+}
+
+use crate::bootp::client::{Client as BootpClient, Event as BootpClientEvent};
+use crate::bootp::hosts::Host;
+use crate::bootp::leases::LeaseSlot;
+use crate::bootp::policy::BootPolicy;
+use crate::bootp::server::{Event as BootpServerEvent, Server as BootpServer};
+use crate::tftp::{Event as TftpEvent, Transfer};
+
+impl Machine for Transfer {
+    type Output = crate::Transmit;
+    type Event<'a> = TftpEvent;
+    fn handle_timeout(&mut self, now: Instant) {
+        Transfer::handle_timeout(self, now)
+    }
+    fn poll_transmit(&mut self, now: Instant, buf: &mut [u8]) -> Option<crate::Transmit> {
+        Transfer::poll_transmit(self, now, buf)
+    }
+    fn poll_timeout(&self) -> Option<Instant> {
+        Transfer::poll_timeout(self)
+    }
+    fn poll_event(&mut self) -> Option<TftpEvent> {
+        Transfer::poll_event(self)
+    }
+}
+
+impl DatagramMachine for Transfer {
+    fn handle_datagram(&mut self, now: Instant, from: SocketAddr, bytes: &[u8]) {
+        Transfer::handle_datagram(self, now, from, bytes)
+    }
+}
+
+impl Machine for BootpClient {
+    type Output = crate::Transmit;
+    type Event<'a> = BootpClientEvent<'a>;
+    fn handle_timeout(&mut self, now: Instant) {
+        BootpClient::handle_timeout(self, now)
+    }
+    fn poll_transmit(&mut self, now: Instant, buf: &mut [u8]) -> Option<crate::Transmit> {
+        BootpClient::poll_transmit(self, now, buf)
+    }
+    fn poll_timeout(&self) -> Option<Instant> {
+        BootpClient::poll_timeout(self)
+    }
+    fn poll_event(&mut self) -> Option<BootpClientEvent<'_>> {
+        BootpClient::poll_event(self)
+    }
+}
+
+impl DatagramMachine for BootpClient {
+    fn handle_datagram(&mut self, now: Instant, from: SocketAddr, bytes: &[u8]) {
+        BootpClient::handle_datagram(self, now, from, bytes)
+    }
+}
+
+impl<H, L, P> Machine for BootpServer<H, L, P>
+where
+    H: AsRef<[Host]> + AsMut<[Host]>,
+    L: AsRef<[LeaseSlot]> + AsMut<[LeaseSlot]>,
+    P: BootPolicy,
+{
+    type Output = crate::Transmit;
+    type Event<'a>
+        = BootpServerEvent
+    where
+        Self: 'a;
+    fn handle_timeout(&mut self, now: Instant) {
+        BootpServer::handle_timeout(self, now)
+    }
+    fn poll_transmit(&mut self, now: Instant, buf: &mut [u8]) -> Option<crate::Transmit> {
+        BootpServer::poll_transmit(self, now, buf)
+    }
+    fn poll_timeout(&self) -> Option<Instant> {
+        BootpServer::poll_timeout(self)
+    }
+    fn poll_event(&mut self) -> Option<BootpServerEvent> {
+        BootpServer::poll_event(self)
+    }
+}
+
+impl<H, L, P> DatagramMachine for BootpServer<H, L, P>
+where
+    H: AsRef<[Host]> + AsMut<[Host]>,
+    L: AsRef<[LeaseSlot]> + AsMut<[LeaseSlot]>,
+    P: BootPolicy,
+{
+    fn handle_datagram(&mut self, now: Instant, from: SocketAddr, bytes: &[u8]) {
+        BootpServer::handle_datagram(self, now, from, bytes)
+    }
+}
+
+impl<S, B> Machine for crate::provision::Provision<S, B>
+where
+    S: crate::storage::Storage,
+    B: AsRef<[u8]> + AsMut<[u8]>,
+{
+    type Output = crate::provision::Outgoing;
+    type Event<'a>
+        = crate::provision::Event
+    where
+        Self: 'a;
+    fn handle_timeout(&mut self, now: Instant) {
+        crate::provision::Provision::handle_timeout(self, now)
+    }
+    fn poll_transmit(&mut self, now: Instant, buf: &mut [u8]) -> Option<Self::Output> {
+        crate::provision::Provision::poll_transmit(self, now, buf)
+    }
+    fn poll_timeout(&self) -> Option<Instant> {
+        crate::provision::Provision::poll_timeout(self)
+    }
+    fn poll_event(&mut self) -> Option<crate::provision::Event> {
+        crate::provision::Provision::poll_event(self)
+    }
 }

@@ -100,14 +100,17 @@ impl Output {
     }
 }
 
+/// A network interface's name (at most 15 bytes, as Linux allows).
+pub type Interface = heapless::String<15>;
+
 /// What a datagram socket is for: the socket options a driver sets.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum UdpRole<'a> {
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum UdpRole {
     /// The BOOTP/DHCP server socket: `SO_BROADCAST`, `SO_REUSEADDR`, large
     /// buffers, and bound to `interface` when one is named.
     Bootp {
         /// The network interface to bind to and broadcast through.
-        interface: Option<&'a str>,
+        interface: Option<Interface>,
     },
     /// A TFTP server's well-known port (dual-stack when bound to `[::]`).
     TftpListener,
@@ -117,8 +120,8 @@ pub enum UdpRole<'a> {
 }
 
 /// A socket the endpoint needs opened, or no longer needs.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum SocketRequest<'a> {
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SocketRequest {
     /// Bind a UDP socket to `local` (port 0: any free port), then call
     /// [`handle_opened`](crate::machine::Endpoint::handle_opened) with the
     /// bound address.
@@ -128,7 +131,7 @@ pub enum SocketRequest<'a> {
         /// Where to bind.
         local: SocketAddr,
         /// What it is for.
-        role: UdpRole<'a>,
+        role: UdpRole,
     },
     /// Listen for TCP connections on `local`, then call
     /// [`handle_opened`](crate::machine::Endpoint::handle_opened); offer

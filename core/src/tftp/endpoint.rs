@@ -36,7 +36,7 @@
 //!
 //! Memory: one slot per running transfer (the machine, under 3 KiB, its open
 //! file and a few words), one receive buffer of
-//! [`MAX_PACKET_LEN`](crate::wire::tftp::MAX_PACKET_LEN) bytes, and the
+//! [`MAX_PACKET_LEN`] bytes, and the
 //! read-ahead buffer. Nothing is allocated per datagram.
 
 use alloc::collections::{BTreeMap, VecDeque};
@@ -173,7 +173,7 @@ pub enum Dropped {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum EndpointEvent {
     /// Open or close a socket (see [`SocketRequest`]).
-    Socket(SocketRequest<'static>),
+    Socket(SocketRequest),
     /// A listening socket could not be opened.
     ListenFailed {
         /// The address it was to listen on.

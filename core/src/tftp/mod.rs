@@ -66,7 +66,7 @@
 //!   with ERROR 4.
 
 #[cfg(feature = "alloc")]
-mod endpoint;
+pub mod endpoint;
 pub mod glue;
 pub mod netascii;
 pub mod options;

@@ -252,7 +252,7 @@ pub enum FastPathError {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum EndpointEvent {
     /// Open or close a socket (see [`SocketRequest`]).
-    Socket(SocketRequest<'static>),
+    Socket(SocketRequest),
     /// The control listener could not be opened.
     ListenFailed {
         /// Its address.

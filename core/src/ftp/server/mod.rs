@@ -51,7 +51,7 @@
 mod config;
 mod data;
 #[cfg(feature = "alloc")]
-mod endpoint;
+pub mod endpoint;
 mod event;
 mod files;
 pub mod glue;
