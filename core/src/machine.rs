@@ -221,3 +221,49 @@ where
         crate::provision::Provision::poll_event(self)
     }
 }
+
+impl Machine for crate::ftp::server::ServerSession {
+    type Output = usize;
+    type Event<'a> = crate::ftp::server::Event<'a>;
+    fn handle_timeout(&mut self, now: Instant) {
+        crate::ftp::server::ServerSession::handle_timeout(self, now)
+    }
+    fn poll_transmit(&mut self, now: Instant, buf: &mut [u8]) -> Option<usize> {
+        crate::ftp::server::ServerSession::poll_transmit(self, now, buf)
+    }
+    fn poll_timeout(&self) -> Option<Instant> {
+        crate::ftp::server::ServerSession::poll_timeout(self)
+    }
+    fn poll_event(&mut self) -> Option<crate::ftp::server::Event<'_>> {
+        crate::ftp::server::ServerSession::poll_event(self)
+    }
+}
+
+impl StreamMachine for crate::ftp::server::ServerSession {
+    fn handle_bytes(&mut self, now: Instant, bytes: &[u8]) -> usize {
+        crate::ftp::server::ServerSession::handle_bytes(self, now, bytes)
+    }
+}
+
+impl Machine for crate::ftp::client::ClientSession {
+    type Output = usize;
+    type Event<'a> = crate::ftp::client::Event<'a>;
+    fn handle_timeout(&mut self, now: Instant) {
+        crate::ftp::client::ClientSession::handle_timeout(self, now)
+    }
+    fn poll_transmit(&mut self, now: Instant, buf: &mut [u8]) -> Option<usize> {
+        crate::ftp::client::ClientSession::poll_transmit(self, now, buf)
+    }
+    fn poll_timeout(&self) -> Option<Instant> {
+        crate::ftp::client::ClientSession::poll_timeout(self)
+    }
+    fn poll_event(&mut self) -> Option<crate::ftp::client::Event<'_>> {
+        crate::ftp::client::ClientSession::poll_event(self)
+    }
+}
+
+impl StreamMachine for crate::ftp::client::ClientSession {
+    fn handle_bytes(&mut self, now: Instant, bytes: &[u8]) -> usize {
+        crate::ftp::client::ClientSession::handle_bytes(self, now, bytes)
+    }
+}

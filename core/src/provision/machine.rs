@@ -311,14 +311,13 @@ impl<S: Storage, B: AsRef<[u8]> + AsMut<[u8]>> Provision<S, B> {
                 transmit,
             });
         }
-        if let (Some(s), Some(peer)) = (self.ftp.as_mut(), self.ftp_addr) {
-            let n = s.poll_transmit(buf);
-            if n > 0 {
-                return Some(Outgoing {
-                    channel: Channel::FtpControl,
-                    transmit: crate::Transmit::to(peer, n),
-                });
-            }
+        if let (Some(s), Some(peer)) = (self.ftp.as_mut(), self.ftp_addr)
+            && let Some(n) = s.poll_transmit(now, buf)
+        {
+            return Some(Outgoing {
+                channel: Channel::FtpControl,
+                transmit: crate::Transmit::to(peer, n),
+            });
         }
         None
     }

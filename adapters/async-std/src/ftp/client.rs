@@ -224,12 +224,11 @@ impl FtpClient {
         let mut moved = 0u64;
         let mut pending_error = None;
         loop {
-            let out = self.session.output().to_vec();
-            if !out.is_empty() {
-                bounded(self.timeout, self.control.write_all(&out))
+            let mut out = [0u8; 2048];
+            while let Some(n) = self.session.poll_transmit(self.clock.now(), &mut out) {
+                bounded(self.timeout, self.control.write_all(&out[..n]))
                     .await
                     .map_err(FtpError::Io)?;
-                self.session.advance_output(out.len());
             }
             let mut data_step = None;
             if let Some(event) = self.session.poll_event() {

@@ -320,10 +320,9 @@ impl FtpClient {
         let mut moved = 0u64;
         // Bounded: every pass either sends, reads, or ends; reads time out.
         loop {
-            let out = self.session.output().to_vec();
-            if !out.is_empty() {
-                self.control.write_all(&out).map_err(FtpError::Io)?;
-                self.session.advance_output(out.len());
+            let mut out = [0u8; 2048];
+            while let Some(n) = self.session.poll_transmit(self.clock.now(), &mut out) {
+                self.control.write_all(&out[..n]).map_err(FtpError::Io)?;
             }
             let mut pending_error = None;
             while let Some(event) = self.session.poll_event() {

@@ -131,10 +131,9 @@ impl FtpServer {
             sess.input.drain(..used);
             let mut progressed = used > 0;
             loop {
-                let n = sess.s.poll_transmit(&mut self.buf);
-                if n == 0 {
+                let Some(n) = sess.s.poll_transmit(now, &mut self.buf) else {
                     break;
-                }
+                };
                 cx.write(sess.ctrl, &self.buf[..n]);
             }
             while self.one_event(cx, id) {
@@ -877,10 +876,9 @@ impl FtpClient {
             self.input.drain(..used);
             let mut progressed = used > 0;
             loop {
-                let n = c.poll_transmit(&mut self.buf);
-                if n == 0 {
+                let Some(n) = c.poll_transmit(cx.now(), &mut self.buf) else {
                     break;
-                }
+                };
                 if let Some(ctrl) = self.ctrl {
                     cx.write(ctrl, &self.buf[..n]);
                 }

@@ -62,7 +62,7 @@ pub fn run(data: &[u8]) {
         let used = c.handle_bytes(now, chunk);
         assert!(used <= chunk.len());
         assert!(c.output().len() <= out.len());
-        while c.poll_transmit(&mut out) > 0 {}
+        while c.poll_transmit(Instant::ZERO, &mut out).is_some() {}
         while let Some(ev) = c.poll_event() {
             match ev {
                 Event::OpenData(_) => {

@@ -39,7 +39,7 @@ pub fn run(data: &[u8]) {
         }
         let used = c.handle_bytes(now, rest);
         rest = &rest[used..];
-        let _ = c.poll_transmit(&mut out);
+        let _ = c.poll_transmit(netboot_core::time::Instant::ZERO, &mut out);
         let mut progressed = used > 0;
         while let Some(ev) = c.poll_event() {
             progressed = true;

@@ -50,7 +50,7 @@ pub fn run(data: &[u8]) {
         pending.drain(..used);
         assert!(pending.len() < 1 << 16, "input must be consumed eventually");
         assert!(s.output().len() <= OUTPUT_CAPACITY);
-        while s.poll_transmit(&mut out) > 0 {}
+        while s.poll_transmit(Instant::ZERO, &mut out).is_some() {}
         for _ in 0..16 {
             let Some(ev) = s.poll_event() else { break };
             match ev {

@@ -265,7 +265,7 @@ enum Fail {
 /// assert!(matches!(c.poll_event(), Some(Event::Done(Ok(r))) if r.code == 220));
 /// c.start(now, Request::Size("boot.img")).unwrap();
 /// let mut buf = [0u8; 64];
-/// let n = c.poll_transmit(&mut buf);
+/// let n = c.poll_transmit(now, &mut buf).unwrap();
 /// assert_eq!(&buf[..n], b"SIZE boot.img\r\n");
 /// c.handle_bytes(now, b"213 1440\r\n");
 /// match c.poll_event() {
@@ -361,19 +361,23 @@ impl ClientSession {
         &self.out
     }
 
-    /// Marks the first `n` bytes of [`ClientSession::output`] as sent.
-    pub fn advance_output(&mut self, n: usize) {
+    fn advance_output(&mut self, n: usize) {
         let n = n.min(self.out.len());
         self.out.copy_within(n.., 0);
         self.out.truncate(self.out.len() - n);
     }
 
-    /// Copies pending command bytes into `buf`; returns how many.
-    pub fn poll_transmit(&mut self, buf: &mut [u8]) -> usize {
+    /// Copies pending command bytes into `buf` (as many as fit) and
+    /// returns how many; `None` when there are none. Bytes the stream did
+    /// not take are the driver's to write first next time.
+    pub fn poll_transmit(&mut self, _now: Instant, buf: &mut [u8]) -> Option<usize> {
         let n = buf.len().min(self.out.len());
+        if n == 0 {
+            return None;
+        }
         buf[..n].copy_from_slice(&self.out[..n]);
         self.advance_output(n);
-        n
+        Some(n)
     }
 
     /// When [`ClientSession::handle_timeout`] is due.

@@ -9,7 +9,7 @@ use crate::storage::{MemReader, MemStore, MemWriter};
 
 fn sent(c: &mut ClientSession) -> String {
     let mut buf = [0u8; 2048];
-    let n = c.poll_transmit(&mut buf);
+    let n = c.poll_transmit(Instant::ZERO, &mut buf).unwrap_or(0);
     String::from_utf8(buf[..n].to_vec()).unwrap()
 }
 
@@ -372,14 +372,14 @@ impl Pair {
     fn run(&mut self) -> Result<u16, String> {
         for _ in 0..1000 {
             let mut buf = [0u8; 4096];
-            let n = self.c.poll_transmit(&mut buf);
+            let n = self.c.poll_transmit(Instant::ZERO, &mut buf).unwrap_or(0);
             let mut off = 0;
             while off < n {
                 off += self.s.handle_bytes(self.now, &buf[off..n]);
                 self.server_events();
             }
             self.server_events();
-            let n = self.s.poll_transmit(&mut buf);
+            let n = self.s.poll_transmit(Instant::ZERO, &mut buf).unwrap_or(0);
             self.to_client.extend_from_slice(&buf[..n]);
             let offer = self.to_client.len().min(self.chunk);
             let used = self.c.handle_bytes(self.now, &self.to_client[..offer]);
@@ -559,11 +559,11 @@ fn client_and_server_machines_upload() {
     .unwrap();
     // The server asks its driver; answer as a verifier would.
     let mut buf = [0u8; 256];
-    let n = p.c.poll_transmit(&mut buf);
+    let n = p.c.poll_transmit(Instant::ZERO, &mut buf).unwrap_or(0);
     p.s.handle_bytes(now, &buf[..n]);
-    let n = p.s.poll_transmit(&mut buf);
+    let n = p.s.poll_transmit(Instant::ZERO, &mut buf).unwrap_or(0);
     p.c.handle_bytes(now, &buf[..n]);
-    let n = p.c.poll_transmit(&mut buf);
+    let n = p.c.poll_transmit(Instant::ZERO, &mut buf).unwrap_or(0);
     p.s.handle_bytes(now, &buf[..n]);
     assert!(matches!(
         p.s.poll_event(),
@@ -681,13 +681,13 @@ mod pair_properties {
             // Answer the verifier.
             for _ in 0..10 {
                 let mut buf = [0u8; 512];
-                let n = p.c.poll_transmit(&mut buf);
+                let n = p.c.poll_transmit(Instant::ZERO, &mut buf).unwrap_or(0);
                 p.s.handle_bytes(now, &buf[..n]);
                 if let Some(server::Event::VerifyLogin { .. }) = p.s.poll_event() {
                     p.s.login_verified(now, Some(true)).unwrap();
                     break;
                 }
-                let n = p.s.poll_transmit(&mut buf);
+                let n = p.s.poll_transmit(Instant::ZERO, &mut buf).unwrap_or(0);
                 p.c.handle_bytes(now, &buf[..n]);
             }
             prop_assert_eq!(p.run(), Ok(230));

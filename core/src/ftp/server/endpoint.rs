@@ -1389,7 +1389,7 @@ impl<A: Accounts> Endpoint<A> {
             let conn = self.slots[index].conn.as_deref_mut()?;
             if !conn.blocked {
                 let n = if conn.unsent.is_empty() {
-                    conn.session.poll_transmit(buf)
+                    conn.session.poll_transmit(now, buf).unwrap_or(0)
                 } else {
                     let n = conn.unsent.len().min(buf.len());
                     buf[..n].copy_from_slice(&conn.unsent[..n]);

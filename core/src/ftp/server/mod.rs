@@ -185,7 +185,7 @@ enum Announce {
 /// let now = Instant::ZERO;
 /// let mut s = ServerSession::new(now, config, "127.0.0.1:40000".parse().unwrap(), "127.0.0.1:21".parse().unwrap());
 /// let mut out = [0u8; 512];
-/// let n = s.poll_transmit(&mut out);
+/// let n = s.poll_transmit(now, &mut out).unwrap();
 /// assert!(out[..n].starts_with(b"220 "));
 ///
 /// let input = b"USER anonymous\r\nPASS guest@\r\nSIZE boot.img\r\n";
@@ -196,7 +196,7 @@ enum Announce {
 /// assert_eq!(used, input.len());
 /// assert_eq!(s.poll_event(), Some(Event::Storage(StorageOp::Metadata("boot.img"))));
 /// s.storage_done(now, Ok(Some(netboot_core::storage::Metadata::file(1440)))).unwrap();
-/// let n = s.poll_transmit(&mut out);
+/// let n = s.poll_transmit(now, &mut out).unwrap();
 /// assert!(out[..n].ends_with(b"230 Login successful.\r\n213 1440\r\n"));
 /// ```
 #[derive(Clone, Debug)]
@@ -355,15 +355,21 @@ impl ServerSession {
 
     // ---- output --------------------------------------------------------
 
-    /// Copies pending reply bytes into `buf`; returns how many (0: none).
-    pub fn poll_transmit(&mut self, buf: &mut [u8]) -> usize {
+    /// Copies pending reply bytes into `buf` (as many as fit) and
+    /// returns how many; `None` when there are none. Bytes the stream did
+    /// not take are the driver's to write first next time.
+    pub fn poll_transmit(&mut self, _now: Instant, buf: &mut [u8]) -> Option<usize> {
         let n = buf.len().min(self.out.len());
+        if n == 0 {
+            return None;
+        }
         buf[..n].copy_from_slice(&self.out[..n]);
         self.advance_output(n);
-        n
+        Some(n)
     }
 
-    /// Marks the first `n` bytes of [`ServerSession::output`] as sent.
+    #[doc(hidden)]
+    /// Transitional: removed once every server driver runs the endpoint.
     pub fn advance_output(&mut self, n: usize) {
         let n = n.min(self.out.len());
         self.out.copy_within(n.., 0);
