@@ -32,11 +32,13 @@
 //! [`Endpoint`]: crate::machine::Endpoint
 
 mod event;
+pub mod host;
 pub mod persist;
 #[cfg(test)]
 mod tests;
 
 pub use event::{Event, Level, Protocol};
+pub use host::{FastPath, Host, Sent, drive};
 pub use persist::{Persist, SaveError, SaveRequest};
 
 use alloc::boxed::Box;
@@ -46,7 +48,7 @@ use alloc::vec::Vec;
 use core::net::{Ipv4Addr, SocketAddr};
 
 use crate::bootp::HwAddr;
-use crate::bootp::hosts::Host;
+use crate::bootp::hosts;
 use crate::bootp::leases::{Lease, LeaseSlot, LeaseState};
 use crate::bootp::server::{ConfigError, Event as BootpEvent, Server as BootpServer, ServerConfig};
 use crate::ftp::server::{
@@ -74,7 +76,7 @@ pub const PLAN_CLIENTS: usize = 16_384;
 pub type NetbootPlan = PlanPolicy<ProfileTable, Heap>;
 
 /// The BOOTP/DHCP server the composition runs.
-pub type NetbootBootp = BootpServer<Vec<Host>, Vec<LeaseSlot>, NetbootPlan>;
+pub type NetbootBootp = BootpServer<Vec<hosts::Host>, Vec<LeaseSlot>, NetbootPlan>;
 
 const TAG_SHIFT: u32 = 60;
 const TAG_BOOTP: u64 = 1;
@@ -87,7 +89,7 @@ pub struct BootpSetup {
     /// Address, subnet, pool, options.
     pub config: ServerConfig,
     /// The host table (fixed addresses, per-host files).
-    pub hosts: Vec<Host>,
+    pub hosts: Vec<hosts::Host>,
     /// Where to listen (the standard port is 67).
     pub listen: SocketAddr,
     /// The interface to bind to and broadcast through.

@@ -22,18 +22,88 @@ impl Accounts for Anonymous {
 
 type Server = NetbootServer<Shared<MemStore>, Anonymous>;
 
-/// A server on a pretend network that opens every socket asked for and
-/// answers saves as `save_ok` says.
-struct Net {
-    server: Server,
-    disk: Shared<MemStore>,
-    now: Instant,
+/// A pretend network: opens every socket asked for, answers saves as
+/// `save_ok` says, and records what was sent.
+struct Wire {
     ports: BTreeMap<SocketId, SocketAddr>,
     sent: Vec<(SocketId, SocketAddr, Vec<u8>)>,
     events: Vec<Event>,
     saves: Vec<SaveRequest>,
     save_ok: Option<bool>,
     next_port: u16,
+}
+
+impl Host<Shared<MemStore>, Anonymous> for Wire {
+    fn open_udp(
+        &mut self,
+        _: Instant,
+        socket: SocketId,
+        local: SocketAddr,
+        _: &UdpRole,
+    ) -> Result<SocketAddr, OpenError> {
+        Ok(self.bind(socket, local))
+    }
+    fn listen(
+        &mut self,
+        _: Instant,
+        socket: SocketId,
+        local: SocketAddr,
+        _: u32,
+    ) -> Result<SocketAddr, OpenError> {
+        Ok(self.bind(socket, local))
+    }
+    fn connect(
+        &mut self,
+        _: Instant,
+        _: SocketId,
+        _: core::net::IpAddr,
+        _: SocketAddr,
+    ) -> Result<(), OpenError> {
+        Err(OpenError::Other)
+    }
+    fn close(&mut self, socket: SocketId) {
+        self.ports.remove(&socket);
+    }
+    fn send(&mut self, out: &Output, bytes: &[u8]) -> Sent {
+        for (at, len) in out.segments() {
+            self.sent.push((
+                out.socket,
+                out.transmit.destination,
+                bytes[at..at + len].to_vec(),
+            ));
+        }
+        Sent::All
+    }
+    fn verify_login(&mut self, _: SocketId, _: &str, password: &str) -> Option<bool> {
+        Some(password == "right")
+    }
+    fn save(&mut self, _: Instant, request: SaveRequest, _: &Server) -> Option<bool> {
+        self.saves.push(request);
+        self.save_ok
+    }
+    fn fast_path(&mut self, _: Instant, _: FastPath) {}
+    fn report(&mut self, event: &Event) {
+        self.events.push(event.clone());
+    }
+}
+
+impl Wire {
+    fn bind(&mut self, socket: SocketId, mut local: SocketAddr) -> SocketAddr {
+        if local.port() == 0 {
+            self.next_port += 1;
+            local.set_port(self.next_port);
+        }
+        self.ports.insert(socket, local);
+        local
+    }
+}
+
+/// The server on a [`Wire`].
+struct Net {
+    server: Server,
+    wire: Wire,
+    disk: Shared<MemStore>,
+    now: Instant,
 }
 
 fn config(persist: Persist) -> NetbootConfig {
@@ -70,14 +140,16 @@ impl Net {
         .unwrap();
         let mut net = Net {
             server,
+            wire: Wire {
+                ports: BTreeMap::new(),
+                sent: Vec::new(),
+                events: Vec::new(),
+                saves: Vec::new(),
+                save_ok: Some(true),
+                next_port: 40_000,
+            },
             disk,
             now: Instant::ZERO,
-            ports: BTreeMap::new(),
-            sent: Vec::new(),
-            events: Vec::new(),
-            saves: Vec::new(),
-            save_ok: Some(true),
-            next_port: 40_000,
         };
         net.drain();
         net
@@ -85,55 +157,21 @@ impl Net {
 
     fn drain(&mut self) {
         let mut buf = vec![0u8; 65536];
-        loop {
-            while let Some(out) = self.server.poll_transmit(self.now, &mut buf) {
-                for (at, len) in out.segments() {
-                    self.sent.push((
-                        out.socket,
-                        out.transmit.destination,
-                        buf[at..at + len].to_vec(),
-                    ));
-                }
-            }
-            let mut progressed = false;
-            while let Some(event) = self.server.poll_event() {
-                progressed = true;
-                match &event {
-                    Event::Socket(SocketRequest::Udp { socket, local, .. })
-                    | Event::Socket(SocketRequest::Listen { socket, local, .. }) => {
-                        let mut bound = *local;
-                        if bound.port() == 0 {
-                            self.next_port += 1;
-                            bound.set_port(self.next_port);
-                        }
-                        self.ports.insert(*socket, bound);
-                        self.server.handle_opened(self.now, *socket, Ok(bound));
-                    }
-                    Event::Socket(SocketRequest::Close { socket }) => {
-                        self.ports.remove(socket);
-                    }
-                    Event::Save(request) => {
-                        self.saves.push(*request);
-                        if let Some(ok) = self.save_ok {
-                            self.server.saved(self.now, request.version, ok);
-                        }
-                    }
-                    _ => {}
-                }
-                self.events.push(event);
-            }
-            if !progressed {
-                return;
-            }
-        }
+        drive(&mut self.server, &mut self.wire, self.now, &mut buf);
     }
 
     fn port(&self, port: u16) -> SocketId {
-        *self.ports.iter().find(|(_, a)| a.port() == port).unwrap().0
+        *self
+            .wire
+            .ports
+            .iter()
+            .find(|(_, a)| a.port() == port)
+            .unwrap()
+            .0
     }
 
     fn take_sent(&mut self) -> Vec<(SocketId, SocketAddr, Vec<u8>)> {
-        core::mem::take(&mut self.sent)
+        core::mem::take(&mut self.wire.sent)
     }
 
     /// A DHCP message of `kind` from client `n` (at address `ip` once it
@@ -202,7 +240,8 @@ impl Net {
     }
 
     fn lines(&self) -> Vec<String> {
-        self.events
+        self.wire
+            .events
             .iter()
             .filter(|e| e.is_step())
             .map(ToString::to_string)
@@ -236,7 +275,7 @@ fn a_client_is_walked_through_its_stages_and_then_left_in_silence() {
         "{lines:#?}"
     );
     // Nothing is kept, so nothing is saved or held.
-    assert!(net.saves.is_empty());
+    assert!(net.wire.saves.is_empty());
 }
 
 #[test]
@@ -246,21 +285,21 @@ fn an_ack_leaves_only_after_its_lease_is_saved_and_saves_are_grouped() {
         progress: true,
     };
     let mut net = Net::new(config(keep), Restored::default());
-    net.save_ok = None;
+    net.wire.save_ok = None;
     let offer = net.dhcp(MessageType::Discover, 1, None).unwrap();
     let ip = Message::new_checked(&offer).unwrap().packet().yiaddr();
     assert!(
         net.dhcp(MessageType::Request, 1, Some(ip)).is_none(),
         "held"
     );
-    assert_eq!(net.saves.len(), 1, "asked at once, no timer");
-    let first = net.saves[0];
+    assert_eq!(net.wire.saves.len(), 1, "asked at once, no timer");
+    let first = net.wire.saves[0];
     assert!(first.leases);
     // A second client binds while the first save runs: no second save yet.
     let offer = net.dhcp(MessageType::Discover, 2, None).unwrap();
     let ip2 = Message::new_checked(&offer).unwrap().packet().yiaddr();
     assert!(net.dhcp(MessageType::Request, 2, Some(ip2)).is_none());
-    assert_eq!(net.saves.len(), 1);
+    assert_eq!(net.wire.saves.len(), 1);
     // The first save completes: the first ACK leaves, and the second save
     // is asked for; the second ACK waits for it.
     net.server.saved(net.now, first.version, true);
@@ -271,20 +310,25 @@ fn an_ack_leaves_only_after_its_lease_is_saved_and_saves_are_grouped() {
         Message::new_checked(&acks[0].2).unwrap().packet().yiaddr(),
         ip
     );
-    assert_eq!(net.saves.len(), 2);
-    let second = net.saves[1];
+    assert_eq!(net.wire.saves.len(), 2);
+    let second = net.wire.saves[1];
     // It fails: the ACK stays held, the failure is reported, and the save
     // is tried again after RETRY.
     net.server.saved(net.now, second.version, false);
     net.drain();
     assert!(net.take_sent().is_empty());
-    assert!(net.events.iter().any(|e| matches!(e, Event::SaveFailed(_))));
+    assert!(
+        net.wire
+            .events
+            .iter()
+            .any(|e| matches!(e, Event::SaveFailed(_)))
+    );
     assert_eq!(net.server.poll_timeout(), Some(net.now + persist::RETRY));
     net.now += persist::RETRY;
     net.server.handle_timeout(net.now);
     net.drain();
-    assert_eq!(net.saves.len(), 3);
-    net.server.saved(net.now, net.saves[2].version, true);
+    assert_eq!(net.wire.saves.len(), 3);
+    net.server.saved(net.now, net.wire.saves[2].version, true);
     net.drain();
     let acks = net.take_sent();
     assert_eq!(
@@ -304,9 +348,9 @@ fn progress_is_saved_with_the_leases_before_the_next_stage_is_handed_out() {
     };
     let mut net = Net::new(config(keep), Restored::default());
     let (ip, _) = net.dora(1).unwrap();
-    net.save_ok = None;
+    net.wire.save_ok = None;
     net.tftp_get(ip, "stage1");
-    let request = *net.saves.last().unwrap();
+    let request = *net.wire.saves.last().unwrap();
     assert!(request.progress);
     assert_eq!(
         net.server.progress().collect::<Vec<_>>(),
@@ -320,7 +364,7 @@ fn progress_is_saved_with_the_leases_before_the_next_stage_is_handed_out() {
     net.drain();
     // The REQUEST renewed the lease too: its ACK waits for that save.
     assert!(net.take_sent().is_empty());
-    let renewal = *net.saves.last().unwrap();
+    let renewal = *net.wire.saves.last().unwrap();
     assert!(renewal.version > request.version && renewal.leases);
     net.server.saved(net.now, renewal.version, true);
     net.drain();
@@ -353,7 +397,7 @@ fn after_a_restart_a_download_is_attributed_before_the_client_asks_again() {
         progress: vec![(plan::HwAddr::from_slice(hw.as_bytes()).unwrap(), 1)],
     };
     let mut net = Net::new(config(Persist::default()), restored);
-    assert!(net.events.contains(&Event::LeaseDropped {
+    assert!(net.wire.events.contains(&Event::LeaseDropped {
         ip: Ipv4Addr::new(10, 0, 0, 250)
     }));
     net.tftp_get(ip, "manifest");
@@ -412,7 +456,7 @@ fn closing_ends_transfers_and_sessions_saves_and_becomes_idle() {
     };
     let mut net = Net::new(config(keep), Restored::default());
     let (ip, _) = net.dora(1).unwrap();
-    let saves = net.saves.len();
+    let saves = net.wire.saves.len();
     // A transfer in flight and an FTP session.
     let port69 = net.port(69);
     net.server.handle_datagram(
@@ -441,7 +485,7 @@ fn closing_ends_transfers_and_sessions_saves_and_becomes_idle() {
             .any(|(_, _, b)| matches!(Packet::parse(b), Ok(Packet::Error { .. })))
     );
     assert_eq!(
-        net.saves.len(),
+        net.wire.saves.len(),
         saves,
         "nothing changed since the last save"
     );
