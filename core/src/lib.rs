@@ -95,6 +95,8 @@ pub mod plan;
 pub mod provision;
 pub mod rng;
 pub mod storage;
+#[cfg(feature = "alloc")]
+mod textfile;
 pub mod tftp;
 pub mod time;
 mod transmit;
