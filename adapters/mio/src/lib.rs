@@ -1,13 +1,14 @@
-//! netboot on OS sockets: servers on one mio event loop, blocking clients,
-//! and a jailed file-system store.
+//! netboot on OS sockets: servers on one mio event loop and blocking
+//! clients.
 //!
 //! Every protocol decision is made by the machines of [`netboot_core`]; this
 //! crate only moves their datagrams and bytes between sockets and files and
-//! tells them the time.
+//! tells them the time. The files are those of [`netboot_std`], which holds
+//! what this crate shares with the other std runtimes: the jailed file store
+//! ([`netboot_std::fs::FsStore`]) among them.
 //!
 //! * [`runtime`]: the event loop and the [`runtime::Service`] trait that
 //!   lets BOOTP, TFTP and FTP share one thread;
-//! * [`fs`]: [`fs::FsStore`], the directory store jailed with cap-std;
 //! * [`net`]: socket options and address helpers;
 //! * [`clock`]: the bridge from the OS clock to the core's instants;
 //! * [`bootp`]: the BOOTP/DHCP server service and the blocking client;
@@ -23,7 +24,6 @@
 
 pub mod bootp;
 pub mod clock;
-pub mod fs;
 pub mod ftp;
 pub mod net;
 pub mod netboot;

@@ -3,7 +3,7 @@
 //!
 //! Configured by the same [`FtpConfig`] as [`netboot_mio::ftp`] and checked
 //! by the same [`Site`](netboot_mio::ftp::site::Site) (roots opened as
-//! jailed [`FsStore`](netboot_mio::fs::FsStore)s, argon2 password hashes);
+//! jailed [`FsStore`](netboot_std::fs::FsStore)s, argon2 password hashes);
 //! every FTP decision is the core session machine's, storage operations go
 //! through [`netboot_core::ftp::server::glue`], and file data through the
 //! core's send and receive pumps.

@@ -24,9 +24,9 @@ use netboot_core::rng::Rng;
 use netboot_core::storage::{Storage, StoreError};
 use netboot_core::time::Instant;
 use netboot_mio::clock::Clock;
-use netboot_mio::fs::{FsStore, FsWriter};
 use netboot_mio::ftp::site::{Site, listen_passive, unix_now};
 use netboot_mio::ftp::{TransferRecord, auth};
+use netboot_std::fs::{FsStore, FsWriter};
 
 use super::server::Shared;
 use crate::stop::StopSignal;

@@ -324,8 +324,8 @@ impl Client {
 fn drive(
     socket: &UdpSocket,
     t: &mut Transfer,
-    files: &mut glue::Files<netboot_mio::fs::FsStore>,
-    store: &mut netboot_mio::fs::FsStore,
+    files: &mut glue::Files<netboot_std::fs::FsStore>,
+    store: &mut netboot_std::fs::FsStore,
     now: Instant,
     tx: &mut [u8],
     rx: &mut [u8],

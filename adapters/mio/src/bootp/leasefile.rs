@@ -28,7 +28,7 @@ pub fn save(path: &Path, leases: impl Iterator<Item = Lease>, now: Instant) -> i
     for lease in leases {
         leasefile::write_lease(&mut text, &lease, now, unix).map_err(io::Error::other)?;
     }
-    crate::fs::write_atomically(path, text.as_bytes())
+    netboot_std::fs::write_atomically(path, text.as_bytes())
 }
 
 /// A lease file line that could not be read.

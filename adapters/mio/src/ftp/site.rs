@@ -10,10 +10,10 @@ use std::ops::RangeInclusive;
 
 use netboot_core::ftp::server::ServerConfig;
 use netboot_core::rng::Rng;
+use netboot_std::fs::FsStore;
 
 use super::auth;
 use super::config::{ConfigError, FtpConfig};
-use crate::fs::FsStore;
 
 struct Account {
     hash: String,

@@ -88,7 +88,7 @@ pub fn save_progress(plan: &SharedPlan, path: &std::path::Path) -> io::Result<()
             progressfile::write_line(&mut text, hw, stage).map_err(io::Error::other)?;
         }
     }
-    crate::fs::write_atomically(path, text.as_bytes())
+    netboot_std::fs::write_atomically(path, text.as_bytes())
 }
 
 /// Saves plan progress to a file when it changes (at most once every

@@ -11,10 +11,10 @@ use mio::net::{TcpStream, UdpSocket};
 use mio::{Events, Interest, Poll, Token};
 use netboot_core::provision::{Channel, Event, Provision, Report};
 use netboot_core::time::Instant;
+use netboot_std::fs::FsStore;
 
 use super::Provisioner;
 use crate::clock::Clock;
-use crate::fs::FsStore;
 use crate::net::{UdpOptions, bind_udp};
 
 const BOOTP: Token = Token(0);

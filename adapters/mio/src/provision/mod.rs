@@ -8,7 +8,7 @@
 //! BOOTP gave when this host has it, so that the server can tell whose
 //! download it is), connects the FTP control and data connections, and
 //! stores files under the output directory through a jailed
-//! [`FsStore`](crate::fs::FsStore): a stage or manifest file can never be
+//! [`FsStore`](netboot_std::fs::FsStore): a stage or manifest file can never be
 //! written outside it.
 
 mod driver;
