@@ -198,7 +198,7 @@ fn serve(args: ServeArgs) -> Result<(), CliError> {
         std::io::ErrorKind::InvalidInput | std::io::ErrorKind::NotFound => {
             CliError::config(e.to_string())
         }
-        _ => CliError::bind(netboot_mio::net::explain_bind_error(config.listen, &e)),
+        _ => CliError::bind(netboot_std::net::explain_bind_error(config.listen, &e)),
     })?;
     println!("ftp: listening on {}", service.local_addr());
     let mut ev = EventLoop::new().map_err(|e| CliError::other(e.to_string()))?;

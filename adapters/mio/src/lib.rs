@@ -3,14 +3,13 @@
 //!
 //! Every protocol decision is made by the machines of [`netboot_core`]; this
 //! crate only moves their datagrams and bytes between sockets and files and
-//! tells them the time. The files are those of [`netboot_std`], which holds
-//! what this crate shares with the other std runtimes: the jailed file store
-//! ([`netboot_std::fs::FsStore`]) among them.
+//! tells them the time. What it shares with the other std runtimes lives in
+//! [`netboot_std`]: the jailed file store ([`netboot_std::fs::FsStore`]), the
+//! socket helpers ([`netboot_std::net`]) and the clock
+//! ([`netboot_std::clock::Clock`]) among them.
 //!
 //! * [`runtime`]: the event loop and the [`runtime::Service`] trait that
 //!   lets BOOTP, TFTP and FTP share one thread;
-//! * [`net`]: socket options and address helpers;
-//! * [`clock`]: the bridge from the OS clock to the core's instants;
 //! * [`bootp`]: the BOOTP/DHCP server service and the blocking client;
 //! * [`tftp`]: the TFTP server service, the embeddable server and the
 //!   blocking client;
@@ -23,9 +22,7 @@
 #![warn(missing_docs)]
 
 pub mod bootp;
-pub mod clock;
 pub mod ftp;
-pub mod net;
 pub mod netboot;
 pub mod provision;
 pub mod runtime;

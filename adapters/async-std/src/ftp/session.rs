@@ -23,9 +23,9 @@ use netboot_core::ftp::server::{Event, ServerSession, TransferKind, TransferOutc
 use netboot_core::rng::Rng;
 use netboot_core::storage::{Storage, StoreError};
 use netboot_core::time::Instant;
-use netboot_mio::clock::Clock;
 use netboot_mio::ftp::site::{Site, listen_passive, unix_now};
 use netboot_mio::ftp::{TransferRecord, auth};
+use netboot_std::clock::Clock;
 use netboot_std::fs::{FsStore, FsWriter};
 
 use super::server::Shared;

@@ -17,10 +17,10 @@ use netboot_core::tftp::rto::RtoConfig;
 use netboot_core::tftp::{Direction, Event, Server, Transfer};
 use netboot_core::time::{Duration, Instant};
 use netboot_core::wire::tftp::{MAX_PACKET_LEN, Packet};
-use netboot_mio::clock::Clock;
-use netboot_mio::net::{UdpOptions, bind_udp};
 use netboot_mio::tftp::{Completion, OnComplete};
+use netboot_std::clock::Clock;
 use netboot_std::fs::FsStore;
+use netboot_std::net::{UdpOptions, bind_udp};
 
 use super::{Client, send_now};
 use crate::stop::{StopSignal, Stopper};

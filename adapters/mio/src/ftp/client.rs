@@ -10,8 +10,7 @@ use std::net::{Shutdown, SocketAddr, TcpStream, ToSocketAddrs};
 use std::time::Duration;
 
 use netboot_core::ftp::client::{ClientSession, Event, Failure, ListKind, Request, StoreMode};
-
-use crate::clock::Clock;
+use netboot_std::clock::Clock;
 
 /// Why an FTP operation failed.
 #[non_exhaustive]

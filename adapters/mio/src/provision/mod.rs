@@ -66,7 +66,7 @@ impl Provisioner {
     /// port 68, standard ports, anonymous FTP).
     pub fn new(hw: HwAddr, out: impl AsRef<Path>) -> Self {
         Provisioner {
-            config: Config::new(hw, Rng::new(crate::bootp::os_seed())),
+            config: Config::new(hw, Rng::new(netboot_std::os::os_seed())),
             out: out.as_ref().to_path_buf(),
             interface: None,
             configure_address: false,

@@ -14,11 +14,11 @@ use netboot_core::tftp::rto::RtoConfig;
 use netboot_core::tftp::{Event, Role, Transfer, TransferConfig, TransferError};
 use netboot_core::time::Instant;
 use netboot_core::wire::tftp::{MAX_PACKET_LEN, Mode};
+use netboot_std::clock::Clock;
 use netboot_std::fs::FsStore;
+use netboot_std::net::{UdpOptions, bind_udp};
 
 use super::udp::{Batcher, GroReceiver};
-use crate::clock::Clock;
-use crate::net::{UdpOptions, bind_udp};
 
 /// How far a transfer has come.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

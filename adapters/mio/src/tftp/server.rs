@@ -9,10 +9,10 @@ use netboot_core::tftp::rto::RtoConfig;
 use netboot_core::tftp::{Server, ServerConfig};
 use netboot_core::time::Duration;
 use netboot_std::fs::FsStore;
+use netboot_std::net::{UdpOptions, bind_udp, explain_bind_error};
 
 use super::client::Client;
 use super::service::{Completion, OnComplete, TftpService};
-use crate::net::{UdpOptions, bind_udp, explain_bind_error};
 use crate::runtime::{EventLoop, LoopHandle, Stopper};
 
 /// Builds a TFTP server: where it serves from, where it listens, what it
@@ -412,7 +412,7 @@ pub fn address_for(addrs: &[SocketAddr], host: IpAddr) -> io::Result<SocketAddr>
         return Ok(*listen);
     }
     Ok(SocketAddr::new(
-        crate::net::address_for(host)?,
+        netboot_std::net::address_for(host)?,
         listen.port(),
     ))
 }
