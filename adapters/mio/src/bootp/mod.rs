@@ -6,7 +6,7 @@
 //!   67 by default; any port for tests), with `SO_BROADCAST`, optionally
 //!   bound to one interface (`SO_BINDTODEVICE`). Leases are saved to a
 //!   lease file, atomically, at most once a second and at shutdown, and
-//!   restored at start ([`leasefile`]).
+//!   restored at start ([`netboot_std::leasefile`]).
 //! * [`client::request`] runs the core's
 //!   [`Client`](netboot_core::bootp::client::Client) on a blocking socket
 //!   (port 68 by default) and returns what it was assigned.
@@ -22,5 +22,4 @@
 //! [`runtime::Service`]: crate::runtime::Service
 
 pub mod client;
-pub mod leasefile;
 pub mod server;
