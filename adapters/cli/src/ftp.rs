@@ -19,9 +19,10 @@ use std::time::Duration;
 use clap::{Args, Subcommand};
 use netboot_core::ftp::client::{ListKind, StoreMode};
 use netboot_core::storage::Storage;
-use netboot_mio::ftp::{FtpClient, FtpConfig, FtpError, FtpService, FtpUser, auth};
+use netboot_mio::ftp::{FtpClient, FtpError, FtpService};
 use netboot_mio::runtime::EventLoop;
 use netboot_std::fs::write_aside;
+use netboot_std::ftp::{FtpConfig, FtpUser, auth};
 use percent_encoding::percent_decode_str;
 use serde::Deserialize;
 

@@ -15,6 +15,8 @@
 //!   file;
 //! * [`progress`]: the provisioning plan's progress saved to and restored
 //!   from a file;
+//! * [`ftp`]: FTP accounts and password hashing ([`ftp::auth`]), the
+//!   configuration ([`ftp::FtpConfig`]) and the checked site ([`ftp::site`]);
 //! * [`clock`]: [`clock::Clock`], the bridge from the OS clock to the core's
 //!   instants.
 #![deny(unsafe_code)]
@@ -22,6 +24,7 @@
 
 pub mod clock;
 pub mod fs;
+pub mod ftp;
 pub mod leasefile;
 pub mod net;
 pub mod os;

@@ -91,7 +91,8 @@ pub type Progress<'a> = &'a mut dyn FnMut(u64, Option<u64>);
 /// A logged-in (or not yet) FTP session.
 ///
 /// ```
-/// use netboot_mio::ftp::{FtpClient, FtpConfig, FtpServer};
+/// use netboot_mio::ftp::{FtpClient, FtpServer};
+/// use netboot_std::ftp::FtpConfig;
 ///
 /// let root = tempfile::tempdir().unwrap();
 /// std::fs::write(root.path().join("hello.txt"), b"hello over FTP").unwrap();

@@ -37,11 +37,11 @@ use netboot_core::rng::Rng;
 use netboot_core::storage::Storage;
 use netboot_core::time::Instant;
 use netboot_std::fs::{FsStore, FsWriter};
+use netboot_std::ftp::FtpConfig;
+use netboot_std::ftp::auth::{self, Job, Verifier};
+use netboot_std::ftp::site::{Site, listen, listen_passive, unix_now};
 use tracing::{debug, info, warn};
 
-use super::auth::{self, Job, Verifier};
-use super::config::FtpConfig;
-use super::site::{Site, listen, listen_passive, unix_now};
 use crate::runtime::{Context, Service, TimerQueue};
 
 const LISTENER: usize = 0;

@@ -10,10 +10,10 @@ use std::ops::RangeInclusive;
 
 use netboot_core::ftp::server::ServerConfig;
 use netboot_core::rng::Rng;
-use netboot_std::fs::FsStore;
 
 use super::auth;
 use super::config::{ConfigError, FtpConfig};
+use crate::fs::FsStore;
 
 struct Account {
     hash: String,
@@ -109,7 +109,7 @@ impl Site {
     /// A seed for the passive-port PRNG, from the operating system's
     /// random source: passive ports must not be predictable.
     pub fn seed() -> u64 {
-        netboot_std::os::os_seed()
+        crate::os::os_seed()
     }
 }
 
