@@ -170,6 +170,8 @@ pub mod rng;
 pub mod server;
 pub mod socket;
 pub mod storage;
+#[cfg(feature = "alloc")]
+mod textfile;
 pub mod tftp;
 pub mod time;
 mod transmit;

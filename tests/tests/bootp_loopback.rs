@@ -108,7 +108,7 @@ fn leases_are_saved_atomically_and_survive_a_restart() {
         .collect();
     assert!(leftovers.is_empty(), "{leftovers:?}");
     let (restored, bad) =
-        netboot_mio::bootp::leasefile::load(&path, netboot_core::time::Instant::ZERO).unwrap();
+        netboot_std::leasefile::load(&path, netboot_core::time::Instant::ZERO).unwrap();
     assert!(bad.is_empty());
     assert_eq!(restored.len(), 2);
     assert!(restored.iter().all(|l| l.state == LeaseState::Bound));

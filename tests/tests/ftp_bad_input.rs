@@ -183,7 +183,7 @@ fn paths_and_symlinks_never_leave_the_root() {
 #[test]
 fn each_user_is_jailed_in_their_own_root() {
     let s = serve(|c| {
-        c.users.push(netboot_mio::ftp::FtpUser {
+        c.users.push(netboot_std::ftp::FtpUser {
             name: "bob".into(),
             password_hash: ftp_support::cheap_hash("pw"),
             root: Some("tree".into()),

@@ -444,7 +444,7 @@ fn a_stop_discards_an_upload_in_flight_and_saves_leases() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().join("root");
     write_root(&root);
-    let hash = netboot_mio::ftp::auth::hash_with_cost("secret", 64, 1).unwrap();
+    let hash = netboot_std::ftp::auth::hash_with_cost("secret", 64, 1).unwrap();
     let (config, ports) = write_config(dir.path(), &root, 23, "");
     let mut text = std::fs::read_to_string(&config).unwrap();
     text = text.replace(

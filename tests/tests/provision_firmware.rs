@@ -66,7 +66,7 @@ fn ipxe_in_qemu_boots_a_two_stage_plan_from_netboot_serve() {
         return;
     };
     let mac = "52:54:00:73:00:01";
-    let marker = format!("NETBOOT-MARKER-{:016x}", netboot_mio::bootp::os_seed());
+    let marker = format!("NETBOOT-MARKER-{:016x}", netboot_std::os::os_seed());
     let root = lab.dir.path().join("root");
     write(
         &root,

@@ -510,7 +510,7 @@ fn a_thousand_concurrent_transfers_on_one_loop() {
         .spawn()
         .unwrap();
     // N client machines, each on its own socket, driven by one thread.
-    let clock = netboot_mio::clock::Clock::new();
+    let clock = netboot_std::clock::Clock::new();
     let mut poll = mio::Poll::new().unwrap();
     let mut clients = Vec::new();
     let mut store = MemStore::new();

@@ -4,7 +4,7 @@
 //!
 //! Every protocol decision is made by the machines of [`netboot_core`], and
 //! every storage event is answered by the core's generic glue from the same
-//! jailed [`FsStore`](netboot_mio::fs::FsStore) the mio adapter uses; this
+//! jailed [`FsStore`](netboot_std::fs::FsStore) the mio adapter uses; this
 //! crate only moves bytes between async sockets, files and those machines,
 //! and sleeps until the deadline each machine reports from `poll_timeout`.
 //!

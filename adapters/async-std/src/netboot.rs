@@ -18,9 +18,9 @@ use std::net::SocketAddr;
 
 use futures_lite::future;
 use netboot_core::bootp::HwAddr;
-use netboot_mio::clock::Clock;
 use netboot_mio::netboot::plan::{ProgressSaver, SAVE_INTERVAL, SharedPlan};
 use netboot_mio::netboot::{NetbootParts, explain_ftp_bind};
+use netboot_std::clock::Clock;
 
 pub use netboot_mio::netboot::{NetbootServer, Step, StepCallback};
 

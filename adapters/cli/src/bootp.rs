@@ -16,8 +16,8 @@ use clap::{Args, Subcommand};
 use netboot_core::bootp::HwAddr;
 use netboot_mio::bootp::client::{Assigned, RequestError, RequestOptions, request};
 use netboot_mio::bootp::server::{BootpService, bind};
-use netboot_mio::net::explain_bind_error;
 use netboot_mio::runtime::EventLoop;
+use netboot_std::net::explain_bind_error;
 
 use crate::exit::CliError;
 
@@ -163,10 +163,10 @@ fn client(args: RequestArgs) -> Result<(), CliError> {
     let hw = match (args.mac, &args.interface) {
         (Some(mac), _) => mac,
         (None, Some(i)) => {
-            netboot_mio::bootp::interface_hw_addr(i).map_err(|e| CliError::config(e.to_string()))?
+            netboot_std::os::interface_hw_addr(i).map_err(|e| CliError::config(e.to_string()))?
         }
         (None, None) => {
-            let r = netboot_mio::bootp::os_seed().to_le_bytes();
+            let r = netboot_std::os::os_seed().to_le_bytes();
             // Locally administered, unicast.
             HwAddr::ethernet([(r[0] & 0xfc) | 0x02, r[1], r[2], r[3], r[4], r[5]])
         }

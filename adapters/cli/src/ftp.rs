@@ -19,9 +19,10 @@ use std::time::Duration;
 use clap::{Args, Subcommand};
 use netboot_core::ftp::client::{ListKind, StoreMode};
 use netboot_core::storage::Storage;
-use netboot_mio::fs::write_aside;
-use netboot_mio::ftp::{FtpClient, FtpConfig, FtpError, FtpService, FtpUser, auth};
+use netboot_mio::ftp::{FtpClient, FtpError, FtpService};
 use netboot_mio::runtime::EventLoop;
+use netboot_std::fs::write_aside;
+use netboot_std::ftp::{FtpConfig, FtpUser, auth};
 use percent_encoding::percent_decode_str;
 use serde::Deserialize;
 
@@ -198,7 +199,7 @@ fn serve(args: ServeArgs) -> Result<(), CliError> {
         std::io::ErrorKind::InvalidInput | std::io::ErrorKind::NotFound => {
             CliError::config(e.to_string())
         }
-        _ => CliError::bind(netboot_mio::net::explain_bind_error(config.listen, &e)),
+        _ => CliError::bind(netboot_std::net::explain_bind_error(config.listen, &e)),
     })?;
     println!("ftp: listening on {}", service.local_addr());
     let mut ev = EventLoop::new().map_err(|e| CliError::other(e.to_string()))?;

@@ -337,7 +337,7 @@ pub fn run(args: ProvisionArgs) -> Result<(), CliError> {
     let hw = match (args.mac, &args.interface) {
         (Some(mac), _) => mac,
         (None, Some(i)) => {
-            netboot_mio::bootp::interface_hw_addr(i).map_err(|e| CliError::config(e.to_string()))?
+            netboot_std::os::interface_hw_addr(i).map_err(|e| CliError::config(e.to_string()))?
         }
         (None, None) => {
             return Err(CliError::config(

@@ -48,8 +48,8 @@ use std::time::Duration;
 use clap::Args;
 use netboot_core::bootp::HwAddr;
 use netboot_core::plan::{ProfileTable, Reset};
-use netboot_mio::ftp::FtpConfig;
 use netboot_mio::netboot::NetbootServer;
+use netboot_std::ftp::FtpConfig;
 use serde::Deserialize;
 use toml::Spanned;
 

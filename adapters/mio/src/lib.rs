@@ -1,15 +1,15 @@
-//! netboot on OS sockets: servers on one mio event loop, blocking clients,
-//! and a jailed file-system store.
+//! netboot on OS sockets: servers on one mio event loop and blocking
+//! clients.
 //!
 //! Every protocol decision is made by the machines of [`netboot_core`]; this
 //! crate only moves their datagrams and bytes between sockets and files and
-//! tells them the time.
+//! tells them the time. What it shares with the other std runtimes lives in
+//! [`netboot_std`]: the jailed file store ([`netboot_std::fs::FsStore`]), the
+//! socket helpers ([`netboot_std::net`]) and the clock
+//! ([`netboot_std::clock::Clock`]) among them.
 //!
 //! * [`runtime`]: the event loop and the [`runtime::Service`] trait that
 //!   lets BOOTP, TFTP and FTP share one thread;
-//! * [`fs`]: [`fs::FsStore`], the directory store jailed with cap-std;
-//! * [`net`]: socket options and address helpers;
-//! * [`clock`]: the bridge from the OS clock to the core's instants;
 //! * [`bootp`]: the BOOTP/DHCP server service and the blocking client;
 //! * [`tftp`]: the TFTP server service, the embeddable server and the
 //!   blocking client;
@@ -22,10 +22,7 @@
 #![warn(missing_docs)]
 
 pub mod bootp;
-pub mod clock;
-pub mod fs;
 pub mod ftp;
-pub mod net;
 pub mod netboot;
 pub mod provision;
 pub mod runtime;

@@ -29,8 +29,7 @@ use std::time::Duration;
 use mio::event::{Event, Source};
 use mio::{Events, Interest, Poll, Registry, Token, Waker};
 use netboot_core::time::Instant;
-
-use crate::clock::Clock;
+use netboot_std::clock::Clock;
 
 /// Bits of a token that belong to the service.
 pub const LOCAL_BITS: u32 = 40;
@@ -491,13 +490,6 @@ impl<K: Ord + Copy> TimerQueue<K> {
     }
 }
 
-/// How long `poll` may sleep: never negative, rounded up to a whole
-/// millisecond so `epoll_wait` does not wake just before the deadline.
-pub(crate) fn sleep_for(d: Duration) -> Duration {
-    let ms = d.as_micros().div_ceil(1000);
-    Duration::from_millis(u64::try_from(ms).unwrap_or(u64::MAX))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -596,19 +588,6 @@ mod tests {
         q.schedule(4u32, Instant::from_millis(6_000));
         q.forget(4);
         assert_eq!(q.pop_due(Instant::from_millis(9_000)), None);
-    }
-
-    #[test]
-    fn sleep_rounds_up() {
-        assert_eq!(
-            sleep_for(Duration::from_micros(1)),
-            Duration::from_millis(1)
-        );
-        assert_eq!(
-            sleep_for(Duration::from_millis(5)),
-            Duration::from_millis(5)
-        );
-        assert_eq!(sleep_for(Duration::ZERO), Duration::ZERO);
     }
 
     struct Counter {

@@ -15,6 +15,8 @@
 //! and expiries are carried across as offsets from them. `#` starts a
 //! comment; blank lines are ignored.
 
+#[cfg(feature = "alloc")]
+use alloc::{string::String, vec::Vec};
 use core::fmt;
 use core::net::Ipv4Addr;
 
@@ -163,6 +165,53 @@ pub fn parse_lease(
     }))
 }
 
+/// Renders a whole lease file: the [`HEADER`] line, then one line per lease
+/// (as [`write_lease`] writes it).
+///
+/// ```
+/// use core::net::Ipv4Addr;
+/// use netboot_core::bootp::{leasefile, leases::{Lease, LeaseState}, ClientKey, HwAddr};
+/// use netboot_core::time::Instant;
+///
+/// let hw = HwAddr::ethernet([0x52, 0x54, 0, 0x12, 0x34, 0x56]);
+/// let lease = Lease { ip: Ipv4Addr::new(10, 0, 0, 100), hw, client: ClientKey::hw(&hw),
+///                     state: LeaseState::Bound, expires: Instant::MAX };
+/// let text = leasefile::render([lease].into_iter(), Instant::ZERO, 1_000_000);
+/// assert_eq!(text, "# netboot leases v1\n10.0.0.100 bound never 1-52:54:00:12:34:56 hw:01525400123456\n");
+/// let (leases, bad) = leasefile::parse(&text, Instant::ZERO, 1_000_000);
+/// assert_eq!(leases, [lease]);
+/// assert!(bad.is_empty());
+/// ```
+#[cfg(feature = "alloc")]
+pub fn render(leases: impl Iterator<Item = Lease>, now: Instant, unix_now: u64) -> String {
+    crate::textfile::render(HEADER, leases, |out, lease| {
+        write_lease(out, &lease, now, unix_now)
+    })
+}
+
+/// Parses a whole lease file: the leases it holds, and the 1-based line
+/// number and error of every line that does not parse (blank lines and
+/// comments are neither), for the caller to warn about.
+///
+/// ```
+/// use netboot_core::bootp::leasefile::{self, LeaseLineError};
+/// use netboot_core::time::Instant;
+///
+/// let text = "# netboot leases v1\n10.0.0.100 bound never 1-52:54:00:12:34:56 hw:01525400123456\n\n10.0.0.101 held never\n";
+/// let (leases, bad) = leasefile::parse(text, Instant::ZERO, 1_000_000);
+/// assert_eq!(leases.len(), 1);
+/// assert_eq!(leases[0].ip.to_string(), "10.0.0.100");
+/// assert_eq!(bad, [(4, LeaseLineError::State)]);
+/// ```
+#[cfg(feature = "alloc")]
+pub fn parse(
+    text: &str,
+    now: Instant,
+    unix_now: u64,
+) -> (Vec<Lease>, Vec<(usize, LeaseLineError)>) {
+    crate::textfile::parse(text, |line| parse_lease(line, now, unix_now))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -228,6 +277,38 @@ mod tests {
         assert_eq!(
             parse_lease("10.0.0.1 bound 1 1-02:00 hw:01 extra", now, 0),
             Err(LeaseLineError::Fields)
+        );
+    }
+
+    #[test]
+    fn whole_files_round_trip_and_name_their_bad_lines() {
+        let leases: std::vec::Vec<_> = (1..=3u8)
+            .map(|i| {
+                let hw = HwAddr::ethernet([2, 0, 0, 0, 0, i]);
+                Lease {
+                    ip: Ipv4Addr::new(10, 0, 0, i),
+                    hw,
+                    client: ClientKey::hw(&hw),
+                    state: LeaseState::Bound,
+                    expires: Instant::from_secs(100 * u64::from(i)),
+                }
+            })
+            .collect();
+        let now = Instant::from_secs(50);
+        let text = render(leases.iter().copied(), now, 1_000);
+        assert_eq!(text.lines().next(), Some(HEADER));
+        assert_eq!(text.lines().count(), 4);
+        assert_eq!(parse(&text, now, 1_000), (leases.clone(), std::vec![]));
+        assert_eq!(
+            render(core::iter::empty(), now, 1_000),
+            std::format!("{HEADER}\n")
+        );
+        let damaged = std::format!("{text}# note\n\nnonsense\n10.0.0.9 bound\n");
+        let (back, bad) = parse(&damaged, now, 1_000);
+        assert_eq!(back, leases);
+        assert_eq!(
+            bad,
+            [(7, LeaseLineError::Address), (8, LeaseLineError::Fields)]
         );
     }
 }

@@ -29,7 +29,8 @@
 //!
 //! The client side of the same flow is [`crate::provision`].
 //!
-//! Nothing here allocates except [`ProfileTable`].
+//! Nothing here allocates except [`ProfileTable`] and the whole-file
+//! [`progressfile::render`] and [`progressfile::parse`] (`alloc` feature).
 
 pub mod capacity;
 pub mod manifest;

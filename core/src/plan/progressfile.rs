@@ -14,12 +14,18 @@
 //! restore, since the file holds no clock. `#` starts a comment; blank lines
 //! are ignored.
 
+#[cfg(feature = "alloc")]
+use alloc::{string::String, vec::Vec};
 use core::fmt;
 
 use super::stages::{HwAddr, MAX_HWADDR};
 
 /// The first line of a progress file.
 pub const HEADER: &str = "# netboot plan progress v1";
+
+/// One client's line: its hardware address and the number of stages it
+/// has completed.
+pub type Entry = (HwAddr, usize);
 
 /// Writes one client's line (with its newline).
 ///
@@ -79,6 +85,43 @@ pub fn parse_line(line: &str) -> Result<Option<(HwAddr, usize)>, ProgressLineErr
     Ok(Some((bytes, stage)))
 }
 
+/// Renders a whole progress file: the [`HEADER`] line, then one line per
+/// `(hardware address, stage)` entry (as [`write_line`] writes it).
+///
+/// ```
+/// use netboot_core::plan::progressfile;
+///
+/// let hw = [0x52, 0x54, 0, 0x12, 0x34, 0x56];
+/// let text = progressfile::render([(&hw[..], 2)].into_iter());
+/// assert_eq!(text, "# netboot plan progress v1\n52:54:00:12:34:56 2\n");
+/// let (entries, bad) = progressfile::parse(&text);
+/// assert_eq!((entries[0].0.as_slice(), entries[0].1), (&hw[..], 2));
+/// assert!(bad.is_empty());
+/// ```
+#[cfg(feature = "alloc")]
+pub fn render<'a>(entries: impl Iterator<Item = (&'a [u8], usize)>) -> String {
+    crate::textfile::render(HEADER, entries, |out, (hw, stage)| {
+        write_line(out, hw, stage)
+    })
+}
+
+/// Parses a whole progress file: the `(hardware address, stage)` entries
+/// it holds, and the 1-based line number and error of every line that does
+/// not parse (blank lines and comments are neither), for the caller to warn
+/// about.
+///
+/// ```
+/// use netboot_core::plan::progressfile::{self, ProgressLineError};
+///
+/// let (entries, bad) = progressfile::parse("# netboot plan progress v1\n01:02 3\nzz 1\n");
+/// assert_eq!((entries[0].0.as_slice(), entries[0].1), (&[1, 2][..], 3));
+/// assert_eq!(bad, [(3, ProgressLineError::HwAddr)]);
+/// ```
+#[cfg(feature = "alloc")]
+pub fn parse(text: &str) -> (Vec<Entry>, Vec<(usize, ProgressLineError)>) {
+    crate::textfile::parse(text, parse_line)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -100,5 +143,32 @@ mod tests {
             Err(ProgressLineError::HwAddr)
         );
         assert_eq!(parse_line("01 -1"), Err(ProgressLineError::Stage));
+    }
+
+    #[test]
+    fn whole_files_round_trip_and_name_their_bad_lines() {
+        let clients: [(&[u8], usize); 3] = [(&[1, 2, 3, 4, 5, 6], 1), (&[0xff; 16], 7), (&[9], 0)];
+        let text = render(clients.into_iter());
+        assert_eq!(
+            text,
+            std::format!(
+                "{HEADER}\n01:02:03:04:05:06 1\n{} 7\n09 0\n",
+                ["ff"; 16].join(":")
+            )
+        );
+        let (entries, bad) = parse(&text);
+        let entries: std::vec::Vec<_> = entries.iter().map(|(hw, s)| (hw.as_slice(), *s)).collect();
+        assert_eq!(entries, clients);
+        assert!(bad.is_empty());
+        assert_eq!(render(core::iter::empty()), std::format!("{HEADER}\n"));
+        let (entries, bad) = parse("# c\n\n01 1\n01\n02 x\n03 3 # ok\n");
+        assert_eq!(entries.len(), 2);
+        assert_eq!(
+            bad,
+            [
+                (4, ProgressLineError::Fields),
+                (5, ProgressLineError::Stage)
+            ]
+        );
     }
 }

@@ -78,7 +78,7 @@ fn wait_listening(port: u16) {
 fn ours(bin: &Path, root: &Path, work: &Path) -> Server {
     let port = free_tcp_port();
     // A cheap hash: the benchmark measures transfers, not argon2.
-    let hash = netboot_mio::ftp::auth::hash_with_cost("pw", 64, 1).unwrap();
+    let hash = netboot_std::ftp::auth::hash_with_cost("pw", 64, 1).unwrap();
     let conf = work.join("netboot.toml");
     std::fs::write(
         &conf,

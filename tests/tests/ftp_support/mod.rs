@@ -7,7 +7,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::Duration;
 
-use netboot_mio::ftp::{FtpConfig, FtpServer, FtpUser, auth};
+use netboot_mio::ftp::FtpServer;
+use netboot_std::ftp::{FtpConfig, FtpUser, auth};
 use netboot_tests::{ChildGuard, test_bytes};
 
 /// Size of `big.bin` in the fixture root.

@@ -8,7 +8,7 @@ use async_std::net::UdpSocket;
 use futures_lite::future;
 use netboot_core::bootp::policy::{BootPolicy, DefaultPolicy};
 use netboot_mio::bootp::server::{BootpDriver, CoreServer, Observer, bind};
-use netboot_mio::clock::Clock;
+use netboot_std::clock::Clock;
 
 use crate::stop::{StopSignal, Stopper};
 use crate::time::sleep_until;

@@ -11,9 +11,9 @@ use async_std::net::{Shutdown, TcpStream, ToSocketAddrs};
 use futures_lite::future;
 use futures_lite::io::{AsyncRead, AsyncWrite};
 use netboot_core::ftp::client::{ClientSession, Event, ListKind, Request, StoreMode};
-use netboot_mio::clock::Clock;
 use netboot_mio::ftp::FtpError;
 use netboot_mio::ftp::client::{failure_error, start_error};
+use netboot_std::clock::Clock;
 
 /// What moves over the data connection during one operation.
 enum Flow<'a> {

@@ -2,8 +2,8 @@
 //! client ([`FtpClient`]).
 //!
 //! Configured by the same [`FtpConfig`] as [`netboot_mio::ftp`] and checked
-//! by the same [`Site`](netboot_mio::ftp::site::Site) (roots opened as
-//! jailed [`FsStore`](netboot_mio::fs::FsStore)s, argon2 password hashes);
+//! by the same [`Site`](netboot_std::ftp::site::Site) (roots opened as
+//! jailed [`FsStore`](netboot_std::fs::FsStore)s, argon2 password hashes);
 //! every FTP decision is the core session machine's, storage operations go
 //! through [`netboot_core::ftp::server::glue`], and file data through the
 //! core's send and receive pumps.
@@ -17,5 +17,6 @@ mod server;
 mod session;
 
 pub use client::FtpClient;
-pub use netboot_mio::ftp::{FtpConfig, FtpError, FtpUser, OnTransfer, TransferRecord};
+pub use netboot_mio::ftp::{FtpError, OnTransfer, TransferRecord};
+pub use netboot_std::ftp::{FtpConfig, FtpUser};
 pub use server::{FtpServer, FtpService};

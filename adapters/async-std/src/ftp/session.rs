@@ -23,10 +23,11 @@ use netboot_core::ftp::server::{Event, ServerSession, TransferKind, TransferOutc
 use netboot_core::rng::Rng;
 use netboot_core::storage::{Storage, StoreError};
 use netboot_core::time::Instant;
-use netboot_mio::clock::Clock;
-use netboot_mio::fs::{FsStore, FsWriter};
-use netboot_mio::ftp::site::{Site, listen_passive, unix_now};
-use netboot_mio::ftp::{TransferRecord, auth};
+use netboot_mio::ftp::TransferRecord;
+use netboot_std::clock::Clock;
+use netboot_std::fs::{FsStore, FsWriter};
+use netboot_std::ftp::auth;
+use netboot_std::ftp::site::{Site, listen_passive, unix_now};
 
 use super::server::Shared;
 use crate::stop::StopSignal;

@@ -10,9 +10,9 @@ use netboot_core::tftp::rto::RtoConfig;
 use netboot_core::tftp::{Event, Transfer};
 use netboot_core::time::Instant;
 use netboot_core::wire::tftp::{MAX_PACKET_LEN, Mode};
-use netboot_mio::clock::Clock;
-use netboot_mio::net::{UdpOptions, bind_udp};
 use netboot_mio::tftp::{ClientError, Prepared, Progress, Stats, result_of};
+use netboot_std::clock::Clock;
+use netboot_std::net::{UdpOptions, bind_udp};
 
 use super::send_now;
 use crate::time::sleep_until;
@@ -324,8 +324,8 @@ impl Client {
 fn drive(
     socket: &UdpSocket,
     t: &mut Transfer,
-    files: &mut glue::Files<netboot_mio::fs::FsStore>,
-    store: &mut netboot_mio::fs::FsStore,
+    files: &mut glue::Files<netboot_std::fs::FsStore>,
+    store: &mut netboot_std::fs::FsStore,
     now: Instant,
     tx: &mut [u8],
     rx: &mut [u8],

@@ -4,7 +4,7 @@
 //! The semantics are those of [`netboot_mio::tftp`]: each accepted transfer
 //! gets its own ephemeral UDP socket (its TID), a repeated request from a
 //! peer whose transfer is running is dropped, the served root is a jailed
-//! [`FsStore`](netboot_mio::fs::FsStore), uploads are written aside and
+//! [`FsStore`](netboot_std::fs::FsStore), uploads are written aside and
 //! appear only when complete, at most `max_transfers` run at once, and each
 //! finished transfer is reported as a [`Completion`]. Datagrams are driven
 //! through [`netboot_core::tftp::glue`], so the storage answers are the

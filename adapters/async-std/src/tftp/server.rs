@@ -17,10 +17,10 @@ use netboot_core::tftp::rto::RtoConfig;
 use netboot_core::tftp::{Direction, Event, Server, Transfer};
 use netboot_core::time::{Duration, Instant};
 use netboot_core::wire::tftp::{MAX_PACKET_LEN, Packet};
-use netboot_mio::clock::Clock;
-use netboot_mio::fs::FsStore;
-use netboot_mio::net::{UdpOptions, bind_udp};
 use netboot_mio::tftp::{Completion, OnComplete};
+use netboot_std::clock::Clock;
+use netboot_std::fs::FsStore;
+use netboot_std::net::{UdpOptions, bind_udp};
 
 use super::{Client, send_now};
 use crate::stop::{StopSignal, Stopper};
@@ -578,7 +578,7 @@ impl ServerHandle {
             local.as_ref().to_path_buf(),
             remote.to_string(),
         );
-        blocking::unblock(move || netboot_mio::fs::put_file(&root, &local, &remote)).await
+        blocking::unblock(move || netboot_std::fs::put_file(&root, &local, &remote)).await
     }
 
     /// Copies `remote` out of the served directory into the host file
@@ -589,7 +589,7 @@ impl ServerHandle {
             local.as_ref().to_path_buf(),
             remote.to_string(),
         );
-        blocking::unblock(move || netboot_mio::fs::get_file(&root, &remote, &local)).await
+        blocking::unblock(move || netboot_std::fs::get_file(&root, &remote, &local)).await
     }
 
     /// A handle that stops the server from anywhere.

@@ -10,9 +10,8 @@ use netboot_core::bootp::HwAddr;
 use netboot_core::bootp::client::{Client, ClientConfig, Event};
 use netboot_core::rng::Rng;
 use netboot_core::wire::bootp::{CLIENT_PORT, SERVER_PORT};
-
-use crate::clock::Clock;
-use crate::net::{UdpOptions, bind_udp};
+use netboot_std::clock::Clock;
+use netboot_std::net::{UdpOptions, bind_udp};
 
 /// What to ask for and how.
 #[derive(Clone, Debug)]
@@ -128,7 +127,7 @@ pub fn prepare(options: &RequestOptions) -> Result<Prepared, RequestError> {
     )?;
     let mut config = ClientConfig::new(
         options.hw,
-        Rng::new(options.seed.unwrap_or_else(super::os_seed)),
+        Rng::new(options.seed.unwrap_or_else(netboot_std::os::os_seed)),
     );
     config.dhcp = options.dhcp;
     config.attempts = options.attempts;

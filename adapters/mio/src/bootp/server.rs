@@ -12,9 +12,9 @@ use netboot_core::bootp::leases::LeaseSlot;
 use netboot_core::bootp::policy::{BootPolicy, DefaultPolicy};
 use netboot_core::bootp::server::{Event, Server};
 use netboot_core::time::Instant;
+use netboot_std::leasefile;
+use netboot_std::net::{UdpOptions, bind_udp};
 
-use super::leasefile;
-use crate::net::{UdpOptions, bind_udp};
 use crate::runtime::{Context, Service};
 
 /// The core server with the storage this adapter gives it.

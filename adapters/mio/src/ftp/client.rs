@@ -10,8 +10,7 @@ use std::net::{Shutdown, SocketAddr, TcpStream, ToSocketAddrs};
 use std::time::Duration;
 
 use netboot_core::ftp::client::{ClientSession, Event, Failure, ListKind, Request, StoreMode};
-
-use crate::clock::Clock;
+use netboot_std::clock::Clock;
 
 /// Why an FTP operation failed.
 #[non_exhaustive]
@@ -92,7 +91,8 @@ pub type Progress<'a> = &'a mut dyn FnMut(u64, Option<u64>);
 /// A logged-in (or not yet) FTP session.
 ///
 /// ```
-/// use netboot_mio::ftp::{FtpClient, FtpConfig, FtpServer};
+/// use netboot_mio::ftp::{FtpClient, FtpServer};
+/// use netboot_std::ftp::FtpConfig;
 ///
 /// let root = tempfile::tempdir().unwrap();
 /// std::fs::write(root.path().join("hello.txt"), b"hello over FTP").unwrap();

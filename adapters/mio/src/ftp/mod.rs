@@ -4,32 +4,33 @@
 //! Both drive the core machines of [`netboot_core::ftp`]; this module only
 //! moves bytes between sockets, files and those machines.
 //!
-//! * [`config`][]: [`FtpConfig`], the `[ftp]` table of the configuration file;
-//! * [`auth`][]: argon2 password hashes and the verifier thread;
 //! * [`server`][]: [`FtpService`] and [`FtpServer`] (a service on its own loop);
-//! * [`site`][]: [`site::Site`], the checked roots and accounts, and the
-//!   listeners;
 //! * [`client`][]: [`FtpClient`].
+//!
+//! What the server is configured with and checks its logins against is
+//! shared with the async server and lives in [`netboot_std::ftp`]:
+//! [`FtpConfig`], the password hashes and verifier thread
+//! ([`netboot_std::ftp::auth`]), and the checked roots, accounts and
+//! listeners ([`netboot_std::ftp::site`]).
 
-pub mod auth;
 pub mod client;
-pub mod config;
 pub mod server;
-pub mod site;
 
 pub use client::{FtpClient, FtpError};
-pub use config::{FtpConfig, FtpUser};
 pub use server::{FtpService, OnTransfer, TransferRecord};
 
 use std::io;
 use std::net::SocketAddr;
+
+use netboot_std::ftp::FtpConfig;
 
 use crate::runtime::{EventLoop, LoopHandle};
 
 /// An FTP server running on its own event-loop thread.
 ///
 /// ```
-/// use netboot_mio::ftp::{FtpConfig, FtpServer};
+/// use netboot_mio::ftp::FtpServer;
+/// use netboot_std::ftp::FtpConfig;
 ///
 /// let root = tempfile::tempdir().unwrap();
 /// let config = FtpConfig {

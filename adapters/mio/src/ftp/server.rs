@@ -36,12 +36,12 @@ use netboot_core::ftp::server::{
 use netboot_core::rng::Rng;
 use netboot_core::storage::Storage;
 use netboot_core::time::Instant;
+use netboot_std::fs::{FsStore, FsWriter};
+use netboot_std::ftp::FtpConfig;
+use netboot_std::ftp::auth::{self, Job, Verifier};
+use netboot_std::ftp::site::{Site, listen, listen_passive, unix_now};
 use tracing::{debug, info, warn};
 
-use super::auth::{self, Job, Verifier};
-use super::config::FtpConfig;
-use super::site::{Site, listen, listen_passive, unix_now};
-use crate::fs::{FsStore, FsWriter};
 use crate::runtime::{Context, Service, TimerQueue};
 
 const LISTENER: usize = 0;
@@ -836,7 +836,7 @@ fn splice_in(
                 Ok(0) => return Err(Outcome::Storage(netboot_core::storage::StoreError::Io)),
                 Ok(n) => *pending -= n,
                 Err(Errno::INTR) => {}
-                Err(e) => return Err(Outcome::Storage(crate::fs::store_error(&e.into()))),
+                Err(e) => return Err(Outcome::Storage(netboot_std::fs::store_error(&e.into()))),
             }
         }
         match splice(

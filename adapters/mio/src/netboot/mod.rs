@@ -37,11 +37,12 @@ use netboot_core::bootp::leases::{LeaseSlot, LeaseState};
 use netboot_core::bootp::server::{Event as BootpEvent, Server, ServerConfig};
 use netboot_core::plan::{PlanEvent, ProfileTable, Profiles, Reset};
 use netboot_core::tftp::Direction;
+use netboot_std::clock::Clock;
+use netboot_std::ftp::FtpConfig;
+use netboot_std::net::explain_bind_error;
 
 use crate::bootp::server::{BootpDriver, BootpService, bind as bind_bootp};
-use crate::clock::Clock;
-use crate::ftp::{FtpConfig, FtpService, OnTransfer, TransferRecord};
-use crate::net::explain_bind_error;
+use crate::ftp::{FtpService, OnTransfer, TransferRecord};
 use crate::runtime::{EventLoop, LoopHandle, Stopper};
 use crate::tftp::{Completion, TftpServer};
 use plan::{ProgressSaver, ProgressService, SharedPlan};

@@ -13,9 +13,10 @@ use std::time::Duration;
 
 use mio::event::Event as MioEvent;
 use netboot_core::bootp::policy::{BootDecision, BootPolicy, BootRequest};
-use netboot_core::plan::progressfile::{self, HEADER};
+use netboot_core::plan::progressfile::Entry;
 use netboot_core::plan::{PlanPolicy, ProfileTable, Reset};
 use netboot_core::time::Instant;
+use netboot_std::progress;
 
 use crate::runtime::{Context, Service};
 
@@ -56,22 +57,15 @@ impl BootPolicy for SharedPlan {
 /// returns how many clients were restored, and warns about unreadable
 /// lines.
 pub fn load_progress(plan: &SharedPlan, path: &std::path::Path, now: Instant) -> io::Result<usize> {
-    let text = match std::fs::read_to_string(path) {
-        Ok(t) => t,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(0),
-        Err(e) => return Err(e),
-    };
+    let (entries, bad) = progress::load(path)?;
+    for b in bad {
+        tracing::warn!("{}:{}: ignored: {}", path.display(), b.line, b.error);
+    }
     let mut plan = plan.lock();
     let mut restored = 0;
-    for (i, line) in text.lines().enumerate() {
-        match progressfile::parse_line(line) {
-            Ok(Some((hw, stage))) => {
-                if plan.plan_mut().restore(now, &hw, stage) {
-                    restored += 1;
-                }
-            }
-            Ok(None) => {}
-            Err(e) => tracing::warn!("{}:{}: ignored: {e}", path.display(), i + 1),
+    for (hw, stage) in entries {
+        if plan.plan_mut().restore(now, &hw, stage) {
+            restored += 1;
         }
     }
     plan.take_dirty();
@@ -80,15 +74,15 @@ pub fn load_progress(plan: &SharedPlan, path: &std::path::Path, now: Instant) ->
 
 /// Writes every client past its first stage to `path`, atomically.
 pub fn save_progress(plan: &SharedPlan, path: &std::path::Path) -> io::Result<()> {
-    let mut text = String::from(HEADER);
-    text.push('\n');
-    {
-        let plan = plan.lock();
-        for (hw, stage) in plan.plan().progress().filter(|(_, s)| *s > 0) {
-            progressfile::write_line(&mut text, hw, stage).map_err(io::Error::other)?;
-        }
-    }
-    crate::fs::write_atomically(path, text.as_bytes())
+    // Copied out, so the plan is not locked while the file is written.
+    let entries: Vec<Entry> = plan
+        .lock()
+        .plan()
+        .progress()
+        .filter(|(_, s)| *s > 0)
+        .map(|(hw, s)| (hw.iter().copied().collect(), s))
+        .collect();
+    progress::save(path, entries.iter().map(|(hw, s)| (hw.as_slice(), *s)))
 }
 
 /// Saves plan progress to a file when it changes (at most once every

@@ -11,11 +11,11 @@ use mio::net::{TcpStream, UdpSocket};
 use mio::{Events, Interest, Poll, Token};
 use netboot_core::provision::{Channel, Event, Provision, Report};
 use netboot_core::time::Instant;
+use netboot_std::clock::Clock;
+use netboot_std::fs::FsStore;
+use netboot_std::net::{UdpOptions, bind_udp};
 
 use super::Provisioner;
-use crate::clock::Clock;
-use crate::fs::FsStore;
-use crate::net::{UdpOptions, bind_udp};
 
 const BOOTP: Token = Token(0);
 const TFTP: Token = Token(1);
@@ -66,7 +66,12 @@ pub(super) fn run(p: Provisioner) -> io::Result<Report> {
             ..UdpOptions::default()
         },
     )
-    .map_err(|e| io::Error::new(e.kind(), crate::net::explain_bind_error(bootp_addr, &e)))?;
+    .map_err(|e| {
+        io::Error::new(
+            e.kind(),
+            netboot_std::net::explain_bind_error(bootp_addr, &e),
+        )
+    })?;
     let mut flow = Provision::new(clock.now(), p.config, store, vec![0u8; p.manifest_limit])
         .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e.to_string()))?;
     let mut io = Io {

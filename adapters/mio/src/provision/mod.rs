@@ -8,7 +8,7 @@
 //! BOOTP gave when this host has it, so that the server can tell whose
 //! download it is), connects the FTP control and data connections, and
 //! stores files under the output directory through a jailed
-//! [`FsStore`](crate::fs::FsStore): a stage or manifest file can never be
+//! [`FsStore`](netboot_std::fs::FsStore): a stage or manifest file can never be
 //! written outside it.
 
 mod driver;
@@ -66,7 +66,7 @@ impl Provisioner {
     /// port 68, standard ports, anonymous FTP).
     pub fn new(hw: HwAddr, out: impl AsRef<Path>) -> Self {
         Provisioner {
-            config: Config::new(hw, Rng::new(crate::bootp::os_seed())),
+            config: Config::new(hw, Rng::new(netboot_std::os::os_seed())),
             out: out.as_ref().to_path_buf(),
             interface: None,
             configure_address: false,

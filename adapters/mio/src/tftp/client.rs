@@ -14,11 +14,11 @@ use netboot_core::tftp::rto::RtoConfig;
 use netboot_core::tftp::{Event, Role, Transfer, TransferConfig, TransferError};
 use netboot_core::time::Instant;
 use netboot_core::wire::tftp::{MAX_PACKET_LEN, Mode};
+use netboot_std::clock::Clock;
+use netboot_std::fs::FsStore;
+use netboot_std::net::{UdpOptions, bind_udp};
 
 use super::udp::{Batcher, GroReceiver};
-use crate::clock::Clock;
-use crate::fs::FsStore;
-use crate::net::{UdpOptions, bind_udp};
 
 /// How far a transfer has come.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -582,12 +582,12 @@ fn dally(
 }
 
 fn split(path: &Path) -> Result<(PathBuf, String), ClientError> {
-    crate::fs::split_local(path).ok_or_else(|| ClientError::Local {
+    netboot_std::fs::split_local(path).ok_or_else(|| ClientError::Local {
         path: path.to_path_buf(),
         source: StoreError::IsADirectory,
     })
 }
 
 fn io_store(e: &io::Error) -> StoreError {
-    crate::fs::store_error(e)
+    netboot_std::fs::store_error(e)
 }

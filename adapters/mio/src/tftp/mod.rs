@@ -4,7 +4,7 @@
 //!
 //! Every protocol decision is made by [`netboot_core::tftp`]; this module
 //! binds sockets, moves datagrams, and answers storage events through
-//! [`netboot_core::tftp::glue`] from a jailed [`FsStore`](crate::fs::FsStore).
+//! [`netboot_core::tftp::glue`] from a jailed [`FsStore`](netboot_std::fs::FsStore).
 //!
 //! # The server
 //!

@@ -8,11 +8,11 @@ use std::path::{Path, PathBuf};
 use netboot_core::tftp::rto::RtoConfig;
 use netboot_core::tftp::{Server, ServerConfig};
 use netboot_core::time::Duration;
+use netboot_std::fs::FsStore;
+use netboot_std::net::{UdpOptions, bind_udp, explain_bind_error};
 
 use super::client::Client;
 use super::service::{Completion, OnComplete, TftpService};
-use crate::fs::FsStore;
-use crate::net::{UdpOptions, bind_udp, explain_bind_error};
 use crate::runtime::{EventLoop, LoopHandle, Stopper};
 
 /// Builds a TFTP server: where it serves from, where it listens, what it
@@ -412,7 +412,7 @@ pub fn address_for(addrs: &[SocketAddr], host: IpAddr) -> io::Result<SocketAddr>
         return Ok(*listen);
     }
     Ok(SocketAddr::new(
-        crate::net::address_for(host)?,
+        netboot_std::net::address_for(host)?,
         listen.port(),
     ))
 }
@@ -457,13 +457,13 @@ impl ServerHandle {
     /// (the seed's `put_file(src, dest)`), whatever the server's own upload
     /// policy: the file appears whole or not at all. Returns its size.
     pub fn put_file(&self, local: impl AsRef<Path>, remote: &str) -> io::Result<u64> {
-        crate::fs::put_file(&self.root, local.as_ref(), remote)
+        netboot_std::fs::put_file(&self.root, local.as_ref(), remote)
     }
 
     /// Copies `remote` out of the served directory into the host file
     /// `local` (the seed's `get_file(src, dest)`). Returns its size.
     pub fn get_file(&self, remote: &str, local: impl AsRef<Path>) -> io::Result<u64> {
-        crate::fs::get_file(&self.root, remote, local.as_ref())
+        netboot_std::fs::get_file(&self.root, remote, local.as_ref())
     }
 
     /// A handle that stops the server from another thread (or a signal

@@ -12,10 +12,10 @@ use netboot_core::tftp::glue::{self, Accepted, Files, ReadAhead, ReadAheadState}
 use netboot_core::tftp::{Direction, Event, Server, Transfer, TransferError};
 use netboot_core::time::Instant;
 use netboot_core::wire::tftp::{MAX_PACKET_LEN, Mode, Packet};
+use netboot_std::fs::FsStore;
+use netboot_std::net::{UdpOptions, bind_udp};
 
 use super::udp::Batcher;
-use crate::fs::FsStore;
-use crate::net::{UdpOptions, bind_udp};
 use crate::runtime::{Context, Service, TimerQueue};
 
 /// User-space memory one running transfer costs the service, in bytes

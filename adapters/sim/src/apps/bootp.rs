@@ -82,11 +82,7 @@ impl<P: BootPolicy + 'static> BootpServer<P> {
     fn save(&mut self, cx: &mut Cx<'_>) {
         let Some(path) = &self.lease_file else { return };
         let now = cx.now();
-        let mut text = String::from(leasefile::HEADER);
-        text.push('\n');
-        for lease in self.server.leases() {
-            let _ = leasefile::write_lease(&mut text, &lease, now, unix_now(now));
-        }
+        let text = leasefile::render(self.server.leases(), now, unix_now(now));
         if let Err(e) = cx.store.write_file(path, text.as_bytes()) {
             self.save_errors.push(e);
         }
@@ -99,10 +95,8 @@ impl<P: BootPolicy + 'static> BootpServer<P> {
         };
         let text = String::from_utf8_lossy(bytes).into_owned();
         let now = cx.now();
-        for line in text.lines() {
-            if let Ok(Some(lease)) = leasefile::parse_lease(line, now, unix_now(now)) {
-                self.server.restore(&lease);
-            }
+        for lease in leasefile::parse(&text, now, unix_now(now)).0 {
+            self.server.restore(&lease);
         }
     }
 

@@ -35,7 +35,7 @@ use netboot_core::bootp::leases::LeaseState;
 use netboot_core::bootp::policy::{BootDecision, BootPolicy, BootRequest};
 use netboot_core::bootp::server::{ConfigError, ServerConfig as BootpConfig};
 use netboot_core::ftp::server::ServerConfig as FtpConfig;
-use netboot_core::plan::progressfile::{self, HEADER};
+use netboot_core::plan::progressfile;
 use netboot_core::plan::{PlanEvent, PlanPolicy, ProfileTable, Reset};
 use netboot_core::storage::StoreError;
 use netboot_core::tftp::{Direction, ServerConfig as TftpConfig};
@@ -272,10 +272,8 @@ impl NetbootServer {
             return;
         };
         let plan = self.plan_mut();
-        for line in text.lines() {
-            if let Ok(Some((hw, stage))) = progressfile::parse_line(line) {
-                plan.plan_mut().restore(now, &hw, stage);
-            }
+        for (hw, stage) in progressfile::parse(&text).0 {
+            plan.plan_mut().restore(now, &hw, stage);
         }
         plan.take_dirty();
     }
@@ -317,12 +315,7 @@ impl NetbootServer {
         let Some(path) = self.progress_file.as_deref() else {
             return;
         };
-        let mut text = String::from(HEADER);
-        text.push('\n');
-        for (hw, stage) in self.plan().plan().progress().filter(|(_, s)| *s > 0) {
-            // Writing to a String cannot fail.
-            let _ = progressfile::write_line(&mut text, hw, stage);
-        }
+        let text = progressfile::render(self.plan().plan().progress().filter(|(_, s)| *s > 0));
         if let Err(e) = cx.store.write_file(path, text.as_bytes()) {
             self.save_errors.push(e);
         }

@@ -28,7 +28,7 @@ pub struct FtpUser {
 /// Everything the FTP server needs.
 ///
 /// ```
-/// use netboot_mio::ftp::FtpConfig;
+/// use netboot_std::ftp::FtpConfig;
 ///
 /// let config: FtpConfig = toml::from_str(r#"
 ///     root = "/srv/netboot"
@@ -124,7 +124,7 @@ impl FtpConfig {
 /// Parses `"A-B"` (A ≤ B, both ≥ 1024).
 ///
 /// ```
-/// use netboot_mio::ftp::config::parse_port_range;
+/// use netboot_std::ftp::config::parse_port_range;
 /// assert_eq!(parse_port_range("50000-50010").unwrap(), 50000..=50010);
 /// assert!(parse_port_range("10-20").is_err());
 /// assert!(parse_port_range("6000-5000").is_err());

@@ -17,7 +17,7 @@ use password_hash::rand_core::OsRng;
 /// Hashes `password` with argon2id and the crate's recommended cost.
 ///
 /// ```
-/// use netboot_mio::ftp::auth::{hash_password, verify_password};
+/// use netboot_std::ftp::auth::{hash_password, verify_password};
 /// let hash = hash_password("s3cret").unwrap();
 /// assert!(hash.starts_with("$argon2id$"));
 /// assert!(verify_password(&hash, "s3cret"));

@@ -109,7 +109,7 @@ impl Site {
     /// A seed for the passive-port PRNG, from the operating system's
     /// random source: passive ports must not be predictable.
     pub fn seed() -> u64 {
-        crate::bootp::os_seed()
+        crate::os::os_seed()
     }
 }
 

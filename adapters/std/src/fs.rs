@@ -45,7 +45,7 @@ static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
 ///
 /// ```
 /// use netboot_core::storage::{Storage, WriteMode};
-/// use netboot_mio::fs::FsStore;
+/// use netboot_std::fs::FsStore;
 ///
 /// let dir = tempfile::tempdir().unwrap();
 /// std::fs::write(dir.path().join("hello.txt"), b"hi").unwrap();
@@ -149,8 +149,8 @@ impl FsStore {
 /// ```
 /// let dir = tempfile::tempdir().unwrap();
 /// let path = dir.path().join("state");
-/// netboot_mio::fs::write_atomically(&path, b"one\n").unwrap();
-/// netboot_mio::fs::write_atomically(&path, b"two\n").unwrap();
+/// netboot_std::fs::write_atomically(&path, b"one\n").unwrap();
+/// netboot_std::fs::write_atomically(&path, b"two\n").unwrap();
 /// assert_eq!(std::fs::read(&path).unwrap(), b"two\n");
 /// assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
 /// ```
@@ -198,7 +198,7 @@ pub fn split_local(path: &Path) -> Option<(PathBuf, String)> {
 ///
 /// ```
 /// use netboot_core::storage::Storage;
-/// use netboot_mio::fs::write_aside;
+/// use netboot_std::fs::write_aside;
 /// use std::io::Write;
 ///
 /// let dir = tempfile::tempdir().unwrap();
@@ -510,7 +510,7 @@ impl Drop for FsWriter {
 /// one out (the seed's `put_file` / `get_file` of its internal server).
 ///
 /// ```
-/// use netboot_mio::fs::{FsStore, copy_between};
+/// use netboot_std::fs::{FsStore, copy_between};
 ///
 /// let a = tempfile::tempdir().unwrap();
 /// let b = tempfile::tempdir().unwrap();

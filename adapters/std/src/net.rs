@@ -28,7 +28,7 @@ pub struct UdpOptions<'a> {
 /// `[::]:69` is usually meant.
 ///
 /// ```
-/// use netboot_mio::net::{bind_udp, UdpOptions};
+/// use netboot_std::net::{bind_udp, UdpOptions};
 ///
 /// let sock = bind_udp("127.0.0.1:0".parse().unwrap(), &UdpOptions::default()).unwrap();
 /// assert_ne!(sock.local_addr().unwrap().port(), 0);
@@ -72,7 +72,7 @@ pub fn bind_udp(addr: SocketAddr, options: &UdpOptions<'_>) -> io::Result<UdpSoc
 ///
 /// ```
 /// use std::net::{IpAddr, Ipv4Addr};
-/// let ip = netboot_mio::net::address_for(IpAddr::V4(Ipv4Addr::LOCALHOST)).unwrap();
+/// let ip = netboot_std::net::address_for(IpAddr::V4(Ipv4Addr::LOCALHOST)).unwrap();
 /// assert_eq!(ip, IpAddr::V4(Ipv4Addr::LOCALHOST));
 /// ```
 pub fn address_for(host: IpAddr) -> io::Result<IpAddr> {

@@ -8,7 +8,7 @@ use netboot_core::time::Instant;
 /// the clock's creation as the epoch.
 ///
 /// ```
-/// use netboot_mio::clock::Clock;
+/// use netboot_std::clock::Clock;
 ///
 /// let clock = Clock::new();
 /// let a = clock.now();
@@ -48,6 +48,31 @@ impl Clock {
     /// How long to sleep from `now` until `deadline` (zero if it has passed),
     /// rounded up to whole milliseconds for `epoll_wait`.
     pub fn until(&self, now: Instant, deadline: Instant) -> Duration {
-        crate::runtime::sleep_for(deadline.saturating_duration_since(now))
+        sleep_for(deadline.saturating_duration_since(now))
+    }
+}
+
+/// How long `poll` may sleep: never negative, rounded up to a whole
+/// millisecond so `epoll_wait` does not wake just before the deadline.
+fn sleep_for(d: Duration) -> Duration {
+    let ms = d.as_micros().div_ceil(1000);
+    Duration::from_millis(u64::try_from(ms).unwrap_or(u64::MAX))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sleep_rounds_up() {
+        assert_eq!(
+            sleep_for(Duration::from_micros(1)),
+            Duration::from_millis(1)
+        );
+        assert_eq!(
+            sleep_for(Duration::from_millis(5)),
+            Duration::from_millis(5)
+        );
+        assert_eq!(sleep_for(Duration::ZERO), Duration::ZERO);
     }
 }

@@ -5,14 +5,15 @@
 //! renames it over the old one, so a crash leaves either the old or the new
 //! file, never a torn one.
 
-use std::fs;
 use std::io;
 use std::path::Path;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use netboot_core::bootp::leasefile::{self, HEADER, LeaseLineError};
+use netboot_core::bootp::leasefile::{self, LeaseLineError};
 use netboot_core::bootp::leases::Lease;
 use netboot_core::time::Instant;
+
+use crate::BadLine;
 
 fn unix_now() -> u64 {
     SystemTime::now()
@@ -22,48 +23,24 @@ fn unix_now() -> u64 {
 
 /// Writes `leases` to `path` atomically (temporary file, `fsync`, rename).
 pub fn save(path: &Path, leases: impl Iterator<Item = Lease>, now: Instant) -> io::Result<()> {
-    let mut text = String::from(HEADER);
-    text.push('\n');
-    let unix = unix_now();
-    for lease in leases {
-        leasefile::write_lease(&mut text, &lease, now, unix).map_err(io::Error::other)?;
-    }
+    let text = leasefile::render(leases, now, unix_now());
     crate::fs::write_atomically(path, text.as_bytes())
-}
-
-/// A lease file line that could not be read.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct BadLine {
-    /// 1-based line number.
-    pub line: usize,
-    /// What is wrong.
-    pub error: LeaseLineError,
 }
 
 /// Reads the leases in `path`; a missing file is no leases. Lines that do
 /// not parse are returned separately so the caller can warn about them.
-pub fn load(path: &Path, now: Instant) -> io::Result<(Vec<Lease>, Vec<BadLine>)> {
-    let text = match fs::read_to_string(path) {
-        Ok(t) => t,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok((Vec::new(), Vec::new())),
-        Err(e) => return Err(e),
-    };
-    let unix = unix_now();
-    let mut leases = Vec::new();
-    let mut bad = Vec::new();
-    for (i, line) in text.lines().enumerate() {
-        match leasefile::parse_lease(line, now, unix) {
-            Ok(Some(l)) => leases.push(l),
-            Ok(None) => {}
-            Err(error) => bad.push(BadLine { line: i + 1, error }),
-        }
-    }
-    Ok((leases, bad))
+pub fn load(path: &Path, now: Instant) -> io::Result<(Vec<Lease>, Vec<BadLine<LeaseLineError>>)> {
+    let text = crate::read_saved(path)?;
+    let (leases, bad) = leasefile::parse(&text, now, unix_now());
+    Ok((leases, BadLine::numbered(bad)))
 }
 
 #[cfg(test)]
 mod tests {
+    use std::fs;
+
     use super::*;
+    use netboot_core::bootp::leasefile::HEADER;
     use netboot_core::bootp::leases::LeaseState;
     use netboot_core::bootp::{ClientKey, HwAddr};
 
