@@ -171,10 +171,8 @@ where
             socket,
             local,
             remote,
-        }) => {
-            if host.connect(now, *socket, *local, *remote).is_err() {
-                server.handle_stream(now, *socket, StreamEvent::Reset);
-            }
+        }) if host.connect(now, *socket, *local, *remote).is_err() => {
+            server.handle_stream(now, *socket, StreamEvent::Reset);
         }
         Event::Socket(SocketRequest::Close { socket }) => host.close(*socket),
         Event::Save(request) => {

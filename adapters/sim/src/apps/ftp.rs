@@ -130,10 +130,7 @@ impl FtpServer {
             let used = sess.s.handle_bytes(now, &sess.input);
             sess.input.drain(..used);
             let mut progressed = used > 0;
-            loop {
-                let Some(n) = sess.s.poll_transmit(now, &mut self.buf) else {
-                    break;
-                };
+            while let Some(n) = sess.s.poll_transmit(now, &mut self.buf) {
                 cx.write(sess.ctrl, &self.buf[..n]);
             }
             while self.one_event(cx, id) {
@@ -875,10 +872,7 @@ impl FtpClient {
             let used = c.handle_bytes(now, &self.input);
             self.input.drain(..used);
             let mut progressed = used > 0;
-            loop {
-                let Some(n) = c.poll_transmit(cx.now(), &mut self.buf) else {
-                    break;
-                };
+            while let Some(n) = c.poll_transmit(cx.now(), &mut self.buf) {
                 if let Some(ctrl) = self.ctrl {
                     cx.write(ctrl, &self.buf[..n]);
                 }
