@@ -45,6 +45,12 @@ impl Clock {
         Instant::from_micros(u64::try_from(micros).unwrap_or(u64::MAX))
     }
 
+    /// The Unix time of this clock's epoch (by the wall clock, which may
+    /// be stepped later; dates only, for listings).
+    pub fn epoch_unix(&self) -> u64 {
+        crate::os::unix_now().saturating_sub(self.now().since_epoch().as_secs())
+    }
+
     /// How long to sleep from `now` until `deadline` (zero if it has passed),
     /// rounded up to whole milliseconds for `epoll_wait`.
     pub fn until(&self, now: Instant, deadline: Instant) -> Duration {

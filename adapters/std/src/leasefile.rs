@@ -7,7 +7,6 @@
 
 use std::io;
 use std::path::Path;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use netboot_core::bootp::leasefile::{self, LeaseLineError};
 use netboot_core::bootp::leases::Lease;
@@ -15,15 +14,9 @@ use netboot_core::time::Instant;
 
 use crate::BadLine;
 
-fn unix_now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
-}
-
 /// Writes `leases` to `path` atomically (temporary file, `fsync`, rename).
 pub fn save(path: &Path, leases: impl Iterator<Item = Lease>, now: Instant) -> io::Result<()> {
-    let text = leasefile::render(leases, now, unix_now());
+    let text = leasefile::render(leases, now, crate::os::unix_now());
     crate::fs::write_atomically(path, text.as_bytes())
 }
 
@@ -31,7 +24,7 @@ pub fn save(path: &Path, leases: impl Iterator<Item = Lease>, now: Instant) -> i
 /// not parse are returned separately so the caller can warn about them.
 pub fn load(path: &Path, now: Instant) -> io::Result<(Vec<Lease>, Vec<BadLine<LeaseLineError>>)> {
     let text = crate::read_saved(path)?;
-    let (leases, bad) = leasefile::parse(&text, now, unix_now());
+    let (leases, bad) = leasefile::parse(&text, now, crate::os::unix_now());
     Ok((leases, BadLine::numbered(bad)))
 }
 

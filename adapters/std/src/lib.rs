@@ -18,17 +18,27 @@
 //! * [`ftp`]: FTP accounts and password hashing ([`ftp::auth`]), the
 //!   configuration ([`ftp::FtpConfig`]) and the checked site ([`ftp::site`]);
 //! * [`clock`]: [`clock::Clock`], the bridge from the OS clock to the core's
-//!   instants.
+//!   instants;
+//! * [`setup`]: [`setup::ServerSetup`], the builder of the core
+//!   [`NetbootServer`](netboot_core::server::NetbootServer) a std runtime
+//!   drives, from a root, accounts and the files of an earlier run;
+//! * [`state`]: the lease and progress files the server saves into;
+//! * [`host`]: what a runtime driving that server does the same way as
+//!   every other: sockets by role, password checks and saves on a worker
+//!   thread, logging.
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 
 pub mod clock;
 pub mod fs;
 pub mod ftp;
+pub mod host;
 pub mod leasefile;
 pub mod net;
 pub mod os;
 pub mod progress;
+pub mod setup;
+pub mod state;
 
 use std::io;
 use std::path::Path;

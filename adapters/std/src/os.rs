@@ -1,5 +1,6 @@
 //! What the operating system tells the runtimes that no protocol machine may
-//! ask for itself: a network interface's hardware address and a random seed.
+//! ask for itself: a network interface's hardware address, a random seed and
+//! the wall clock.
 
 use std::io;
 
@@ -43,4 +44,12 @@ pub fn os_seed() -> u64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos() as u64);
     t ^ (u64::from(std::process::id()) << 32)
+}
+
+/// Seconds since the Unix epoch, by the wall clock (0 if the clock is set
+/// before 1970).
+pub fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
 }

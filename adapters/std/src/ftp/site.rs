@@ -8,7 +8,7 @@ use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::ops::RangeInclusive;
 
-use netboot_core::ftp::server::ServerConfig;
+use netboot_core::ftp::server::{Accounts, EndpointConfig, ServerConfig};
 use netboot_core::rng::Rng;
 
 use super::auth;
@@ -30,6 +30,32 @@ pub struct Site {
 }
 
 impl Site {
+    /// A site with no accounts and no anonymous access (a server without
+    /// FTP).
+    pub fn empty() -> Site {
+        Site {
+            config: ServerConfig::default(),
+            anonymous_store: None,
+            accounts: HashMap::new(),
+            passive_ports: None,
+        }
+    }
+
+    /// The core endpoint's configuration for `config`: its listener, the
+    /// session policy, the limits, the passive ports, a passive-port seed
+    /// from the OS, the wall clock for listings and the fast paths this
+    /// platform has (`sendfile`/`splice` on Linux). `epoch_unix` is the Unix
+    /// time of the driving clock's epoch ([`Clock::epoch_unix`](crate::clock::Clock::epoch_unix)).
+    pub fn endpoint_config(&self, config: &FtpConfig, epoch_unix: u64) -> EndpointConfig {
+        let mut c = EndpointConfig::new(config.listen, self.config);
+        c.max_sessions = config.max_sessions.max(1);
+        c.max_sessions_per_ip = config.max_sessions_per_ip.max(1);
+        c.passive_ports = self.passive_ports.as_ref().map(|r| (*r.start(), *r.end()));
+        c.seed = Site::seed();
+        c.epoch_unix = Some(epoch_unix);
+        c
+    }
+
     /// Opens the roots and checks the accounts; errors (a missing root, a
     /// malformed hash, a bad port range) name their cause.
     pub fn open(config: &FtpConfig) -> io::Result<Site> {
@@ -168,4 +194,17 @@ pub fn unix_now() -> Option<u64> {
         .duration_since(std::time::UNIX_EPOCH)
         .ok()
         .map(|d| d.as_secs())
+}
+
+/// The core FTP endpoint serves each user from their own jailed root.
+impl Accounts for Site {
+    type Store = FsStore;
+
+    fn open_store(&mut self, user: &str, anonymous: bool) -> Option<FsStore> {
+        self.store_for(user, anonymous)
+    }
+
+    fn writable(&self, user: &str) -> bool {
+        Site::writable(self, user)
+    }
 }

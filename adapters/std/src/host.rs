@@ -1,0 +1,343 @@
+//! What every std runtime does the same way while it drives the core
+//! server: open the sockets it is asked for, run password checks and saves
+//! off its loop, and log the server's events.
+//!
+//! A runtime implements [`netboot_core::server::Host`] with these pieces
+//! and its own sockets: [`open_udp`] and [`listen`] make the sockets a
+//! [`SocketRequest`](netboot_core::socket::SocketRequest) names,
+//! [`open_error`] maps their failures; [`Services`] runs the slow answers
+//! (argon2 checks, `fsync`ed saves) on one worker thread and hands the
+//! results back to the server when the runtime's wake-up socket says they
+//! are ready; [`log`] writes each event once, at its level.
+
+use std::io::{self, Write};
+use std::net::{SocketAddr, TcpListener, UdpSocket};
+use std::os::unix::net::UnixStream;
+use std::sync::mpsc;
+use std::thread::JoinHandle;
+
+use netboot_core::server::{Event, Level, SaveRequest};
+use netboot_core::socket::{OpenError, SocketId, UdpRole};
+use netboot_core::time::Instant;
+
+use crate::ftp::auth;
+use crate::ftp::site::Site;
+use crate::net::{UdpOptions, bind_udp};
+use crate::setup::HostServer;
+use crate::state::{Snapshot, StateFiles};
+
+/// Binds the UDP socket a role needs: the BOOTP server's with
+/// `SO_BROADCAST`, `SO_REUSEADDR`, 4 MiB buffers and the interface; the
+/// TFTP listener dual-stack on `[::]`; a transfer's plain. Non-blocking.
+///
+/// ```
+/// use netboot_core::socket::UdpRole;
+/// let s = netboot_std::host::open_udp("127.0.0.1:0".parse().unwrap(), &UdpRole::TftpTransfer).unwrap();
+/// assert_ne!(s.local_addr().unwrap().port(), 0);
+/// ```
+pub fn open_udp(local: SocketAddr, role: &UdpRole) -> io::Result<UdpSocket> {
+    let options = match role {
+        UdpRole::Bootp { interface } => UdpOptions {
+            broadcast: true,
+            reuse_address: true,
+            interface: interface.as_deref(),
+            recv_buffer: Some(4 << 20),
+            send_buffer: Some(4 << 20),
+        },
+        UdpRole::TftpListener => UdpOptions {
+            recv_buffer: Some(4 << 20),
+            ..UdpOptions::default()
+        },
+        UdpRole::TftpTransfer => UdpOptions::default(),
+    };
+    bind_udp(local, &options).map_err(|e| {
+        if matches!(role, UdpRole::Bootp { interface: Some(_) })
+            && e.kind() == io::ErrorKind::PermissionDenied
+        {
+            io::Error::new(
+                e.kind(),
+                format!(
+                    "{} (binding to an interface needs CAP_NET_RAW)",
+                    crate::net::explain_bind_error(local, &e)
+                ),
+            )
+        } else {
+            e
+        }
+    })
+}
+
+/// A non-blocking TCP listener on `local` with `backlog` (the kernel clamps
+/// it to `somaxconn`; a deep one keeps Linux from dropping a client's final
+/// ACK when the accept queue overflows). Dual-stack on `[::]`.
+pub fn listen(local: SocketAddr, backlog: u32) -> io::Result<TcpListener> {
+    let socket = socket2::Socket::new(
+        socket2::Domain::for_address(local),
+        socket2::Type::STREAM,
+        None,
+    )?;
+    if local.is_ipv6() {
+        socket.set_only_v6(false)?;
+    }
+    socket.set_reuse_address(true)?;
+    socket.bind(&local.into())?;
+    socket.listen(i32::try_from(backlog).unwrap_or(i32::MAX))?;
+    socket.set_nonblocking(true)?;
+    Ok(socket.into())
+}
+
+/// The core's name for an I/O error that kept a socket from opening.
+///
+/// ```
+/// use netboot_core::socket::OpenError;
+/// let e = std::io::Error::from(std::io::ErrorKind::AddrInUse);
+/// assert_eq!(netboot_std::host::open_error(&e), OpenError::AddrInUse);
+/// ```
+pub fn open_error(e: &io::Error) -> OpenError {
+    match e.kind() {
+        io::ErrorKind::AddrInUse => OpenError::AddrInUse,
+        io::ErrorKind::PermissionDenied => OpenError::PermissionDenied,
+        io::ErrorKind::AddrNotAvailable => OpenError::AddrNotAvailable,
+        _ if matches!(
+            e.raw_os_error(),
+            Some(libc::EMFILE | libc::ENFILE | libc::ENOBUFS | libc::ENOMEM)
+        ) =>
+        {
+            OpenError::Exhausted
+        }
+        _ => OpenError::Other,
+    }
+}
+
+/// Writes `event` as one `tracing` line at its level: steps at `info`,
+/// problems at `warn` and `error`, details at `debug`.
+pub fn log(event: &Event) {
+    match event.level() {
+        Level::Error => tracing::error!("{event}"),
+        Level::Warn => tracing::warn!("{event}"),
+        Level::Info => tracing::info!("{event}"),
+        Level::Debug => tracing::debug!("{event}"),
+    }
+}
+
+enum Job {
+    Verify {
+        socket: SocketId,
+        hash: Option<String>,
+        password: String,
+    },
+    Save(Snapshot),
+}
+
+/// A slow answer that is ready.
+#[derive(Debug)]
+pub enum Done {
+    /// A password check ended.
+    Verified {
+        /// The session's control connection.
+        socket: SocketId,
+        /// Whether the password was right.
+        ok: bool,
+    },
+    /// A save ended.
+    Saved {
+        /// The state version written.
+        version: u64,
+        /// How it went.
+        result: io::Result<()>,
+    },
+}
+
+/// A callback for every server event (after it is logged).
+pub type OnEvent = Box<dyn FnMut(&Event) + Send>;
+
+/// The slow answers of a std runtime, on one worker thread: argon2 password
+/// checks (unknown users are checked against a dummy hash of the same cost,
+/// so a refusal's timing does not tell whether the account exists) and
+/// saves of the lease and progress files. Each finished job writes a byte
+/// to the wake-up socket the runtime polls; the runtime then calls
+/// [`Services::deliver`].
+pub struct Services {
+    files: StateFiles,
+    jobs: Option<mpsc::Sender<Job>>,
+    results: mpsc::Receiver<Done>,
+    thread: Option<JoinHandle<()>>,
+    on_event: Option<OnEvent>,
+}
+
+impl std::fmt::Debug for Services {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Services")
+            .field("files", &self.files)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Services {
+    /// Starts the worker; it writes to `wake` after each job. Returns the
+    /// services and the socket's other end, for the runtime to poll.
+    pub fn start(files: StateFiles) -> io::Result<(Services, UnixStream)> {
+        let (wake_rx, mut wake) = UnixStream::pair()?;
+        wake.set_nonblocking(true)?;
+        wake_rx.set_nonblocking(true)?;
+        let dummy = auth::hash_password("netboot-dummy-password").map_err(io::Error::other)?;
+        let (job_tx, job_rx) = mpsc::channel::<Job>();
+        let (done_tx, done_rx) = mpsc::channel();
+        let thread = std::thread::Builder::new()
+            .name("netboot-worker".into())
+            .spawn(move || {
+                for job in job_rx {
+                    let done = match job {
+                        Job::Verify {
+                            socket,
+                            hash,
+                            password,
+                        } => {
+                            let ok = match &hash {
+                                Some(h) => auth::verify_password(h, &password),
+                                None => {
+                                    let _ = auth::verify_password(&dummy, &password);
+                                    false
+                                }
+                            };
+                            Done::Verified { socket, ok }
+                        }
+                        Job::Save(snapshot) => Done::Saved {
+                            version: snapshot.version,
+                            result: snapshot.write(),
+                        },
+                    };
+                    if done_tx.send(done).is_err() {
+                        break;
+                    }
+                    // A full socket already holds a pending wake-up.
+                    let _ = wake.write(&[1]);
+                }
+            })?;
+        Ok((
+            Services {
+                files,
+                jobs: Some(job_tx),
+                results: done_rx,
+                thread: Some(thread),
+                on_event: None,
+            },
+            wake_rx,
+        ))
+    }
+
+    /// Calls `f` with every event, after it is logged.
+    pub fn on_event(&mut self, f: OnEvent) {
+        self.on_event = Some(f);
+    }
+
+    /// Queues the check of `password` for `user` (answered later).
+    pub fn verify(&mut self, site: &Site, socket: SocketId, user: &str, password: &str) {
+        let job = Job::Verify {
+            socket,
+            hash: site.password_hash(user),
+            password: password.to_string(),
+        };
+        if let Some(tx) = &self.jobs {
+            let _ = tx.send(job);
+        }
+    }
+
+    /// Renders the state `request` names and queues the write (answered
+    /// later).
+    pub fn save(&mut self, now: Instant, request: SaveRequest, server: &HostServer) {
+        let snapshot = self.files.snapshot(request, server, now);
+        if let Some(tx) = &self.jobs {
+            let _ = tx.send(Job::Save(snapshot));
+        }
+    }
+
+    /// Writes the state `request` names now, on this thread (at shutdown).
+    pub fn save_now(&self, now: Instant, request: SaveRequest, server: &HostServer) -> bool {
+        match self.files.snapshot(request, server, now).write() {
+            Ok(()) => true,
+            Err(e) => {
+                tracing::error!("{e}");
+                false
+            }
+        }
+    }
+
+    /// The answers that are ready: hands each to `server`. Call it when the
+    /// wake-up socket is readable (after draining it), then drain the
+    /// server.
+    pub fn deliver(&mut self, server: &mut HostServer, now: Instant) {
+        while let Ok(done) = self.results.try_recv() {
+            match done {
+                Done::Verified { socket, ok } => server.login_verified(now, socket, ok),
+                Done::Saved { version, result } => {
+                    if let Err(e) = &result {
+                        tracing::error!("{e}");
+                    }
+                    server.saved(now, version, result.is_ok());
+                }
+            }
+        }
+    }
+
+    /// Logs `event` and passes it to the callback.
+    pub fn report(&mut self, event: &Event) {
+        log(event);
+        if let Some(f) = self.on_event.as_mut() {
+            f(event);
+        }
+    }
+}
+
+impl Drop for Services {
+    fn drop(&mut self) {
+        self.jobs.take();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Read;
+    use std::time::Duration;
+
+    #[test]
+    fn checks_run_off_the_caller_and_announce_themselves() {
+        let dir = tempfile::tempdir().unwrap();
+        let hash = auth::hash_with_cost("right", 8, 1).unwrap();
+        let config = crate::ftp::FtpConfig {
+            root: dir.path().to_path_buf(),
+            users: vec![crate::ftp::FtpUser {
+                name: "u".into(),
+                password_hash: hash,
+                root: None,
+                writable: None,
+            }],
+            ..Default::default()
+        };
+        let site = Site::open(&config).unwrap();
+        let (mut services, mut wake) = Services::start(StateFiles::default()).unwrap();
+        for (n, (user, password)) in [("u", "right"), ("u", "wrong"), ("nobody", "x")]
+            .into_iter()
+            .enumerate()
+        {
+            services.verify(&site, SocketId::from_raw(n as u64), user, password);
+        }
+        let mut got = Vec::new();
+        for _ in 0..500 {
+            let mut byte = [0u8; 8];
+            let _ = wake.read(&mut byte);
+            while let Ok(Done::Verified { socket, ok }) = services.results.try_recv() {
+                got.push((socket.raw(), ok));
+            }
+            if got.len() == 3 {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        assert_eq!(got, [(0, true), (1, false), (2, false)]);
+    }
+}

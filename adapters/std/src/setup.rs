@@ -1,0 +1,284 @@
+//! Building the core [`NetbootServer`] on a host: the served directory, the
+//! FTP accounts, and the state saved by an earlier run, from one
+//! [`ServerSetup`].
+//!
+//! A runtime (mio, async-std) takes a setup, calls [`ServerSetup::prepare`]
+//! and drives the [`Prepared`] server: everything here is the same for
+//! every runtime, and none of it waits on a socket.
+//!
+//! * The root is opened once as a jailed [`FsStore`]; TFTP serves it, and
+//!   so does anonymous FTP (users have their own roots, see [`Site`]).
+//! * The lease and progress files, when configured, are read back
+//!   ([`Prepared::warnings`] lists the lines that could not be), and the
+//!   server is told to keep them: an address is acknowledged only once the
+//!   state it reports is written ([`netboot_core::server::persist`]).
+
+use std::io;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+
+use netboot_core::bootp::hosts::Host;
+use netboot_core::bootp::server::ServerConfig as BootpConfig;
+use netboot_core::plan::{ProfileTable, Reset};
+use netboot_core::server::{BootpSetup, NetbootConfig, NetbootServer, PLAN_CLIENTS, Persist};
+use netboot_core::socket::Interface;
+use netboot_core::tftp::EndpointConfig;
+
+use crate::clock::Clock;
+use crate::fs::FsStore;
+use crate::ftp::FtpConfig;
+use crate::ftp::site::Site;
+use crate::state::StateFiles;
+
+/// The server a std runtime runs.
+pub type HostServer = NetbootServer<FsStore, Site>;
+
+/// Everything a netboot server on a host is made of (a builder).
+///
+/// ```
+/// use std::net::Ipv4Addr;
+/// use netboot_core::bootp::server::ServerConfig;
+/// use netboot_core::plan::{ProfileTable, Reset};
+/// use netboot_std::clock::Clock;
+/// use netboot_std::setup::ServerSetup;
+///
+/// let root = tempfile::tempdir().unwrap();
+/// let mut plan = ProfileTable::new();
+/// plan.set_default(&["stage1", "manifest"]).unwrap();
+/// let mut bootp = ServerConfig::new(Ipv4Addr::LOCALHOST, Ipv4Addr::new(255, 0, 0, 0));
+/// bootp.pool = Some((Ipv4Addr::new(127, 0, 9, 1), Ipv4Addr::new(127, 0, 9, 20)));
+/// let prepared = ServerSetup::new(root.path())
+///     .bootp(bootp)
+///     .bootp_listen("127.0.0.1:0".parse().unwrap())
+///     .tftp_listen("127.0.0.1:0".parse().unwrap())
+///     .ftp_listen("127.0.0.1:0".parse().unwrap())
+///     .plan(plan, Reset::Never)
+///     .lease_file(root.path().join("leases"))
+///     .prepare(&Clock::new())
+///     .unwrap();
+/// assert!(prepared.server.persist().leases);
+/// assert!(prepared.warnings.is_empty());
+/// ```
+#[derive(Clone, Debug)]
+pub struct ServerSetup {
+    /// The served directory.
+    pub root: PathBuf,
+    /// BOOTP/DHCP, when served.
+    pub bootp: Option<BootpSetup>,
+    /// TFTP, when served: the listening addresses, the acceptor's policy,
+    /// the transfer limit. An empty `listen` means `0.0.0.0:69`.
+    pub tftp: Option<EndpointConfig>,
+    /// FTP, when served (its `root` is the setup's).
+    pub ftp: Option<FtpConfig>,
+    /// Each client's stages.
+    pub profiles: ProfileTable,
+    /// When a finished client is served again.
+    pub reset: Reset,
+    /// Clients the plan tracks at once.
+    pub plan_clients: usize,
+    /// Where leases are kept across restarts.
+    pub lease_file: Option<PathBuf>,
+    /// Where plan progress is kept across restarts.
+    pub progress_file: Option<PathBuf>,
+}
+
+impl ServerSetup {
+    /// A server of `root`: TFTP on `0.0.0.0:69` and anonymous read-only FTP
+    /// on `0.0.0.0:21`; BOOTP once [`ServerSetup::bootp`] gives it its
+    /// subnet. Nobody is in the plan until [`ServerSetup::plan`].
+    pub fn new(root: impl AsRef<Path>) -> Self {
+        let root = root.as_ref().to_path_buf();
+        ServerSetup {
+            ftp: Some(FtpConfig {
+                root: root.clone(),
+                anonymous: true,
+                ..FtpConfig::default()
+            }),
+            root,
+            bootp: None,
+            tftp: Some(EndpointConfig::new(Vec::new())),
+            profiles: ProfileTable::new(),
+            reset: Reset::Never,
+            plan_clients: PLAN_CLIENTS,
+            lease_file: None,
+            progress_file: None,
+        }
+    }
+
+    /// Runs BOOTP/DHCP with these settings, on `0.0.0.0:67` unless
+    /// [`ServerSetup::bootp_listen`] says otherwise.
+    pub fn bootp(mut self, config: BootpConfig) -> Self {
+        let mut setup = BootpSetup::new(config);
+        if let Some(old) = self.bootp.take() {
+            setup.listen = old.listen;
+            setup.interface = old.interface;
+            setup.hosts = old.hosts;
+        }
+        self.bootp = Some(setup);
+        self
+    }
+
+    /// The BOOTP host table (fixed addresses, per-host files).
+    pub fn hosts(mut self, hosts: Vec<Host>) -> Self {
+        if let Some(b) = self.bootp.as_mut() {
+            b.hosts = hosts;
+        }
+        self
+    }
+
+    /// Where BOOTP listens.
+    pub fn bootp_listen(mut self, addr: SocketAddr) -> Self {
+        if let Some(b) = self.bootp.as_mut() {
+            b.listen = addr;
+        }
+        self
+    }
+
+    /// Binds BOOTP to this interface and broadcasts through it.
+    pub fn interface(mut self, name: &str) -> io::Result<Self> {
+        let mut iface = Interface::new();
+        iface.push_str(name).map_err(|_| {
+            io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("interface name {name:?} is longer than 15 bytes"),
+            )
+        })?;
+        if let Some(b) = self.bootp.as_mut() {
+            b.interface = Some(iface);
+        }
+        Ok(self)
+    }
+
+    /// No BOOTP.
+    pub fn no_bootp(mut self) -> Self {
+        self.bootp = None;
+        self
+    }
+
+    /// A TFTP listening address (repeatable; replaces the default).
+    pub fn tftp_listen(mut self, addr: SocketAddr) -> Self {
+        if let Some(t) = self.tftp.as_mut() {
+            t.listen.push(addr);
+        }
+        self
+    }
+
+    /// Adjusts the TFTP settings (option caps, uploads, limits, batching).
+    pub fn tftp_config(mut self, f: impl FnOnce(&mut EndpointConfig)) -> Self {
+        if let Some(t) = self.tftp.as_mut() {
+            f(t);
+        }
+        self
+    }
+
+    /// No TFTP.
+    pub fn no_tftp(mut self) -> Self {
+        self.tftp = None;
+        self
+    }
+
+    /// The FTP settings (users, passive ports...); the root is the setup's.
+    pub fn ftp(mut self, config: FtpConfig) -> Self {
+        self.ftp = Some(config);
+        self
+    }
+
+    /// Where FTP listens.
+    pub fn ftp_listen(mut self, addr: SocketAddr) -> Self {
+        if let Some(f) = self.ftp.as_mut() {
+            f.listen = addr;
+        }
+        self
+    }
+
+    /// No FTP.
+    pub fn no_ftp(mut self) -> Self {
+        self.ftp = None;
+        self
+    }
+
+    /// The provisioning plan: each client's stages, and when a finished
+    /// client is served again.
+    pub fn plan(mut self, profiles: ProfileTable, reset: Reset) -> Self {
+        self.profiles = profiles;
+        self.reset = reset;
+        self
+    }
+
+    /// Keeps BOOTP leases in this file.
+    pub fn lease_file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.lease_file = Some(path.into());
+        self
+    }
+
+    /// Keeps plan progress in this file.
+    pub fn progress_file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.progress_file = Some(path.into());
+        self
+    }
+
+    /// Opens the root and the FTP roots, checks the accounts, reads the
+    /// saved state and builds the server. Errors name their cause (a
+    /// missing root, a malformed hash, an unreadable lease file, a bad
+    /// subnet). Binds nothing: the server's first events ask for its
+    /// sockets.
+    pub fn prepare(self, clock: &Clock) -> io::Result<Prepared> {
+        let now = clock.now();
+        let invalid = |e: String| io::Error::new(io::ErrorKind::InvalidInput, e);
+        let store = FsStore::open(&self.root, false)
+            .map_err(|e| io::Error::new(e.kind(), format!("root {}: {e}", self.root.display())))?;
+        let (site, ftp) = match self.ftp {
+            Some(mut config) => {
+                config.root = self.root.clone();
+                let site = Site::open(&config)?;
+                let endpoint = site.endpoint_config(&config, clock.epoch_unix());
+                (site, Some(endpoint))
+            }
+            None => (Site::empty(), None),
+        };
+        let files = StateFiles {
+            leases: self.lease_file.filter(|_| self.bootp.is_some()),
+            progress: self.progress_file.filter(|_| self.bootp.is_some()),
+        };
+        let (restored, warnings) = files.load(now)?;
+        let tftp = self.tftp.map(|mut t| {
+            if t.listen.is_empty() {
+                t.listen.push(SocketAddr::from((
+                    Ipv4Addr::UNSPECIFIED,
+                    netboot_core::tftp::PORT,
+                )));
+            }
+            t
+        });
+        let config = NetbootConfig {
+            bootp: self.bootp,
+            tftp,
+            ftp,
+            profiles: self.profiles,
+            reset: self.reset,
+            plan_clients: self.plan_clients,
+            persist: Persist {
+                leases: files.leases.is_some(),
+                progress: files.progress.is_some(),
+            },
+        };
+        let server = NetbootServer::new(config, store, site, now, restored)
+            .map_err(|e| invalid(e.to_string()))?;
+        Ok(Prepared {
+            server,
+            files,
+            warnings,
+        })
+    }
+}
+
+/// A server ready to run, with where it keeps its state.
+#[derive(Debug)]
+pub struct Prepared {
+    /// The server.
+    pub server: HostServer,
+    /// Its lease and progress files.
+    pub files: StateFiles,
+    /// Lines of those files that could not be read (`path:line: why`).
+    pub warnings: Vec<String>,
+}
