@@ -63,11 +63,23 @@ impl Net {
 
 impl Sim {
     pub(super) fn with_app(&mut self, host: HostId, f: impl FnOnce(&mut dyn App, &mut Cx<'_>)) {
+        if self.call_app(host, f) {
+            self.reschedule(host, false);
+        }
+    }
+
+    /// Runs `f` on the host's program, if it runs one, with a [`Cx`] for
+    /// the host; `false` if there was no program. Nothing is rescheduled.
+    pub(super) fn call_app(
+        &mut self,
+        host: HostId,
+        f: impl FnOnce(&mut dyn App, &mut Cx<'_>),
+    ) -> bool {
         let Host {
             app, store, rng, ..
         } = &mut self.hosts[host];
         let Some(app) = app.as_deref_mut() else {
-            return;
+            return false;
         };
         let mut cx = Cx {
             net: &mut self.net,
@@ -76,7 +88,7 @@ impl Sim {
             rng,
         };
         f(app, &mut cx);
-        self.reschedule(host, false);
+        true
     }
 
     /// Asks the host's program for its deadline and queues its timer.
@@ -192,18 +204,7 @@ impl Sim {
         self.net.record(4, &[&(host as u64).to_le_bytes()], || {
             format!("timer of host {host}")
         });
-        let Host {
-            app, store, rng, ..
-        } = &mut self.hosts[host];
-        if let Some(app) = app.as_deref_mut() {
-            let mut cx = Cx {
-                net: &mut self.net,
-                host,
-                store,
-                rng,
-            };
-            app.timeout(&mut cx);
-        }
+        self.call_app(host, |app, cx| app.timeout(cx));
         self.reschedule(host, true);
         Some(host)
     }

@@ -9,10 +9,9 @@ use std::net::{SocketAddr, SocketAddrV4};
 
 use netboot_core::time::{Duration, Instant};
 
-use super::host::Host;
 use super::net::Net;
 use super::queue::Item;
-use super::{Cx, HostId, Sim, StreamEvent, StreamId};
+use super::{HostId, Sim, StreamEvent, StreamId};
 use crate::faults::{chance, up_to};
 
 /// Window of a stream: bytes written and not yet acknowledged above which
@@ -434,18 +433,7 @@ impl Sim {
         if !node.powered || e.boot != node.boot {
             return None;
         }
-        let Host {
-            app, store, rng, ..
-        } = &mut self.hosts[host];
-        if let Some(app) = app.as_deref_mut() {
-            let mut cx = Cx {
-                net: &mut self.net,
-                host,
-                store,
-                rng,
-            };
-            app.stream(&mut cx, id, event);
-        }
+        self.call_app(host, |app, cx| app.stream(cx, id, event));
         self.reschedule(host, false);
         Some(host)
     }
