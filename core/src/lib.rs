@@ -90,6 +90,8 @@ extern crate alloc;
 
 pub mod bootp;
 pub mod ftp;
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing;
 pub mod path;
 pub mod plan;
 pub mod provision;

@@ -18,10 +18,10 @@
 
 use std::net::{IpAddr, Ipv4Addr};
 
-use netboot_core::bootp::HwAddr;
-use netboot_core::bootp::policy::{Boot, BootDecision, BootPolicy, BootRequest, RequestKind};
-use netboot_core::plan::{PlanEvent, PlanPolicy, ProfileTable, Profiles, Reset, progressfile};
-use netboot_core::time::{Duration, Instant};
+use crate::bootp::HwAddr;
+use crate::bootp::policy::{Boot, BootDecision, BootPolicy, BootRequest, RequestKind};
+use crate::plan::{PlanEvent, PlanPolicy, ProfileTable, Profiles, Reset, progressfile};
+use crate::time::{Duration, Instant};
 
 /// Clients the policy tracks: fewer than the ten the input uses, so that
 /// eviction is exercised.
