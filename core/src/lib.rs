@@ -161,6 +161,8 @@ pub mod bootp;
 #[cfg(feature = "alloc")]
 pub mod deadline;
 pub mod ftp;
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing;
 pub mod machine;
 pub mod path;
 pub mod plan;

@@ -5,8 +5,8 @@
 //! datagram. After each, every reply must parse, be a BOOTREPLY and fit the
 //! buffer; leases must stay inside the pool and never exceed its size.
 //!
-//! The harness lives in `netboot_sim::fuzz::bootp_server`, shared with the
-//! regression test that replays the corpus on stable.
+//! The harness lives in `netboot_core::fuzzing::bootp_server`, shared
+//! with the regression test that replays the corpus on stable.
 #![no_main]
 
-libfuzzer_sys::fuzz_target!(|data: &[u8]| netboot_sim::fuzz::bootp_server::run(data));
+libfuzzer_sys::fuzz_target!(|data: &[u8]| netboot_core::fuzzing::bootp_server::run(data));

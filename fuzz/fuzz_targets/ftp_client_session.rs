@@ -6,8 +6,8 @@
 //! asked for is accepted; one `Done` per started operation; the command
 //! output stays bounded.
 //!
-//! The harness lives in `netboot_sim::fuzz::ftp_client_session`, shared with the
-//! regression test that replays the corpus on stable.
+//! The harness lives in `netboot_core::fuzzing::ftp_client_session`, shared
+//! with the regression test that replays the corpus on stable.
 #![no_main]
 
-libfuzzer_sys::fuzz_target!(|data: &[u8]| netboot_sim::fuzz::ftp_client_session::run(data));
+libfuzzer_sys::fuzz_target!(|data: &[u8]| netboot_core::fuzzing::ftp_client_session::run(data));

@@ -2,8 +2,8 @@
 //! parse back to the same command, and emitting into a short buffer must
 //! leave it untouched.
 //!
-//! The harness lives in `netboot_sim::fuzz::ftp_command`, shared with the
-//! regression test that replays the corpus on stable.
+//! The harness lives in `netboot_core::fuzzing::ftp_command`, shared
+//! with the regression test that replays the corpus on stable.
 #![no_main]
 
-libfuzzer_sys::fuzz_target!(|data: &[u8]| netboot_sim::fuzz::ftp_command::run(data));
+libfuzzer_sys::fuzz_target!(|data: &[u8]| netboot_core::fuzzing::ftp_command::run(data));

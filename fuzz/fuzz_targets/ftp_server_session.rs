@@ -4,8 +4,8 @@
 //! Invariants: no panic, output bounded, consumed ≤ offered, every answer
 //! the machine asked for is accepted.
 //!
-//! The harness lives in `netboot_sim::fuzz::ftp_server_session`, shared with the
-//! regression test that replays the corpus on stable.
+//! The harness lives in `netboot_core::fuzzing::ftp_server_session`, shared
+//! with the regression test that replays the corpus on stable.
 #![no_main]
 
-libfuzzer_sys::fuzz_target!(|data: &[u8]| netboot_sim::fuzz::ftp_server_session::run(data));
+libfuzzer_sys::fuzz_target!(|data: &[u8]| netboot_core::fuzzing::ftp_server_session::run(data));

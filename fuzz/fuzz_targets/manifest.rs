@@ -2,8 +2,8 @@
 //! every entry it yields names a normalised path inside the root, and
 //! every digest it yields is 32 bytes.
 //!
-//! The harness lives in `netboot_sim::fuzz::manifest`, shared with the
-//! regression test that replays the corpus on stable.
+//! The harness lives in `netboot_core::fuzzing::manifest`, shared
+//! with the regression test that replays the corpus on stable.
 #![no_main]
 
-libfuzzer_sys::fuzz_target!(|data: &[u8]| netboot_sim::fuzz::manifest::run(data));
+libfuzzer_sys::fuzz_target!(|data: &[u8]| netboot_core::fuzzing::manifest::run(data));

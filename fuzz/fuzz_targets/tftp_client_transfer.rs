@@ -7,8 +7,8 @@
 //! per transfer; time never makes it loop; once closed it stays silent; a
 //! download that did not finish leaves no file.
 //!
-//! The harness lives in `netboot_sim::fuzz::tftp_client_transfer`, shared with the
-//! regression test that replays the corpus on stable.
+//! The harness lives in `netboot_core::fuzzing::tftp_client_transfer`, shared
+//! with the regression test that replays the corpus on stable.
 #![no_main]
 
-libfuzzer_sys::fuzz_target!(|data: &[u8]| netboot_sim::fuzz::tftp_client_transfer::run(data));
+libfuzzer_sys::fuzz_target!(|data: &[u8]| netboot_core::fuzzing::tftp_client_transfer::run(data));

@@ -6,8 +6,8 @@
 //! time never makes the machine loop; once closed it stays silent; an upload
 //! that did not finish leaves nothing in the store.
 //!
-//! The harness lives in `netboot_sim::fuzz::tftp_server_transfer`, shared with the
-//! regression test that replays the corpus on stable.
+//! The harness lives in `netboot_core::fuzzing::tftp_server_transfer`, shared
+//! with the regression test that replays the corpus on stable.
 #![no_main]
 
-libfuzzer_sys::fuzz_target!(|data: &[u8]| netboot_sim::fuzz::tftp_server_transfer::run(data));
+libfuzzer_sys::fuzz_target!(|data: &[u8]| netboot_core::fuzzing::tftp_server_transfer::run(data));

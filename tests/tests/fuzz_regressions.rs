@@ -1,8 +1,8 @@
 //! Replays every committed fuzz input — the seed corpora in
 //! `fuzz/corpus/<target>/` and the crash regressions in
 //! `fuzz/regressions/<target>/` — through the same harness the cargo-fuzz
-//! target runs (`netboot_sim::fuzz`), on stable, in an ordinary
-//! `cargo test`. A crash found by fuzzing and kept here stays fixed.
+//! target runs (`netboot_core::fuzzing`, behind netboot-core's `fuzzing`
+//! feature), on stable, in an ordinary `cargo test`. A crash found by fuzzing and kept here stays fixed.
 
 use std::path::{Path, PathBuf};
 
@@ -22,7 +22,7 @@ fn inputs(dir: &Path) -> Vec<PathBuf> {
 fn every_corpus_and_regression_input_replays_cleanly() {
     let fuzz = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz");
     let mut replayed = 0;
-    for (target, run) in netboot_sim::fuzz::TARGETS {
+    for (target, run) in netboot_core::fuzzing::TARGETS {
         let corpus = inputs(&fuzz.join("corpus").join(target));
         assert!(!corpus.is_empty(), "target {target} has no seed corpus");
         for input in corpus
@@ -38,7 +38,7 @@ fn every_corpus_and_regression_input_replays_cleanly() {
             replayed += 1;
         }
     }
-    assert!(replayed >= netboot_sim::fuzz::TARGETS.len());
+    assert!(replayed >= netboot_core::fuzzing::TARGETS.len());
 }
 
 #[test]
@@ -50,7 +50,7 @@ fn every_target_has_a_harness_and_a_cargo_fuzz_entry() {
         .map(|p| p.file_stem().unwrap().to_string_lossy().into_owned())
         .collect();
     on_disk.sort();
-    let mut harnesses: Vec<String> = netboot_sim::fuzz::TARGETS
+    let mut harnesses: Vec<String> = netboot_core::fuzzing::TARGETS
         .iter()
         .map(|(t, _)| t.to_string())
         .collect();
@@ -70,7 +70,7 @@ fn every_target_has_a_harness_and_a_cargo_fuzz_entry() {
 fn random_inputs_never_break_a_harness() {
     let mut rng = netboot_core::rng::Rng::new(0xf022);
     let rounds = netboot_sim::seed::cases(200);
-    for (target, run) in netboot_sim::fuzz::TARGETS {
+    for (target, run) in netboot_core::fuzzing::TARGETS {
         for _ in 0..rounds {
             let len = rng.below(600) as usize;
             let data: Vec<u8> = (0..len).map(|_| rng.next_u32() as u8).collect();

@@ -25,8 +25,6 @@
 //!   report.
 //! * [`seed`]: `SIM_SEED` / `SIM_SEEDS`, and the replay command printed on
 //!   failure.
-//! * [`fuzz`]: the cargo-fuzz harnesses, shared with the stable
-//!   regression test.
 //! * [`trace`] and [`timers`]: the trace hash, and a deadline queue for
 //!   programs that run many machines.
 //!
@@ -52,7 +50,6 @@
 pub mod apps;
 pub mod faults;
 pub mod fleet;
-pub mod fuzz;
 pub mod seed;
 pub mod store;
 pub mod timers;

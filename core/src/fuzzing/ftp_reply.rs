@@ -2,9 +2,9 @@
 //! multi-line reply parser, and through the client session machine; single
 //! lines that parse must emit and parse back unchanged.
 
-use netboot_core::ftp::client::{ClientSession, Request};
-use netboot_core::time::{Duration, Instant};
-use netboot_core::wire::ftp::{LineBuffer, Reply, ReplyLine, ReplyParser, ReplyProgress};
+use crate::ftp::client::{ClientSession, Request};
+use crate::time::{Duration, Instant};
+use crate::wire::ftp::{LineBuffer, Reply, ReplyLine, ReplyParser, ReplyProgress};
 
 /// Runs one input.
 pub fn run(data: &[u8]) {
@@ -39,11 +39,11 @@ pub fn run(data: &[u8]) {
         }
         let used = c.handle_bytes(now, rest);
         rest = &rest[used..];
-        let _ = c.poll_transmit(netboot_core::time::Instant::ZERO, &mut out);
+        let _ = c.poll_transmit(crate::time::Instant::ZERO, &mut out);
         let mut progressed = used > 0;
         while let Some(ev) = c.poll_event() {
             progressed = true;
-            use netboot_core::ftp::client::Event;
+            use crate::ftp::client::Event;
             match ev {
                 Event::OpenData(_) => {
                     let _ = c.data_connected(now);
@@ -60,7 +60,6 @@ pub fn run(data: &[u8]) {
                         },
                     );
                 }
-                _ => {}
             }
         }
         now += Duration::from_secs(1);

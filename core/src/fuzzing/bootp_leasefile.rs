@@ -1,8 +1,8 @@
 //! The BOOTP lease-file line parser on arbitrary text: never panics, and a
 //! lease it accepts writes back to a line that parses to the same lease.
 
-use netboot_core::bootp::leasefile::{parse_lease, write_lease};
-use netboot_core::time::Instant;
+use crate::bootp::leasefile::{parse_lease, write_lease};
+use crate::time::Instant;
 
 /// Runs one input.
 pub fn run(data: &[u8]) {

@@ -5,12 +5,12 @@
 //! datagram. After each, every reply must parse, be a BOOTREPLY and fit the
 //! buffer; leases must stay inside the pool and never exceed its size.
 
-use netboot_core::bootp::HwAddr;
-use netboot_core::bootp::hosts::Host;
-use netboot_core::bootp::leases::LeaseSlot;
-use netboot_core::bootp::server::{Server, ServerConfig};
-use netboot_core::time::{Duration, Instant};
-use netboot_core::wire::bootp::{Message, Op};
+use crate::bootp::HwAddr;
+use crate::bootp::hosts::Host;
+use crate::bootp::leases::LeaseSlot;
+use crate::bootp::server::{Server, ServerConfig};
+use crate::time::{Duration, Instant};
+use crate::wire::bootp::{Message, Op};
 use std::net::{Ipv4Addr, SocketAddr};
 
 /// Runs one input.

@@ -7,12 +7,12 @@
 //! the machine asked for is accepted, a download ends within a bounded
 //! number of writes.
 
-use netboot_core::ftp::server::glue::{self, Opened, Outgoing, ReceivePump, SendBuffer, perform};
-use netboot_core::ftp::server::{
+use crate::ftp::server::glue::{self, Opened, Outgoing, ReceivePump, SendBuffer, perform};
+use crate::ftp::server::{
     Event, OUTPUT_CAPACITY, ServerConfig, ServerSession, Transfer, TransferKind, TransferOutcome,
 };
-use netboot_core::storage::{MemStore, Storage};
-use netboot_core::time::{Duration, Instant};
+use crate::storage::{MemStore, Storage};
+use crate::time::{Duration, Instant};
 
 /// Runs one input.
 pub fn run(data: &[u8]) {
@@ -160,7 +160,6 @@ pub fn run(data: &[u8]) {
                     }
                 }
                 Event::StatListing => glue::stat_listing(&mut s, &mut store, now, None).unwrap(),
-                _ => {}
             }
         }
         now += Duration::from_millis(u64::from(ctl >> 4) * 700);

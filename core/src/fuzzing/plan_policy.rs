@@ -18,10 +18,10 @@
 
 use std::net::{IpAddr, Ipv4Addr};
 
-use netboot_core::bootp::HwAddr;
-use netboot_core::bootp::policy::{Boot, BootDecision, BootPolicy, BootRequest, RequestKind};
-use netboot_core::plan::{PlanEvent, PlanPolicy, ProfileTable, Profiles, Reset, progressfile};
-use netboot_core::time::{Duration, Instant};
+use crate::bootp::HwAddr;
+use crate::bootp::policy::{Boot, BootDecision, BootPolicy, BootRequest, RequestKind};
+use crate::plan::{PlanEvent, PlanPolicy, ProfileTable, Profiles, Reset, progressfile};
+use crate::time::{Duration, Instant};
 
 /// Clients the policy tracks: fewer than the ten the input uses, so that
 /// eviction is exercised.
@@ -63,7 +63,7 @@ pub fn run(data: &[u8]) {
         Some(b) if b % 2 == 1 => Reset::After(Duration::from_secs(30)),
         _ => Reset::Never,
     };
-    let mut policy: PlanPolicy<ProfileTable, netboot_core::plan::Fixed<TRACKED>> =
+    let mut policy: PlanPolicy<ProfileTable, crate::plan::Fixed<TRACKED>> =
         PlanPolicy::new(profiles, reset);
     let mut restored = [false; 10];
     let mut now = Instant::ZERO;
@@ -175,10 +175,7 @@ pub fn run(data: &[u8]) {
     }
 }
 
-fn check(
-    policy: &PlanPolicy<ProfileTable, netboot_core::plan::Fixed<TRACKED>>,
-    restored: &[bool; 10],
-) {
+fn check(policy: &PlanPolicy<ProfileTable, crate::plan::Fixed<TRACKED>>, restored: &[bool; 10]) {
     let plan = policy.plan();
     assert!(plan.progress().count() <= TRACKED);
     for (addr, stage) in plan.progress() {

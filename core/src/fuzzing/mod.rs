@@ -1,11 +1,14 @@
-//! The fuzz harnesses, one module per cargo-fuzz target.
+//! The fuzz harnesses, one module per cargo-fuzz target: harnesses shared
+//! by the cargo-fuzz targets and the regression test that replays the
+//! committed corpora on stable; not part of the API.
 //!
-//! Each `run(data)` is the whole body of a target in `fuzz/fuzz_targets/`:
-//! the target calls it under libFuzzer on nightly, and the regression test
+//! Compiled only with the `fuzzing` feature (which implies `std`). Each
+//! `run(data)` is the whole body of a target in `fuzz/fuzz_targets/`: the
+//! target calls it under libFuzzer on nightly, and the regression test
 //! (`tests/tests/fuzz_regressions.rs`) calls the same function on every
 //! committed corpus and regression input on stable, so a crash found once
-//! stays fixed. A harness panics when an invariant breaks.
-#![allow(missing_docs)]
+//! stays fixed. A harness panics when an invariant breaks. The harnesses
+//! drive the machines only through the public API, as an adapter would.
 
 pub mod bootp_client;
 pub mod bootp_leasefile;

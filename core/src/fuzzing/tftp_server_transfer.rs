@@ -11,12 +11,12 @@
 //! time never makes the machine loop; once closed it stays silent; an upload
 //! that did not finish leaves nothing in the store.
 
-use netboot_core::storage::MemStore;
-use netboot_core::tftp::glue::{self, Accepted, ReadAhead, ReadAheadState};
-use netboot_core::tftp::options::Limits;
-use netboot_core::tftp::{Event, Server, ServerConfig, TransferConfig};
-use netboot_core::time::{Duration, Instant};
-use netboot_core::wire::tftp::{MAX_PACKET_LEN, Packet};
+use crate::storage::MemStore;
+use crate::tftp::glue::{self, Accepted, ReadAhead, ReadAheadState};
+use crate::tftp::options::Limits;
+use crate::tftp::{Event, Server, ServerConfig, TransferConfig};
+use crate::time::{Duration, Instant};
+use crate::wire::tftp::{MAX_PACKET_LEN, Packet};
 use std::net::SocketAddr;
 
 /// Runs one input.
@@ -58,7 +58,7 @@ pub fn run(data: &[u8]) {
     };
     let mut rx = vec![0u8; MAX_PACKET_LEN];
     let mut finished = None;
-    let check = |t: &netboot_core::tftp::Transfer, e: Event, finished: &mut Option<Event>| {
+    let check = |t: &crate::tftp::Transfer, e: Event, finished: &mut Option<Event>| {
         if let Event::Done { .. } | Event::Failed(_) = e {
             assert!(finished.is_none(), "one outcome per transfer");
             *finished = Some(e);
@@ -72,7 +72,7 @@ pub fn run(data: &[u8]) {
     let mut batch = vec![0u8; glue::MAX_BATCH_BYTES.max(MAX_PACKET_LEN)];
     let mut ahead = vec![0u8; 4096];
     let mut ahead_state = ReadAheadState::default();
-    let mut drive = |t: &mut netboot_core::tftp::Transfer,
+    let mut drive = |t: &mut crate::tftp::Transfer,
                      files: &mut glue::Files<MemStore>,
                      store: &mut MemStore,
                      now: Instant,

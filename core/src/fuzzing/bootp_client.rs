@@ -2,10 +2,10 @@
 //! retransmissions: it never panics, never sends more than its attempts
 //! allow, and ends assigned or timed out.
 
-use netboot_core::bootp::HwAddr;
-use netboot_core::bootp::client::{Client, ClientConfig};
-use netboot_core::rng::Rng;
-use netboot_core::time::Instant;
+use crate::bootp::HwAddr;
+use crate::bootp::client::{Client, ClientConfig};
+use crate::rng::Rng;
+use crate::time::Instant;
 use std::net::SocketAddr;
 
 /// Runs one input.

@@ -9,12 +9,12 @@
 
 use std::net::SocketAddr;
 
-use netboot_core::storage::{MemStore, Storage};
-use netboot_core::tftp::glue::{self, CLIENT_DOWNLOAD_MODE, Files};
-use netboot_core::tftp::options::Request;
-use netboot_core::tftp::{Event, Transfer, TransferConfig};
-use netboot_core::time::{Duration, Instant};
-use netboot_core::wire::tftp::{MAX_PACKET_LEN, Mode, Packet};
+use crate::storage::{MemStore, Storage};
+use crate::tftp::glue::{self, CLIENT_DOWNLOAD_MODE, Files};
+use crate::tftp::options::Request;
+use crate::tftp::{Event, Transfer, TransferConfig};
+use crate::time::{Duration, Instant};
+use crate::wire::tftp::{MAX_PACKET_LEN, Mode, Packet};
 
 /// Runs one input.
 pub fn run(data: &[u8]) {

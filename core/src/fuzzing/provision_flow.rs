@@ -18,12 +18,12 @@
 
 use std::net::{Ipv4Addr, SocketAddr};
 
-use netboot_core::bootp::HwAddr;
-use netboot_core::provision::{Channel, Config, Provision};
-use netboot_core::rng::Rng;
-use netboot_core::storage::MemStore;
-use netboot_core::time::{Duration, Instant};
-use netboot_core::wire::bootp::{Op, Repr, Vend};
+use crate::bootp::HwAddr;
+use crate::provision::{Channel, Config, Provision};
+use crate::rng::Rng;
+use crate::storage::MemStore;
+use crate::time::{Duration, Instant};
+use crate::wire::bootp::{Op, Repr, Vend};
 
 const SERVER: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 1);
 const MAC: [u8; 6] = [0x52, 0x54, 0, 0, 0, 1];

@@ -1,7 +1,7 @@
 //! BOOTP/DHCP message and options parser: parse, read every option, emit,
 //! re-parse, and check the round trip.
 
-use netboot_core::wire::bootp::{EmitError, Message, Repr};
+use crate::wire::bootp::{EmitError, Message, Repr};
 
 /// Runs one input.
 pub fn run(data: &[u8]) {
@@ -10,7 +10,7 @@ pub fn run(data: &[u8]) {
     };
     for code in 0..=255u8 {
         if let Some(v) = msg.get(code) {
-            assert!(v.len() <= netboot_core::wire::bootp::options::MAX_JOINED);
+            assert!(v.len() <= crate::wire::bootp::options::MAX_JOINED);
         }
     }
     let _ = (

@@ -6,8 +6,8 @@
 //! asked for is accepted; one `Done` per started operation; the command
 //! output stays bounded.
 
-use netboot_core::ftp::client::{ClientSession, Event, ListKind, Request, StoreMode};
-use netboot_core::time::{Duration, Instant};
+use crate::ftp::client::{ClientSession, Event, ListKind, Request, StoreMode};
+use crate::time::{Duration, Instant};
 
 /// Runs one input.
 pub fn run(data: &[u8]) {
@@ -80,7 +80,6 @@ pub fn run(data: &[u8]) {
                     }
                 }
                 Event::Done(_) => done += 1,
-                _ => {}
             }
         }
         if c.is_idle() && done + 1 >= started {

@@ -2,7 +2,7 @@
 //! every entry it yields names a normalised path inside the root, and
 //! every digest it yields is 32 bytes.
 
-use netboot_core::plan::{Item, parse_manifest_bytes};
+use crate::plan::{Item, parse_manifest_bytes};
 
 /// Runs one input.
 pub fn run(data: &[u8]) {

@@ -1,8 +1,8 @@
 //! TFTP packet parser: parse, emit, parse again; the two parses must agree
 //! and the emitted length must be what `buffer_len` promised.
 
-use netboot_core::tftp::options::Request;
-use netboot_core::wire::tftp::Packet;
+use crate::tftp::options::Request;
+use crate::wire::tftp::Packet;
 
 /// Runs one input.
 pub fn run(data: &[u8]) {

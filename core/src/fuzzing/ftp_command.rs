@@ -2,7 +2,7 @@
 //! parse back to the same command, and emitting into a short buffer must
 //! leave it untouched.
 
-use netboot_core::wire::ftp::{Command, LineBuffer};
+use crate::wire::ftp::{Command, LineBuffer};
 
 /// Runs one input.
 pub fn run(data: &[u8]) {
