@@ -19,6 +19,7 @@ pub mod ftp_command;
 pub mod ftp_reply;
 pub mod ftp_server_session;
 pub mod manifest;
+pub mod netboot_server;
 pub mod plan_policy;
 pub mod provision_flow;
 pub mod tftp_client_transfer;
@@ -39,6 +40,7 @@ pub const TARGETS: &[(&str, Harness)] = &[
     ("ftp_reply", ftp_reply::run),
     ("ftp_server_session", ftp_server_session::run),
     ("manifest", manifest::run),
+    ("netboot_server", netboot_server::run),
     ("plan_policy", plan_policy::run),
     ("provision_flow", provision_flow::run),
     ("tftp_client_transfer", tftp_client_transfer::run),
