@@ -51,6 +51,9 @@ impl Accounts for Users {
 
 type Server = NetbootServer<Shared<MemStore>, Users>;
 
+/// An address bound to a client (`chaddr` padded to 16 bytes).
+type Binding = (Ipv4Addr, [u8; 16]);
+
 #[derive(Default)]
 struct Wire {
     udp: BTreeMap<SocketId, SocketAddr>,
@@ -62,14 +65,14 @@ struct Wire {
     take: usize,
     /// Refuse the next socket.
     refuse_next: bool,
-    saves: Vec<(SaveRequest, Vec<(Ipv4Addr, [u8; 16])>)>,
+    saves: Vec<(SaveRequest, Vec<Binding>)>,
     verifies: Vec<(SocketId, bool)>,
     /// Bindings in the last state confirmed saved.
-    saved: BTreeSet<(Ipv4Addr, [u8; 16])>,
+    saved: BTreeSet<Binding>,
     next_port: u16,
 }
 
-fn bindings(server: &Server) -> Vec<(Ipv4Addr, [u8; 16])> {
+fn bindings(server: &Server) -> Vec<Binding> {
     server
         .leases()
         .filter(|l| l.state == crate::bootp::leases::LeaseState::Bound)
