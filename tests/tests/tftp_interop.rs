@@ -182,6 +182,62 @@ fn atftp_gets_and_puts_against_our_server() {
     }
 }
 
+/// An empty file and a file of exactly one block reach curl (which asks
+/// for `tsize` and, in 7.88, rejects an OACK announcing `tsize 0`) and
+/// atftp, with and without options.
+#[test]
+fn empty_and_one_block_files_reach_curl_and_atftp() {
+    let (Some(curl), Some(atftp)) = (
+        require_program("empty_and_one_block_files_reach_curl_and_atftp", "curl"),
+        require_program("empty_and_one_block_files_reach_curl_and_atftp", "atftp"),
+    ) else {
+        return;
+    };
+    let (root, _) = served_dir();
+    let files: [(&str, Vec<u8>); 3] = [
+        ("empty.bin", Vec::new()),
+        ("block.bin", test_bytes(7, 512)),
+        ("big-block.bin", test_bytes(8, 1468)),
+    ];
+    for (name, bytes) in &files {
+        let path = root.path().join(name);
+        std::fs::write(&path, bytes).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+    }
+    let server = our_server(root.path());
+    let port = server.local_addr().port().to_string();
+    let work = tempfile::tempdir().unwrap();
+    for (name, bytes) in &files {
+        for blksize in ["512", "1468"] {
+            let out = work.path().join(format!("curl-{blksize}-{name}"));
+            run(
+                &format!("curl get {name} blksize {blksize}"),
+                Command::new(&curl)
+                    .args(["-sS", "--tftp-blksize", blksize, "-o"])
+                    .arg(&out)
+                    .arg(format!("tftp://127.0.0.1:{port}/{name}")),
+            );
+            assert_same(&out, bytes);
+        }
+        for opts in [
+            vec![],
+            vec!["--option", "tsize 0"],
+            vec!["--option", "tsize 0", "--option", "blksize 1468"],
+        ] {
+            let out = work.path().join(format!("atftp-{}-{name}", opts.len()));
+            run(
+                &format!("atftp get {name} {opts:?}"),
+                Command::new(&atftp)
+                    .args(&opts)
+                    .args(["-g", "-r", name, "-l"])
+                    .arg(&out)
+                    .args(["127.0.0.1", &port]),
+            );
+            assert_same(&out, bytes);
+        }
+    }
+}
+
 /// Waits until a TFTP server answers on `addr` (any answer to an RRQ for a
 /// file that does not exist).
 fn wait_for_tftp(addr: SocketAddr) -> bool {

@@ -19,7 +19,8 @@
 //!
 //! Departures: `tsize` is not reported for netascii reads, whose size on the
 //! wire is only known after encoding the whole file (RFC 2349 allows
-//! omitting it); a netascii sender uses a window of at most
+//! omitting it), nor for an empty file, because curl 7.88 aborts on an OACK
+//! with `tsize 0` ("invalid tsize"); a netascii sender uses a window of at most
 //! [`NETASCII_MAX_WINDOW`] blocks, because resending from the first
 //! unacknowledged block needs the encoder state at each block of the window.
 
@@ -253,7 +254,11 @@ pub fn negotiate(
             Direction::Read => {
                 if let (Mode::Octet, Some(len)) = (mode, file_len) {
                     n.tsize = Some(len);
-                    let _ = oack.push_num("tsize", len);
+                    // curl refuses `tsize 0` in an OACK as invalid; leaving
+                    // the option out is always allowed (RFC 2347 §3).
+                    if len > 0 {
+                        let _ = oack.push_num("tsize", len);
+                    }
                 }
             }
             Direction::Write => {
@@ -429,6 +434,26 @@ mod tests {
         )
         .unwrap();
         assert_eq!((n.timeout, oack.options().get("timeout")), (None, None));
+    }
+
+    #[test]
+    fn an_empty_file_is_not_announced_with_tsize_0() {
+        let req = Request {
+            tsize: Some(0),
+            ..Request::default()
+        };
+        let (n, oack) =
+            negotiate(&req, &Limits::default(), Direction::Read, Mode::Octet, Some(0)).unwrap();
+        assert_eq!(n.tsize, Some(0));
+        assert!(oack.options().as_bytes().is_empty(), "no OACK at all");
+        let both = Request {
+            tsize: Some(0),
+            blksize: Some(1024),
+            ..Request::default()
+        };
+        let (_, oack) =
+            negotiate(&both, &Limits::default(), Direction::Read, Mode::Octet, Some(0)).unwrap();
+        assert_eq!(oack.options().as_bytes(), b"blksize\x001024\x00");
     }
 
     #[test]
