@@ -1134,7 +1134,12 @@ impl<A: Accounts> Endpoint<A> {
                         .epoch_unix
                         .map(|e| e + now.since_epoch().as_secs());
                     let fast = self.config.fast_paths;
-                    let splice_ok = !matches!(conn.write_mode, None | Some(WriteMode::Append));
+                    // Bytes the driver already delivered (the client sent
+                    // before the `150`) are in `early`, where only the pump
+                    // takes them; a splice would start after them.
+                    let splice_ok = !matches!(conn.write_mode, None | Some(WriteMode::Append))
+                        && conn.early.is_empty()
+                        && !conn.data.as_ref().is_some_and(|d| d.eof);
                     let mover = match kind {
                         TransferKind::Retr if fast.sendfile && !ascii => Mover::SendFile,
                         TransferKind::Stor if fast.splice && !ascii && splice_ok => Mover::Splice,
