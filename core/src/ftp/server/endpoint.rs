@@ -1389,6 +1389,7 @@ impl<A: Accounts> Endpoint<A> {
     }
 
     fn poll_conn(&mut self, index: usize, now: Instant, buf: &mut [u8]) -> Option<Output> {
+        let mut fed = false;
         loop {
             let turn = self.turn;
             let conn = self.slots[index].conn.as_deref_mut()?;
@@ -1403,6 +1404,14 @@ impl<A: Accounts> Endpoint<A> {
                 };
                 if n > 0 {
                     return Some(Output::new(conn.control, Transmit::to(conn.peer, n)));
+                }
+                // The replies are out: pipelined commands the session held
+                // back for want of room in its output go on (once a call,
+                // so that a session waiting for something else is left).
+                if !fed && !conn.input.is_empty() {
+                    fed = true;
+                    self.service(index, now);
+                    continue;
                 }
             }
             let data = conn.data.as_ref()?;

@@ -474,6 +474,21 @@ fn sendfile_and_splice_are_handed_to_the_driver_and_the_endpoint_ends_them() {
 }
 
 #[test]
+fn pipelined_commands_beyond_one_output_buffer_are_all_answered() {
+    let mut net = Net::new(|_| {});
+    let s = net.session();
+    net.read(s);
+    // More replies than the session's output holds, in one read.
+    let burst = "NOOP\r\n".repeat(3000);
+    net.send(s, burst.as_bytes());
+    let replies = net.read(s);
+    assert_eq!(replies.matches("200 ").count(), 3000, "{}", replies.len());
+    // The session is still there.
+    net.send(s, b"NOOP\r\n");
+    assert!(net.read(s).starts_with("200 "));
+}
+
+#[test]
 fn an_upload_whose_bytes_came_before_the_stor_is_not_spliced() {
     let mut net = Net::new(|c| {
         c.fast_paths = FastPaths {
