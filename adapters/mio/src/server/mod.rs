@@ -48,8 +48,8 @@ pub use crate::runtime::{LoopHandle, Stopper};
 use crate::tftp::udp::Batcher;
 use io::Io;
 
-/// How long the loop keeps polling without sleeping after traffic, by
-/// default (see [`Server::busy_poll`]).
+/// How long the loop of a server with TFTP keeps polling without sleeping
+/// after traffic, by default (see [`Server::busy_poll`]).
 pub const DEFAULT_BUSY_POLL: Duration = Duration::from_micros(200);
 
 /// How long a stopping server waits for its transfers, sessions and the
@@ -197,13 +197,18 @@ impl Server {
         let poll = Poll::new()?;
         let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
         let directed = server.directed_broadcast();
+        let spin = if server.tftp().is_some() {
+            DEFAULT_BUSY_POLL
+        } else {
+            Duration::ZERO
+        };
         let io = Io::new(poll, batcher, services, wake, clock, directed)?;
         let mut server = Server {
             server,
             io,
             buf: vec![0; SEND_BUFFER].into_boxed_slice(),
             rx: vec![0; RECV_BUFFER].into_boxed_slice(),
-            spin: DEFAULT_BUSY_POLL,
+            spin,
             stopper: Stopper::new(waker),
             asks: Arc::default(),
         };
@@ -217,8 +222,9 @@ impl Server {
     }
 
     /// After a wake-up that brought traffic, keeps polling without
-    /// sleeping for up to `spin` ([`DEFAULT_BUSY_POLL`]; zero: sleep at
-    /// once).
+    /// sleeping for up to `spin` (zero: sleep at once; by default
+    /// [`DEFAULT_BUSY_POLL`] when TFTP is served, whose lockstep transfers
+    /// it is for, and zero otherwise).
     ///
     /// A lockstep peer (a TFTP client acknowledging each block) answers
     /// within tens of microseconds on a LAN or loopback; a thread that went
