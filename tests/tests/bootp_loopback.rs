@@ -125,3 +125,22 @@ fn leases_are_saved_atomically_and_survive_a_restart() {
     assert_eq!(again1.ip, first.ip);
     handle.shutdown().unwrap();
 }
+
+#[test]
+fn an_address_is_never_acknowledged_unsaved_and_a_failed_final_save_fails_the_stop() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    std::fs::create_dir(&state).unwrap();
+    let (handle, addr) = start(Vec::new(), Some(&state.join("bootp.leases")));
+    // The disk goes away: the lease cannot be saved, so the DHCPACK is held
+    // and the client hears nothing back.
+    std::fs::remove_dir(&state).unwrap();
+    std::fs::write(&state, b"not a directory").unwrap();
+    match ask(addr, [2, 0, 0, 0, 0, 1], true) {
+        Err(RequestError::TimedOut { .. }) => {}
+        other => panic!("an unsaved lease was acknowledged: {other:?}"),
+    }
+    // Stopping tries the save once more; it fails, and the stop says so.
+    let e = handle.shutdown().unwrap_err();
+    assert!(e.to_string().contains("the final save failed"), "{e}");
+}
