@@ -8,11 +8,11 @@ use std::time::Duration;
 
 use netboot_core::bootp::HwAddr;
 use netboot_core::bootp::hosts::Host;
-use netboot_core::bootp::leases::{LeaseSlot, LeaseState};
-use netboot_core::bootp::server::{Server, ServerConfig};
+use netboot_core::bootp::leases::LeaseState;
+use netboot_core::bootp::server::ServerConfig;
 use netboot_mio::bootp::client::{Assigned, RequestError, RequestOptions, request};
-use netboot_mio::bootp::server::{BootpService, bind};
-use netboot_mio::runtime::{EventLoop, LoopHandle};
+use netboot_mio::server::{NetbootHandle, Server};
+use netboot_std::setup::ServerSetup;
 use netboot_tests::free_udp_port;
 
 fn config() -> ServerConfig {
@@ -23,17 +23,20 @@ fn config() -> ServerConfig {
     c
 }
 
-fn start(hosts: Vec<Host>, lease_file: Option<&Path>) -> (LoopHandle, SocketAddr) {
-    let server = Server::new(config(), hosts, vec![LeaseSlot::EMPTY; 50]).unwrap();
-    let socket = bind("127.0.0.1:0".parse().unwrap(), None).unwrap();
-    let mut service = BootpService::new(socket, server).unwrap();
-    let addr = service.local_addr().unwrap();
-    let mut ev = EventLoop::new().unwrap();
+/// A server with BOOTP only (its root is opened, never served).
+fn start(hosts: Vec<Host>, lease_file: Option<&Path>) -> (NetbootHandle, SocketAddr) {
+    let mut setup = ServerSetup::new(std::env::temp_dir())
+        .no_tftp()
+        .no_ftp()
+        .bootp(config())
+        .hosts(hosts)
+        .bootp_listen("127.0.0.1:0".parse().unwrap());
     if let Some(path) = lease_file {
-        service = service.with_lease_file(path, ev.clock().now()).unwrap();
+        setup = setup.lease_file(path);
     }
-    ev.add(Box::new(service));
-    (ev.spawn("bootp-test").unwrap(), addr)
+    let server = Server::bind(setup).unwrap();
+    let addr = server.bootp_addr().unwrap();
+    (server.spawn().unwrap(), addr)
 }
 
 fn ask(server: SocketAddr, mac: [u8; 6], dhcp: bool) -> Result<Assigned, RequestError> {
@@ -121,4 +124,23 @@ fn leases_are_saved_atomically_and_survive_a_restart() {
     assert_eq!(again2.ip, second.ip);
     assert_eq!(again1.ip, first.ip);
     handle.shutdown().unwrap();
+}
+
+#[test]
+fn an_address_is_never_acknowledged_unsaved_and_a_failed_final_save_fails_the_stop() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    std::fs::create_dir(&state).unwrap();
+    let (handle, addr) = start(Vec::new(), Some(&state.join("bootp.leases")));
+    // The disk goes away: the lease cannot be saved, so the DHCPACK is held
+    // and the client hears nothing back.
+    std::fs::remove_dir(&state).unwrap();
+    std::fs::write(&state, b"not a directory").unwrap();
+    match ask(addr, [2, 0, 0, 0, 0, 1], true) {
+        Err(RequestError::TimedOut { .. }) => {}
+        other => panic!("an unsaved lease was acknowledged: {other:?}"),
+    }
+    // Stopping tries the save once more; it fails, and the stop says so.
+    let e = handle.shutdown().unwrap_err();
+    assert!(e.to_string().contains("the final save failed"), "{e}");
 }

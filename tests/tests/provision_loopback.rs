@@ -1,5 +1,5 @@
 //! The provisioning flow in one process over loopback: the combined server
-//! (`NetbootServer`) and the client (`Provisioner`), from BOOTP to the last
+//! (`netboot_mio::server::Server`) and the client (`Provisioner`), from BOOTP to the last
 //! verified FTP file.
 
 mod provision_support;

@@ -15,17 +15,15 @@ use std::time::{Duration, Instant as StdInstant};
 use netboot_core::bootp::HwAddr;
 use netboot_core::bootp::client::ClientConfig;
 use netboot_core::bootp::hosts::Host;
-use netboot_core::bootp::leases::LeaseSlot;
-use netboot_core::bootp::server::{Server, ServerConfig};
+use netboot_core::bootp::server::ServerConfig;
 use netboot_core::rng::Rng;
 use netboot_core::storage::StoreError;
 use netboot_core::tftp::options::Request;
 use netboot_core::tftp::{TransferConfig, TransferError};
-use netboot_mio::bootp::server::{BootpService, bind};
-use netboot_mio::runtime::EventLoop;
-use netboot_mio::tftp::TftpServer;
+use netboot_mio::server::Server;
 use netboot_smoltcp::time::{from_smoltcp, to_smoltcp};
 use netboot_smoltcp::{Bootp, Lease, SliceStore, TftpGet, configure};
+use netboot_std::setup::ServerSetup;
 use netboot_tests::netns::{enter, ip};
 use netboot_tests::{require_root, test_bytes, unique_name};
 use smoltcp::iface::{Config, Interface, SocketHandle, SocketSet};
@@ -135,15 +133,16 @@ fn firmware_netboots_over_a_tap_against_our_servers() {
         host.ip = Some(Ipv4Addr::new(10, 65, 0, 10));
         host.set_file("boot/firmware.img").unwrap();
         host.next_server = Some(Ipv4Addr::new(10, 65, 0, 1));
-        let server = Server::new(config, vec![host], Vec::<LeaseSlot>::new()).unwrap();
-        let socket67 = bind("0.0.0.0:67".parse().unwrap(), Some(&tap)).unwrap();
-        let mut ev = EventLoop::new().unwrap();
-        ev.add(Box::new(BootpService::new(socket67, server).unwrap()));
-        let _bootp_server = ev.spawn("bootp").unwrap();
-        let _tftp_server = TftpServer::new(&root_path)
-            .bind("10.65.0.1:69".parse().unwrap())
-            .spawn()
-            .unwrap();
+        // BOOTP on the TAP and TFTP, on one loop.
+        let setup = ServerSetup::new(&root_path)
+            .no_ftp()
+            .bootp(config)
+            .hosts(vec![host])
+            .bootp_listen("0.0.0.0:67".parse().unwrap())
+            .interface(&tap)
+            .unwrap()
+            .tftp_listen("10.65.0.1:69".parse().unwrap());
+        let _servers = Server::bind(setup).unwrap().spawn().unwrap();
         netboot(device)
     })
     .join()

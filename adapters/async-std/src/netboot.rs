@@ -9,7 +9,7 @@
 //! only runs those parts: the async BOOTP, TFTP and FTP servers, and a
 //! small loop saving progress, all inside one future that one stopper ends.
 //! The semantics are those of
-//! [`netboot_mio::netboot`]: on stop, TFTP transfers in flight are
+//! [`netboot_mio::legacy::netboot`]: on stop, TFTP transfers in flight are
 //! cancelled, FTP sessions get `421`, partial uploads are discarded, and
 //! leases and progress are saved.
 
@@ -18,11 +18,11 @@ use std::net::SocketAddr;
 
 use futures_lite::future;
 use netboot_core::bootp::HwAddr;
-use netboot_mio::netboot::plan::{ProgressSaver, SAVE_INTERVAL, SharedPlan};
-use netboot_mio::netboot::{NetbootParts, explain_ftp_bind};
+use netboot_mio::legacy::netboot::{NetbootParts, explain_ftp_bind};
+use netboot_mio::legacy::plan::{ProgressSaver, SAVE_INTERVAL, SharedPlan};
 use netboot_std::clock::Clock;
 
-pub use netboot_mio::netboot::{NetbootServer, Step, StepCallback};
+pub use netboot_mio::legacy::netboot::{NetbootServer, Step, StepCallback};
 
 use crate::bootp::BootpServer;
 use crate::ftp::FtpService;

@@ -1,7 +1,7 @@
 //! `netboot bootp serve` and `netboot bootp request`.
 //!
-//! `serve` runs the BOOTP/DHCP server of `netboot-mio` from a TOML file (see
-//! [`config`]) and prints one line per client step on standard output.
+//! `serve` runs a `netboot-mio` server with BOOTP/DHCP only from a TOML file
+//! (see [`config`]) and prints one line per client step on standard output.
 //! `request` asks for an address and a boot file and prints them, as text
 //! or as JSON. Exit codes: 3 bad configuration, 4 cannot bind, 20 no answer.
 
@@ -9,15 +9,15 @@ pub mod config;
 
 use std::io::Write;
 use std::net::{Ipv4Addr, SocketAddr};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use clap::{Args, Subcommand};
 use netboot_core::bootp::HwAddr;
 use netboot_mio::bootp::client::{Assigned, RequestError, RequestOptions, request};
-use netboot_mio::bootp::server::{BootpService, bind};
-use netboot_mio::runtime::EventLoop;
+use netboot_mio::server::Server;
 use netboot_std::net::explain_bind_error;
+use netboot_std::setup::ServerSetup;
 
 use crate::exit::CliError;
 
@@ -108,55 +108,47 @@ fn serve(args: ServeArgs) -> Result<(), CliError> {
     let listen = args.listen.unwrap_or(settings.listen);
     let interface = args.interface.or(settings.interface);
     let lease_file = args.lease_file.or(settings.lease_file);
-    let socket = bind(listen, interface.as_deref()).map_err(|e| {
-        let mut msg = explain_bind_error(listen, &e);
-        if interface.is_some() && e.kind() == std::io::ErrorKind::PermissionDenied {
-            msg.push_str(" (binding to an interface needs CAP_NET_RAW)");
-        }
-        CliError::bind(msg)
-    })?;
-    let mut ev = EventLoop::new()
-        .map_err(|e| CliError::other(format!("cannot start the event loop: {e}")))?;
-    let mut service = BootpService::new(socket, settings.server)
-        .map_err(|e| CliError::other(format!("cannot use the socket: {e}")))?;
-    let bound = service
-        .local_addr()
-        .map_err(|e| CliError::other(e.to_string()))?;
-    if let Some(path) = &lease_file {
-        service = service
-            .with_lease_file(path, ev.clock().now())
-            .map_err(|e| {
-                CliError::config(format!("cannot read lease file {}: {e}", path.display()))
-            })?;
+    // A server with BOOTP only; it serves no files, so its root is only
+    // opened: the configuration's directory.
+    let dir = args
+        .config
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let mut setup = ServerSetup::new(dir)
+        .no_tftp()
+        .no_ftp()
+        .bootp(settings.server.config().clone())
+        .hosts(settings.server.hosts().to_vec())
+        .bootp_listen(listen);
+    if let Some(i) = &interface {
+        setup = setup
+            .interface(i)
+            .map_err(|e| CliError::config(e.to_string()))?;
     }
+    if let Some(path) = &lease_file {
+        setup = setup.lease_file(path);
+    }
+    let server = Server::bind(setup).map_err(|e| CliError::start(&e, ""))?;
+    let bound = server.bootp_addr().unwrap_or(listen);
     // One line per client step on standard output.
     let quiet = args.quiet;
-    let service = service.on_event(Box::new(move |event, _| {
-        if !quiet && event.is_client_step() {
+    let server = server.on_event(move |event| {
+        if !quiet && event.is_step() {
             let mut out = std::io::stdout().lock();
             let _ = writeln!(out, "{event}");
             let _ = out.flush();
         }
-    }));
-    ev.add(Box::new(service));
-    let stopper = ev.stopper();
-    let mut signals = signal_hook::iterator::Signals::new([
-        signal_hook::consts::SIGINT,
-        signal_hook::consts::SIGTERM,
-    ])
-    .map_err(|e| CliError::other(format!("cannot install signal handlers: {e}")))?;
-    std::thread::spawn(move || {
-        if signals.forever().next().is_some() {
-            stopper.stop();
-        }
     });
+    crate::signals::stop_on_signals(server.stopper())?;
     match &interface {
         Some(i) => println!("bootp: listening on {bound} (interface {i})"),
         None => println!("bootp: listening on {bound}"),
     }
     let _ = std::io::stdout().flush();
-    ev.run()
-        .map_err(|e| CliError::other(format!("event loop failed: {e}")))
+    server
+        .run()
+        .map_err(|e| CliError::other(format!("the server failed: {e}")))
 }
 
 fn client(args: RequestArgs) -> Result<(), CliError> {

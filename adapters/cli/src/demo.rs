@@ -18,8 +18,9 @@ use clap::Args;
 use netboot_core::bootp::HwAddr;
 use netboot_core::bootp::server::ServerConfig;
 use netboot_core::plan::{ProfileTable, Reset};
-use netboot_mio::netboot::NetbootServer;
 use netboot_mio::provision::Provisioner;
+use netboot_mio::server::Server;
+use netboot_std::setup::ServerSetup;
 
 use crate::exit::CliError;
 use crate::provision::{Bars, describe, exit_code, summary};
@@ -118,15 +119,21 @@ fn demo(root: &Path, out: &Path, silence: f64, quiet: bool) -> Result<(), CliErr
     plan.set_default(&SAMPLE_STAGES)
         .map_err(|e| CliError::other(format!("sample plan: {e}")))?;
     let any: SocketAddr = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
-    let server = NetbootServer::new(root)
+    let setup = ServerSetup::new(root)
         .bootp(bootp)
         .bootp_listen(any)
         .tftp_listen(any)
         .ftp_listen(any)
-        .plan(plan, Reset::Never)
-        .on_step(move |step| say(quiet, "server", &step.to_string()))
+        .plan(plan, Reset::Never);
+    let server = Server::bind(setup)
+        .map_err(|e| CliError::bind(format!("cannot start the demo server: {e}")))?
+        .on_event(move |event| {
+            if event.is_step() {
+                say(quiet, "server", &event.to_string());
+            }
+        })
         .spawn()
-        .map_err(|e| CliError::bind(format!("cannot start the demo server: {e}")))?;
+        .map_err(|e| CliError::other(format!("cannot start the demo server: {e}")))?;
     let (Some(SocketAddr::V4(bootp_addr)), Some(ftp_addr)) =
         (server.bootp_addr(), server.ftp_addr())
     else {

@@ -71,3 +71,26 @@ impl fmt::Display for CliError {
 }
 
 impl std::error::Error for CliError {}
+
+impl CliError {
+    /// A server that could not start: exit code 4 for a socket it could
+    /// not bind (the message names the cause and the way out; `hint` names
+    /// the options that choose other addresses), 3 for a bad setting (a
+    /// root, a file, a hash), 1 for anything else.
+    pub fn start(e: &std::io::Error, hint: &str) -> Self {
+        use std::io::ErrorKind;
+        if netboot_mio::server::BindError::is(e) {
+            return match hint {
+                "" => CliError::bind(e.to_string()),
+                hint => CliError::bind(format!("{e} ({hint})")),
+            };
+        }
+        match e.kind() {
+            ErrorKind::InvalidInput
+            | ErrorKind::NotFound
+            | ErrorKind::PermissionDenied
+            | ErrorKind::InvalidData => CliError::config(e.to_string()),
+            _ => CliError::other(e.to_string()),
+        }
+    }
+}

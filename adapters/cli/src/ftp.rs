@@ -1,7 +1,7 @@
 //! `netboot ftp`: the FTP server and the client verbs.
 //!
-//! * `serve` runs [`netboot_mio::ftp::FtpService`] on one event loop until
-//!   SIGINT or SIGTERM. Settings come from the `[ftp]` table of `--config`
+//! * `serve` runs [`netboot_mio::ftp::FtpServer`] (a server with FTP only)
+//!   until SIGINT or SIGTERM. Settings come from the `[ftp]` table of `--config`
 //!   and are overridden by flags. `--user NAME:PASSWORD` hashes the
 //!   password (argon2id) at start-up; only the hash is kept in memory, and
 //!   configuration files hold hashes only (`netboot ftp hash` makes one).
@@ -19,8 +19,7 @@ use std::time::Duration;
 use clap::{Args, Subcommand};
 use netboot_core::ftp::client::{ListKind, StoreMode};
 use netboot_core::storage::Storage;
-use netboot_mio::ftp::{FtpClient, FtpError, FtpService};
-use netboot_mio::runtime::EventLoop;
+use netboot_mio::ftp::{FtpClient, FtpError, FtpServer};
 use netboot_std::fs::write_aside;
 use netboot_std::ftp::{FtpConfig, FtpUser, auth};
 use percent_encoding::percent_decode_str;
@@ -195,27 +194,13 @@ fn serve_config(args: ServeArgs) -> Result<FtpConfig, CliError> {
 fn serve(args: ServeArgs) -> Result<(), CliError> {
     let config = serve_config(args)?;
     raise_fd_limit();
-    let service = FtpService::bind(&config).map_err(|e| match e.kind() {
-        std::io::ErrorKind::InvalidInput | std::io::ErrorKind::NotFound => {
-            CliError::config(e.to_string())
-        }
-        _ => CliError::bind(netboot_std::net::explain_bind_error(config.listen, &e)),
-    })?;
-    println!("ftp: listening on {}", service.local_addr());
-    let mut ev = EventLoop::new().map_err(|e| CliError::other(e.to_string()))?;
-    ev.add(Box::new(service));
-    let stopper = ev.stopper();
-    let mut signals = signal_hook::iterator::Signals::new([
-        signal_hook::consts::SIGINT,
-        signal_hook::consts::SIGTERM,
-    ])
-    .map_err(|e| CliError::other(e.to_string()))?;
-    std::thread::spawn(move || {
-        if signals.forever().next().is_some() {
-            stopper.stop();
-        }
-    });
-    ev.run()
+    let server = FtpServer::bind(&config).map_err(|e| CliError::start(&e, ""))?;
+    if let Some(addr) = server.ftp_addr() {
+        println!("ftp: listening on {addr}");
+    }
+    crate::signals::stop_on_signals(server.stopper())?;
+    server
+        .run()
         .map_err(|e| CliError::other(format!("ftp server failed: {e}")))
 }
 

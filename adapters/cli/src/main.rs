@@ -18,6 +18,7 @@ mod logging;
 mod progress;
 mod provision;
 mod serve;
+mod signals;
 mod tftp;
 
 use std::process::ExitCode;

@@ -1,5 +1,7 @@
 //! `netboot serve`: BOOTP (with DHCP compatibility), TFTP and FTP in one
-//! process on one event loop, handing out the provisioning plan.
+//! process on one event loop, handing out the provisioning plan: a
+//! [`ServerSetup`] from the configuration, run by the mio
+//! [`Server`].
 //!
 //! Settings come from a TOML file (`--config`) and flags override them:
 //!
@@ -37,8 +39,9 @@
 //! here: provisioning clients speak plain BOOTP). Each client step is one
 //! line on standard output. SIGINT and SIGTERM stop the server cleanly:
 //! running transfers are cancelled, partial uploads discarded, leases and
-//! progress saved (when files are configured for them). Exit codes: 3 bad
-//! configuration, 4 cannot bind.
+//! progress saved (when files are configured for them; the closing line says
+//! so only when the final save made it). Exit codes: 3 bad configuration,
+//! 4 cannot bind.
 
 use std::io::Write;
 use std::net::SocketAddr;
@@ -48,8 +51,9 @@ use std::time::Duration;
 use clap::Args;
 use netboot_core::bootp::HwAddr;
 use netboot_core::plan::{ProfileTable, Reset};
-use netboot_mio::netboot::NetbootServer;
+use netboot_mio::server::Server;
 use netboot_std::ftp::FtpConfig;
+use netboot_std::setup::ServerSetup;
 use serde::Deserialize;
 use toml::Spanned;
 
@@ -163,7 +167,9 @@ struct ClientTable {
 
 /// What `serve` runs, once the file and the flags are merged.
 struct Settings {
-    server: NetbootServer,
+    setup: ServerSetup,
+    /// The loop's spin after traffic, when `[tftp] busy_poll_us` sets it.
+    spin: Option<Duration>,
     /// What is saved at shutdown, for the closing line.
     saved: Vec<&'static str>,
     root: PathBuf,
@@ -292,12 +298,12 @@ fn settings(args: ServeArgs) -> Result<Settings, CliError> {
     let clients = plan.client.len();
     let default_stages = stages.as_ref().map(Vec::len);
 
-    let mut server = NetbootServer::new(&root).plan(profiles, reset);
+    let mut setup = ServerSetup::new(&root).plan(profiles, reset);
     let mut saved = Vec::new();
     let mut interface = args.interface.clone();
     // BOOTP.
     match (args.no_bootp, file.bootp) {
-        (true, _) => server = server.no_bootp(),
+        (true, _) => setup = setup.no_bootp(),
         (false, None) => {
             return Err(CliError::config(
                 "BOOTP needs its subnet: give a [bootp] table (server, subnet, pool) in --config, or --no-bootp",
@@ -306,23 +312,26 @@ fn settings(args: ServeArgs) -> Result<Settings, CliError> {
         (false, Some(raw)) => {
             let b = bootp_config::check(path, &text, raw, true)?;
             interface = interface.or(b.interface);
-            server = server
+            setup = setup
                 .bootp(b.server.config().clone())
                 .hosts(b.server.hosts().to_vec())
                 .bootp_listen(args.bootp_listen.unwrap_or(b.listen));
             if let Some(f) = args.lease_file.clone().or(b.lease_file) {
-                server = server.lease_file(f);
+                setup = setup.lease_file(f);
                 saved.push("leases");
             }
         }
     }
     if let Some(i) = &interface {
-        server = server.interface(i.clone());
+        setup = setup
+            .interface(i)
+            .map_err(|e| CliError::config(e.to_string()))?;
     }
     // TFTP.
     let tftp = file.tftp.unwrap_or_default();
+    let mut spin = None;
     if args.no_tftp {
-        server = server.no_tftp();
+        setup = setup.no_tftp();
     } else {
         let listens = if args.tftp_listen.is_empty() {
             tftp.listen.clone()
@@ -330,29 +339,24 @@ fn settings(args: ServeArgs) -> Result<Settings, CliError> {
             args.tftp_listen.clone()
         };
         for l in listens {
-            server = server.tftp_listen(l);
+            setup = setup.tftp_listen(l);
         }
-        let (blk, win, max) = (tftp.max_blksize, tftp.max_windowsize, tftp.max_transfers);
-        let spin = tftp.busy_poll_us.map(crate::tftp::busy_poll).transpose()?;
-        server = server.tftp_options(move |mut t| {
-            if let Some(spin) = spin {
-                t = t.busy_poll(spin);
+        spin = tftp.busy_poll_us.map(crate::tftp::busy_poll).transpose()?;
+        setup = setup.tftp_config(|t| {
+            if let Some(n) = tftp.max_blksize {
+                t.server.limits.max_blksize = n.clamp(8, 65464);
             }
-            if let Some(n) = blk {
-                t = t.max_blksize(n);
+            if let Some(n) = tftp.max_windowsize {
+                t.server.limits.max_windowsize = n.max(1);
             }
-            if let Some(n) = win {
-                t = t.max_windowsize(n);
+            if let Some(n) = tftp.max_transfers {
+                t.max_transfers = n.max(1);
             }
-            if let Some(n) = max {
-                t = t.max_transfers(n);
-            }
-            t
         });
     }
     // FTP.
     if args.no_ftp {
-        server = server.no_ftp();
+        setup = setup.no_ftp();
     } else {
         // Provisioning clients log in anonymously unless told otherwise: an
         // [ftp] table that does not mention `anonymous` allows it.
@@ -365,17 +369,18 @@ fn settings(args: ServeArgs) -> Result<Settings, CliError> {
         if let Some(l) = args.ftp_listen {
             ftp.listen = l;
         }
-        server = server.ftp(ftp);
+        setup = setup.ftp(ftp);
     }
     if let Some(p) = args.progress_file.or_else(|| {
         plan.progress_file
             .map(|p| relative_to(args.config.as_deref(), p))
     }) {
-        server = server.progress_file(p);
+        setup = setup.progress_file(p);
         saved.push("plan progress");
     }
     Ok(Settings {
-        server,
+        setup,
+        spin,
         saved,
         root,
         interface,
@@ -388,26 +393,19 @@ fn settings(args: ServeArgs) -> Result<Settings, CliError> {
 pub fn run(args: ServeArgs) -> Result<(), CliError> {
     let quiet = args.quiet;
     let s = settings(args)?;
-    let server = s.server.on_step(move |step| {
-        if !quiet {
-            let mut out = std::io::stdout().lock();
-            let _ = writeln!(out, "{step}");
-            let _ = out.flush();
-        }
-    });
-    let handle = server.spawn().map_err(|e| match e.kind() {
-        std::io::ErrorKind::PermissionDenied
-        | std::io::ErrorKind::AddrInUse
-        | std::io::ErrorKind::AddrNotAvailable => CliError::bind(format!(
-            "{e} (--bootp-listen, --tftp-listen and --ftp-listen choose other addresses and ports)"
-        )),
-        std::io::ErrorKind::InvalidInput => CliError::config(e.to_string()),
-        _ => CliError::other(e.to_string()),
+    let mut server = Server::bind(s.setup).map_err(|e| {
+        CliError::start(
+            &e,
+            "--bootp-listen, --tftp-listen and --ftp-listen choose other addresses and ports",
+        )
     })?;
+    if let Some(spin) = s.spin {
+        server = server.busy_poll(spin);
+    }
     {
         let mut out = std::io::stdout().lock();
         let _ = writeln!(out, "netboot: serving {}", s.root.display());
-        if let Some(a) = handle.bootp_addr() {
+        if let Some(a) = server.bootp_addr() {
             match &s.interface {
                 Some(i) => {
                     let _ = writeln!(out, "bootp: listening on {a} (interface {i})");
@@ -417,10 +415,10 @@ pub fn run(args: ServeArgs) -> Result<(), CliError> {
                 }
             }
         }
-        for a in handle.tftp_addrs() {
+        for a in server.tftp_addrs() {
             let _ = writeln!(out, "tftp: listening on {a}");
         }
-        if let Some(a) = handle.ftp_addr() {
+        if let Some(a) = server.ftp_addr() {
             let _ = writeln!(out, "ftp: listening on {a}");
         }
         let _ = writeln!(
@@ -434,23 +432,21 @@ pub fn run(args: ServeArgs) -> Result<(), CliError> {
         );
         let _ = out.flush();
     }
-    let stopper = handle.stopper();
-    let mut signals = signal_hook::iterator::Signals::new([
-        signal_hook::consts::SIGINT,
-        signal_hook::consts::SIGTERM,
-    ])
-    .map_err(|e| CliError::other(format!("cannot install signal handlers: {e}")))?;
-    let signal_thread = signals.handle();
-    std::thread::spawn(move || {
-        if signals.forever().next().is_some() {
-            stopper.stop();
+    // One line per client step on standard output.
+    let server = server.on_event(move |event| {
+        if !quiet && event.is_step() {
+            let mut out = std::io::stdout().lock();
+            let _ = writeln!(out, "{event}");
+            let _ = out.flush();
         }
     });
-    let result = handle
-        .join()
+    let signal_thread = crate::signals::stop_on_signals(server.stopper())?;
+    let result = server
+        .run()
         .map_err(|e| CliError::other(format!("the server failed: {e}")));
     signal_thread.close();
-    if s.saved.is_empty() {
+    // The state is said to be saved only when the final save made it.
+    if s.saved.is_empty() || result.is_err() {
         println!("netboot: stopped");
     } else {
         println!("netboot: stopped; {} saved", s.saved.join(" and "));

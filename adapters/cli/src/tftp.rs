@@ -248,13 +248,7 @@ fn serve(a: ServeArgs) -> Result<(), CliError> {
         signal_hook::consts::SIGTERM,
     ])
     .map_err(|e| CliError::other(format!("cannot install signal handlers: {e}")))?;
-    let server = builder.spawn().map_err(|e| {
-        if e.kind() == std::io::ErrorKind::NotFound {
-            CliError::config(e.to_string())
-        } else {
-            CliError::bind(e.to_string())
-        }
-    })?;
+    let server = builder.spawn().map_err(|e| CliError::start(&e, ""))?;
     let shown = std::fs::canonicalize(&root).unwrap_or(root);
     for addr in server.local_addrs() {
         println!("netboot tftp: serving {} on {addr}", shown.display());

@@ -1,29 +1,32 @@
-//! netboot on OS sockets: servers on one mio event loop and blocking
+//! netboot on OS sockets: the server on one mio event loop and blocking
 //! clients.
 //!
-//! Every protocol decision is made by the machines of [`netboot_core`]; this
-//! crate only moves their datagrams and bytes between sockets and files and
-//! tells them the time. What it shares with the other std runtimes lives in
-//! [`netboot_std`]: the jailed file store ([`netboot_std::fs::FsStore`]), the
-//! socket helpers ([`netboot_std::net`]) and the clock
-//! ([`netboot_std::clock::Clock`]) among them.
+//! Every protocol decision is made by the machines of [`netboot_core`]; the
+//! whole server is the core's
+//! [`NetbootServer`](netboot_core::server::NetbootServer), built by
+//! [`netboot_std::setup::ServerSetup`] and driven here. This crate only
+//! moves datagrams and bytes between sockets, files and the core, and tells
+//! it the time. What it shares with the other std runtimes lives in
+//! [`netboot_std`].
 //!
-//! * [`runtime`]: the event loop and the [`runtime::Service`] trait that
-//!   lets BOOTP, TFTP and FTP share one thread;
-//! * [`bootp`]: the BOOTP/DHCP server service and the blocking client;
-//! * [`tftp`]: the TFTP server service, the embeddable server and the
-//!   blocking client;
-//! * [`ftp`]: the FTP server service and the blocking client;
-//! * [`netboot`]: [`netboot::NetbootServer`], all three servers on one loop
-//!   sharing a provisioning plan;
+//! * [`server`]: [`server::Server`], the one event loop that drives the
+//!   core server (BOOTP, TFTP and FTP, sharing one provisioning plan), and
+//!   its [`server::NetbootHandle`];
+//! * [`tftp`]: the embeddable TFTP server ([`tftp::TftpServer`], a server
+//!   with TFTP only) and the blocking client;
+//! * [`ftp`]: [`ftp::FtpServer`] (FTP only) and the blocking client;
+//! * [`bootp`]: the blocking BOOTP/DHCP client;
 //! * [`provision`]: [`provision::Provisioner`], the provisioning client flow
-//!   in one call.
+//!   in one call;
+//! * [`runtime`]: the busy poll and the stop handles the loop shares;
+//! * [`legacy`]: transitional pieces the async-std adapter still uses.
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 
 pub mod bootp;
 pub mod ftp;
-pub mod netboot;
+pub mod legacy;
 pub mod provision;
 pub mod runtime;
+pub mod server;
 pub mod tftp;

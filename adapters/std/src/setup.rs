@@ -225,7 +225,10 @@ impl ServerSetup {
     pub fn prepare(self, clock: &Clock) -> io::Result<Prepared> {
         let now = clock.now();
         let invalid = |e: String| io::Error::new(io::ErrorKind::InvalidInput, e);
-        let store = FsStore::open(&self.root, false)
+        // Uploads need a writable store; the acceptor still refuses them
+        // unless the TFTP policy allows them.
+        let writable = self.tftp.as_ref().is_some_and(|t| t.server.writable);
+        let store = FsStore::open(&self.root, writable)
             .map_err(|e| io::Error::new(e.kind(), format!("root {}: {e}", self.root.display())))?;
         let (site, ftp) = match self.ftp {
             Some(mut config) => {

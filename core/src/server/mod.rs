@@ -207,7 +207,6 @@ pub struct NetbootServer<S: Storage, A: Accounts<Store = S>> {
     quiet: QuietClients,
     events: VecDeque<Event>,
     now: Instant,
-    closing: bool,
 }
 
 impl<S: Storage, A: Accounts<Store = S>> core::fmt::Debug for NetbootServer<S, A> {
@@ -351,7 +350,6 @@ impl<S: Storage, A: Accounts<Store = S>> NetbootServer<S, A> {
             quiet: QuietClients::default(),
             events,
             now,
-            closing: false,
         };
         server.pump(now);
         Ok(server)
@@ -410,6 +408,14 @@ impl<S: Storage, A: Accounts<Store = S>> NetbootServer<S, A> {
     /// What the driver keeps.
     pub fn persist(&self) -> Persist {
         self.persist.keeps()
+    }
+
+    /// True when everything kept is saved: nothing changed since the last
+    /// successful save and no save runs (always, when nothing is kept). A
+    /// runtime stopping checks it last, to say whether the state on disk
+    /// is the final one.
+    pub fn is_saved(&self) -> bool {
+        !self.persist.unsaved()
     }
 
     /// Every lease worth keeping, for a save.
@@ -613,11 +619,13 @@ impl<S: Storage, A: Accounts<Store = S>> NetbootServer<S, A> {
 
     /// The server is stopping: TFTP transfers are cancelled (their clients
     /// get ERROR 0), FTP sessions get `421`, unfinished uploads are
-    /// discarded, nothing new is accepted, and whatever changed is saved.
-    /// Drain as after any input until [`NetbootServer::is_idle`].
+    /// discarded, nothing new is accepted, and whatever changed is saved
+    /// once more, at once (see [`persist`]). Drain as after any input until
+    /// [`NetbootServer::is_idle`]; [`NetbootServer::is_saved`] then says
+    /// whether the state kept is the final one.
     pub fn close(&mut self, now: Instant) {
         self.now = now;
-        self.closing = true;
+        self.persist.close();
         if let Some(t) = self.tftp.as_mut() {
             t.close(now);
         }
@@ -642,7 +650,7 @@ impl<S: Storage, A: Accounts<Store = S>> NetbootServer<S, A> {
         }
         self.pump_bootp();
         let version = self.bootp.as_ref().map_or(0, |b| b.server.state_version());
-        if let Some(request) = self.persist.poll(now, version, self.closing) {
+        if let Some(request) = self.persist.poll(now, version) {
             self.events.push_back(Event::Save(request));
         }
     }

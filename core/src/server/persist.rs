@@ -17,7 +17,10 @@
 //! * a failed save is tried again after [`RETRY`]; meanwhile the replies
 //!   that wait for it stay held, and their clients retransmit, so a server
 //!   whose disk is failing hands out no address it cannot keep;
-//! * at shutdown whatever changed is saved once more.
+//! * at shutdown whatever changed is saved once more, at once (a failed
+//!   save waiting for its retry included); a save that fails then is
+//!   reported and not retried, so that a runtime answering saves at once
+//!   while it stops never loops on a failing disk.
 //!
 //! With nothing to keep ([`Persist`] all off) nothing is held and nothing
 //! saved.
@@ -78,16 +81,26 @@ impl fmt::Display for SaveRequest {
 pub struct SaveError {
     /// The request that failed.
     pub request: SaveRequest,
+    /// It is tried again after [`RETRY`] (not while the server stops).
+    pub retrying: bool,
 }
 
 impl fmt::Display for SaveError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "saving {} failed; addresses wait for it, trying again in {} s",
-            self.request,
-            RETRY.as_secs()
-        )
+        if self.retrying {
+            write!(
+                f,
+                "saving {} failed; addresses wait for it, trying again in {} s",
+                self.request,
+                RETRY.as_secs()
+            )
+        } else {
+            write!(
+                f,
+                "saving {} failed while stopping; the saved state is older",
+                self.request
+            )
+        }
     }
 }
 
@@ -99,6 +112,9 @@ pub(super) struct Persistence {
     progress_dirty: bool,
     in_flight: Option<SaveRequest>,
     retry_at: Option<Instant>,
+    closing: bool,
+    /// A save failed while stopping: no more attempts.
+    given_up: bool,
 }
 
 impl Persistence {
@@ -119,13 +135,12 @@ impl Persistence {
         self.progress_dirty |= progress && self.keep.progress;
     }
 
-    /// The save to ask for now, if one is due (`force`: even while a
-    /// failed one waits for its retry, as at shutdown).
-    pub(super) fn poll(&mut self, now: Instant, version: u64, force: bool) -> Option<SaveRequest> {
+    /// The save to ask for now, if one is due.
+    pub(super) fn poll(&mut self, now: Instant, version: u64) -> Option<SaveRequest> {
         if self.in_flight.is_some() || !(self.leases_dirty || self.progress_dirty) {
             return None;
         }
-        if !force && self.retry_at.is_some_and(|at| now < at) {
+        if self.given_up || self.retry_at.is_some_and(|at| now < at) {
             return None;
         }
         let request = SaveRequest {
@@ -153,13 +168,34 @@ impl Persistence {
         }
         self.leases_dirty |= request.leases;
         self.progress_dirty |= request.progress;
-        self.retry_at = Some(now + RETRY);
-        Some(Err(SaveError { request }))
+        // While stopping there is no retry: it would come after the
+        // runtime has gone.
+        self.given_up = self.closing;
+        self.retry_at = (!self.closing).then(|| now + RETRY);
+        Some(Err(SaveError {
+            request,
+            retrying: !self.closing,
+        }))
     }
 
     /// When a failed save is tried again.
     pub(super) fn deadline(&self) -> Option<Instant> {
         self.retry_at.filter(|_| self.in_flight.is_none())
+    }
+
+    /// The server is stopping: a failed save waiting for its retry is
+    /// tried once more at once; one failing after this is not retried.
+    pub(super) fn close(&mut self) {
+        if !self.closing {
+            self.closing = true;
+            self.retry_at = None;
+        }
+    }
+
+    /// True when something kept changed since the last successful save, or
+    /// a save runs.
+    pub(super) fn unsaved(&self) -> bool {
+        self.leases_dirty || self.progress_dirty || self.in_flight.is_some()
     }
 
     /// True while a save runs.

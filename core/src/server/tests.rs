@@ -491,3 +491,45 @@ fn closing_ends_transfers_and_sessions_saves_and_becomes_idle() {
     );
     let _ = net.disk.borrow();
 }
+
+#[test]
+fn a_failing_disk_at_shutdown_is_tried_once_more_and_not_forever() {
+    let keep = Persist {
+        leases: true,
+        progress: false,
+    };
+    let mut net = Net::new(config(keep), Restored::default());
+    assert!(net.server.is_saved(), "nothing changed yet");
+    // The disk fails: the ACK is held, the save waits for its retry.
+    net.wire.save_ok = Some(false);
+    let offer = net.dhcp(MessageType::Discover, 1, None).unwrap();
+    let ip = Message::new_checked(&offer).unwrap().packet().yiaddr();
+    assert!(net.dhcp(MessageType::Request, 1, Some(ip)).is_none());
+    let before = net.wire.saves.len();
+    assert!(before >= 1);
+    assert!(!net.server.is_saved());
+    // Stopping tries once more, at once, without waiting for the retry, and
+    // a host answering saves at once (as a stopping runtime does) is not
+    // asked again and again: the drain ends.
+    net.server.close(net.now);
+    net.drain();
+    assert_eq!(net.wire.saves.len(), before + 1, "one more attempt");
+    assert!(net.server.is_idle());
+    assert!(!net.server.is_saved());
+    assert_eq!(net.server.poll_timeout(), None, "no retry while stopping");
+    let last = net.wire.events.iter().rev().find_map(|e| match e {
+        Event::SaveFailed(e) => Some(*e),
+        _ => None,
+    });
+    assert!(last.is_some_and(|e| !e.retrying), "{last:?}");
+    // The same with a disk that works again: the state is saved.
+    let mut net = Net::new(config(keep), Restored::default());
+    net.wire.save_ok = Some(false);
+    let offer = net.dhcp(MessageType::Discover, 1, None).unwrap();
+    let ip = Message::new_checked(&offer).unwrap().packet().yiaddr();
+    assert!(net.dhcp(MessageType::Request, 1, Some(ip)).is_none());
+    net.wire.save_ok = Some(true);
+    net.server.close(net.now);
+    net.drain();
+    assert!(net.server.is_idle() && net.server.is_saved());
+}

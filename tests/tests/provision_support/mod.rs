@@ -11,8 +11,9 @@ use std::time::Duration;
 use netboot_core::bootp::HwAddr;
 use netboot_core::bootp::server::ServerConfig;
 use netboot_core::plan::{Hex, ProfileTable, Reset};
-use netboot_mio::netboot::{NetbootHandle, NetbootServer};
 use netboot_mio::provision::Provisioner;
+use netboot_mio::server::{NetbootHandle, Server};
+use netboot_std::setup::ServerSetup;
 use netboot_tests::test_bytes;
 
 /// The boot stages of the fixture root, in order (the last is the
@@ -128,25 +129,41 @@ pub fn plan() -> ProfileTable {
 /// The combined server on loopback, every service on a free port, handing
 /// out addresses from 127.`net`.0.1 to 127.`net`.0.200.
 pub fn loopback_server(root: &Path, net: u8) -> NetbootHandle {
-    loopback_builder(root, net).spawn().unwrap()
+    Server::bind(loopback_setup(root, net))
+        .unwrap()
+        .spawn()
+        .unwrap()
 }
 
-/// The combined server's settings for [`loopback_server`], not yet
-/// running (for another runtime, or more settings).
-pub fn loopback_builder(root: &Path, net: u8) -> NetbootServer {
-    let mut bootp = ServerConfig::new(Ipv4Addr::LOCALHOST, Ipv4Addr::new(255, 0, 0, 0));
-    bootp.pool = Some((
-        Ipv4Addr::new(127, net, 0, 1),
-        Ipv4Addr::new(127, net, 0, 200),
-    ));
-    bootp.bootp_dynamic = true;
-    let any: SocketAddr = "127.0.0.1:0".parse().unwrap();
-    NetbootServer::new(root)
-        .bootp(bootp)
-        .bootp_listen(any)
-        .tftp_listen(any)
-        .ftp_listen(any)
-        .plan(plan(), Reset::Never)
+/// The settings of [`loopback_server`] on a builder with the setup's
+/// methods (the std layer's and the async adapter's).
+macro_rules! loopback {
+    ($builder:expr, $net:expr) => {{
+        let mut bootp = ServerConfig::new(Ipv4Addr::LOCALHOST, Ipv4Addr::new(255, 0, 0, 0));
+        bootp.pool = Some((
+            Ipv4Addr::new(127, $net, 0, 1),
+            Ipv4Addr::new(127, $net, 0, 200),
+        ));
+        bootp.bootp_dynamic = true;
+        let any: SocketAddr = "127.0.0.1:0".parse().unwrap();
+        $builder
+            .bootp(bootp)
+            .bootp_listen(any)
+            .tftp_listen(any)
+            .ftp_listen(any)
+            .plan(plan(), Reset::Never)
+    }};
+}
+
+/// The combined server's settings for [`loopback_server`], not yet bound
+/// (for more settings).
+pub fn loopback_setup(root: &Path, net: u8) -> ServerSetup {
+    loopback!(ServerSetup::new(root), net)
+}
+
+/// The same settings for the async-std adapter's server.
+pub fn loopback_builder(root: &Path, net: u8) -> netboot_async_std::netboot::NetbootServer {
+    loopback!(netboot_async_std::netboot::NetbootServer::new(root), net)
 }
 
 /// A locally administered MAC numbered `n`.

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use async_std::net::UdpSocket;
 use futures_lite::future;
 use netboot_core::bootp::policy::{BootPolicy, DefaultPolicy};
-use netboot_mio::bootp::server::{BootpDriver, CoreServer, Observer, bind};
+use netboot_mio::legacy::bootp::{BootpDriver, CoreServer, Observer, bind};
 use netboot_std::clock::Clock;
 
 use crate::stop::{StopSignal, Stopper};

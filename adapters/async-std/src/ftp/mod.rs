@@ -17,6 +17,7 @@ mod server;
 mod session;
 
 pub use client::FtpClient;
-pub use netboot_mio::ftp::{FtpError, OnTransfer, TransferRecord};
+pub use netboot_mio::ftp::FtpError;
+pub use netboot_mio::legacy::ftp::{OnTransfer, TransferRecord};
 pub use netboot_std::ftp::{FtpConfig, FtpUser};
 pub use server::{FtpServer, FtpService};

@@ -13,7 +13,7 @@ use async_std::net::{TcpListener, TcpStream};
 use futures_lite::future;
 use futures_util::stream::{FuturesUnordered, StreamExt};
 use netboot_core::ftp::server::TOO_MANY_SESSIONS;
-use netboot_mio::ftp::{OnTransfer, TransferRecord};
+use netboot_mio::legacy::ftp::{OnTransfer, TransferRecord};
 use netboot_std::ftp::site::{Site, listen};
 use netboot_std::ftp::{FtpConfig, auth};
 

@@ -23,7 +23,7 @@ use netboot_core::ftp::server::{Event, ServerSession, TransferKind, TransferOutc
 use netboot_core::rng::Rng;
 use netboot_core::storage::{Storage, StoreError};
 use netboot_core::time::Instant;
-use netboot_mio::ftp::TransferRecord;
+use netboot_mio::legacy::ftp::TransferRecord;
 use netboot_std::clock::Clock;
 use netboot_std::fs::{FsStore, FsWriter};
 use netboot_std::ftp::auth;

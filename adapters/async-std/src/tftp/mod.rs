@@ -19,7 +19,8 @@ mod client;
 mod server;
 
 pub use client::Client;
-pub use netboot_mio::tftp::{ClientError, Completion, Progress, Stats};
+pub use netboot_mio::legacy::tftp::Completion;
+pub use netboot_mio::tftp::{ClientError, Progress, Stats};
 pub use server::{ServerHandle, TftpServer, TftpService};
 
 use std::net::SocketAddr;

@@ -17,7 +17,7 @@ use netboot_core::tftp::rto::RtoConfig;
 use netboot_core::tftp::{Direction, Event, Server, Transfer};
 use netboot_core::time::{Duration, Instant};
 use netboot_core::wire::tftp::{MAX_PACKET_LEN, Packet};
-use netboot_mio::tftp::{Completion, OnComplete};
+use netboot_mio::legacy::tftp::{Completion, OnComplete};
 use netboot_std::clock::Clock;
 use netboot_std::fs::FsStore;
 use netboot_std::net::{UdpOptions, bind_udp};
@@ -27,7 +27,7 @@ use crate::stop::{StopSignal, Stopper};
 use crate::time::sleep_until;
 
 /// Builds a TFTP server; the same settings as
-/// [`netboot_mio::tftp::TftpServer`].
+/// [`netboot_mio::legacy::tftp::TftpServer`].
 ///
 /// ```
 /// use netboot_async_std::tftp::TftpServer;
@@ -47,14 +47,14 @@ use crate::time::sleep_until;
 /// });
 /// ```
 pub struct TftpServer {
-    inner: netboot_mio::tftp::TftpServer,
+    inner: netboot_mio::legacy::tftp::TftpServer,
 }
 
 impl TftpServer {
     /// A read-only server of `root`, to listen on `0.0.0.0:69` unless
     /// [`TftpServer::bind`] says otherwise.
     pub fn new(root: impl AsRef<Path>) -> Self {
-        netboot_mio::tftp::TftpServer::new(root).into()
+        netboot_mio::legacy::tftp::TftpServer::new(root).into()
     }
 
     /// The seed's embeddable server (`InternalTftp(ip_address = None, port =
@@ -82,12 +82,12 @@ impl TftpServer {
     /// assert_eq!(std::fs::read(work.path().join("copied")).unwrap(), b"vmlinuz");
     /// ```
     pub fn embedded(root: impl AsRef<Path>) -> Self {
-        netboot_mio::tftp::TftpServer::embedded(root).into()
+        netboot_mio::legacy::tftp::TftpServer::embedded(root).into()
     }
 
     fn map(
         self,
-        f: impl FnOnce(netboot_mio::tftp::TftpServer) -> netboot_mio::tftp::TftpServer,
+        f: impl FnOnce(netboot_mio::legacy::tftp::TftpServer) -> netboot_mio::legacy::tftp::TftpServer,
     ) -> Self {
         f(self.inner).into()
     }
@@ -228,8 +228,8 @@ impl TftpServer {
 }
 
 /// The async server takes every setting of the blocking one.
-impl From<netboot_mio::tftp::TftpServer> for TftpServer {
-    fn from(inner: netboot_mio::tftp::TftpServer) -> Self {
+impl From<netboot_mio::legacy::tftp::TftpServer> for TftpServer {
+    fn from(inner: netboot_mio::legacy::tftp::TftpServer) -> Self {
         TftpServer { inner }
     }
 }
@@ -325,7 +325,7 @@ impl TftpService {
     }
 
     fn report(&mut self, c: &Completion) {
-        netboot_mio::tftp::log_completion(c);
+        netboot_mio::legacy::tftp::log_completion(c);
         if let Some(f) = self.on_complete.as_mut() {
             f(c);
         }

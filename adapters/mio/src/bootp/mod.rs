@@ -1,12 +1,12 @@
-//! BOOTP/DHCP on OS sockets: the server as a [`runtime::Service`] and a
-//! blocking client.
+//! BOOTP/DHCP on OS sockets.
 //!
-//! * [`server::BootpService`] runs the core's
-//!   [`Server`](netboot_core::bootp::server::Server) on one UDP socket (port
-//!   67 by default; any port for tests), with `SO_BROADCAST`, optionally
-//!   bound to one interface (`SO_BINDTODEVICE`). Leases are saved to a
-//!   lease file, atomically, at most once a second and at shutdown, and
-//!   restored at start ([`netboot_std::leasefile`]).
+//! * The server is a [`Server`](crate::server::Server) whose setup serves
+//!   BOOTP only (`ServerSetup::new(dir).no_tftp().no_ftp().bootp(config)`):
+//!   the core's [`Server`](netboot_core::bootp::server::Server) on one UDP
+//!   socket (port 67 by default; any port for tests), with `SO_BROADCAST`,
+//!   optionally bound to one interface (`SO_BINDTODEVICE`). With a lease
+//!   file, an address is acknowledged only once the lease is saved, and the
+//!   leases are restored at start ([`netboot_core::server::persist`]).
 //! * [`client::request`] runs the core's
 //!   [`Client`](netboot_core::bootp::client::Client) on a blocking socket
 //!   (port 68 by default) and returns what it was assigned.
@@ -18,8 +18,5 @@
 //! so a server on a host with several interfaces (or with no default route)
 //! should be given `--interface`; without it, a broadcast the kernel cannot
 //! route is retried to the subnet's directed broadcast address.
-//!
-//! [`runtime::Service`]: crate::runtime::Service
 
 pub mod client;
-pub mod server;

@@ -1,32 +1,31 @@
-//! FTP over OS sockets: the server [`FtpService`] for the mio event loop and
+//! FTP over OS sockets: [`FtpServer`], a [`Server`] serving FTP only, and
 //! the blocking [`FtpClient`].
 //!
-//! Both drive the core machines of [`netboot_core::ftp`]; this module only
-//! moves bytes between sockets, files and those machines.
-//!
-//! * [`server`][]: [`FtpService`] and [`FtpServer`] (a service on its own loop);
-//! * [`client`][]: [`FtpClient`].
+//! Both drive the core machines of [`netboot_core::ftp`] (the server, the
+//! core's [`Endpoint`](netboot_core::ftp::server::Endpoint), which decides
+//! which connections to take, every reply and every transfer); this module
+//! only moves bytes between sockets, files and those machines. On Linux a
+//! `TYPE I` download leaves through `sendfile(2)` and a `TYPE I` upload
+//! (other than `APPE`) arrives through `splice(2)`.
 //!
 //! What the server is configured with and checks its logins against is
 //! shared with the async server and lives in [`netboot_std::ftp`]:
-//! [`FtpConfig`], the password hashes and verifier thread
-//! ([`netboot_std::ftp::auth`]), and the checked roots, accounts and
-//! listeners ([`netboot_std::ftp::site`]).
+//! [`FtpConfig`], the password hashes ([`netboot_std::ftp::auth`]), and the
+//! checked roots and accounts ([`netboot_std::ftp::site`]).
 
 pub mod client;
-pub mod server;
 
 pub use client::{FtpClient, FtpError};
-pub use server::{FtpService, OnTransfer, TransferRecord};
 
 use std::io;
 use std::net::SocketAddr;
 
 use netboot_std::ftp::FtpConfig;
+use netboot_std::setup::ServerSetup;
 
-use crate::runtime::{EventLoop, LoopHandle};
+use crate::server::{NetbootHandle, Server, Stopper};
 
-/// An FTP server running on its own event-loop thread.
+/// An FTP server running on its own thread.
 ///
 /// ```
 /// use netboot_mio::ftp::FtpServer;
@@ -43,20 +42,32 @@ use crate::runtime::{EventLoop, LoopHandle};
 /// assert_ne!(server.addr().port(), 0);
 /// server.shutdown().unwrap();
 /// ```
+#[derive(Debug)]
 pub struct FtpServer {
     addr: SocketAddr,
-    handle: LoopHandle,
+    handle: NetbootHandle,
 }
 
 impl FtpServer {
-    /// Binds, then runs the server on a new thread.
+    /// The server `config` describes, serving FTP only, bound.
+    pub fn bind(config: &FtpConfig) -> io::Result<Server> {
+        Server::bind(
+            ServerSetup::new(&config.root)
+                .no_bootp()
+                .no_tftp()
+                .ftp(config.clone()),
+        )
+    }
+
+    /// Binds (errors name their cause), then runs the server on a new
+    /// thread.
     pub fn start(config: &FtpConfig) -> io::Result<FtpServer> {
-        let service = FtpService::bind(config)?;
-        let addr = service.local_addr();
-        let mut ev = EventLoop::new()?;
-        ev.add(Box::new(service));
-        let handle = ev.spawn("ftp-server")?;
-        Ok(FtpServer { addr, handle })
+        let server = FtpServer::bind(config)?;
+        let addr = server.ftp_addr().unwrap_or(config.listen);
+        Ok(FtpServer {
+            addr,
+            handle: server.spawn()?,
+        })
     }
 
     /// The control listener's address.
@@ -64,9 +75,9 @@ impl FtpServer {
         self.addr
     }
 
-    /// The loop's handle (to stop it from a signal handler).
-    pub fn handle(&self) -> &LoopHandle {
-        &self.handle
+    /// A handle that stops the server (from a signal handler).
+    pub fn stopper(&self) -> Stopper {
+        self.handle.stopper()
     }
 
     /// Stops the server: sessions get `421`, partial uploads are discarded.
@@ -74,7 +85,7 @@ impl FtpServer {
         self.handle.shutdown()
     }
 
-    /// Waits until the loop ends.
+    /// Waits until the server stops.
     pub fn join(self) -> io::Result<()> {
         self.handle.join()
     }

@@ -1,10 +1,10 @@
-//! TFTP on OS sockets: a server [`TftpService`] for the shared event loop,
-//! an embeddable server ([`TftpServer`] → [`ServerHandle`]) and a blocking
-//! [`Client`].
+//! TFTP on OS sockets: an embeddable server ([`TftpServer`] →
+//! [`ServerHandle`], a [`Server`](crate::server::Server) serving TFTP only)
+//! and a blocking [`Client`].
 //!
-//! Every protocol decision is made by [`netboot_core::tftp`]; this module
-//! binds sockets, moves datagrams, and answers storage events through
-//! [`netboot_core::tftp::glue`] from a jailed [`FsStore`](netboot_std::fs::FsStore).
+//! Every protocol decision is made by [`netboot_core::tftp`] (the server's
+//! [`Endpoint`](netboot_core::tftp::Endpoint)); this module binds sockets
+//! and moves datagrams, from a jailed [`FsStore`](netboot_std::fs::FsStore).
 //!
 //! # The server
 //!
@@ -22,27 +22,24 @@
 //!   when complete.
 //! * At most `max_transfers` transfers run at once (default 1024); a request
 //!   beyond that gets ERROR 0 "server busy".
-//! * Memory: all transfers share one transmit and one receive buffer of
-//!   [`MAX_PACKET_LEN`](netboot_core::wire::tftp::MAX_PACKET_LEN) bytes each;
+//! * Memory: all transfers share the loop's transmit and receive buffers;
 //!   file data is read from the file straight into the transmit buffer just
 //!   before each send and written from the receive buffer straight to the
-//!   file. Per transfer the service holds the core machine
+//!   file. Per transfer the core endpoint holds the machine
 //!   ([`Transfer`](netboot_core::tftp::Transfer), under 3 KiB), an open
-//!   file, a socket and table entries: about 3 KiB of user memory, at most
-//!   [`TRANSFER_MEMORY`] (4 KiB, checked by a test), plus what the kernel
-//!   queues on the socket. A thousand transfers cost about 3 MiB.
+//!   file and table entries, at most [`TRANSFER_MEMORY`] (4 KiB, checked by
+//!   a core test); the loop adds a socket and a slab entry, plus what the
+//!   kernel queues on the socket. A thousand transfers cost about 3 MiB.
+//! * Windows of equal DATA blocks leave as one segmented send (GSO) where
+//!   the kernel offers it, the first block after each ACK on its own.
 //! * Each finished transfer is reported to an optional completion callback
-//!   ([`Completion`]: peer, path, direction, bytes, outcome), which is how a
-//!   combined server learns that a client finished a boot stage.
+//!   with the core's [`Completion`] (peer, path, direction, bytes,
+//!   outcome).
 
 mod client;
 mod server;
-mod service;
-mod udp;
+pub(crate) mod udp;
 
 pub use client::{Client, ClientError, Prepared, Progress, Stats, result_of};
-pub use server::{
-    DEFAULT_BUSY_POLL, ServerHandle, ServerParts, TftpServer, address_for, describe_completion,
-    reachable,
-};
-pub use service::{Completion, OnComplete, TRANSFER_MEMORY, TftpService, log_completion};
+pub use netboot_core::tftp::{Completion, TRANSFER_MEMORY};
+pub use server::{OnComplete, ServerHandle, TftpServer, address_for, reachable};

@@ -1,22 +1,25 @@
-//! The embeddable TFTP server: a builder that binds, and a handle to the
-//! server running on its own event-loop thread.
+//! The embeddable TFTP server: a builder of a [`Server`] that serves TFTP
+//! only, and a handle to it running on its own thread.
 
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 
+use netboot_core::server::Event;
 use netboot_core::tftp::rto::RtoConfig;
-use netboot_core::tftp::{Server, ServerConfig};
+use netboot_core::tftp::{Completion, EndpointConfig, EndpointEvent};
 use netboot_core::time::Duration;
-use netboot_std::fs::FsStore;
-use netboot_std::net::{UdpOptions, bind_udp, explain_bind_error};
+use netboot_std::setup::ServerSetup;
 
 use super::client::Client;
-use super::service::{Completion, OnComplete, TftpService};
-use crate::runtime::{EventLoop, LoopHandle, Stopper};
+use crate::server::{DEFAULT_BUSY_POLL, NetbootHandle, Server, Stopper};
+
+/// A callback for every transfer that ends.
+pub type OnComplete = Box<dyn FnMut(&Completion) + Send>;
 
 /// Builds a TFTP server: where it serves from, where it listens, what it
-/// allows.
+/// allows. The core's [`Endpoint`](netboot_core::tftp::Endpoint) decides
+/// everything; see [`netboot_core::tftp`] for the rules.
 ///
 /// ```
 /// use netboot_mio::tftp::TftpServer;
@@ -39,33 +42,32 @@ use crate::runtime::{EventLoop, LoopHandle, Stopper};
 /// server.shutdown().unwrap();
 /// ```
 pub struct TftpServer {
-    root: PathBuf,
-    binds: Vec<SocketAddr>,
+    setup: ServerSetup,
     default_bind: SocketAddr,
-    config: ServerConfig,
-    max_transfers: usize,
     on_complete: Option<OnComplete>,
     verbose: bool,
     busy_poll: Duration,
 }
 
-/// How long [`TftpServer::spawn`]'s loop keeps polling without sleeping
-/// after traffic, by default (see [`EventLoop::busy_poll`]).
-pub const DEFAULT_BUSY_POLL: Duration = Duration::from_micros(200);
+/// What a [`TftpServer`] is set to (for the async-std adapter's legacy
+/// builder).
+pub(crate) struct Settings<'a> {
+    pub(crate) root: &'a Path,
+    pub(crate) listen: Vec<SocketAddr>,
+    pub(crate) config: &'a EndpointConfig,
+    pub(crate) verbose: bool,
+}
 
 impl TftpServer {
     /// A read-only server of `root`, to listen on `0.0.0.0:69` unless
     /// [`TftpServer::bind`] says otherwise.
     pub fn new(root: impl AsRef<Path>) -> Self {
         TftpServer {
-            root: root.as_ref().to_path_buf(),
-            binds: Vec::new(),
+            setup: ServerSetup::new(root).no_bootp().no_ftp(),
             default_bind: SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 69),
-            config: ServerConfig::default(),
-            max_transfers: 1024,
-            busy_poll: DEFAULT_BUSY_POLL,
             on_complete: None,
             verbose: false,
+            busy_poll: DEFAULT_BUSY_POLL,
         }
     }
 
@@ -99,6 +101,11 @@ impl TftpServer {
         TftpServer::new(root).port(0)
     }
 
+    fn tftp(mut self, f: impl FnOnce(&mut EndpointConfig)) -> Self {
+        self.setup = self.setup.tftp_config(f);
+        self
+    }
+
     /// The address to listen on when no [`TftpServer::bind`] is given
     /// (`None`: every IPv4 address).
     pub fn address(mut self, ip: Option<IpAddr>) -> Self {
@@ -115,8 +122,9 @@ impl TftpServer {
         self
     }
 
-    /// Prints one line per finished transfer on standard error (peer,
-    /// request, file, bytes, time or failure), besides the `tracing` logs.
+    /// Prints one line per finished transfer on standard error (the core's
+    /// [`Completion`] line: peer, request, file, bytes and time, or the
+    /// failure), besides the `tracing` logs.
     pub fn verbose(mut self, yes: bool) -> Self {
         self.verbose = yes;
         self
@@ -140,95 +148,79 @@ impl TftpServer {
 
     /// Listens on `addr` (may be given several times; port 0 picks a free
     /// port; `[::]` accepts IPv4 too).
-    pub fn bind(mut self, addr: SocketAddr) -> Self {
-        self.binds.push(addr);
-        self
+    pub fn bind(self, addr: SocketAddr) -> Self {
+        self.tftp(|t| t.listen.push(addr))
     }
 
     /// Accepts uploads (new files only, unless [`TftpServer::overwrite`]).
-    pub fn writable(mut self, yes: bool) -> Self {
-        self.config.writable = yes;
-        self
+    pub fn writable(self, yes: bool) -> Self {
+        self.tftp(|t| t.server.writable = yes)
     }
 
     /// Lets uploads replace existing files.
-    pub fn overwrite(mut self, yes: bool) -> Self {
-        self.config.overwrite = yes;
-        self
+    pub fn overwrite(self, yes: bool) -> Self {
+        self.tftp(|t| t.server.overwrite = yes)
     }
 
     /// Caps the negotiated `blksize` (8..=65464).
-    pub fn max_blksize(mut self, n: u16) -> Self {
-        self.config.limits.max_blksize = n.clamp(8, 65464);
-        self
+    pub fn max_blksize(self, n: u16) -> Self {
+        self.tftp(|t| t.server.limits.max_blksize = n.clamp(8, 65464))
     }
 
     /// Caps the negotiated `windowsize` (at least 1).
-    pub fn max_windowsize(mut self, n: u16) -> Self {
-        self.config.limits.max_windowsize = n.max(1);
-        self
+    pub fn max_windowsize(self, n: u16) -> Self {
+        self.tftp(|t| t.server.limits.max_windowsize = n.max(1))
     }
 
     /// Acknowledges a client's `timeout` option and then retransmits exactly
     /// that often, instead of declining it and adapting to the measured
     /// round trip (the default).
-    pub fn accept_timeout(mut self, yes: bool) -> Self {
-        self.config.limits.accept_timeout = yes;
-        self
+    pub fn accept_timeout(self, yes: bool) -> Self {
+        self.tftp(|t| t.server.limits.accept_timeout = yes)
     }
 
     /// Refuses uploads larger than `bytes` (ERROR 3).
-    pub fn max_upload(mut self, bytes: Option<u64>) -> Self {
-        self.config.limits.max_upload = bytes;
-        self
+    pub fn max_upload(self, bytes: Option<u64>) -> Self {
+        self.tftp(|t| t.server.limits.max_upload = bytes)
     }
 
-    /// Limits how many transfers run at once (default 1024).
-    pub fn max_transfers(mut self, n: usize) -> Self {
-        self.max_transfers = n.max(1);
-        self
+    /// Limits how many transfers run at once (default 1024); a request
+    /// beyond that is refused with ERROR 0.
+    pub fn max_transfers(self, n: usize) -> Self {
+        self.tftp(|t| t.max_transfers = n.max(1))
     }
 
     /// How long the server's loop keeps polling without sleeping after
-    /// traffic ([`DEFAULT_BUSY_POLL`]; zero: sleep at once). It takes a
-    /// scheduler wake-up off each lockstep round trip at the price of CPU
-    /// time while transfers run; see [`EventLoop::busy_poll`].
+    /// traffic ([`DEFAULT_BUSY_POLL`]; zero: sleep at once); see
+    /// [`Server::busy_poll`].
     pub fn busy_poll(mut self, spin: Duration) -> Self {
         self.busy_poll = spin;
         self
     }
 
-    /// The loop's spin after traffic, as set by [`TftpServer::busy_poll`].
-    pub(crate) fn spin(&self) -> Duration {
-        self.busy_poll
-    }
-
     /// Consecutive timeouts before a transfer is abandoned (default 8).
-    pub fn max_retries(mut self, n: u8) -> Self {
-        self.config.transfer.max_retries = n;
-        self
+    pub fn max_retries(self, n: u8) -> Self {
+        self.tftp(|t| t.server.transfer.max_retries = n)
     }
 
     /// Least time a silent peer is retried before its transfer is abandoned
     /// (default 10 s; see `TransferConfig::give_up_after`).
-    pub fn give_up_after(mut self, d: Duration) -> Self {
-        self.config.transfer.give_up_after = d;
-        self
+    pub fn give_up_after(self, d: Duration) -> Self {
+        self.tftp(|t| t.server.transfer.give_up_after = d)
     }
 
     /// Bounds of the adaptive retransmission timeout.
-    pub fn rto(mut self, rto: RtoConfig) -> Self {
-        self.config.transfer.rto = rto;
-        self
+    pub fn rto(self, rto: RtoConfig) -> Self {
+        self.tftp(|t| t.server.transfer.rto = rto)
     }
 
     /// Least time to linger after the final ACK of an upload.
-    pub fn dally(mut self, d: Duration) -> Self {
-        self.config.transfer.dally = d;
-        self
+    pub fn dally(self, d: Duration) -> Self {
+        self.tftp(|t| t.server.transfer.dally = d)
     }
 
-    /// Calls `f` on the event-loop thread whenever a transfer ends.
+    /// Calls `f` on the server's thread whenever a transfer ends, with the
+    /// core's record of it.
     ///
     /// ```
     /// use std::sync::mpsc;
@@ -251,140 +243,60 @@ impl TftpServer {
         self
     }
 
-    /// Opens the root and binds the listening sockets, for adding the
-    /// service to an [`EventLoop`] of your own.
-    pub fn build(self) -> io::Result<TftpService> {
-        Ok(self.build_with_root()?.0)
-    }
-
-    fn build_with_root(self) -> io::Result<(TftpService, PathBuf)> {
-        let parts = self.into_parts()?;
-        let root = parts.store.root_path().to_path_buf();
-        let service = TftpService::new(
-            parts.listeners,
-            parts.server,
-            parts.store,
-            parts.max_transfers,
-            parts.on_complete,
-        )?;
-        Ok((service, root))
-    }
-
-    /// Opens the root and binds the listening sockets, and hands over what
-    /// a server is made of, for another runtime to drive (the async
-    /// adapter does).
-    pub fn into_parts(self) -> io::Result<ServerParts> {
-        let store = FsStore::open(&self.root, self.config.writable).map_err(|e| {
-            io::Error::new(
-                e.kind(),
-                format!("cannot open root {}: {e}", self.root.display()),
-            )
-        })?;
-        let binds = if self.binds.is_empty() {
+    /// What the server is set to; `listen` with the default filled in.
+    pub(crate) fn settings(&self) -> Settings<'_> {
+        let config = self.setup.tftp.as_ref().expect("a TFTP server");
+        let listen = if config.listen.is_empty() {
             vec![self.default_bind]
         } else {
-            self.binds
+            config.listen.clone()
         };
-        let mut listeners = Vec::new();
-        for addr in binds {
-            let options = UdpOptions {
-                recv_buffer: Some(1 << 20),
-                ..UdpOptions::default()
-            };
-            let socket = bind_udp(addr, &options)
-                .map_err(|e| io::Error::new(e.kind(), explain_bind_error(addr, &e)))?;
-            listeners.push(socket);
+        Settings {
+            root: &self.setup.root,
+            listen,
+            config,
+            verbose: self.verbose,
         }
-        Ok(ServerParts {
-            listeners,
-            server: Server::new(self.config),
-            store,
-            max_transfers: self.max_transfers,
-            on_complete: verbose_completion(self.verbose, self.on_complete),
-        })
+    }
+
+    /// Opens the root and binds the listening sockets, without running
+    /// anything: a [`Server`] serving TFTP only.
+    pub fn build(self) -> io::Result<Server> {
+        let listen = self.settings().listen;
+        let setup = self.setup.tftp_config(|t| t.listen = listen);
+        let (verbose, mut on_complete) = (self.verbose, self.on_complete);
+        let server = Server::bind(setup)?.busy_poll(self.busy_poll);
+        if !verbose && on_complete.is_none() {
+            return Ok(server);
+        }
+        Ok(server.on_event(move |event| {
+            if let Event::Tftp(e) = event
+                && let EndpointEvent::Finished(c) = &**e
+            {
+                if verbose {
+                    eprintln!("{event}");
+                }
+                if let Some(f) = on_complete.as_mut() {
+                    f(c);
+                }
+            }
+        }))
     }
 
     /// Binds and runs the server on its own thread.
     pub fn spawn(self) -> io::Result<ServerHandle> {
-        let spin = self.busy_poll;
-        let (service, root) = self.build_with_root()?;
-        let addrs = service.local_addrs().to_vec();
-        let mut ev = EventLoop::new()?;
-        ev.busy_poll(spin);
-        ev.add(Box::new(service));
-        let handle = ev.spawn("netboot-tftp")?;
+        let server = self.build()?;
+        let addrs = server.tftp_addrs();
+        let root = server
+            .core()
+            .tftp()
+            .map(|t| t.store().root_path().to_path_buf())
+            .unwrap_or_default();
         Ok(ServerHandle {
-            handle,
+            handle: server.spawn()?,
             addrs,
             root,
         })
-    }
-}
-
-/// A TFTP server taken apart by [`TftpServer::into_parts`]: bound,
-/// configured, not running.
-pub struct ServerParts {
-    /// The bound, non-blocking listening sockets.
-    pub listeners: Vec<std::net::UdpSocket>,
-    /// The core request handler with its policy.
-    pub server: Server,
-    /// The opened root.
-    pub store: FsStore,
-    /// Most transfers at once.
-    pub max_transfers: usize,
-    /// The completion callback (with the verbose line when asked for).
-    pub on_complete: Option<OnComplete>,
-}
-
-/// The completion callback with the verbose line added in front of it.
-pub(crate) fn verbose_completion(verbose: bool, inner: Option<OnComplete>) -> Option<OnComplete> {
-    if !verbose {
-        return inner;
-    }
-    let mut inner = inner;
-    Some(Box::new(move |c: &Completion| {
-        eprintln!("{}", describe_completion(c));
-        if let Some(f) = inner.as_mut() {
-            f(c);
-        }
-    }))
-}
-
-/// One line describing a finished transfer, as the verbose switch prints it.
-///
-/// ```
-/// use netboot_core::tftp::{Direction, TransferError};
-/// use netboot_core::wire::tftp::Mode;
-/// use netboot_mio::tftp::{Completion, describe_completion};
-///
-/// let mut c = Completion {
-///     peer: "192.0.2.9:1069".parse().unwrap(),
-///     path: "boot.bin".into(),
-///     direction: Direction::Read,
-///     mode: Mode::Octet,
-///     bytes: 1024,
-///     result: Ok(()),
-///     peer_message: None,
-///     elapsed: std::time::Duration::from_millis(12),
-/// };
-/// assert_eq!(describe_completion(&c), "tftp: 192.0.2.9:1069 RRQ boot.bin: 1024 bytes in 12ms");
-/// c.result = Err(TransferError::Cancelled);
-/// assert_eq!(describe_completion(&c), "tftp: 192.0.2.9:1069 RRQ boot.bin failed after 1024 bytes: transfer cancelled");
-/// ```
-pub fn describe_completion(c: &Completion) -> String {
-    let request = match c.direction {
-        netboot_core::tftp::Direction::Read => "RRQ",
-        netboot_core::tftp::Direction::Write => "WRQ",
-    };
-    match &c.result {
-        Ok(()) => format!(
-            "tftp: {} {request} {}: {} bytes in {:?}",
-            c.peer, c.path, c.bytes, c.elapsed
-        ),
-        Err(e) => format!(
-            "tftp: {} {request} {} failed after {} bytes: {e}",
-            c.peer, c.path, c.bytes
-        ),
     }
 }
 
@@ -419,7 +331,7 @@ pub fn address_for(addrs: &[SocketAddr], host: IpAddr) -> io::Result<SocketAddr>
 
 /// A TFTP server running in the background. Dropping it stops it.
 pub struct ServerHandle {
-    handle: LoopHandle,
+    handle: NetbootHandle,
     addrs: Vec<SocketAddr>,
     root: PathBuf,
 }

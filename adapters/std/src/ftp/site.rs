@@ -8,7 +8,7 @@ use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::ops::RangeInclusive;
 
-use netboot_core::ftp::server::{Accounts, EndpointConfig, ServerConfig};
+use netboot_core::ftp::server::{Accounts, EndpointConfig, FastPaths, ServerConfig};
 use netboot_core::rng::Rng;
 
 use super::auth;
@@ -53,6 +53,10 @@ impl Site {
         c.passive_ports = self.passive_ports.as_ref().map(|r| (*r.start(), *r.end()));
         c.seed = Site::seed();
         c.epoch_unix = Some(epoch_unix);
+        c.fast_paths = FastPaths {
+            sendfile: cfg!(target_os = "linux"),
+            splice: cfg!(target_os = "linux"),
+        };
         c
     }
 

@@ -1134,7 +1134,12 @@ impl<A: Accounts> Endpoint<A> {
                         .epoch_unix
                         .map(|e| e + now.since_epoch().as_secs());
                     let fast = self.config.fast_paths;
-                    let splice_ok = !matches!(conn.write_mode, None | Some(WriteMode::Append));
+                    // Bytes the driver already delivered (the client sent
+                    // before the `150`) are in `early`, where only the pump
+                    // takes them; a splice would start after them.
+                    let splice_ok = !matches!(conn.write_mode, None | Some(WriteMode::Append))
+                        && conn.early.is_empty()
+                        && !conn.data.as_ref().is_some_and(|d| d.eof);
                     let mover = match kind {
                         TransferKind::Retr if fast.sendfile && !ascii => Mover::SendFile,
                         TransferKind::Stor if fast.splice && !ascii && splice_ok => Mover::Splice,
@@ -1384,6 +1389,7 @@ impl<A: Accounts> Endpoint<A> {
     }
 
     fn poll_conn(&mut self, index: usize, now: Instant, buf: &mut [u8]) -> Option<Output> {
+        let mut fed = false;
         loop {
             let turn = self.turn;
             let conn = self.slots[index].conn.as_deref_mut()?;
@@ -1398,6 +1404,14 @@ impl<A: Accounts> Endpoint<A> {
                 };
                 if n > 0 {
                     return Some(Output::new(conn.control, Transmit::to(conn.peer, n)));
+                }
+                // The replies are out: pipelined commands the session held
+                // back for want of room in its output go on (once a call,
+                // so that a session waiting for something else is left).
+                if !fed && !conn.input.is_empty() {
+                    fed = true;
+                    self.service(index, now);
+                    continue;
                 }
             }
             let data = conn.data.as_ref()?;

@@ -474,6 +474,56 @@ fn sendfile_and_splice_are_handed_to_the_driver_and_the_endpoint_ends_them() {
 }
 
 #[test]
+fn pipelined_commands_beyond_one_output_buffer_are_all_answered() {
+    let mut net = Net::new(|_| {});
+    let s = net.session();
+    net.read(s);
+    // More replies than the session's output holds, in one read.
+    let burst = "NOOP\r\n".repeat(3000);
+    net.send(s, burst.as_bytes());
+    let replies = net.read(s);
+    assert_eq!(replies.matches("200 ").count(), 3000, "{}", replies.len());
+    // The session is still there.
+    net.send(s, b"NOOP\r\n");
+    assert!(net.read(s).starts_with("200 "));
+}
+
+#[test]
+fn an_upload_whose_bytes_came_before_the_stor_is_not_spliced() {
+    let mut net = Net::new(|c| {
+        c.fast_paths = FastPaths {
+            sendfile: true,
+            splice: true,
+        }
+    });
+    let s = net.login("writer");
+    // The client sends its file and closes before the server has read the
+    // STOR: the driver has delivered every byte already.
+    let Accept::Stream(d) = net.pasv(s, "192.0.2.9:40001") else {
+        panic!()
+    };
+    net.event(d, StreamEvent::Data(b"all of it"));
+    net.event(d, StreamEvent::Eof);
+    net.send(s, b"STOR early\r\n");
+    assert!(!net.events.contains(&EndpointEvent::Splice { socket: d }));
+    assert_eq!(net.disk.borrow().get("early"), Some(&b"all of it"[..]));
+    assert!(
+        net.read(s)
+            .ends_with("226 Transfer complete (9 bytes).\r\n")
+    );
+    // Only some of it: the rest comes through the pump too.
+    let Accept::Stream(d) = net.pasv(s, "192.0.2.9:40002") else {
+        panic!()
+    };
+    net.event(d, StreamEvent::Data(b"first "));
+    net.send(s, b"STOR partly\r\n");
+    assert!(!net.events.contains(&EndpointEvent::Splice { socket: d }));
+    net.event(d, StreamEvent::Data(b"second"));
+    net.event(d, StreamEvent::Eof);
+    assert_eq!(net.disk.borrow().get("partly"), Some(&b"first second"[..]));
+}
+
+#[test]
 fn a_wrong_password_is_refused_after_the_delay_and_reported() {
     let mut net = Net::new(|_| {});
     let s = net.session();

@@ -1,24 +1,18 @@
-//! The provisioning plan on the event loop: one [`PlanPolicy`] shared by
-//! the BOOTP service (as its boot policy) and the TFTP completion callback,
-//! and a small service that saves progress to a file.
-//!
-//! Every user of the plan runs on the loop thread, so the mutex around it is
-//! never contended; it exists because services must be `Send` to move onto
-//! that thread, and a handle may read progress from another thread.
+//! The provisioning plan the async-std adapter's servers still share
+//! (transitional, see [`crate::legacy`]): one [`PlanPolicy`] shared by the
+//! BOOTP server (as its boot policy) and the TFTP completion callback, and
+//! a saver of its progress.
 
 use std::io;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use mio::event::Event as MioEvent;
 use netboot_core::bootp::policy::{BootDecision, BootPolicy, BootRequest};
 use netboot_core::plan::progressfile::Entry;
 use netboot_core::plan::{PlanPolicy, ProfileTable, Reset};
 use netboot_core::time::Instant;
 use netboot_std::progress;
-
-use crate::runtime::{Context, Service};
 
 /// Clients whose progress a server tracks at once; past this the client
 /// seen least recently is forgotten (and starts again from its first stage
@@ -86,8 +80,7 @@ pub fn save_progress(plan: &SharedPlan, path: &std::path::Path) -> io::Result<()
 }
 
 /// Saves plan progress to a file when it changes (at most once every
-/// [`SAVE_INTERVAL`]) and at shutdown: the part of [`ProgressService`] that
-/// does not depend on the event loop, so another runtime can drive it.
+/// [`SAVE_INTERVAL`]) and at shutdown, for a runtime to drive.
 pub struct ProgressSaver {
     plan: SharedPlan,
     path: PathBuf,
@@ -132,45 +125,6 @@ impl ProgressSaver {
         if self.plan.lock().is_dirty() {
             self.save(now);
         }
-    }
-}
-
-/// A [`ProgressSaver`] on the event loop.
-pub struct ProgressService(ProgressSaver);
-
-impl ProgressService {
-    /// Saves `plan`'s progress to `path`.
-    pub fn new(plan: SharedPlan, path: PathBuf) -> Self {
-        ProgressService(ProgressSaver::new(plan, path))
-    }
-
-    /// The service around a saver.
-    pub fn from_saver(saver: ProgressSaver) -> Self {
-        ProgressService(saver)
-    }
-}
-
-impl Service for ProgressService {
-    fn name(&self) -> &'static str {
-        "plan-progress"
-    }
-
-    fn start(&mut self, _cx: &mut Context<'_>) -> io::Result<()> {
-        Ok(())
-    }
-
-    fn ready(&mut self, _cx: &mut Context<'_>, _token: usize, _event: &MioEvent) {}
-
-    fn timeout(&mut self, cx: &mut Context<'_>) {
-        self.0.handle_timeout(cx.now());
-    }
-
-    fn deadline(&self) -> Option<Instant> {
-        self.0.deadline()
-    }
-
-    fn shutdown(&mut self, cx: &mut Context<'_>) {
-        self.0.shutdown(cx.now());
     }
 }
 

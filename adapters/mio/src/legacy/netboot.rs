@@ -1,29 +1,8 @@
-//! The whole server: BOOTP (with DHCP compatibility), TFTP and FTP on one
-//! event loop, sharing one provisioning plan.
-//!
-//! [`NetbootServer`] binds every socket before anything runs (so a port
-//! that cannot be bound is reported at once, with the privilege problem and
-//! the way out named), then runs the three services on one thread and
-//! returns a [`NetbootHandle`]:
-//!
-//! * the BOOTP service's boot policy is the plan ([`plan::SharedPlan`]): a
-//!   client gets its current stage, and silence after its last;
-//! * the TFTP service reports every finished transfer; a successful read is
-//!   handed to the plan, which attributes it to a client by its source
-//!   address and advances that client;
-//! * the FTP service serves the same root (anonymous, read-only, unless the
-//!   configuration says otherwise) for the manifest's files;
-//! * leases and plan progress are saved when they change and at shutdown,
-//!   and restored at start, so a restart sends nobody back to its first
-//!   stage;
-//! * every client step (address handed out, stage fetched, files fetched)
-//!   is reported as a [`Step`] to an optional callback.
-//!
-//! Stopping the handle ends the loop cleanly: running TFTP transfers are
-//! cancelled (their clients get ERROR 0), FTP sessions get `421`, partial
-//! uploads are discarded, and leases and progress are saved.
-
-pub mod plan;
+//! The combined server's builder the async-std adapter still runs on
+//! (transitional, see [`crate::legacy`]): BOOTP, TFTP and FTP pieces wired
+//! to one shared plan ([`NetbootServer::into_parts`]), with client steps
+//! reported as [`Step`]s. The mio server runs the core's composition
+//! instead ([`crate::server::Server`]).
 
 use std::fmt;
 use std::io;
@@ -41,11 +20,10 @@ use netboot_std::clock::Clock;
 use netboot_std::ftp::FtpConfig;
 use netboot_std::net::explain_bind_error;
 
-use crate::bootp::server::{BootpDriver, BootpService, bind as bind_bootp};
-use crate::ftp::{FtpService, OnTransfer, TransferRecord};
-use crate::runtime::{EventLoop, LoopHandle, Stopper};
-use crate::tftp::{Completion, TftpServer};
-use plan::{ProgressSaver, ProgressService, SharedPlan};
+use super::bootp::{BootpDriver, bind as bind_bootp};
+use super::ftp::{OnTransfer, TransferRecord};
+use super::plan::{self, ProgressSaver, SharedPlan};
+use super::tftp::{Completion, TftpServer};
 
 /// One step of some client's provisioning, as the server saw it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -219,7 +197,7 @@ struct BootpSetup {
 /// use std::net::Ipv4Addr;
 /// use netboot_core::bootp::server::ServerConfig;
 /// use netboot_core::plan::{ProfileTable, Reset};
-/// use netboot_mio::netboot::NetbootServer;
+/// use netboot_mio::legacy::netboot::NetbootServer;
 ///
 /// let root = tempfile::tempdir().unwrap();
 /// std::fs::write(root.path().join("stage1"), b"first").unwrap();
@@ -237,12 +215,9 @@ struct BootpSetup {
 ///     .tftp_listen("127.0.0.1:0".parse().unwrap())
 ///     .ftp_listen("127.0.0.1:0".parse().unwrap())
 ///     .plan(plan, Reset::Never)
-///     .spawn()
+///     .into_parts(netboot_std::clock::Clock::new())
 ///     .unwrap();
-/// assert_ne!(server.bootp_addr().unwrap().port(), 0);
-/// assert_eq!(server.tftp_addrs().len(), 1);
-/// assert!(server.ftp_addr().is_some());
-/// server.shutdown().unwrap();
+/// assert!(server.bootp.is_some() && server.tftp.is_some() && server.ftp.is_some());
 /// ```
 pub struct NetbootServer {
     root: PathBuf,
@@ -396,11 +371,8 @@ impl NetbootServer {
     }
 
     /// Binds BOOTP, restores leases and progress, and wires every piece to
-    /// the shared plan, without running anything: what [`spawn`] puts on
-    /// an event loop, and what another runtime (the async adapter) drives.
-    /// `clock` is the clock that will drive the parts.
-    ///
-    /// [`spawn`]: NetbootServer::spawn
+    /// the shared plan, without running anything: what the async adapter
+    /// drives. `clock` is the clock that will drive the parts.
     pub fn into_parts(self, clock: Clock) -> io::Result<NetbootParts> {
         let now = clock.now();
         let on_step: OnStep = Arc::new(Mutex::new(self.on_step));
@@ -511,45 +483,6 @@ impl NetbootServer {
             plan,
         })
     }
-
-    /// Binds everything, restores leases and progress, and runs the
-    /// services on one new thread.
-    pub fn spawn(self) -> io::Result<NetbootHandle> {
-        let mut ev = EventLoop::new()?;
-        let parts = self.into_parts(ev.clock())?;
-        let mut bootp_addr = None;
-        if let Some((socket, driver)) = parts.bootp {
-            let service = BootpService::with_driver(socket, driver)?;
-            bootp_addr = Some(service.local_addr()?);
-            ev.add(Box::new(service));
-        }
-        let mut tftp_addrs = Vec::new();
-        if let Some(builder) = parts.tftp {
-            ev.busy_poll(builder.spin());
-            let service = builder.build()?;
-            tftp_addrs = service.local_addrs().to_vec();
-            ev.add(Box::new(service));
-        }
-        let mut ftp_addr = None;
-        if let Some((config, on_transfer)) = parts.ftp {
-            let service = FtpService::bind(&config)
-                .map_err(|e| explain_ftp_bind(config.listen, e))?
-                .on_transfer(on_transfer);
-            ftp_addr = Some(service.local_addr());
-            ev.add(Box::new(service));
-        }
-        if let Some(saver) = parts.progress {
-            ev.add(Box::new(ProgressService::from_saver(saver)));
-        }
-        let handle = ev.spawn("netboot-server")?;
-        Ok(NetbootHandle {
-            handle,
-            bootp: bootp_addr,
-            tftp: tftp_addrs,
-            ftp: ftp_addr,
-            plan: parts.plan,
-        })
-    }
 }
 
 /// An FTP bind error with the cause and the way out named, when it is one
@@ -579,58 +512,6 @@ pub struct NetbootParts {
     pub progress: Option<ProgressSaver>,
     /// The shared plan.
     pub plan: SharedPlan,
-}
-
-/// The combined server running in the background. Dropping it stops it.
-pub struct NetbootHandle {
-    handle: LoopHandle,
-    bootp: Option<SocketAddr>,
-    tftp: Vec<SocketAddr>,
-    ftp: Option<SocketAddr>,
-    plan: SharedPlan,
-}
-
-impl NetbootHandle {
-    /// Where BOOTP listens, if it runs.
-    pub fn bootp_addr(&self) -> Option<SocketAddr> {
-        self.bootp
-    }
-
-    /// Where TFTP listens (empty if it does not run).
-    pub fn tftp_addrs(&self) -> &[SocketAddr] {
-        &self.tftp
-    }
-
-    /// Where FTP listens, if it runs.
-    pub fn ftp_addr(&self) -> Option<SocketAddr> {
-        self.ftp
-    }
-
-    /// The stage client `hw` gets next (its stage count once finished), if
-    /// the plan tracks it.
-    pub fn stage_of(&self, hw: &HwAddr) -> Option<usize> {
-        self.plan.lock().plan().stage_of(hw.as_bytes())
-    }
-
-    /// A stopper for a signal handler.
-    pub fn stopper(&self) -> Stopper {
-        self.handle.stopper()
-    }
-
-    /// True once the loop thread has ended.
-    pub fn is_finished(&self) -> bool {
-        self.handle.is_finished()
-    }
-
-    /// Stops the server cleanly (see the [module docs](self)) and waits.
-    pub fn shutdown(self) -> io::Result<()> {
-        self.handle.shutdown()
-    }
-
-    /// Waits until the server stops (after a [`Stopper::stop`]).
-    pub fn join(self) -> io::Result<()> {
-        self.handle.join()
-    }
 }
 
 #[cfg(test)]

@@ -1,12 +1,12 @@
-//! The BOOTP/DHCP server as a [`Service`] on the mio event loop.
+//! The BOOTP/DHCP server driver the async-std adapter still runs on
+//! (transitional, see [`crate::legacy`]): the core server, its lease file
+//! saved at most once a second, and its observer.
 
 use std::io;
 use std::net::{SocketAddr, SocketAddrV4, UdpSocket};
 use std::path::PathBuf;
 use std::time::Duration;
 
-use mio::Interest;
-use mio::event::Event as MioEvent;
 use netboot_core::bootp::hosts::Host;
 use netboot_core::bootp::leases::LeaseSlot;
 use netboot_core::bootp::policy::{BootPolicy, DefaultPolicy};
@@ -14,8 +14,6 @@ use netboot_core::bootp::server::{Event, Server};
 use netboot_core::time::Instant;
 use netboot_std::leasefile;
 use netboot_std::net::{UdpOptions, bind_udp};
-
-use crate::runtime::{Context, Service};
 
 /// The core server with the storage this adapter gives it.
 pub type CoreServer<P = DefaultPolicy> = Server<Vec<Host>, Vec<LeaseSlot>, P>;
@@ -30,7 +28,7 @@ pub const SAVE_INTERVAL: Duration = Duration::from_secs(1);
 /// `SO_BINDTODEVICE` when `interface` is given.
 ///
 /// ```
-/// let s = netboot_mio::bootp::server::bind("127.0.0.1:0".parse().unwrap(), None).unwrap();
+/// let s = netboot_mio::legacy::bootp::bind("127.0.0.1:0".parse().unwrap(), None).unwrap();
 /// assert_ne!(s.local_addr().unwrap().port(), 0);
 /// ```
 pub fn bind(listen: SocketAddr, interface: Option<&str>) -> io::Result<UdpSocket> {
@@ -180,110 +178,11 @@ impl<P: BootPolicy + Send + 'static> BootpDriver<P> {
     }
 }
 
-/// The BOOTP/DHCP server on one UDP socket.
-pub struct BootpService<P: BootPolicy + Send + 'static = DefaultPolicy> {
-    socket: mio::net::UdpSocket,
-    driver: BootpDriver<P>,
-    recv: Box<[u8]>,
-}
-
-impl<P: BootPolicy + Send + 'static> BootpService<P> {
-    /// A service answering on `socket` (from [`bind`]) with `server`.
-    pub fn new(socket: UdpSocket, server: CoreServer<P>) -> io::Result<Self> {
-        Self::with_driver(socket, BootpDriver::new(server))
-    }
-
-    /// A service answering on `socket` with a driver already set up (lease
-    /// file, observer).
-    pub fn with_driver(socket: UdpSocket, driver: BootpDriver<P>) -> io::Result<Self> {
-        socket.set_nonblocking(true)?;
-        Ok(BootpService {
-            socket: mio::net::UdpSocket::from_std(socket),
-            driver,
-            recv: vec![0; 4096].into_boxed_slice(),
-        })
-    }
-
-    /// Keeps leases in `path` (see [`BootpDriver::with_lease_file`]).
-    pub fn with_lease_file(mut self, path: impl Into<PathBuf>, now: Instant) -> io::Result<Self> {
-        self.driver = self.driver.with_lease_file(path, now)?;
-        Ok(self)
-    }
-
-    /// Calls `observer` with every event, for printing client steps or
-    /// driving a provisioning plan.
-    pub fn on_event(mut self, observer: Observer<P>) -> Self {
-        self.driver = self.driver.on_event(observer);
-        self
-    }
-
-    /// The address the socket is bound to.
-    pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        self.socket.local_addr()
-    }
-
-    /// The core server.
-    pub fn server(&self) -> &CoreServer<P> {
-        self.driver.server()
-    }
-
-    /// The core server, mutably (to update its boot policy).
-    pub fn server_mut(&mut self) -> &mut CoreServer<P> {
-        self.driver.server_mut()
-    }
-}
-
 fn log(event: &Event) {
     match event {
         Event::LeasesChanged => {}
         Event::Declined { .. } => tracing::warn!("{event}"),
         e if e.is_client_step() => tracing::info!("{event}"),
         _ => tracing::debug!("{event}"),
-    }
-}
-
-impl<P: BootPolicy + Send + 'static> Service for BootpService<P> {
-    fn name(&self) -> &'static str {
-        "bootp"
-    }
-
-    fn start(&mut self, cx: &mut Context<'_>) -> io::Result<()> {
-        cx.register(&mut self.socket, 0, Interest::READABLE)
-    }
-
-    fn ready(&mut self, cx: &mut Context<'_>, _token: usize, _event: &MioEvent) {
-        // Bounded per wake-up so one flood cannot starve the other services;
-        // readiness is re-armed by the next datagram or the loop's next pass.
-        for _ in 0..4096 {
-            let (n, from) = match self.socket.recv_from(&mut self.recv) {
-                Ok(x) => x,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => {
-                    tracing::warn!("bootp: receive failed: {e}");
-                    return;
-                }
-            };
-            let now = cx.now();
-            let socket = &self.socket;
-            self.driver
-                .handle_datagram(now, from, &self.recv[..n], &mut |bytes, to| {
-                    socket.send_to(bytes, to).map(|_| ())
-                });
-        }
-        // Still more to read: make sure the loop comes back at once.
-        let _ = cx.reregister(&mut self.socket, 0, Interest::READABLE);
-    }
-
-    fn timeout(&mut self, cx: &mut Context<'_>) {
-        self.driver.handle_timeout(cx.now());
-    }
-
-    fn deadline(&self) -> Option<Instant> {
-        self.driver.deadline()
-    }
-
-    fn shutdown(&mut self, cx: &mut Context<'_>) {
-        self.driver.shutdown(cx.now());
     }
 }

@@ -1,0 +1,411 @@
+//! The sockets of a [`Server`](super::Server) and the [`Host`] the core
+//! server drives them through: a slab of mio sources keyed by the core's
+//! [`SocketId`]s, the worker for password checks and saves, and the log.
+//!
+//! A mio token is a slab index and the slot's generation, so an event for a
+//! socket closed in the same batch never reaches the socket that reuses
+//! its slot.
+
+use std::collections::HashMap;
+use std::io::{self, Read, Write};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+
+use mio::net::{TcpListener, TcpStream, UdpSocket, UnixStream};
+use mio::{Interest, Poll, Token};
+use netboot_core::server::{Event, FastPath, Host, SaveRequest, Sent};
+use netboot_core::socket::{OpenError, Output, SocketId, UdpRole};
+use netboot_core::time::Instant;
+use netboot_std::clock::Clock;
+use netboot_std::fs::FsStore;
+use netboot_std::ftp::site::Site;
+use netboot_std::host::{Services, open_error};
+use netboot_std::net::explain_bind_error;
+use netboot_std::setup::HostServer;
+
+use super::fast::Fast;
+use crate::tftp::udp::Batcher;
+
+/// Bits of a token that hold the slot's generation.
+const GENERATION_BITS: u32 = 16;
+const GENERATION_MASK: usize = (1 << GENERATION_BITS) - 1;
+
+/// One socket the core asked for, or a connection it took.
+pub(super) enum Socket {
+    Udp(UdpSocket),
+    Listener(TcpListener),
+    Stream(Stream),
+}
+
+/// A TCP connection and what the loop knows about it.
+pub(super) struct Stream {
+    pub(super) tcp: TcpStream,
+    /// `connect` has not completed yet.
+    pub(super) connecting: bool,
+    /// The last write was short: tell the core when there is room.
+    pub(super) blocked: bool,
+    /// The peer's end of the stream was read.
+    pub(super) read_closed: bool,
+    /// A fast path running on it.
+    pub(super) fast: Option<Fast>,
+}
+
+impl Stream {
+    fn new(tcp: TcpStream, connecting: bool) -> Self {
+        Stream {
+            tcp,
+            connecting,
+            blocked: false,
+            read_closed: false,
+            fast: None,
+        }
+    }
+}
+
+struct Entry {
+    id: SocketId,
+    socket: Socket,
+}
+
+#[derive(Default)]
+struct Slot {
+    generation: usize,
+    entry: Option<Entry>,
+}
+
+/// What the loop owns besides the core server; the [`Host`] the core
+/// drives.
+pub(super) struct Io {
+    pub(super) poll: Poll,
+    slots: Vec<Slot>,
+    free: Vec<usize>,
+    ids: HashMap<SocketId, usize>,
+    batcher: Batcher,
+    pub(super) services: Services,
+    wake: UnixStream,
+    pub(super) clock: Clock,
+    /// The subnet broadcast a BOOTP reply falls back to.
+    directed: Option<Ipv4Addr>,
+    /// The server is stopping: saves are written at once.
+    pub(super) stopping: bool,
+    /// The first drain is binding the listening sockets: the first failure
+    /// is kept, explained, for [`Server::bind`](super::Server::bind).
+    pub(super) binding: bool,
+    pub(super) bind_error: Option<io::Error>,
+    /// Password checks asked for during a drain, handed to the worker
+    /// after it (the site they need is the server's).
+    pub(super) logins: Vec<(SocketId, String, String)>,
+    /// Streams whose fast path is to run (or go on) after the drain.
+    pub(super) fast_ready: Vec<SocketId>,
+    /// Sources left readable after a bounded turn, served next time round.
+    pub(super) again: Vec<Token>,
+}
+
+impl Io {
+    pub(super) fn new(
+        poll: Poll,
+        batcher: Batcher,
+        services: Services,
+        wake: std::os::unix::net::UnixStream,
+        clock: Clock,
+        directed: Option<Ipv4Addr>,
+    ) -> io::Result<Self> {
+        let mut wake = UnixStream::from_std(wake);
+        poll.registry()
+            .register(&mut wake, super::SERVICES, Interest::READABLE)?;
+        Ok(Io {
+            poll,
+            slots: Vec::new(),
+            free: Vec::new(),
+            ids: HashMap::new(),
+            batcher,
+            services,
+            wake,
+            clock,
+            directed,
+            stopping: false,
+            binding: false,
+            bind_error: None,
+            logins: Vec::new(),
+            fast_ready: Vec::new(),
+            again: Vec::new(),
+        })
+    }
+
+    /// Empties the worker's wake-up socket.
+    pub(super) fn drain_wake(&mut self) {
+        let mut buf = [0u8; 256];
+        while matches!(self.wake.read(&mut buf), Ok(n) if n > 0) {}
+    }
+
+    fn token(&self, index: usize) -> Token {
+        Token(index << GENERATION_BITS | self.slots[index].generation & GENERATION_MASK)
+    }
+
+    fn slot(&self, token: Token) -> Option<usize> {
+        let index = token.0 >> GENERATION_BITS;
+        let slot = self.slots.get(index)?;
+        (slot.entry.is_some() && slot.generation & GENERATION_MASK == token.0 & GENERATION_MASK)
+            .then_some(index)
+    }
+
+    /// The socket an event of `token` is for, if it is still open.
+    pub(super) fn get(&mut self, token: Token) -> Option<(SocketId, &mut Socket)> {
+        let index = self.slot(token)?;
+        let entry = self.slots[index].entry.as_mut()?;
+        Some((entry.id, &mut entry.socket))
+    }
+
+    /// The stream the core calls `id`.
+    pub(super) fn stream(&mut self, id: SocketId) -> Option<&mut Stream> {
+        let index = *self.ids.get(&id)?;
+        match self.slots[index].entry.as_mut()?.socket {
+            Socket::Stream(ref mut s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// Takes `socket` into the slab as `id` and registers it.
+    pub(super) fn insert(&mut self, id: SocketId, mut socket: Socket) -> io::Result<()> {
+        if self.ids.contains_key(&id) {
+            self.remove(id);
+        }
+        let index = self.free.pop().unwrap_or_else(|| {
+            self.slots.push(Slot::default());
+            self.slots.len() - 1
+        });
+        let token = self.token(index);
+        let registry = self.poll.registry();
+        let both = Interest::READABLE | Interest::WRITABLE;
+        let registered = match &mut socket {
+            Socket::Udp(s) => registry.register(s, token, Interest::READABLE),
+            Socket::Listener(l) => registry.register(l, token, Interest::READABLE),
+            Socket::Stream(s) => registry.register(&mut s.tcp, token, both),
+        };
+        if let Err(e) = registered {
+            self.free.push(index);
+            return Err(e);
+        }
+        self.slots[index].entry = Some(Entry { id, socket });
+        self.ids.insert(id, index);
+        Ok(())
+    }
+
+    /// Takes `id` out of the loop; dropping what is returned closes it.
+    pub(super) fn remove(&mut self, id: SocketId) -> Option<Socket> {
+        let index = self.ids.remove(&id)?;
+        let slot = &mut self.slots[index];
+        let mut entry = slot.entry.take()?;
+        slot.generation = slot.generation.wrapping_add(1);
+        self.free.push(index);
+        let registry = self.poll.registry();
+        let _ = match &mut entry.socket {
+            Socket::Udp(s) => registry.deregister(s),
+            Socket::Listener(l) => registry.deregister(l),
+            Socket::Stream(s) => registry.deregister(&mut s.tcp),
+        };
+        Some(entry.socket)
+    }
+
+    /// An accepted connection the core named `id`: no Nagle delay on
+    /// replies, and urgent data inline (an `ABOR` sent with `MSG_OOB`, as
+    /// Python's ftplib does, must stay in the control stream; nothing else
+    /// sends urgent data to a data connection).
+    pub(super) fn accepted(&mut self, id: SocketId, tcp: TcpStream) -> io::Result<()> {
+        let _ = tcp.set_nodelay(true);
+        let _ = socket2::SockRef::from(&tcp).set_out_of_band_inline(true);
+        self.insert(id, Socket::Stream(Stream::new(tcp, false)))
+    }
+
+    /// Takes a socket opened for `local` into the loop; returns its
+    /// address, or what kept it from opening.
+    fn opened(
+        &mut self,
+        id: SocketId,
+        local: SocketAddr,
+        opened: io::Result<(SocketAddr, Socket)>,
+    ) -> Result<SocketAddr, OpenError> {
+        match opened.and_then(|(addr, socket)| self.insert(id, socket).map(|()| addr)) {
+            Ok(addr) => Ok(addr),
+            Err(e) => Err(self.failed(local, e)),
+        }
+    }
+
+    /// `e` kept `local` from opening: what the core is told, and, while
+    /// binding, the first such error explained for the caller.
+    fn failed(&mut self, local: SocketAddr, e: io::Error) -> OpenError {
+        let error = open_error(&e);
+        if self.binding && self.bind_error.is_none() {
+            // An OS error is explained; one the std layer already
+            // described (an interface binding) is kept as it is.
+            let message = match e.get_ref() {
+                Some(described) => described.to_string(),
+                None => explain_bind_error(local, &e),
+            };
+            self.bind_error = Some(io::Error::new(e.kind(), super::BindError(message)));
+        }
+        error
+    }
+}
+
+/// One datagram; a broadcast the kernel has no route for goes to the
+/// subnet's own broadcast address instead (no interface bound, no
+/// default route). A datagram that cannot leave is a loss, which the
+/// protocols recover from.
+fn send_datagram(socket: &UdpSocket, bytes: &[u8], output: &Output, directed: Option<Ipv4Addr>) {
+    let to = output.transmit.destination;
+    match socket.send_to(bytes, to) {
+        Ok(_) => {}
+        Err(e) if output.transmit.broadcast && e.raw_os_error() == Some(libc::ENETUNREACH) => {
+            if let Some(ip) = directed {
+                let directed = SocketAddr::new(ip.into(), to.port());
+                if let Err(e) = socket.send_to(bytes, directed) {
+                    tracing::warn!("cannot send to {directed}: {e}");
+                }
+            }
+        }
+        Err(e) => tracing::debug!("cannot send to {to}: {e}"),
+    }
+}
+
+/// `local` for a connection to `remote`: an IPv4-mapped address (a control
+/// connection accepted on a dual-stack listener) as IPv4 when `remote` is.
+fn local_for(local: IpAddr, remote: SocketAddr) -> IpAddr {
+    match (local, remote) {
+        (IpAddr::V6(v6), SocketAddr::V4(_)) => v6.to_ipv4_mapped().map_or(local, IpAddr::V4),
+        _ => local,
+    }
+}
+
+fn connect(local: IpAddr, remote: SocketAddr) -> io::Result<TcpStream> {
+    let socket = socket2::Socket::new(
+        socket2::Domain::for_address(remote),
+        socket2::Type::STREAM,
+        None,
+    )?;
+    socket.set_nonblocking(true)?;
+    socket.bind(&SocketAddr::new(local_for(local, remote), 0).into())?;
+    match socket.connect(&remote.into()) {
+        Ok(()) => {}
+        Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => {}
+        Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+        Err(e) => return Err(e),
+    }
+    Ok(TcpStream::from_std(socket.into()))
+}
+
+impl Host<FsStore, Site> for Io {
+    fn open_udp(
+        &mut self,
+        _: Instant,
+        socket: SocketId,
+        local: SocketAddr,
+        role: &UdpRole,
+    ) -> Result<SocketAddr, OpenError> {
+        let opened = netboot_std::host::open_udp(local, role)
+            .and_then(|s| Ok((s.local_addr()?, Socket::Udp(UdpSocket::from_std(s)))));
+        self.opened(socket, local, opened)
+    }
+
+    fn listen(
+        &mut self,
+        _: Instant,
+        socket: SocketId,
+        local: SocketAddr,
+        backlog: u32,
+    ) -> Result<SocketAddr, OpenError> {
+        let opened = netboot_std::host::listen(local, backlog)
+            .and_then(|l| Ok((l.local_addr()?, Socket::Listener(TcpListener::from_std(l)))));
+        self.opened(socket, local, opened)
+    }
+
+    fn connect(
+        &mut self,
+        _: Instant,
+        socket: SocketId,
+        local: IpAddr,
+        remote: SocketAddr,
+    ) -> Result<(), OpenError> {
+        connect(local, remote)
+            .and_then(|tcp| self.insert(socket, Socket::Stream(Stream::new(tcp, true))))
+            .map_err(|e| open_error(&e))
+    }
+
+    fn close(&mut self, socket: SocketId) {
+        if let Some(Socket::Stream(s)) = self.remove(socket) {
+            // Every byte handed out was taken: the peer reads them, then
+            // the end of the stream.
+            let _ = s.tcp.shutdown(std::net::Shutdown::Write);
+        }
+    }
+
+    fn send(&mut self, output: &Output, bytes: &[u8]) -> Sent {
+        let Some(&index) = self.ids.get(&output.socket) else {
+            return Sent::Failed;
+        };
+        let Some(entry) = self.slots[index].entry.as_mut() else {
+            return Sent::Failed;
+        };
+        match &mut entry.socket {
+            Socket::Udp(socket) => {
+                match output.segment_size {
+                    Some(segment) if segment < bytes.len() => {
+                        self.batcher
+                            .send(socket, bytes, segment, output.transmit.destination);
+                    }
+                    _ => send_datagram(socket, bytes, output, self.directed),
+                }
+                Sent::All
+            }
+            Socket::Stream(stream) => loop {
+                match stream.tcp.write(bytes) {
+                    Ok(n) if n == bytes.len() => return Sent::All,
+                    Ok(n) if n > 0 => {
+                        stream.blocked = true;
+                        return Sent::Partial(n);
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                        stream.blocked = true;
+                        return Sent::Partial(0);
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Ok(_) | Err(_) => {
+                        self.remove(output.socket);
+                        return Sent::Failed;
+                    }
+                }
+            },
+            Socket::Listener(_) => Sent::Failed,
+        }
+    }
+
+    fn verify_login(&mut self, socket: SocketId, user: &str, password: &str) -> Option<bool> {
+        self.logins
+            .push((socket, user.to_string(), password.to_string()));
+        None
+    }
+
+    fn save(&mut self, now: Instant, request: SaveRequest, server: &HostServer) -> Option<bool> {
+        if self.stopping {
+            // The thread is about to end: the final state is on disk
+            // before it does.
+            return Some(self.services.save_now(now, request, server));
+        }
+        self.services.save(now, request, server);
+        None
+    }
+
+    fn fast_path(&mut self, _: Instant, fast: FastPath) {
+        let (socket, run) = match fast {
+            FastPath::SendFile { socket, offset } => (socket, Fast::send_file(offset)),
+            FastPath::Splice { socket } => (socket, Fast::splice()),
+        };
+        if let Some(stream) = self.stream(socket) {
+            stream.fast = Some(run);
+        }
+        self.fast_ready.push(socket);
+    }
+
+    fn report(&mut self, event: &Event) {
+        self.services.report(event);
+    }
+}
