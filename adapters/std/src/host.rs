@@ -163,7 +163,13 @@ pub struct Services {
     results: mpsc::Receiver<Done>,
     thread: Option<JoinHandle<()>>,
     on_event: Option<OnEvent>,
+    /// Events reported before a callback was set (binding, at start), for
+    /// the callback to see first.
+    early: Vec<Event>,
 }
+
+/// Events kept for a callback set late; past this they are only logged.
+const EARLY_EVENTS: usize = 256;
 
 impl std::fmt::Debug for Services {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -221,13 +227,19 @@ impl Services {
                 results: done_rx,
                 thread: Some(thread),
                 on_event: None,
+                early: Vec::new(),
             },
             wake_rx,
         ))
     }
 
-    /// Calls `f` with every event, after it is logged.
-    pub fn on_event(&mut self, f: OnEvent) {
+    /// Calls `f` with every event, after it is logged, starting with the
+    /// events reported before it was set (at most 256: the sockets bound at
+    /// start, the leases dropped while restoring).
+    pub fn on_event(&mut self, mut f: OnEvent) {
+        for event in self.early.drain(..) {
+            f(&event);
+        }
         self.on_event = Some(f);
     }
 
@@ -283,8 +295,10 @@ impl Services {
     /// Logs `event` and passes it to the callback.
     pub fn report(&mut self, event: &Event) {
         log(event);
-        if let Some(f) = self.on_event.as_mut() {
-            f(event);
+        match self.on_event.as_mut() {
+            Some(f) => f(event),
+            None if self.early.len() < EARLY_EVENTS => self.early.push(event.clone()),
+            None => {}
         }
     }
 }
