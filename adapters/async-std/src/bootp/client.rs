@@ -3,7 +3,7 @@
 
 use async_std::net::UdpSocket;
 use futures_lite::future;
-use netboot_mio::bootp::client::{
+use netboot_std::client::bootp::{
     Assigned, Prepared, RequestError, RequestOptions, outcome, prepare,
 };
 

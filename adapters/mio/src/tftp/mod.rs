@@ -40,7 +40,7 @@ mod server;
 mod service;
 mod udp;
 
-pub use client::{Client, ClientError, Prepared, Progress, Stats, result_of};
+pub use client::{Client, ClientError, Prepared, Progress, Settings, Stats, result_of};
 pub use server::{
     DEFAULT_BUSY_POLL, ServerHandle, ServerParts, TftpServer, address_for, describe_completion,
     reachable,
