@@ -10,6 +10,7 @@ use netboot_core::tftp::{Server, ServerConfig};
 use netboot_core::time::Duration;
 use netboot_std::fs::FsStore;
 use netboot_std::net::{UdpOptions, bind_udp, explain_bind_error};
+pub use netboot_std::net::{address_for_listener as address_for, reachable};
 
 use super::client::Client;
 use super::service::{Completion, OnComplete, TftpService};
@@ -386,35 +387,6 @@ pub fn describe_completion(c: &Completion) -> String {
             c.peer, c.path, c.bytes
         ),
     }
-}
-
-/// `addr` with a wildcard IP replaced by loopback: where a client on this
-/// host reaches a server listening on `addr`.
-pub fn reachable(addr: SocketAddr) -> SocketAddr {
-    let ip = match addr.ip() {
-        IpAddr::V4(v) if v.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
-        IpAddr::V6(v) if v.is_unspecified() => IpAddr::V6(std::net::Ipv6Addr::LOCALHOST),
-        ip => ip,
-    };
-    SocketAddr::new(ip, addr.port())
-}
-
-/// The server's address as seen from `host`, for a server listening on
-/// `addrs`: the local address that routes to `host`, with the server's port;
-/// a server bound to a specific address returns that address as it is.
-pub fn address_for(addrs: &[SocketAddr], host: IpAddr) -> io::Result<SocketAddr> {
-    let listen = addrs
-        .iter()
-        .find(|a| a.is_ipv4() == host.is_ipv4() || a.ip().is_unspecified())
-        .or(addrs.first())
-        .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, "no listening address"))?;
-    if !listen.ip().is_unspecified() {
-        return Ok(*listen);
-    }
-    Ok(SocketAddr::new(
-        netboot_std::net::address_for(host)?,
-        listen.port(),
-    ))
 }
 
 /// A TFTP server running in the background. Dropping it stops it.
