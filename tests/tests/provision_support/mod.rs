@@ -13,6 +13,7 @@ use netboot_core::bootp::server::ServerConfig;
 use netboot_core::plan::{Hex, ProfileTable, Reset};
 use netboot_mio::netboot::{NetbootHandle, NetbootServer};
 use netboot_mio::provision::Provisioner;
+use netboot_std::setup::ServerSetup;
 use netboot_tests::test_bytes;
 
 /// The boot stages of the fixture root, in order (the last is the
@@ -132,21 +133,39 @@ pub fn loopback_server(root: &Path, net: u8) -> NetbootHandle {
 }
 
 /// The combined server's settings for [`loopback_server`], not yet
-/// running (for another runtime, or more settings).
+/// running (for more settings).
 pub fn loopback_builder(root: &Path, net: u8) -> NetbootServer {
+    let any: SocketAddr = "127.0.0.1:0".parse().unwrap();
+    NetbootServer::new(root)
+        .bootp(loopback_bootp(net))
+        .bootp_listen(any)
+        .tftp_listen(any)
+        .ftp_listen(any)
+        .plan(plan(), Reset::Never)
+}
+
+/// The same server as [`loopback_builder`], as the runtime-neutral setup
+/// the async adapter runs.
+pub fn loopback_setup(root: &Path, net: u8) -> ServerSetup {
+    let any: SocketAddr = "127.0.0.1:0".parse().unwrap();
+    ServerSetup::new(root)
+        .bootp(loopback_bootp(net))
+        .bootp_listen(any)
+        .tftp_listen(any)
+        .ftp_listen(any)
+        .plan(plan(), Reset::Never)
+}
+
+/// BOOTP/DHCP on loopback, handing out 127.`net`.0.1 to 127.`net`.0.200
+/// (to plain BOOTP clients too).
+fn loopback_bootp(net: u8) -> ServerConfig {
     let mut bootp = ServerConfig::new(Ipv4Addr::LOCALHOST, Ipv4Addr::new(255, 0, 0, 0));
     bootp.pool = Some((
         Ipv4Addr::new(127, net, 0, 1),
         Ipv4Addr::new(127, net, 0, 200),
     ));
     bootp.bootp_dynamic = true;
-    let any: SocketAddr = "127.0.0.1:0".parse().unwrap();
-    NetbootServer::new(root)
-        .bootp(bootp)
-        .bootp_listen(any)
-        .tftp_listen(any)
-        .ftp_listen(any)
-        .plan(plan(), Reset::Never)
+    bootp
 }
 
 /// A locally administered MAC numbered `n`.

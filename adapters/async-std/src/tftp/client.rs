@@ -13,7 +13,6 @@ use netboot_core::wire::tftp::{MAX_PACKET_LEN, Mode};
 use netboot_std::client::tftp::{ClientError, Prepared, Progress, Settings, Stats, result_of};
 use netboot_std::clock::Clock;
 
-use super::send_now;
 use crate::time::sleep_until;
 
 /// An async TFTP client (the seed's `ExternalTftp`, tftpy's `TftpClient`),
@@ -327,4 +326,12 @@ fn drive(
             _ => {}
         },
     );
+}
+
+/// Sends one datagram at once from a non-blocking socket. A send that would
+/// block is a loss, which the transfer's retransmission recovers from.
+fn send_now(socket: &UdpSocket, bytes: &[u8], to: SocketAddr) {
+    if let Err(e) = socket2::SockRef::from(socket).send_to(bytes, &to.into()) {
+        tracing::debug!("tftp: send to {to} failed: {e}");
+    }
 }
