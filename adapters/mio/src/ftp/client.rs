@@ -10,8 +10,8 @@ use std::net::{Shutdown, SocketAddr, TcpStream, ToSocketAddrs};
 use std::time::Duration;
 
 use netboot_core::ftp::client::{ClientSession, Event, ListKind, Request, StoreMode};
-use netboot_std::clock::Clock;
 pub use netboot_std::client::ftp::{FtpError, failure_error, start_error};
+use netboot_std::clock::Clock;
 
 /// Called with (bytes so far, total if known) while data moves.
 pub type Progress<'a> = &'a mut dyn FnMut(u64, Option<u64>);

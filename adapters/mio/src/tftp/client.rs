@@ -12,10 +12,8 @@ use netboot_core::tftp::rto::RtoConfig;
 use netboot_core::tftp::{Event, Role, Transfer};
 use netboot_core::time::Instant;
 use netboot_core::wire::tftp::{MAX_PACKET_LEN, Mode};
+pub use netboot_std::client::tftp::{ClientError, Prepared, Progress, Settings, Stats, result_of};
 use netboot_std::clock::Clock;
-pub use netboot_std::client::tftp::{
-    ClientError, Prepared, Progress, Settings, Stats, result_of,
-};
 use netboot_std::fs::FsStore;
 
 use super::udp::{Batcher, GroReceiver};
