@@ -82,7 +82,9 @@ impl NetbootService {
 
     /// Calls `f` with every event of the server once it runs (after it is
     /// logged): each client step, transfer and session; see
-    /// [`Event::is_step`] for the lines a server prints by default.
+    /// [`Event::is_step`] for the lines a server prints by default. `f`
+    /// runs on the server's task while it holds the server, so it must not
+    /// call [`NetbootHandle::stage_of`] (which would wait for itself).
     ///
     /// ```
     /// use std::sync::mpsc;

@@ -465,3 +465,39 @@ impl Addrs {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_port_in_use_is_an_explained_error_at_build() {
+        let root = tempfile::tempdir().unwrap();
+        let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let setup = ServerSetup::new(root.path())
+            .no_tftp()
+            .ftp_listen(taken.local_addr().unwrap());
+        let Err(e) = Driver::build(setup) else {
+            panic!("bound a port in use")
+        };
+        assert_eq!(e.kind(), io::ErrorKind::AddrInUse);
+        assert!(e.to_string().contains("stop the other server"), "{e}");
+    }
+
+    #[test]
+    fn a_stopped_server_resolves_once_idle_and_every_socket_is_closed() {
+        let root = tempfile::tempdir().unwrap();
+        let any: SocketAddr = "127.0.0.1:0".parse().unwrap();
+        let setup = ServerSetup::new(root.path())
+            .tftp_listen(any)
+            .ftp_listen(any);
+        let (driver, server) = Driver::build(setup).unwrap();
+        let ftp = server.ftp_addr().unwrap();
+        let stopper = driver.stopper();
+        stopper.stop();
+        let started = std::time::Instant::now();
+        smol::block_on(driver.run(Arc::new(Mutex::new(server)))).unwrap();
+        assert!(started.elapsed() < GRACE, "an idle server waits for nobody");
+        assert!(std::net::TcpStream::connect(ftp).is_err());
+    }
+}
