@@ -6,17 +6,17 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
 use async_std::task::block_on;
-use netboot_async_std::bootp::{BootpServer, CoreServer, RequestError, RequestOptions, request};
+use netboot_async_std::bootp::{BootpServer, RequestError, RequestOptions, request};
 use netboot_core::bootp::HwAddr;
 use netboot_core::bootp::hosts::Host;
-use netboot_core::bootp::leases::LeaseSlot;
 use netboot_core::bootp::server::ServerConfig;
 use netboot_tests::netns::{NetnsPair, enter};
 use netboot_tests::{
     BoundedOutput, ChildGuard, free_udp_port, require_program, require_root, wait_for,
 };
 
-fn core_server(net: [u8; 3], host_mac: [u8; 6]) -> CoreServer {
+/// A pool of 50 addresses and one fixed host, listening on `listen`.
+fn bootp_server(net: [u8; 3], host_mac: [u8; 6], listen: &str) -> BootpServer {
     let ip = |last| Ipv4Addr::new(net[0], net[1], net[2], last);
     let mut c = ServerConfig::new(ip(1), Ipv4Addr::new(255, 255, 255, 0));
     c.pool = Some((ip(100), ip(149)));
@@ -27,7 +27,9 @@ fn core_server(net: [u8; 3], host_mac: [u8; 6]) -> CoreServer {
     h.set_hostname("client").unwrap();
     h.set_file("host/boot.img").unwrap();
     h.next_server = Some(ip(2));
-    CoreServer::new(c, vec![h], vec![LeaseSlot::EMPTY; 50]).unwrap()
+    BootpServer::new(c)
+        .hosts(vec![h])
+        .listen(listen.parse().unwrap())
 }
 
 fn options(server: SocketAddr, mac: [u8; 6], dhcp: bool) -> RequestOptions {
@@ -47,15 +49,10 @@ fn async_dhcp_and_bootp_clients_over_loopback_and_leases_survive_a_restart() {
     let dir = tempfile::tempdir().unwrap();
     let leases = dir.path().join("leases");
     block_on(async {
-        let server = BootpServer::bind(
-            "127.0.0.1:0".parse().unwrap(),
-            None,
-            core_server([10, 9, 0], [2, 0, 0, 0, 0, 7]),
-        )
-        .unwrap()
-        .with_lease_file(&leases)
-        .unwrap()
-        .spawn();
+        let server = bootp_server([10, 9, 0], [2, 0, 0, 0, 0, 7], "127.0.0.1:0")
+            .lease_file(&leases)
+            .spawn()
+            .unwrap();
         let addr = server.local_addr();
         let a = request(&options(addr, [2, 0, 0, 0, 0, 1], true))
             .await
@@ -73,15 +70,10 @@ fn async_dhcp_and_bootp_clients_over_loopback_and_leases_survive_a_restart() {
         // from a new server.
         let text = std::fs::read_to_string(&leases).unwrap();
         assert!(text.contains("10.9.0.100"), "{text}");
-        let server = BootpServer::bind(
-            "127.0.0.1:0".parse().unwrap(),
-            None,
-            core_server([10, 9, 0], [2, 0, 0, 0, 0, 7]),
-        )
-        .unwrap()
-        .with_lease_file(&leases)
-        .unwrap()
-        .spawn();
+        let server = bootp_server([10, 9, 0], [2, 0, 0, 0, 0, 7], "127.0.0.1:0")
+            .lease_file(&leases)
+            .spawn()
+            .unwrap();
         let b = request(&options(server.local_addr(), [2, 0, 0, 0, 0, 2], true))
             .await
             .unwrap();
@@ -136,12 +128,11 @@ fn isc_dhclient_against_the_async_server_in_namespaces() {
     let (tx, rx) = std::sync::mpsc::channel();
     let server_thread = std::thread::spawn(move || {
         enter(&ns).expect("enter the server namespace");
-        let server = BootpServer::bind(
-            "0.0.0.0:67".parse().unwrap(),
-            Some(&dev),
-            core_server([10, 63, 0], octets),
-        )
-        .expect("bind port 67 in the namespace");
+        let server = bootp_server([10, 63, 0], octets, "0.0.0.0:67")
+            .interface(&dev)
+            .unwrap()
+            .build()
+            .expect("bind port 67 in the namespace");
         tx.send(server.stopper()).unwrap();
         block_on(server.run())
     });

@@ -10,15 +10,15 @@ use std::path::Path;
 use std::time::Duration;
 
 use async_std::task::block_on;
-use netboot_async_std::netboot::{NetbootHandle, NetbootServer, NetbootService};
+use netboot_async_std::netboot::{NetbootHandle, NetbootService, ServerSetup};
 use netboot_core::wire::tftp::{ErrorCode, Packet};
 use netboot_mio::provision::Provisioner;
 use provision_support::{
-    FILES, STAGES, assert_identical, client_of, loopback_builder, mac, write_root,
+    FILES, STAGES, assert_identical, client_of, loopback_setup, mac, write_root,
 };
 
-fn builder(root: &Path, net: u8, state: &Path) -> NetbootServer {
-    loopback_builder(root, net)
+fn builder(root: &Path, net: u8, state: &Path) -> ServerSetup {
+    loopback_setup(root, net)
         .lease_file(state.join("leases"))
         .progress_file(state.join("progress"))
 }

@@ -6,9 +6,9 @@ use netboot_tests::test_bytes;
 
 #[test]
 fn ftp_and_bootp_run_under_smol() {
-    use netboot_async_std::bootp::{BootpServer, CoreServer, RequestOptions, request};
+    use netboot_async_std::bootp::{BootpServer, RequestOptions, request};
     use netboot_async_std::ftp::{FtpClient, FtpConfig, FtpService};
-    use netboot_core::bootp::{HwAddr, hosts::Host, leases::LeaseSlot, server::ServerConfig};
+    use netboot_core::bootp::{HwAddr, hosts::Host, server::ServerConfig};
 
     let root = tempfile::tempdir().unwrap();
     let content = test_bytes(6, 1 << 20);
@@ -25,8 +25,11 @@ fn ftp_and_bootp_run_under_smol() {
     host.ip = Some("127.0.0.9".parse().unwrap());
     host.set_file("boot.img").unwrap();
     let config = ServerConfig::new("127.0.0.1".parse().unwrap(), "255.0.0.0".parse().unwrap());
-    let core = CoreServer::new(config, vec![host], Vec::<LeaseSlot>::new()).unwrap();
-    let bootp = BootpServer::bind("127.0.0.1:0".parse().unwrap(), None, core).unwrap();
+    let bootp = BootpServer::new(config)
+        .hosts(vec![host])
+        .listen("127.0.0.1:0".parse().unwrap())
+        .build()
+        .unwrap();
     let (ftp_addr, bootp_addr) = (ftp.local_addr(), bootp.local_addr());
     let stoppers = [ftp.stopper(), bootp.stopper()];
     let ex = smol::Executor::new();

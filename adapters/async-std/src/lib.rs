@@ -1,20 +1,21 @@
-//! netboot as async APIs: the TFTP, BOOTP/DHCP and FTP servers and clients
-//! of [`netboot_mio`], with the same semantics and the same configuration
-//! types, as futures.
+//! netboot as async APIs: the TFTP, BOOTP/DHCP and FTP servers and clients,
+//! as futures.
 //!
-//! Every protocol decision is made by the machines of [`netboot_core`], and
-//! every storage event is answered by the core's generic glue from the same
-//! jailed [`FsStore`](netboot_std::fs::FsStore) the mio adapter uses; this
-//! crate only moves bytes between async sockets, files and those machines,
-//! and sleeps until the deadline each machine reports from `poll_timeout`.
+//! Every server here is the core's
+//! [`NetbootServer`](netboot_core::server::NetbootServer), built by the
+//! runtime-neutral [`ServerSetup`](netboot_std::setup::ServerSetup) of
+//! `netboot-std` and run by one driver: one future that owns the server's
+//! sockets, waits for whichever is ready, hands that input to the server
+//! and drains it with [`netboot_core::server::drive`], the drain loop every
+//! runtime shares. Every protocol decision is the core's; this crate moves
+//! bytes, opens sockets when asked, reads the clock and runs the std
+//! layer's worker thread for password checks and saves.
 //!
-//! * [`tftp`]: [`tftp::TftpServer`] → [`tftp::ServerHandle`] and the
-//!   [`tftp::Client`];
-//! * [`bootp`]: [`bootp::BootpServer`] and [`bootp::request`];
-//! * [`ftp`]: [`ftp::FtpServer`] and [`ftp::FtpClient`];
 //! * [`netboot`]: the combined server ([`netboot::NetbootService`]), BOOTP,
-//!   TFTP and FTP sharing one provisioning plan, configured by the mio
-//!   adapter's [`netboot::NetbootServer`] builder;
+//!   TFTP and FTP sharing one provisioning plan;
+//! * [`tftp`]: [`tftp::TftpServer`] (TFTP alone) and the [`tftp::Client`];
+//! * [`bootp`]: [`bootp::BootpServer`] (BOOTP alone) and [`bootp::request`];
+//! * [`ftp`]: [`ftp::FtpServer`] (FTP alone) and [`ftp::FtpClient`];
 //! * [`Stopper`]: how a running server is told to stop.
 //!
 //! # async-std is discontinued; smol runs this crate too
@@ -22,16 +23,15 @@
 //! async-std is discontinued upstream: its maintainers recommend smol in its
 //! place, and it receives no new releases beyond fixes. This adapter keeps
 //! its name because the design asks for an async-std surface, but nothing in
-//! it depends on async-std's own executor. Its sockets are async-std's,
-//! which are async-io's `Async<T>` underneath, and its timers are async-io
-//! timers. A server is one future that runs every transfer and session
-//! it accepts concurrently *inside itself* (no task is spawned behind the
-//! caller's back), and the blocking work (password hashing) runs on the
-//! `blocking` thread pool that async-std and smol share. So every future
-//! here runs unchanged under `smol::block_on` or a `smol::Executor`, and
-//! the servers' `spawn` conveniences are the only place that uses
-//! async-std's executor (`build` + `run` works under any executor). The
-//! test `tests/tests/async_smol.rs` proves it.
+//! it depends on async-std's own executor. Its sockets are async-io's
+//! `Async<T>` and its timers async-io timers, which async-std and smol
+//! share. A server is one future that serves every socket *inside itself*
+//! (no task is spawned behind the caller's back), and the slow work
+//! (password hashing, `fsync`ed saves) runs on one worker thread of the std
+//! layer. So every future here runs unchanged under `smol::block_on` or a
+//! `smol::Executor`, and the `spawn` conveniences are the only place that
+//! uses async-std's executor (`build` + `run` works under any executor).
+//! The test `tests/tests/async_smol.rs` proves it.
 //!
 //! ```
 //! use netboot_async_std::tftp::{Client, TftpServer};
@@ -53,10 +53,10 @@
 #![warn(missing_docs)]
 
 pub mod bootp;
+mod driver;
 pub mod ftp;
 pub mod netboot;
-mod stop;
 pub mod tftp;
 mod time;
 
-pub use stop::{StopSignal, Stopper};
+pub use driver::Stopper;

@@ -1,41 +1,36 @@
-//! The combined server as a future: BOOTP (with DHCP compatibility), TFTP
-//! and FTP sharing one provisioning plan, configured by the very same
-//! [`NetbootServer`] builder as the mio adapter's.
+//! The whole server as one future: BOOTP (with DHCP compatibility), TFTP
+//! and FTP sharing one provisioning plan and one store of leases and
+//! progress, as the core [`NetbootServer`](netboot_core::server::NetbootServer)
+//! composes them, built from the runtime-neutral [`ServerSetup`] of
+//! `netboot-std`.
 //!
-//! [`NetbootServer::into_parts`] binds BOOTP, restores leases and plan
-//! progress, and wires everything to the shared plan (the plan is the
-//! BOOTP server's boot policy; a TFTP download it served advances the
-//! client; every client step goes to the `on_step` callback). This module
-//! only runs those parts: the async BOOTP, TFTP and FTP servers, and a
-//! small loop saving progress, all inside one future that one stopper ends.
-//! The semantics are those of
-//! [`netboot_mio::legacy::netboot`]: on stop, TFTP transfers in flight are
-//! cancelled, FTP sessions get `421`, partial uploads are discarded, and
-//! leases and progress are saved.
+//! [`NetbootService::build`] prepares the server (the root, the accounts,
+//! the saved leases and progress) and binds every listening socket, so that
+//! a port that cannot be bound is reported there, with the way out named.
+//! [`NetbootService::run`] is the one future that serves everything; a
+//! [`Stopper`] ends it cleanly: TFTP transfers in flight are cancelled
+//! (their clients get ERROR 0), FTP sessions get `421`, partial uploads are
+//! discarded, and leases and progress are saved.
 
+use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
 
-use futures_lite::future;
 use netboot_core::bootp::HwAddr;
-use netboot_mio::legacy::netboot::{NetbootParts, explain_ftp_bind};
-use netboot_mio::legacy::plan::{ProgressSaver, SAVE_INTERVAL, SharedPlan};
-use netboot_std::clock::Clock;
+use netboot_core::server::Event;
+use netboot_std::setup::HostServer;
+pub use netboot_std::setup::ServerSetup;
 
-pub use netboot_mio::legacy::netboot::{NetbootServer, Step, StepCallback};
-
-use crate::bootp::BootpServer;
-use crate::ftp::FtpService;
-use crate::stop::{StopSignal, Stopper};
-use crate::tftp::{TftpServer, TftpService};
-use crate::time::sleep_until;
+use crate::Stopper;
+use crate::driver::{Addrs, Driver, lock};
 
 /// The combined server, bound and ready to [`run`](NetbootService::run)
 /// on any executor.
 ///
 /// ```
 /// use std::net::Ipv4Addr;
-/// use netboot_async_std::netboot::{NetbootServer, NetbootService};
+/// use netboot_async_std::netboot::{NetbootService, ServerSetup};
 /// use netboot_async_std::tftp::Client;
 /// use netboot_core::bootp::server::ServerConfig;
 /// use netboot_core::plan::{ProfileTable, Reset};
@@ -47,7 +42,7 @@ use crate::time::sleep_until;
 /// let mut bootp = ServerConfig::new(Ipv4Addr::LOCALHOST, Ipv4Addr::new(255, 0, 0, 0));
 /// bootp.pool = Some((Ipv4Addr::new(127, 0, 9, 1), Ipv4Addr::new(127, 0, 9, 20)));
 /// let service = NetbootService::build(
-///     NetbootServer::new(root.path())
+///     ServerSetup::new(root.path())
 ///         .bootp(bootp)
 ///         .bootp_listen("127.0.0.1:0".parse().unwrap())
 ///         .tftp_listen("127.0.0.1:0".parse().unwrap())
@@ -67,178 +62,107 @@ use crate::time::sleep_until;
 /// assert_eq!(std::fs::read(root.path().join("got")).unwrap(), b"first");
 /// ```
 pub struct NetbootService {
-    bootp: Option<BootpServer<SharedPlan>>,
-    tftp: Option<TftpService>,
-    ftp: Option<FtpService>,
-    progress: Option<ProgressSaver>,
-    plan: SharedPlan,
-    clock: Clock,
-    stopper: Stopper,
-    signal: StopSignal,
+    driver: Driver,
+    server: Arc<Mutex<HostServer>>,
+    addrs: Addrs,
 }
 
 impl NetbootService {
-    /// Binds every socket (errors name the cause and the way out), restores
-    /// leases and progress, and wires the pieces to the plan.
-    pub fn build(server: NetbootServer) -> io::Result<NetbootService> {
-        let clock = Clock::new();
-        let NetbootParts {
-            bootp,
-            tftp,
-            ftp,
-            progress,
-            plan,
-        } = server.into_parts(clock)?;
-        let (stopper, signal) = Stopper::new();
-        let bootp = match bootp {
-            Some((socket, driver)) => {
-                Some(BootpServer::with_driver(socket, driver, clock)?.stopped_by(&stopper, &signal))
-            }
-            None => None,
-        };
-        let tftp = match tftp {
-            Some(builder) => Some(
-                TftpServer::from(builder)
-                    .build()?
-                    .stopped_by(&stopper, &signal),
-            ),
-            None => None,
-        };
-        let ftp = match ftp {
-            Some((config, on_transfer)) => Some(
-                FtpService::bind(&config)
-                    .map_err(|e| explain_ftp_bind(config.listen, e))?
-                    .on_transfer(on_transfer)
-                    .stopped_by(&stopper, &signal),
-            ),
-            None => None,
-        };
+    /// Prepares the server `setup` describes and binds its listening
+    /// sockets; errors name the cause (a missing root, a bad subnet, an
+    /// unreadable lease file, a port that cannot be bound and why).
+    pub fn build(setup: ServerSetup) -> io::Result<NetbootService> {
+        let (driver, server) = Driver::build(setup)?;
         Ok(NetbootService {
-            bootp,
-            tftp,
-            ftp,
-            progress,
-            plan,
-            clock,
-            stopper,
-            signal,
+            driver,
+            addrs: Addrs::of(&server),
+            server: Arc::new(Mutex::new(server)),
         })
+    }
+
+    /// Calls `f` with every event of the server once it runs (after it is
+    /// logged): each client step, transfer and session; see
+    /// [`Event::is_step`] for the lines a server prints by default. `f`
+    /// runs on the server's task while it holds the server, so it must not
+    /// call [`NetbootHandle::stage_of`] (which would wait for itself).
+    ///
+    /// ```
+    /// use std::sync::mpsc;
+    /// use netboot_async_std::netboot::{NetbootService, ServerSetup};
+    /// use netboot_async_std::tftp::Client;
+    /// use netboot_core::server::Event;
+    ///
+    /// let root = tempfile::tempdir().unwrap();
+    /// std::fs::write(root.path().join("boot.bin"), b"x").unwrap();
+    /// let (tx, rx) = mpsc::channel();
+    /// let service = NetbootService::build(
+    ///     ServerSetup::new(root.path()).no_ftp().tftp_listen("127.0.0.1:0".parse().unwrap()),
+    /// )
+    /// .unwrap()
+    /// .on_event(move |e| if e.is_step() { let _ = tx.send(e.to_string()); });
+    /// let (addr, stopper) = (service.tftp_addrs()[0], service.stopper());
+    /// smol::block_on(async {
+    ///     let server = smol::spawn(service.run());
+    ///     Client::new(addr).get("boot.bin", root.path().join("got")).await.unwrap();
+    ///     stopper.stop();
+    ///     server.await.unwrap();
+    /// });
+    /// let line = rx.try_recv().unwrap();
+    /// assert!(line.starts_with("tftp: 127.0.0.1:") && line.contains(" RRQ boot.bin done, 1 bytes"), "{line}");
+    /// ```
+    pub fn on_event(mut self, f: impl FnMut(&Event) + Send + 'static) -> Self {
+        self.driver.on_event(Box::new(f));
+        self
     }
 
     /// Where BOOTP listens, if it runs.
     pub fn bootp_addr(&self) -> Option<SocketAddr> {
-        self.bootp.as_ref().map(BootpServer::local_addr)
+        self.addrs.bootp
     }
 
     /// Where TFTP listens (empty if it does not run).
     pub fn tftp_addrs(&self) -> &[SocketAddr] {
-        self.tftp.as_ref().map_or(&[], TftpService::local_addrs)
+        &self.addrs.tftp
     }
 
     /// Where FTP listens, if it runs.
     pub fn ftp_addr(&self) -> Option<SocketAddr> {
-        self.ftp.as_ref().map(FtpService::local_addr)
+        self.addrs.ftp
+    }
+
+    /// The stage client `hw` gets next (its stage count once finished), if
+    /// the plan tracks it (restored progress included).
+    pub fn stage_of(&self, hw: &HwAddr) -> Option<usize> {
+        lock(&self.server).stage_of(hw)
     }
 
     /// A handle that stops [`NetbootService::run`].
     pub fn stopper(&self) -> Stopper {
-        self.stopper.clone()
+        self.driver.stopper()
     }
 
-    /// The plan the servers share (to read a client's progress).
-    pub fn plan(&self) -> SharedPlan {
-        self.plan.clone()
-    }
-
-    /// Serves until stopped; resolves once every server has ended and
-    /// leases and progress are saved. The first server error is returned.
-    pub async fn run(self) -> io::Result<()> {
-        let NetbootService {
-            bootp,
-            tftp,
-            ftp,
-            progress,
-            clock,
-            signal,
-            ..
-        } = self;
-        let bootp = async {
-            match bootp {
-                Some(s) => s.run().await,
-                None => Ok(()),
-            }
-        };
-        let tftp = async {
-            match tftp {
-                Some(s) => s.run().await,
-                None => Ok(()),
-            }
-        };
-        let ftp = async {
-            match ftp {
-                Some(s) => s.run().await,
-                None => Ok(()),
-            }
-        };
-        let progress = async {
-            if let Some(saver) = progress {
-                save_progress(saver, &clock, &signal).await;
-            }
-            Ok(())
-        };
-        let (a, (b, (c, d))) =
-            future::zip(bootp, future::zip(tftp, future::zip(ftp, progress))).await;
-        a.and(b).and(c).and(d)
+    /// Serves until stopped; resolves once the server has closed (every
+    /// transfer and session ended, or a two-second grace passed) and its
+    /// state is saved.
+    pub fn run(self) -> impl Future<Output = io::Result<()>> + Send + 'static {
+        self.driver.run(self.server)
     }
 
     /// Runs the server as an async-std task.
     pub fn spawn(self) -> NetbootHandle {
         NetbootHandle {
-            bootp: self.bootp_addr(),
-            tftp: self.tftp_addrs().to_vec(),
-            ftp: self.ftp_addr(),
-            plan: self.plan(),
+            addrs: self.addrs.clone(),
+            server: self.server.clone(),
             stopper: self.stopper(),
             task: async_std::task::spawn(self.run()),
         }
     }
 }
 
-/// Saves plan progress when due (re-checking at least every
-/// [`SAVE_INTERVAL`], since other servers make it dirty), and once more
-/// when stopped.
-async fn save_progress(mut saver: ProgressSaver, clock: &Clock, signal: &StopSignal) {
-    loop {
-        let now = clock.now();
-        let due = saver
-            .deadline()
-            .unwrap_or(now + SAVE_INTERVAL)
-            .min(now + SAVE_INTERVAL);
-        let stopped = future::or(
-            async {
-                sleep_until(clock, Some(due)).await;
-                false
-            },
-            async {
-                signal.wait().await;
-                true
-            },
-        )
-        .await;
-        if stopped {
-            saver.shutdown(clock.now());
-            return;
-        }
-        saver.handle_timeout(clock.now());
-    }
-}
-
 /// The combined server running as an async-std task.
 pub struct NetbootHandle {
-    bootp: Option<SocketAddr>,
-    tftp: Vec<SocketAddr>,
-    ftp: Option<SocketAddr>,
-    plan: SharedPlan,
+    addrs: Addrs,
+    server: Arc<Mutex<HostServer>>,
     stopper: Stopper,
     task: async_std::task::JoinHandle<io::Result<()>>,
 }
@@ -246,23 +170,23 @@ pub struct NetbootHandle {
 impl NetbootHandle {
     /// Where BOOTP listens, if it runs.
     pub fn bootp_addr(&self) -> Option<SocketAddr> {
-        self.bootp
+        self.addrs.bootp
     }
 
     /// Where TFTP listens (empty if it does not run).
     pub fn tftp_addrs(&self) -> &[SocketAddr] {
-        &self.tftp
+        &self.addrs.tftp
     }
 
     /// Where FTP listens, if it runs.
     pub fn ftp_addr(&self) -> Option<SocketAddr> {
-        self.ftp
+        self.addrs.ftp
     }
 
     /// The stage client `hw` gets next (its stage count once finished), if
     /// the plan tracks it.
     pub fn stage_of(&self, hw: &HwAddr) -> Option<usize> {
-        self.plan.lock().plan().stage_of(hw.as_bytes())
+        lock(&self.server).stage_of(hw)
     }
 
     /// A handle that stops the server.

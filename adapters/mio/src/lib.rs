@@ -19,13 +19,11 @@
 //! * [`provision`]: [`provision::Provisioner`], the provisioning client flow
 //!   in one call;
 //! * [`runtime`]: the busy poll and the stop handles the loop shares;
-//! * [`legacy`]: transitional pieces the async-std adapter still uses.
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 
 pub mod bootp;
 pub mod ftp;
-pub mod legacy;
 pub mod provision;
 pub mod runtime;
 pub mod server;

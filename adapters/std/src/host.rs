@@ -5,13 +5,14 @@
 //! A runtime implements [`netboot_core::server::Host`] with these pieces
 //! and its own sockets: [`open_udp`] and [`listen`] make the sockets a
 //! [`SocketRequest`](netboot_core::socket::SocketRequest) names,
-//! [`open_error`] maps their failures; [`Services`] runs the slow answers
+//! [`set_stream_options`] sets up its streams, [`open_error`] maps their
+//! failures; [`Services`] runs the slow answers
 //! (argon2 checks, `fsync`ed saves) on one worker thread and hands the
 //! results back to the server when the runtime's wake-up socket says they
 //! are ready; [`log`] writes each event once, at its level.
 
 use std::io::{self, Write};
-use std::net::{SocketAddr, TcpListener, UdpSocket};
+use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::os::unix::net::UnixStream;
 use std::sync::mpsc;
 use std::thread::JoinHandle;
@@ -84,6 +85,21 @@ pub fn listen(local: SocketAddr, backlog: u32) -> io::Result<TcpListener> {
     socket.listen(i32::try_from(backlog).unwrap_or(i32::MAX))?;
     socket.set_nonblocking(true)?;
     Ok(socket.into())
+}
+
+/// Sets up a TCP stream the server accepted or connected: no Nagle delay
+/// (a reply leaves at once), and urgent data kept in the stream (Python's
+/// ftplib sends `ABOR` with `MSG_OOB`; the session must read it in order).
+///
+/// ```
+/// let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+/// let stream = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+/// netboot_std::host::set_stream_options(&stream);
+/// assert!(stream.nodelay().unwrap());
+/// ```
+pub fn set_stream_options(stream: &TcpStream) {
+    let _ = stream.set_nodelay(true);
+    let _ = socket2::SockRef::from(stream).set_out_of_band_inline(true);
 }
 
 /// The core's name for an I/O error that kept a socket from opening.

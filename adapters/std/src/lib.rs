@@ -25,10 +25,13 @@
 //! * [`state`]: the lease and progress files the server saves into;
 //! * [`host`]: what a runtime driving that server does the same way as
 //!   every other: sockets by role, password checks and saves on a worker
-//!   thread, logging.
+//!   thread, logging;
+//! * [`client`]: the TFTP, BOOTP and FTP clients' settings, preparation
+//!   and results, which the blocking and the async clients share.
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod client;
 pub mod clock;
 pub mod fs;
 pub mod ftp;

@@ -86,6 +86,43 @@ pub fn address_for(host: IpAddr) -> io::Result<IpAddr> {
     Ok(probe.local_addr()?.ip())
 }
 
+/// `addr` with a wildcard IP replaced by loopback: where a client on this
+/// host reaches a server listening on `addr`.
+///
+/// ```
+/// let any = "0.0.0.0:69".parse().unwrap();
+/// assert_eq!(netboot_std::net::reachable(any).to_string(), "127.0.0.1:69");
+/// ```
+pub fn reachable(addr: SocketAddr) -> SocketAddr {
+    let ip = match addr.ip() {
+        IpAddr::V4(v) if v.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
+        IpAddr::V6(v) if v.is_unspecified() => IpAddr::V6(std::net::Ipv6Addr::LOCALHOST),
+        ip => ip,
+    };
+    SocketAddr::new(ip, addr.port())
+}
+
+/// The server's address as seen from `host`, for a server listening on
+/// `addrs`: the local address that routes to `host`, with the server's port;
+/// a server bound to a specific address returns that address as it is.
+///
+/// ```
+/// let addrs = ["0.0.0.0:1069".parse().unwrap()];
+/// let seen = netboot_std::net::address_for_listener(&addrs, "127.0.0.1".parse().unwrap()).unwrap();
+/// assert_eq!(seen.to_string(), "127.0.0.1:1069");
+/// ```
+pub fn address_for_listener(addrs: &[SocketAddr], host: IpAddr) -> io::Result<SocketAddr> {
+    let listen = addrs
+        .iter()
+        .find(|a| a.is_ipv4() == host.is_ipv4() || a.ip().is_unspecified())
+        .or(addrs.first())
+        .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, "no listening address"))?;
+    if !listen.ip().is_unspecified() {
+        return Ok(*listen);
+    }
+    Ok(SocketAddr::new(address_for(host)?, listen.port()))
+}
+
 /// Human explanation for a bind error, naming the likely cause and the fix.
 pub fn explain_bind_error(addr: SocketAddr, e: &io::Error) -> String {
     match e.kind() {

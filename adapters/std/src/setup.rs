@@ -19,6 +19,7 @@ use std::path::{Path, PathBuf};
 
 use netboot_core::bootp::hosts::Host;
 use netboot_core::bootp::server::ServerConfig as BootpConfig;
+use netboot_core::ftp::server::FastPaths;
 use netboot_core::plan::{ProfileTable, Reset};
 use netboot_core::server::{BootpSetup, NetbootConfig, NetbootServer, PLAN_CLIENTS, Persist};
 use netboot_core::socket::Interface;
@@ -80,6 +81,9 @@ pub struct ServerSetup {
     pub lease_file: Option<PathBuf>,
     /// Where plan progress is kept across restarts.
     pub progress_file: Option<PathBuf>,
+    /// The FTP fast paths the runtime that drives the server takes over
+    /// (`sendfile`, `splice`); none by default.
+    pub fast_paths: FastPaths,
 }
 
 impl ServerSetup {
@@ -102,6 +106,7 @@ impl ServerSetup {
             plan_clients: PLAN_CLIENTS,
             lease_file: None,
             progress_file: None,
+            fast_paths: FastPaths::default(),
         }
     }
 
@@ -217,6 +222,14 @@ impl ServerSetup {
         self
     }
 
+    /// The FTP fast paths the driving runtime offers (it then answers
+    /// [`Event::SendFile`](netboot_core::server::Event::SendFile) and
+    /// [`Event::Splice`](netboot_core::server::Event::Splice)).
+    pub fn fast_paths(mut self, fast: FastPaths) -> Self {
+        self.fast_paths = fast;
+        self
+    }
+
     /// Opens the root and the FTP roots, checks the accounts, reads the
     /// saved state and builds the server. Errors name their cause (a
     /// missing root, a malformed hash, an unreadable lease file, a bad
@@ -225,8 +238,8 @@ impl ServerSetup {
     pub fn prepare(self, clock: &Clock) -> io::Result<Prepared> {
         let now = clock.now();
         let invalid = |e: String| io::Error::new(io::ErrorKind::InvalidInput, e);
-        // Uploads need a writable store; the acceptor still refuses them
-        // unless the TFTP policy allows them.
+        // TFTP serves the root itself: writable when it takes uploads (the
+        // acceptor still refuses them unless its policy allows them).
         let writable = self.tftp.as_ref().is_some_and(|t| t.server.writable);
         let store = FsStore::open(&self.root, writable)
             .map_err(|e| io::Error::new(e.kind(), format!("root {}: {e}", self.root.display())))?;
@@ -234,7 +247,8 @@ impl ServerSetup {
             Some(mut config) => {
                 config.root = self.root.clone();
                 let site = Site::open(&config)?;
-                let endpoint = site.endpoint_config(&config, clock.epoch_unix());
+                let mut endpoint = site.endpoint_config(&config, clock.epoch_unix());
+                endpoint.fast_paths = self.fast_paths;
                 (site, Some(endpoint))
             }
             None => (Site::empty(), None),
@@ -284,4 +298,35 @@ pub struct Prepared {
     pub files: StateFiles,
     /// Lines of those files that could not be read (`path:line: why`).
     pub warnings: Vec<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_tftp_root_is_writable_only_for_uploads_and_fast_paths_are_the_runtimes() {
+        let root = tempfile::tempdir().unwrap();
+        let any: SocketAddr = "127.0.0.1:0".parse().unwrap();
+        let setup = ServerSetup::new(root.path())
+            .tftp_listen(any)
+            .ftp_listen(any);
+        let read_only = setup.clone().prepare(&Clock::new()).unwrap();
+        assert!(!read_only.server.tftp().unwrap().store().writable());
+        assert_eq!(
+            read_only.server.ftp().unwrap().config().fast_paths,
+            FastPaths::default()
+        );
+        let fast = FastPaths {
+            sendfile: true,
+            splice: false,
+        };
+        let uploads = setup
+            .tftp_config(|t| t.server.writable = true)
+            .fast_paths(fast)
+            .prepare(&Clock::new())
+            .unwrap();
+        assert!(uploads.server.tftp().unwrap().store().writable());
+        assert_eq!(uploads.server.ftp().unwrap().config().fast_paths, fast);
+    }
 }

@@ -442,8 +442,14 @@ mod tests {
             tsize: Some(0),
             ..Request::default()
         };
-        let (n, oack) =
-            negotiate(&req, &Limits::default(), Direction::Read, Mode::Octet, Some(0)).unwrap();
+        let (n, oack) = negotiate(
+            &req,
+            &Limits::default(),
+            Direction::Read,
+            Mode::Octet,
+            Some(0),
+        )
+        .unwrap();
         assert_eq!(n.tsize, Some(0));
         assert!(oack.options().as_bytes().is_empty(), "no OACK at all");
         let both = Request {
@@ -451,8 +457,14 @@ mod tests {
             blksize: Some(1024),
             ..Request::default()
         };
-        let (_, oack) =
-            negotiate(&both, &Limits::default(), Direction::Read, Mode::Octet, Some(0)).unwrap();
+        let (_, oack) = negotiate(
+            &both,
+            &Limits::default(),
+            Direction::Read,
+            Mode::Octet,
+            Some(0),
+        )
+        .unwrap();
         assert_eq!(oack.options().as_bytes(), b"blksize\x001024\x00");
     }
 

@@ -135,35 +135,28 @@ pub fn loopback_server(root: &Path, net: u8) -> NetbootHandle {
         .unwrap()
 }
 
-/// The settings of [`loopback_server`] on a builder with the setup's
-/// methods (the std layer's and the async adapter's).
-macro_rules! loopback {
-    ($builder:expr, $net:expr) => {{
-        let mut bootp = ServerConfig::new(Ipv4Addr::LOCALHOST, Ipv4Addr::new(255, 0, 0, 0));
-        bootp.pool = Some((
-            Ipv4Addr::new(127, $net, 0, 1),
-            Ipv4Addr::new(127, $net, 0, 200),
-        ));
-        bootp.bootp_dynamic = true;
-        let any: SocketAddr = "127.0.0.1:0".parse().unwrap();
-        $builder
-            .bootp(bootp)
-            .bootp_listen(any)
-            .tftp_listen(any)
-            .ftp_listen(any)
-            .plan(plan(), Reset::Never)
-    }};
-}
-
-/// The combined server's settings for [`loopback_server`], not yet bound
-/// (for more settings).
+/// The combined server's settings for [`loopback_server`] (the mio
+/// runtime) and the async adapter's, not yet bound (for more settings).
 pub fn loopback_setup(root: &Path, net: u8) -> ServerSetup {
-    loopback!(ServerSetup::new(root), net)
+    let any: SocketAddr = "127.0.0.1:0".parse().unwrap();
+    ServerSetup::new(root)
+        .bootp(loopback_bootp(net))
+        .bootp_listen(any)
+        .tftp_listen(any)
+        .ftp_listen(any)
+        .plan(plan(), Reset::Never)
 }
 
-/// The same settings for the async-std adapter's server.
-pub fn loopback_builder(root: &Path, net: u8) -> netboot_async_std::netboot::NetbootServer {
-    loopback!(netboot_async_std::netboot::NetbootServer::new(root), net)
+/// BOOTP/DHCP on loopback, handing out 127.`net`.0.1 to 127.`net`.0.200
+/// (to plain BOOTP clients too).
+fn loopback_bootp(net: u8) -> ServerConfig {
+    let mut bootp = ServerConfig::new(Ipv4Addr::LOCALHOST, Ipv4Addr::new(255, 0, 0, 0));
+    bootp.pool = Some((
+        Ipv4Addr::new(127, net, 0, 1),
+        Ipv4Addr::new(127, net, 0, 200),
+    ));
+    bootp.bootp_dynamic = true;
+    bootp
 }
 
 /// A locally administered MAC numbered `n`.

@@ -3,7 +3,7 @@
 
 use async_std::net::UdpSocket;
 use futures_lite::future;
-use netboot_mio::bootp::client::{
+use netboot_std::client::bootp::{
     Assigned, Prepared, RequestError, RequestOptions, outcome, prepare,
 };
 
@@ -13,23 +13,19 @@ use crate::time::sleep_until;
 /// out (after `options.attempts` requests with the core client's back-off).
 ///
 /// ```
-/// use netboot_async_std::bootp::{request, BootpServer, CoreServer, RequestOptions, RequestError};
-/// use netboot_core::bootp::{HwAddr, hosts::Host, leases::LeaseSlot, server::ServerConfig};
+/// use netboot_async_std::bootp::{request, BootpServer, RequestOptions};
+/// use netboot_core::bootp::{HwAddr, server::ServerConfig};
 ///
 /// let mut config = ServerConfig::new("127.0.0.1".parse().unwrap(), "255.0.0.0".parse().unwrap());
-/// config.file = netboot_core::bootp::hosts::bounded("boot.img", "file", 127).unwrap();
-/// let hw = HwAddr::ethernet([2, 0, 0, 0, 0, 7]);
-/// let mut host = Host::new(hw);
-/// host.ip = Some("127.0.0.10".parse().unwrap());
-/// let core = CoreServer::new(config, vec![host], Vec::<LeaseSlot>::new()).unwrap();
+/// config.pool = Some(("127.0.0.100".parse().unwrap(), "127.0.0.109".parse().unwrap()));
 /// async_std::task::block_on(async {
-///     let server = BootpServer::bind("127.0.0.1:0".parse().unwrap(), None, core).unwrap().spawn();
-///     let mut options = RequestOptions::new(hw);
+///     let server = BootpServer::new(config).listen("127.0.0.1:0".parse().unwrap()).spawn().unwrap();
+///     let mut options = RequestOptions::new(HwAddr::ethernet([2, 0, 0, 0, 0, 8]));
+///     options.dhcp = true;
 ///     options.server = Some(server.local_addr());
 ///     options.client_port = 0;
 ///     let got = request(&options).await.unwrap();
-///     assert_eq!(got.ip.to_string(), "127.0.0.10");
-///     assert_eq!(got.file.as_deref(), Some("boot.img"));
+///     assert_eq!((got.ip.to_string(), got.dhcp), ("127.0.0.100".to_string(), true));
 ///     server.shutdown().await.unwrap();
 /// });
 /// ```

@@ -1,5 +1,5 @@
 //! The async FTP client, driving the core's [`ClientSession`] the way
-//! [`netboot_mio::ftp::FtpClient`] does: one control connection, one
+//! the blocking client of `netboot-mio` does: one control connection, one
 //! operation at a time, passive data connections (EPSV, falling back to
 //! PASV), binary transfers, every wait bounded by the client's timeout.
 
@@ -11,8 +11,7 @@ use async_std::net::{Shutdown, TcpStream, ToSocketAddrs};
 use futures_lite::future;
 use futures_lite::io::{AsyncRead, AsyncWrite};
 use netboot_core::ftp::client::{ClientSession, Event, ListKind, Request, StoreMode};
-use netboot_mio::ftp::FtpError;
-use netboot_mio::ftp::client::{failure_error, start_error};
+use netboot_std::client::ftp::{FtpError, failure_error, start_error};
 use netboot_std::clock::Clock;
 
 /// What moves over the data connection during one operation.

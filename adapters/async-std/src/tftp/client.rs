@@ -1,6 +1,6 @@
 //! The async TFTP client.
 
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::net::{IpAddr, SocketAddr};
 use std::path::Path;
 
 use async_std::net::UdpSocket;
@@ -10,15 +10,14 @@ use netboot_core::tftp::rto::RtoConfig;
 use netboot_core::tftp::{Event, Transfer};
 use netboot_core::time::Instant;
 use netboot_core::wire::tftp::{MAX_PACKET_LEN, Mode};
-use netboot_mio::tftp::{ClientError, Prepared, Progress, Stats, result_of};
+use netboot_std::client::tftp::{ClientError, Prepared, Progress, Settings, Stats, result_of};
 use netboot_std::clock::Clock;
-use netboot_std::net::{UdpOptions, bind_udp};
 
-use super::send_now;
 use crate::time::sleep_until;
 
 /// An async TFTP client (the seed's `ExternalTftp`, tftpy's `TftpClient`),
-/// configured like [`netboot_mio::tftp::Client`], whose settings it holds.
+/// configured by the [`Settings`] the blocking client of `netboot-mio`
+/// holds too.
 ///
 /// ```
 /// use netboot_async_std::tftp::{Client, TftpServer};
@@ -42,15 +41,14 @@ use crate::time::sleep_until;
 /// assert_eq!(std::fs::read(work.path().join("back.txt")).unwrap(), b"line one\nline two\n");
 /// ```
 pub struct Client {
-    settings: netboot_mio::tftp::Client,
-    progress: Option<Box<dyn FnMut(Progress) + Send>>,
+    settings: Settings,
 }
 
 impl Client {
     /// A client of the server at `server` (its request port), with RFC 1350
     /// defaults and `tsize` on.
     pub fn new(server: SocketAddr) -> Self {
-        Client::with_settings(netboot_mio::tftp::Client::new(server))
+        Client::with_settings(Settings::new(server))
     }
 
     /// A client of the TFTP server at `host` on the well-known port 69 (the
@@ -61,22 +59,15 @@ impl Client {
     /// assert_eq!(c.server().to_string(), "192.0.2.7:69");
     /// ```
     pub fn for_host(host: IpAddr) -> Self {
-        Client::with_settings(netboot_mio::tftp::Client::for_host(host))
+        Client::with_settings(Settings::for_host(host))
     }
 
-    /// A client with the settings of a blocking client (its progress
-    /// callback is not carried over).
-    pub fn with_settings(settings: netboot_mio::tftp::Client) -> Self {
-        Client {
-            settings,
-            progress: None,
-        }
+    /// A client with these settings.
+    pub fn with_settings(settings: Settings) -> Self {
+        Client { settings }
     }
 
-    fn map(
-        mut self,
-        f: impl FnOnce(netboot_mio::tftp::Client) -> netboot_mio::tftp::Client,
-    ) -> Self {
+    fn map(mut self, f: impl FnOnce(Settings) -> Settings) -> Self {
         self.settings = f(self.settings);
         self
     }
@@ -128,9 +119,8 @@ impl Client {
 
     /// Calls `f` as the transfer progresses (at most every 20 ms, and at the
     /// end).
-    pub fn progress(mut self, f: impl FnMut(Progress) + Send + 'static) -> Self {
-        self.progress = Some(Box::new(f));
-        self
+    pub fn progress(self, f: impl FnMut(Progress) + Send + 'static) -> Self {
+        self.map(|c| c.progress(f))
     }
 
     /// Downloads `remote` into `local` (a file, or a directory). The file
@@ -215,17 +205,7 @@ impl Client {
             local,
         } = p;
         let clock = Clock::new();
-        let bind: IpAddr = if self.server().is_ipv4() {
-            Ipv4Addr::UNSPECIFIED.into()
-        } else {
-            Ipv6Addr::UNSPECIFIED.into()
-        };
-        let options = UdpOptions {
-            recv_buffer: Some(4 << 20),
-            send_buffer: Some(1 << 20),
-            ..UdpOptions::default()
-        };
-        let socket = UdpSocket::from(bind_udp(SocketAddr::new(bind, 0), &options)?);
+        let socket = UdpSocket::from(self.settings.socket()?);
         let mut tx = vec![0u8; MAX_PACKET_LEN];
         let mut rx = vec![0u8; MAX_PACKET_LEN + 1];
         let mut outcome: Option<Event> = None;
@@ -298,23 +278,19 @@ impl Client {
             if outcome.is_some() && ended_at.is_none() {
                 ended_at = Some(now);
             }
-            if let Some(cb) = self.progress.as_mut()
-                && last_report.elapsed() >= std::time::Duration::from_millis(20)
-            {
+            if last_report.elapsed() >= std::time::Duration::from_millis(20) {
                 last_report = std::time::Instant::now();
-                cb(Progress {
+                self.settings.report(Progress {
                     bytes: t.bytes(),
                     total,
                 });
             }
         }
         let elapsed = ended_at.unwrap_or(now).since_epoch();
-        if let Some(cb) = self.progress.as_mut() {
-            cb(Progress {
-                bytes: t.bytes(),
-                total,
-            });
-        }
+        self.settings.report(Progress {
+            bytes: t.bytes(),
+            total,
+        });
         files.discard(&mut store);
         result_of(outcome, &t, elapsed, &local)
     }
@@ -350,4 +326,12 @@ fn drive(
             _ => {}
         },
     );
+}
+
+/// Sends one datagram at once from a non-blocking socket. A send that would
+/// block is a loss, which the transfer's retransmission recovers from.
+fn send_now(socket: &UdpSocket, bytes: &[u8], to: SocketAddr) {
+    if let Err(e) = socket2::SockRef::from(socket).send_to(bytes, &to.into()) {
+        tracing::debug!("tftp: send to {to} failed: {e}");
+    }
 }

@@ -1,35 +1,388 @@
 //! TFTP as async APIs: the server ([`TftpServer`] → [`TftpService`] or
 //! [`ServerHandle`]) and the [`Client`].
 //!
-//! The semantics are those of [`netboot_mio::tftp`]: each accepted transfer
-//! gets its own ephemeral UDP socket (its TID), a repeated request from a
-//! peer whose transfer is running is dropped, the served root is a jailed
+//! The server is the core's TFTP endpoint
+//! ([`netboot_core::tftp::Endpoint`]) run by this crate's one driver
+//! ([`NetbootService`] with TFTP alone): each accepted transfer gets its
+//! own ephemeral UDP socket (its TID), a repeated request from a peer whose
+//! transfer is running is dropped, the served root is a jailed
 //! [`FsStore`](netboot_std::fs::FsStore), uploads are written aside and
 //! appear only when complete, at most `max_transfers` run at once, and each
-//! finished transfer is reported as a [`Completion`]. Datagrams are driven
-//! through [`netboot_core::tftp::glue`], so the storage answers are the
-//! core's, not this crate's.
-//!
-//! Where it differs from the mio service: datagrams leave one per system
-//! call (no segmentation offload), and a download returns only after the
-//! client has lingered for a lost final ACK (a few round trips), instead of
-//! lingering on a background thread.
+//! finished transfer is reported as a [`Completion`]. Datagrams leave one
+//! per system call (no segmentation offload).
 
 mod client;
-mod server;
 
 pub use client::Client;
-pub use netboot_mio::legacy::tftp::Completion;
-pub use netboot_mio::tftp::{ClientError, Progress, Stats};
-pub use server::{ServerHandle, TftpServer, TftpService};
+pub use netboot_core::tftp::Completion;
+pub use netboot_std::client::tftp::{ClientError, Progress, Settings, Stats};
 
-use std::net::SocketAddr;
+use std::io;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::{Path, PathBuf};
 
-/// Sends one datagram at once from a non-blocking socket. A send that would
-/// block is a loss, which the transfer's retransmission recovers from, as in
-/// the mio adapter.
-pub(crate) fn send_now(socket: &async_std::net::UdpSocket, bytes: &[u8], to: SocketAddr) {
-    if let Err(e) = socket2::SockRef::from(socket).send_to(bytes, &to.into()) {
-        tracing::debug!("tftp: send to {to} failed: {e}");
+use netboot_core::server::Event;
+use netboot_core::tftp::rto::RtoConfig;
+use netboot_core::tftp::{Direction, EndpointConfig, EndpointEvent};
+use netboot_core::time::Duration;
+use netboot_std::setup::ServerSetup;
+
+use crate::Stopper;
+use crate::netboot::{NetbootHandle, NetbootService};
+
+/// A callback for every finished transfer.
+pub type OnComplete = Box<dyn FnMut(&Completion) + Send>;
+
+/// Builds a TFTP server: where it serves from, where it listens, what it
+/// allows.
+///
+/// ```
+/// use netboot_async_std::tftp::TftpServer;
+///
+/// let root = tempfile::tempdir().unwrap();
+/// std::fs::write(root.path().join("boot.bin"), b"kernel").unwrap();
+/// async_std::task::block_on(async {
+///     let server = TftpServer::new(root.path())
+///         .bind("127.0.0.1:0".parse().unwrap())
+///         .max_blksize(1468)
+///         .spawn()
+///         .unwrap();
+///     let local = root.path().join("copy.bin");
+///     server.client().get("boot.bin", &local).await.unwrap();
+///     assert_eq!(std::fs::read(&local).unwrap(), b"kernel");
+///     server.shutdown().await.unwrap();
+/// });
+/// ```
+pub struct TftpServer {
+    root: PathBuf,
+    binds: Vec<SocketAddr>,
+    default_bind: SocketAddr,
+    config: EndpointConfig,
+    verbose: bool,
+    on_complete: Option<OnComplete>,
+}
+
+impl TftpServer {
+    /// A read-only server of `root`, to listen on `0.0.0.0:69` unless
+    /// [`TftpServer::bind`] says otherwise.
+    pub fn new(root: impl AsRef<Path>) -> Self {
+        TftpServer {
+            root: root.as_ref().to_path_buf(),
+            binds: Vec::new(),
+            default_bind: SocketAddr::from((Ipv4Addr::UNSPECIFIED, netboot_core::tftp::PORT)),
+            config: EndpointConfig::new(Vec::new()),
+            verbose: false,
+            on_complete: None,
+        }
+    }
+
+    /// The seed's embeddable server (`InternalTftp(ip_address = None, port =
+    /// 0, verbose = False)`): every address, a port the system picks.
+    ///
+    /// ```
+    /// use netboot_async_std::tftp::TftpServer;
+    ///
+    /// let root = tempfile::tempdir().unwrap();
+    /// let work = tempfile::tempdir().unwrap();
+    /// std::fs::write(work.path().join("kernel"), b"vmlinuz").unwrap();
+    /// async_std::task::block_on(async {
+    ///     let server = TftpServer::embedded(root.path()).verbose(true).spawn().unwrap();
+    ///     assert!(server.local_addr().ip().is_unspecified());
+    ///     assert_ne!(server.local_addr().port(), 0);
+    ///     let seen = server.address_for("127.0.0.1".parse().unwrap()).unwrap();
+    ///     assert_eq!(seen.port(), server.local_addr().port());
+    ///
+    ///     server.put_file(work.path().join("kernel"), "boot/kernel").await.unwrap();
+    ///     server.client().get("boot/kernel", work.path().join("via-tftp")).await.unwrap();
+    ///     server.get_file("boot/kernel", work.path().join("copied")).await.unwrap();
+    ///     server.shutdown().await.unwrap();
+    /// });
+    /// assert_eq!(std::fs::read(work.path().join("via-tftp")).unwrap(), b"vmlinuz");
+    /// assert_eq!(std::fs::read(work.path().join("copied")).unwrap(), b"vmlinuz");
+    /// ```
+    pub fn embedded(root: impl AsRef<Path>) -> Self {
+        TftpServer::new(root).port(0)
+    }
+
+    /// Listens on `addr` (may be given several times; port 0 picks a free
+    /// port; `[::]` accepts IPv4 too).
+    pub fn bind(mut self, addr: SocketAddr) -> Self {
+        self.binds.push(addr);
+        self
+    }
+
+    /// The address to listen on when no [`TftpServer::bind`] is given
+    /// (`None`: every IPv4 address).
+    pub fn address(mut self, ip: Option<IpAddr>) -> Self {
+        self.default_bind
+            .set_ip(ip.unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED)));
+        self
+    }
+
+    /// The port to listen on when no [`TftpServer::bind`] is given.
+    pub fn port(mut self, port: u16) -> Self {
+        self.default_bind.set_port(port);
+        self
+    }
+
+    /// Prints one line per finished transfer on standard error (peer,
+    /// request, file, bytes, time or failure), besides the `tracing` logs.
+    pub fn verbose(mut self, yes: bool) -> Self {
+        self.verbose = yes;
+        self
+    }
+
+    /// Accepts uploads (new files only, unless [`TftpServer::overwrite`]).
+    pub fn writable(mut self, yes: bool) -> Self {
+        self.config.server.writable = yes;
+        self
+    }
+
+    /// Lets uploads replace existing files.
+    pub fn overwrite(mut self, yes: bool) -> Self {
+        self.config.server.overwrite = yes;
+        self
+    }
+
+    /// Caps the negotiated `blksize` (8..=65464).
+    pub fn max_blksize(mut self, n: u16) -> Self {
+        self.config.server.limits.max_blksize = n.clamp(8, 65464);
+        self
+    }
+
+    /// Caps the negotiated `windowsize` (at least 1).
+    pub fn max_windowsize(mut self, n: u16) -> Self {
+        self.config.server.limits.max_windowsize = n.max(1);
+        self
+    }
+
+    /// Honours a client's `timeout` option instead of declining it.
+    pub fn accept_timeout(mut self, yes: bool) -> Self {
+        self.config.server.limits.accept_timeout = yes;
+        self
+    }
+
+    /// Refuses uploads larger than `bytes` (ERROR 3).
+    pub fn max_upload(mut self, bytes: Option<u64>) -> Self {
+        self.config.server.limits.max_upload = bytes;
+        self
+    }
+
+    /// Limits how many transfers run at once (default 1024).
+    pub fn max_transfers(mut self, n: usize) -> Self {
+        self.config.max_transfers = n.max(1);
+        self
+    }
+
+    /// Consecutive timeouts before a transfer is abandoned (default 8).
+    pub fn max_retries(mut self, n: u8) -> Self {
+        self.config.server.transfer.max_retries = n;
+        self
+    }
+
+    /// Least time a silent peer is retried before its transfer is abandoned.
+    pub fn give_up_after(mut self, d: Duration) -> Self {
+        self.config.server.transfer.give_up_after = d;
+        self
+    }
+
+    /// Bounds of the adaptive retransmission timeout.
+    pub fn rto(mut self, rto: RtoConfig) -> Self {
+        self.config.server.transfer.rto = rto;
+        self
+    }
+
+    /// Calls `f` whenever a transfer ends (on the task running the server).
+    pub fn on_complete(mut self, f: impl FnMut(&Completion) + Send + 'static) -> Self {
+        self.on_complete = Some(Box::new(f));
+        self
+    }
+
+    /// Opens the root and binds the listening sockets (errors come back
+    /// here, with their cause); run the result with [`TftpService::run`]
+    /// on any executor.
+    pub fn build(self) -> io::Result<TftpService> {
+        let TftpServer {
+            root,
+            binds,
+            default_bind,
+            mut config,
+            verbose,
+            mut on_complete,
+        } = self;
+        config.listen = if binds.is_empty() {
+            vec![default_bind]
+        } else {
+            binds
+        };
+        let setup = ServerSetup::new(&root)
+            .no_ftp()
+            .tftp_config(|t| *t = config);
+        let mut service = NetbootService::build(setup)?;
+        if verbose || on_complete.is_some() {
+            service = service.on_event(move |event| {
+                let Event::Tftp(e) = event else { return };
+                let EndpointEvent::Finished(c) = &**e else {
+                    return;
+                };
+                if verbose {
+                    eprintln!("{}", describe_completion(c));
+                }
+                if let Some(f) = on_complete.as_mut() {
+                    f(c);
+                }
+            });
+        }
+        Ok(TftpService {
+            root: std::fs::canonicalize(&root)?,
+            service,
+        })
+    }
+
+    /// Binds and runs the server as an async-std task.
+    pub fn spawn(self) -> io::Result<ServerHandle> {
+        let service = self.build()?;
+        Ok(ServerHandle {
+            root: service.root,
+            handle: service.service.spawn(),
+        })
+    }
+
+    /// tftpy's `TftpServer(root).listen(address, port)`: binds `ip:port` and
+    /// serves as an async-std task.
+    ///
+    /// ```
+    /// use netboot_async_std::tftp::TftpServer;
+    ///
+    /// let root = tempfile::tempdir().unwrap();
+    /// async_std::task::block_on(async {
+    ///     let server = TftpServer::new(root.path()).listen("127.0.0.1".parse().unwrap(), 0).unwrap();
+    ///     assert_eq!(server.local_addr().ip().to_string(), "127.0.0.1");
+    ///     server.shutdown().await.unwrap();
+    /// });
+    /// ```
+    pub fn listen(self, ip: IpAddr, port: u16) -> io::Result<ServerHandle> {
+        self.bind(SocketAddr::new(ip, port)).spawn()
+    }
+}
+
+/// The line [`TftpServer::verbose`] prints for a finished transfer:
+/// `tftp: 192.0.2.9:1069 RRQ boot.bin: 1024 bytes in 12ms`.
+fn describe_completion(c: &Completion) -> String {
+    let request = match c.direction {
+        Direction::Read => "RRQ",
+        Direction::Write => "WRQ",
+    };
+    let (peer, path, bytes) = (c.peer, &c.path, c.bytes);
+    match &c.result {
+        Ok(()) => {
+            let elapsed = c.finished.saturating_duration_since(c.started);
+            format!("tftp: {peer} {request} {path}: {bytes} bytes in {elapsed:?}")
+        }
+        Err(e) => format!("tftp: {peer} {request} {path} failed after {bytes} bytes: {e}"),
+    }
+}
+
+/// A bound TFTP server, ready to [`run`](TftpService::run) on any executor.
+pub struct TftpService {
+    root: PathBuf,
+    service: NetbootService,
+}
+
+impl TftpService {
+    /// The addresses the listening sockets are bound to.
+    pub fn local_addrs(&self) -> &[SocketAddr] {
+        self.service.tftp_addrs()
+    }
+
+    /// The (first) listening address.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addrs()[0]
+    }
+
+    /// A handle that stops [`TftpService::run`].
+    pub fn stopper(&self) -> Stopper {
+        self.service.stopper()
+    }
+
+    /// Serves until stopped. On stop, running transfers are cancelled (the
+    /// peer gets ERROR 0, partial uploads are discarded) and the future
+    /// resolves once every transfer has ended.
+    pub async fn run(self) -> io::Result<()> {
+        self.service.run().await
+    }
+}
+
+/// A TFTP server running as an async-std task.
+pub struct ServerHandle {
+    root: PathBuf,
+    handle: NetbootHandle,
+}
+
+impl ServerHandle {
+    /// The (first) address the server listens on.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addrs()[0]
+    }
+
+    /// Every address the server listens on.
+    pub fn local_addrs(&self) -> &[SocketAddr] {
+        self.handle.tftp_addrs()
+    }
+
+    /// The server's address as seen from `host`: the local address that
+    /// routes to `host`, with the server's port (see
+    /// [`netboot_std::net::address_for_listener`]).
+    pub fn address_for(&self, host: IpAddr) -> io::Result<SocketAddr> {
+        netboot_std::net::address_for_listener(self.local_addrs(), host)
+    }
+
+    /// An async client aimed at this server (through loopback when it
+    /// listens on a wildcard address).
+    pub fn client(&self) -> Client {
+        Client::new(netboot_std::net::reachable(self.local_addr()))
+    }
+
+    /// The canonical path of the served directory.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// Copies the host file `local` into the served directory as `remote`,
+    /// whole or not at all (the seed's `put_file`). Returns its size.
+    pub async fn put_file(&self, local: impl AsRef<Path>, remote: &str) -> io::Result<u64> {
+        let (root, local, remote) = (
+            self.root.clone(),
+            local.as_ref().to_path_buf(),
+            remote.to_string(),
+        );
+        blocking::unblock(move || netboot_std::fs::put_file(&root, &local, &remote)).await
+    }
+
+    /// Copies `remote` out of the served directory into the host file
+    /// `local` (the seed's `get_file`). Returns its size.
+    pub async fn get_file(&self, remote: &str, local: impl AsRef<Path>) -> io::Result<u64> {
+        let (root, local, remote) = (
+            self.root.clone(),
+            local.as_ref().to_path_buf(),
+            remote.to_string(),
+        );
+        blocking::unblock(move || netboot_std::fs::get_file(&root, &remote, &local)).await
+    }
+
+    /// A handle that stops the server from anywhere.
+    pub fn stopper(&self) -> Stopper {
+        self.handle.stopper()
+    }
+
+    /// Stops the server: running transfers are cancelled (their peers get
+    /// ERROR 0, partial uploads are discarded); resolves when it has ended.
+    pub async fn shutdown(self) -> io::Result<()> {
+        self.handle.shutdown().await
+    }
+
+    /// Waits until the server stops (after a [`Stopper::stop`]).
+    pub async fn join(self) -> io::Result<()> {
+        self.handle.join().await
     }
 }

@@ -184,6 +184,13 @@ impl Server {
         let batcher = Batcher::probe();
         let segments = batcher.max_segments();
         let setup = setup.tftp_config(|t| t.max_segments = segments);
+        // This runtime sends downloads with sendfile(2) and receives
+        // uploads with splice(2) where the kernel has them.
+        let linux = cfg!(target_os = "linux");
+        let setup = setup.fast_paths(netboot_core::ftp::server::FastPaths {
+            sendfile: linux,
+            splice: linux,
+        });
         let clock = Clock::new();
         let Prepared {
             server,

@@ -1,77 +1,22 @@
 //! The blocking TFTP client.
 
 use std::io;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
-use std::path::{Path, PathBuf};
+use std::net::{IpAddr, SocketAddr};
+use std::path::Path;
 use std::thread::JoinHandle;
 
 use mio::net::UdpSocket;
 use mio::{Events, Interest, Poll, Token};
-use netboot_core::storage::{Storage, StoreError};
-use netboot_core::tftp::glue::{self, CLIENT_DOWNLOAD_MODE, Files, ReadAhead, ReadAheadState};
-use netboot_core::tftp::options::{Negotiated, Request};
+use netboot_core::tftp::glue::{self, Files, ReadAhead, ReadAheadState};
 use netboot_core::tftp::rto::RtoConfig;
-use netboot_core::tftp::{Event, Role, Transfer, TransferConfig, TransferError};
+use netboot_core::tftp::{Event, Role, Transfer};
 use netboot_core::time::Instant;
 use netboot_core::wire::tftp::{MAX_PACKET_LEN, Mode};
+pub use netboot_std::client::tftp::{ClientError, Prepared, Progress, Settings, Stats, result_of};
 use netboot_std::clock::Clock;
 use netboot_std::fs::FsStore;
-use netboot_std::net::{UdpOptions, bind_udp};
 
 use super::udp::{Batcher, GroReceiver};
-
-/// How far a transfer has come.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Progress {
-    /// File bytes transferred so far.
-    pub bytes: u64,
-    /// The file size, when known (`tsize`, or the local file on a put).
-    pub total: Option<u64>,
-}
-
-/// What a finished transfer reports.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Stats {
-    /// File bytes transferred.
-    pub bytes: u64,
-    /// Time from the request to the end of the transfer.
-    pub elapsed: std::time::Duration,
-    /// The option values the transfer ran with.
-    pub negotiated: Negotiated,
-}
-
-/// Why a get or put failed.
-#[non_exhaustive]
-#[derive(Debug, thiserror::Error)]
-pub enum ClientError {
-    /// The local file could not be read or written.
-    #[error("{}: {source}", path.display())]
-    Local {
-        /// The local file.
-        path: PathBuf,
-        /// What went wrong.
-        source: StoreError,
-    },
-    /// A socket operation failed.
-    #[error("network: {0}")]
-    Io(#[from] io::Error),
-    /// The transfer failed.
-    #[error("{}", describe(error, message))]
-    Transfer {
-        /// The failure.
-        error: TransferError,
-        /// The server's ERROR message, if any.
-        message: String,
-    },
-}
-
-fn describe(error: &TransferError, message: &str) -> String {
-    match error {
-        TransferError::Peer { code } if message.is_empty() => format!("server: {code}"),
-        TransferError::Peer { code } => format!("server: {message} ({})", code.to_u16()),
-        e => e.to_string(),
-    }
-}
 
 /// A blocking TFTP client (the seed's `ExternalTftp`, tftpy's
 /// `TftpClient`).
@@ -103,12 +48,7 @@ fn describe(error: &TransferError, message: &str) -> String {
 /// assert_eq!(std::fs::read(root.path().join("notes.txt")).unwrap(), b"line one\nline two\n");
 /// ```
 pub struct Client {
-    server: SocketAddr,
-    request: Request,
-    tsize: bool,
-    mode: Mode,
-    config: TransferConfig,
-    progress: Option<Box<dyn FnMut(Progress) + Send>>,
+    settings: Settings,
     dallying: Vec<JoinHandle<()>>,
 }
 
@@ -121,91 +61,90 @@ impl Client {
     /// assert_eq!(c.server().to_string(), "192.0.2.7:69");
     /// ```
     pub fn for_host(host: IpAddr) -> Self {
-        Client::new(SocketAddr::new(host, netboot_core::tftp::PORT))
+        Client::with_settings(Settings::for_host(host))
     }
 
     /// A client of the server at `server` (its request port, usually 69),
     /// with RFC 1350 defaults and `tsize` on.
     pub fn new(server: SocketAddr) -> Self {
+        Client::with_settings(Settings::new(server))
+    }
+
+    /// A client with these settings.
+    pub fn with_settings(settings: Settings) -> Self {
         Client {
-            server,
-            request: Request::default(),
-            tsize: true,
-            mode: Mode::Octet,
-            config: TransferConfig::default(),
-            progress: None,
+            settings,
             dallying: Vec::new(),
         }
     }
 
-    /// Asks for this `blksize` (8..=65464; the server may lower it).
-    pub fn blksize(mut self, n: u16) -> Self {
-        self.request.blksize = Some(n.clamp(8, 65464));
+    fn map(mut self, f: impl FnOnce(Settings) -> Settings) -> Self {
+        // The client has a Drop (it joins its lingering transfers), so its
+        // settings are swapped out rather than moved.
+        let placeholder = Settings::new(self.settings.server());
+        self.settings = f(std::mem::replace(&mut self.settings, placeholder));
         self
     }
 
+    /// Asks for this `blksize` (8..=65464; the server may lower it).
+    pub fn blksize(self, n: u16) -> Self {
+        self.map(|s| s.blksize(n))
+    }
+
     /// Asks for this `windowsize` (at least 1; the server may lower it).
-    pub fn windowsize(mut self, n: u16) -> Self {
-        self.request.windowsize = Some(n.max(1));
-        self
+    pub fn windowsize(self, n: u16) -> Self {
+        self.map(|s| s.windowsize(n))
     }
 
     /// Asks for a fixed retransmission `timeout` in seconds (1..=255);
     /// without it the timeout adapts to the measured round trip.
-    pub fn timeout(mut self, secs: u8) -> Self {
-        self.request.timeout = Some(secs.max(1));
-        self
+    pub fn timeout(self, secs: u8) -> Self {
+        self.map(|s| s.timeout(secs))
     }
 
     /// Asks for (get) or announces (put) the transfer size.
-    pub fn tsize(mut self, yes: bool) -> Self {
-        self.tsize = yes;
-        self
+    pub fn tsize(self, yes: bool) -> Self {
+        self.map(|s| s.tsize(yes))
     }
 
     /// Octet (default) or netascii.
-    pub fn mode(mut self, mode: Mode) -> Self {
-        self.mode = mode;
-        self
+    pub fn mode(self, mode: Mode) -> Self {
+        self.map(|s| s.mode(mode))
     }
 
     /// Consecutive timeouts before giving up (default 8).
-    pub fn retries(mut self, n: u8) -> Self {
-        self.config.max_retries = n;
-        self
+    pub fn retries(self, n: u8) -> Self {
+        self.map(|s| s.retries(n))
     }
 
     /// Least time a silent server is retried before giving up (default
     /// 10 s; zero makes [`Client::retries`] alone decide).
-    pub fn give_up_after(mut self, d: std::time::Duration) -> Self {
-        self.config.give_up_after = d;
-        self
+    pub fn give_up_after(self, d: std::time::Duration) -> Self {
+        self.map(|s| s.give_up_after(d))
     }
 
     /// Bounds of the adaptive retransmission timeout.
-    pub fn rto(mut self, rto: RtoConfig) -> Self {
-        self.config.rto = rto;
-        self
+    pub fn rto(self, rto: RtoConfig) -> Self {
+        self.map(|s| s.rto(rto))
     }
 
     /// Calls `f` as the transfer progresses (at most every 20 ms, and at the
     /// end).
-    pub fn progress(mut self, f: impl FnMut(Progress) + Send + 'static) -> Self {
-        self.progress = Some(Box::new(f));
-        self
+    pub fn progress(self, f: impl FnMut(Progress) + Send + 'static) -> Self {
+        self.map(|s| s.progress(f))
     }
 
     /// Downloads `remote` into `local` (a file, or a directory to put
     /// `remote`'s file name in). The file appears only when complete; on
     /// failure an existing file is left as it was.
     pub fn get(&mut self, remote: &str, local: impl AsRef<Path>) -> Result<Stats, ClientError> {
-        let p = self.prepare_get(remote, local.as_ref())?;
+        let p = self.settings.prepare_get(remote, local.as_ref())?;
         self.run(p)
     }
 
     /// Uploads `local` as `remote`.
     pub fn put(&mut self, local: impl AsRef<Path>, remote: &str) -> Result<Stats, ClientError> {
-        let p = self.prepare_put(local.as_ref(), remote)?;
+        let p = self.settings.prepare_put(local.as_ref(), remote)?;
         self.run(p)
     }
 
@@ -252,70 +191,7 @@ impl Client {
 
     /// The server's request address.
     pub fn server(&self) -> SocketAddr {
-        self.server
-    }
-
-    /// Opens the local file and builds the core transfer of a download,
-    /// started at `Instant::ZERO` (the epoch of the clock that will drive
-    /// it). Other adapters (the async client) drive what this returns.
-    pub fn prepare_get(&self, remote: &str, local: &Path) -> Result<Prepared, ClientError> {
-        let mut local = local.to_path_buf();
-        if local.is_dir() {
-            local.push(netboot_core::path::file_name(remote));
-        }
-        let (dir, name) = split(&local)?;
-        let local_err = |source| ClientError::Local {
-            path: local.clone(),
-            source,
-        };
-        let mut store = FsStore::open(&dir, true).map_err(|e| local_err(io_store(&e)))?;
-        let writer = store
-            .open_write(&name, CLIENT_DOWNLOAD_MODE)
-            .map_err(local_err)?;
-        let mut request = self.request;
-        request.tsize = (self.tsize && self.mode == Mode::Octet).then_some(0);
-        let now = Instant::ZERO;
-        let transfer =
-            Transfer::client_read(now, &self.config, self.server, remote, self.mode, request)
-                .map_err(|_| local_err(StoreError::PermissionDenied))?;
-        Ok(Prepared {
-            transfer,
-            files: Files::writing(writer),
-            store,
-            total: None,
-            local,
-        })
-    }
-
-    /// Opens the local file and builds the core transfer of an upload,
-    /// started at `Instant::ZERO`.
-    pub fn prepare_put(&self, local: &Path, remote: &str) -> Result<Prepared, ClientError> {
-        let local = local.to_path_buf();
-        let (dir, name) = split(&local)?;
-        let local_err = |source| ClientError::Local {
-            path: local.clone(),
-            source,
-        };
-        let mut store = FsStore::open(&dir, false).map_err(|e| local_err(io_store(&e)))?;
-        let (reader, meta) = store.open_read(&name).map_err(local_err)?;
-        let mut request = self.request;
-        request.tsize = self.tsize.then_some(meta.len);
-        let transfer = Transfer::client_write(
-            Instant::ZERO,
-            &self.config,
-            self.server,
-            remote,
-            self.mode,
-            request,
-        )
-        .map_err(|_| local_err(StoreError::PermissionDenied))?;
-        Ok(Prepared {
-            transfer,
-            files: Files::reading(reader),
-            store,
-            total: Some(meta.len),
-            local,
-        })
+        self.settings.server()
     }
 
     fn run(&mut self, p: Prepared) -> Result<Stats, ClientError> {
@@ -327,17 +203,7 @@ impl Client {
             local,
         } = p;
         let clock = Clock::new();
-        let bind: IpAddr = if self.server.is_ipv4() {
-            Ipv4Addr::UNSPECIFIED.into()
-        } else {
-            Ipv6Addr::UNSPECIFIED.into()
-        };
-        let options = UdpOptions {
-            recv_buffer: Some(4 << 20),
-            send_buffer: Some(1 << 20),
-            ..UdpOptions::default()
-        };
-        let mut socket = UdpSocket::from_std(bind_udp(SocketAddr::new(bind, 0), &options)?);
+        let mut socket = UdpSocket::from_std(self.settings.socket()?);
         let mut poll = Poll::new()?;
         poll.registry()
             .register(&mut socket, Token(0), Interest::READABLE)?;
@@ -400,11 +266,9 @@ impl Client {
                 t.handle_timeout(now);
                 io.drive(&mut t, &mut files, &mut store, now, &mut []);
             }
-            if let Some(cb) = self.progress.as_mut()
-                && last_report.elapsed() >= std::time::Duration::from_millis(20)
-            {
+            if last_report.elapsed() >= std::time::Duration::from_millis(20) {
                 last_report = std::time::Instant::now();
-                cb(Progress {
+                self.settings.report(Progress {
                     bytes: t.bytes(),
                     total: io.total,
                 });
@@ -413,12 +277,10 @@ impl Client {
         let (outcome, total) = (io.outcome, io.total);
         drop(io);
         let elapsed = now.since_epoch();
-        if let Some(cb) = self.progress.as_mut() {
-            cb(Progress {
-                bytes: t.bytes(),
-                total,
-            });
-        }
+        self.settings.report(Progress {
+            bytes: t.bytes(),
+            total,
+        });
         let result = result_of(outcome, &t, elapsed, &local);
         files.discard(&mut store);
         if !t.is_closed() {
@@ -447,52 +309,6 @@ impl Client {
 impl Drop for Client {
     fn drop(&mut self) {
         self.finish();
-    }
-}
-
-/// A client transfer ready to run: the core machine, the local file it
-/// reads or writes, and where that file is.
-#[derive(Debug)]
-pub struct Prepared {
-    /// The transfer, started at `Instant::ZERO`.
-    pub transfer: Transfer,
-    /// The local file.
-    pub files: Files<FsStore>,
-    /// The store the local file lives in (its directory).
-    pub store: FsStore,
-    /// The file size, when known before the transfer (uploads).
-    pub total: Option<u64>,
-    /// The local file's path.
-    pub local: PathBuf,
-}
-
-/// The result of a client transfer that ended with `outcome` (the
-/// transfer's `Done` or `Failed` event; `None` when it never ended),
-/// `elapsed` after its start.
-pub fn result_of(
-    outcome: Option<Event>,
-    t: &Transfer,
-    elapsed: std::time::Duration,
-    local: &Path,
-) -> Result<Stats, ClientError> {
-    match outcome {
-        Some(Event::Done { bytes }) => Ok(Stats {
-            bytes,
-            elapsed,
-            negotiated: t.negotiated(),
-        }),
-        Some(Event::Failed(TransferError::Storage(source))) => Err(ClientError::Local {
-            path: local.to_path_buf(),
-            source,
-        }),
-        Some(Event::Failed(error)) => Err(ClientError::Transfer {
-            error,
-            message: t.peer_message().to_string(),
-        }),
-        _ => Err(ClientError::Transfer {
-            error: TransferError::Cancelled,
-            message: String::new(),
-        }),
     }
 }
 
@@ -579,15 +395,4 @@ fn dally(
     }
     let _ = poll.registry().deregister(&mut socket);
     files.discard(&mut store);
-}
-
-fn split(path: &Path) -> Result<(PathBuf, String), ClientError> {
-    netboot_std::fs::split_local(path).ok_or_else(|| ClientError::Local {
-        path: path.to_path_buf(),
-        source: StoreError::IsADirectory,
-    })
-}
-
-fn io_store(e: &io::Error) -> StoreError {
-    netboot_std::fs::store_error(e)
 }

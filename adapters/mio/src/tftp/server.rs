@@ -9,6 +9,7 @@ use netboot_core::server::Event;
 use netboot_core::tftp::rto::RtoConfig;
 use netboot_core::tftp::{Completion, EndpointConfig, EndpointEvent};
 use netboot_core::time::Duration;
+pub use netboot_std::net::{address_for_listener as address_for, reachable};
 use netboot_std::setup::ServerSetup;
 
 use super::client::Client;
@@ -47,15 +48,6 @@ pub struct TftpServer {
     on_complete: Option<OnComplete>,
     verbose: bool,
     busy_poll: Duration,
-}
-
-/// What a [`TftpServer`] is set to (for the async-std adapter's legacy
-/// builder).
-pub(crate) struct Settings<'a> {
-    pub(crate) root: &'a Path,
-    pub(crate) listen: Vec<SocketAddr>,
-    pub(crate) config: &'a EndpointConfig,
-    pub(crate) verbose: bool,
 }
 
 impl TftpServer {
@@ -243,26 +235,19 @@ impl TftpServer {
         self
     }
 
-    /// What the server is set to; `listen` with the default filled in.
-    pub(crate) fn settings(&self) -> Settings<'_> {
-        let config = self.setup.tftp.as_ref().expect("a TFTP server");
-        let listen = if config.listen.is_empty() {
-            vec![self.default_bind]
-        } else {
-            config.listen.clone()
-        };
-        Settings {
-            root: &self.setup.root,
-            listen,
-            config,
-            verbose: self.verbose,
+    /// The listening addresses: those given with [`TftpServer::bind`],
+    /// else the default one.
+    fn listen_addrs(&self) -> Vec<SocketAddr> {
+        match self.setup.tftp.as_ref() {
+            Some(c) if !c.listen.is_empty() => c.listen.clone(),
+            _ => vec![self.default_bind],
         }
     }
 
     /// Opens the root and binds the listening sockets, without running
     /// anything: a [`Server`] serving TFTP only.
     pub fn build(self) -> io::Result<Server> {
-        let listen = self.settings().listen;
+        let listen = self.listen_addrs();
         let setup = self.setup.tftp_config(|t| t.listen = listen);
         let (verbose, mut on_complete) = (self.verbose, self.on_complete);
         let server = Server::bind(setup)?.busy_poll(self.busy_poll);
@@ -298,35 +283,6 @@ impl TftpServer {
             root,
         })
     }
-}
-
-/// `addr` with a wildcard IP replaced by loopback: where a client on this
-/// host reaches a server listening on `addr`.
-pub fn reachable(addr: SocketAddr) -> SocketAddr {
-    let ip = match addr.ip() {
-        IpAddr::V4(v) if v.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
-        IpAddr::V6(v) if v.is_unspecified() => IpAddr::V6(std::net::Ipv6Addr::LOCALHOST),
-        ip => ip,
-    };
-    SocketAddr::new(ip, addr.port())
-}
-
-/// The server's address as seen from `host`, for a server listening on
-/// `addrs`: the local address that routes to `host`, with the server's port;
-/// a server bound to a specific address returns that address as it is.
-pub fn address_for(addrs: &[SocketAddr], host: IpAddr) -> io::Result<SocketAddr> {
-    let listen = addrs
-        .iter()
-        .find(|a| a.is_ipv4() == host.is_ipv4() || a.ip().is_unspecified())
-        .or(addrs.first())
-        .ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, "no listening address"))?;
-    if !listen.ip().is_unspecified() {
-        return Ok(*listen);
-    }
-    Ok(SocketAddr::new(
-        netboot_std::net::address_for(host)?,
-        listen.port(),
-    ))
 }
 
 /// A TFTP server running in the background. Dropping it stops it.

@@ -43,9 +43,11 @@ impl Site {
 
     /// The core endpoint's configuration for `config`: its listener, the
     /// session policy, the limits, the passive ports, a passive-port seed
-    /// from the OS, the wall clock for listings and the fast paths this
-    /// platform has (`sendfile`/`splice` on Linux). `epoch_unix` is the Unix
-    /// time of the driving clock's epoch ([`Clock::epoch_unix`](crate::clock::Clock::epoch_unix)).
+    /// from the OS and the wall clock for listings; no fast paths (the
+    /// runtime says which it offers, see
+    /// [`ServerSetup::fast_paths`](crate::setup::ServerSetup::fast_paths)).
+    /// `epoch_unix` is the Unix time of the driving clock's epoch
+    /// ([`Clock::epoch_unix`](crate::clock::Clock::epoch_unix)).
     pub fn endpoint_config(&self, config: &FtpConfig, epoch_unix: u64) -> EndpointConfig {
         let mut c = EndpointConfig::new(config.listen, self.config);
         c.max_sessions = config.max_sessions.max(1);

@@ -368,9 +368,7 @@ impl ServerSession {
         Some(n)
     }
 
-    #[doc(hidden)]
-    /// Transitional: removed once every server driver runs the endpoint.
-    pub fn advance_output(&mut self, n: usize) {
+    fn advance_output(&mut self, n: usize) {
         let n = n.min(self.out.len());
         self.out.copy_within(n.., 0);
         self.out.truncate(self.out.len() - n);
