@@ -32,7 +32,7 @@ mod stream;
 
 pub use app::{App, Boot, Cx, HostId, StreamEvent, StreamId};
 pub use observe::{Observed, Observer, Stats};
-pub use stream::STREAM_WINDOW;
+pub use stream::{STREAM_LOW_WATER, STREAM_WINDOW};
 
 use std::any::Any;
 use std::collections::BTreeSet;
