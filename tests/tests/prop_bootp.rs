@@ -27,7 +27,8 @@ use netboot_core::rng::Rng;
 use netboot_core::time::{Duration, Instant};
 use netboot_core::wire::bootp::options::{OptionsWriter, REQUESTED_IP, SERVER_ID};
 use netboot_core::wire::bootp::{MessageType, Op, Repr, Vend};
-use netboot_sim::apps::bootp::{BootpClient, BootpServer, Outcome};
+use netboot_sim::apps::bootp::{BootpClient, Outcome};
+use netboot_sim::apps::server::SimServer;
 use netboot_sim::apps::udp::{Scripted, Send};
 use netboot_sim::faults::percent;
 use netboot_sim::{Fault, HostId, LinkFaults, Loss, Sim};
@@ -178,7 +179,10 @@ fn run_fleet(f: &Fleet) -> Result<(), TestCaseError> {
     sim.set_weather(f.weather);
     let (pool_size, fixed) = (f.pool, f.fixed);
     sim.add_host("server", SERVER, move || {
-        Box::new(BootpServer::new(server_config(pool_size), fixed_hosts(fixed)).unwrap())
+        Box::new(SimServer::bootp(
+            server_config(pool_size),
+            fixed_hosts(fixed),
+        ))
     });
     for i in 0..f.clients {
         let dhcp = i % 4 != 3;
@@ -278,7 +282,7 @@ fn release_and_decline(seed: u64, weather: LinkFaults, attempts: u32) -> Result<
     let mut sim = Sim::new(seed);
     sim.set_weather(weather);
     sim.add_host("server", SERVER, || {
-        Box::new(BootpServer::new(server_config(3), Vec::new()).unwrap())
+        Box::new(SimServer::bootp(server_config(3), Vec::new()))
     });
     // Three clients fill the pool of three.
     let abc: Vec<HostId> = (0..3)

@@ -13,7 +13,8 @@ use netboot_core::bootp::hosts::Host;
 use netboot_core::bootp::server::ServerConfig;
 use netboot_core::rng::Rng;
 use netboot_core::time::{Duration, Instant};
-use netboot_sim::apps::bootp::{BootpClient, BootpServer, Outcome};
+use netboot_sim::apps::bootp::{BootpClient, Outcome};
+use netboot_sim::apps::server::SimServer;
 use netboot_sim::seed::check_seeds;
 use netboot_sim::{Fault, LinkFaults, Sim};
 
@@ -70,7 +71,7 @@ fn fleet(
     sim.set_weather(weather);
     let table = hosts(fixed);
     sim.add_host("server", SERVER, move || {
-        Box::new(BootpServer::new(server_config(), table.clone()).unwrap())
+        Box::new(SimServer::bootp(server_config(), table.clone()))
     });
     for i in 0..clients {
         let dhcp = i % 3 != 2;
@@ -165,8 +166,8 @@ fn server_crash_keeps_leases_on_disk() {
         );
         assert!(sim.store(0).get("leases").is_some());
         // What the restarted server knows agrees with what the clients hold.
-        let server = sim.app::<BootpServer>(0).unwrap();
-        let leases: HashMap<_, _> = server.server().leases().map(|l| (l.hw, l.ip)).collect();
+        let server = sim.app::<SimServer>(0).unwrap().server().unwrap();
+        let leases: HashMap<_, _> = server.leases().map(|l| (l.hw, l.ip)).collect();
         for i in 5..40 {
             let Some(Outcome::Assigned(a)) = &sim.app::<BootpClient>(i + 1).unwrap().outcome else {
                 unreachable!()

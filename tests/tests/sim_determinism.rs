@@ -26,8 +26,9 @@ use netboot_core::ftp::server::ServerConfig as FtpConfig;
 use netboot_core::tftp::ServerConfig as TftpConfig;
 use netboot_core::tftp::options::{Limits, Request};
 use netboot_core::time::{Duration, Instant};
-use netboot_sim::apps::ftp::{FtpClient, FtpServer, Op, User};
-use netboot_sim::apps::tftp::{Job, TftpClient, TftpServer};
+use netboot_sim::apps::ftp::{FtpClient, Op};
+use netboot_sim::apps::server::{SimServer, User};
+use netboot_sim::apps::tftp::{Job, TftpClient};
 use netboot_sim::fleet::{Crash, Fleet, content, transfer};
 use netboot_sim::world::Stats;
 use netboot_sim::{Fault, LinkFaults, Loss, Sim, StoreFaults, Verdict};
@@ -132,7 +133,7 @@ fn ftp_streams_run_is_pinned() {
             ..LinkFaults::lossy(5.0, 0.0, 0.0)
         });
         let srv = sim.add_host("server", SERVER, || {
-            Box::new(FtpServer::new(
+            Box::new(SimServer::ftp(
                 FtpConfig {
                     login_delay: Duration::from_millis(50),
                     data_timeout: Duration::from_secs(20),
@@ -238,7 +239,7 @@ fn tftp_datagrams_run_is_pinned() {
         });
         let transfer = transfer();
         let server = sim.add_host("server", SERVER, move || {
-            Box::new(TftpServer::new(TftpConfig {
+            Box::new(SimServer::tftp(TftpConfig {
                 limits: Limits {
                     max_windowsize: 16,
                     ..Limits::default()

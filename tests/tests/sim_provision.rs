@@ -1,8 +1,8 @@
 //! The whole provisioning flow on the simulator, with a handful of clients:
 //! the core's client flow (`netboot_sim::apps::provision`) against the
-//! combined server (`netboot_sim::apps::netboot`), seeded scenarios under
-//! loss, a server crash between stages, and the run's determinism. The
-//! large fleets are in `sim_fleet.rs`.
+//! server that ships (`netboot_sim::apps::server::SimServer`), seeded
+//! scenarios under loss, a server crash between stages or during the FTP
+//! phase, and the run's determinism. The large fleets are in `sim_fleet.rs`.
 
 use netboot_core::time::{Duration, Instant};
 use netboot_sim::LinkFaults;

@@ -2,12 +2,13 @@
 //! TFTP stages → manifest → FTP files with SHA-256 digests) against one
 //! combined server, under whatever weather and faults a scenario sets.
 //!
-//! [`Fleet`] builds the world: a [`NetbootServer`] at [`SERVER`] whose
-//! plan gives every client the same stages (two boot stages and a
-//! manifest naming three files with their digests), and `clients`
-//! [`Provisioner`]s with distinct MACs, started over the first
-//! [`Fleet::start_spread`]. The clients differ on purpose, so that one run
-//! covers what separate per-protocol fleets used to:
+//! [`Fleet`] builds the world: a [`SimServer`] (the netboot server that
+//! ships: BOOTP/DHCP with the plan, TFTP, FTP, leases and progress kept on
+//! its disk) at [`SERVER`] whose plan gives every client the same stages
+//! (two boot stages and a manifest naming three files with their
+//! digests), and `clients` [`Provisioner`]s with distinct MACs, started
+//! over the first [`Fleet::start_spread`]. The clients differ on purpose,
+//! so that one run covers what separate per-protocol fleets used to:
 //!
 //! * odd clients ask with DHCP (DISCOVER/OFFER/REQUEST/ACK), even ones with
 //!   plain BOOTP (the server hands out dynamic BOOTP addresses);
@@ -49,9 +50,10 @@ use netboot_core::bootp::HwAddr;
 use netboot_core::bootp::leases::LeaseState;
 use netboot_core::bootp::server::ServerConfig as BootpConfig;
 use netboot_core::ftp::server::ServerConfig as FtpConfig;
-use netboot_core::plan::{Hex, ProfileTable};
+use netboot_core::plan::Hex;
 use netboot_core::provision::Config;
 use netboot_core::rng::Rng;
+use netboot_core::server::NetbootConfig;
 use netboot_core::tftp::ServerConfig as TftpConfig;
 use netboot_core::tftp::TransferConfig;
 use netboot_core::tftp::options::Limits;
@@ -59,9 +61,8 @@ use netboot_core::tftp::rto::RtoConfig;
 use netboot_core::time::{Duration, Instant};
 use netboot_core::wire::bootp::{CLIENT_PORT, SERVER_PORT};
 
-use crate::apps::ftp::User;
-use crate::apps::netboot::{NetbootConfig, NetbootServer};
 use crate::apps::provision::{Provisioner, RequestId, request_id};
+use crate::apps::server::{SimServer, User, bootp_setup, ftp_endpoint, tftp_endpoint};
 use crate::faults::{Fault, LinkFaults};
 use crate::trace::hash_bytes;
 use crate::world::{HostId, Observed, Sim, Stats};
@@ -314,36 +315,43 @@ impl Fleet {
         }
     }
 
-    /// The server's configuration.
+    /// The server's configuration: BOOTP/DHCP (DHCP and dynamic BOOTP) on
+    /// a pool with room for every client, the plan, read-only TFTP with
+    /// the fleet's timers, anonymous FTP.
     pub fn server_config(&self) -> NetbootConfig {
         let mut bootp = BootpConfig::new(SERVER, Ipv4Addr::new(255, 255, 0, 0));
         let first = Ipv4Addr::new(10, 0, 1, 1);
         let last = Ipv4Addr::from(u32::from(first) + self.clients as u32 + 16);
         bootp.pool = Some((first, last));
         bootp.bootp_dynamic = true;
-        let mut profiles = ProfileTable::new();
-        profiles
+        let mut config = NetbootConfig::new();
+        config.bootp = Some(bootp_setup(bootp, Vec::new()));
+        config
+            .profiles
             .set_default(&plan_stages())
             .expect("the fleet's stages are valid");
-        let mut config = NetbootConfig::new(bootp, profiles);
-        let transfer = transfer();
-        config.tftp = TftpConfig {
+        config.tftp = Some(tftp_endpoint(TftpConfig {
             limits: Limits::default(),
             writable: false,
             overwrite: false,
-            transfer,
-        };
-        config.ftp = FtpConfig {
+            transfer: transfer(),
+        }));
+        config.ftp = Some(ftp_endpoint(FtpConfig {
             anonymous: true,
             login_delay: Duration::from_millis(10),
             ..FtpConfig::default()
-        };
-        config.users = vec![User {
+        }));
+        config
+    }
+
+    /// The server: [`Fleet::server_config`], the named FTP user, leases and
+    /// progress kept in their files.
+    pub fn server(&self) -> SimServer {
+        SimServer::new(self.server_config()).users(vec![User {
             name: FTP_USER.0.into(),
             password: FTP_USER.1.into(),
             writable: false,
-        }];
-        config
+        }])
     }
 
     /// The configuration of client `i` (0-based).
@@ -392,12 +400,8 @@ impl Fleet {
     fn build(&self) -> (Sim, Rc<RefCell<Counter>>) {
         let mut sim = Sim::new(self.seed);
         sim.set_weather(self.weather);
-        let config = self.server_config();
-        let server = sim.add_host("server", SERVER, move || {
-            Box::new(
-                NetbootServer::new(config.clone()).expect("the fleet's server config is valid"),
-            )
-        });
+        let fleet = self.clone();
+        let server = sim.add_host("server", SERVER, move || Box::new(fleet.server()));
         for (path, data) in Fleet::server_files() {
             sim.store_mut(server).insert(&path, data);
         }
@@ -484,8 +488,8 @@ impl Fleet {
         times.sort();
         report.last_finished = times.last().copied().unwrap_or(Instant::ZERO);
         report.median_finished = times.get(times.len() / 2).copied().unwrap_or(Instant::ZERO);
-        if let Some(s) = sim.app::<NetbootServer>(0) {
-            report.peak_transfers = s.tftp().peak_transfers;
+        if let Some(s) = sim.app::<SimServer>(0) {
+            report.peak_transfers = s.peak_transfers();
         }
         if report.bootp.retransmitted + report.tftp.retransmitted != report.stats.retransmitted {
             sim.fail(&format!(
@@ -539,7 +543,7 @@ fn check(sim: &Sim, clients: usize) -> Result<(), String> {
             ));
         }
     }
-    let Some(server) = sim.app::<NetbootServer>(0) else {
+    let Some(server) = sim.app::<SimServer>(0).and_then(SimServer::server) else {
         return Err("the server is not running".into());
     };
     let stages = plan_stages().len();
@@ -549,7 +553,7 @@ fn check(sim: &Sim, clients: usize) -> Result<(), String> {
     let restarted = sim.boots(0) > 1;
     for i in (0..clients).filter(|_| !restarted) {
         let hw = mac(i);
-        let at = server.plan().plan().stage_of(hw.as_bytes());
+        let at = server.stage_of(&hw);
         if at != Some(stages) {
             let log = &client(sim, i + 1).stage_log;
             return Err(format!(
@@ -558,8 +562,6 @@ fn check(sim: &Sim, clients: usize) -> Result<(), String> {
         }
     }
     let bound: Vec<_> = server
-        .bootp()
-        .server()
         .leases()
         .filter(|l| l.state == LeaseState::Bound)
         .collect();
