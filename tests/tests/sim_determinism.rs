@@ -78,10 +78,10 @@ fn fleet_run_is_pinned() {
     let run = twice(|| {
         let mut f = Fleet::new(10, 0x5eed_0000_0000_0007);
         f.weather = LinkFaults::lossy(10.0, 2.0, 10.0);
-        f.crash = Some(Crash {
+        f.crashes = vec![Crash {
             at: Instant::from_millis(500),
             down: Duration::from_secs(1),
-        });
+        }];
         let r = f.run();
         assert_eq!(r.byte_exact, 10, "{r}");
         // The fleet report has no record count.

@@ -25,7 +25,11 @@
 //!   later stage before an earlier one is not);
 //! * every file a client has published (a stage or a manifest file) is
 //!   byte-identical to the server's: nothing fetched twice, cut short or
-//!   corrupted on the wire is ever visible.
+//!   corrupted on the wire is ever visible;
+//! * the server's persistence policy: an address the server hands out (a
+//!   DHCPACK or BOOTREPLY) is held by no other client, and a server that
+//!   boots again has a bound lease for every address a client holds (so
+//!   it never hands one out twice).
 //!
 //! [`Fleet::run`] then checks that every client finished with every file
 //! byte-exact, that the server's plan has every client at its last stage,
@@ -48,12 +52,13 @@ use std::rc::Rc;
 
 use netboot_core::bootp::HwAddr;
 use netboot_core::bootp::leases::LeaseState;
+use netboot_core::bootp::server::Event as BootpEvent;
 use netboot_core::bootp::server::ServerConfig as BootpConfig;
 use netboot_core::ftp::server::ServerConfig as FtpConfig;
 use netboot_core::plan::Hex;
 use netboot_core::provision::Config;
 use netboot_core::rng::Rng;
-use netboot_core::server::NetbootConfig;
+use netboot_core::server::{Event, NetbootConfig};
 use netboot_core::tftp::ServerConfig as TftpConfig;
 use netboot_core::tftp::TransferConfig;
 use netboot_core::tftp::options::Limits;
@@ -116,8 +121,9 @@ pub struct Fleet {
     pub weather: LinkFaults,
     /// Clients boot at evenly spread instants over this time.
     pub start_spread: Duration,
-    /// A server crash and restart, if any.
-    pub crash: Option<Crash>,
+    /// Server crashes and restarts, in order (each restart before the next
+    /// crash).
+    pub crashes: Vec<Crash>,
     /// Simulated time after which the run is stopped (and fails).
     pub time_limit: Instant,
 }
@@ -310,7 +316,7 @@ impl Fleet {
             seed,
             weather: LinkFaults::PERFECT,
             start_spread: Duration::from_secs(2),
-            crash: None,
+            crashes: Vec::new(),
             time_limit: Instant::from_secs(3600),
         }
     }
@@ -419,7 +425,7 @@ impl Fleet {
         for h in 0..=self.clients {
             sim.strict_timers(h);
         }
-        if let Some(c) = self.crash {
+        for c in &self.crashes {
             sim.schedule(c.at, Fault::Crash(server));
             sim.schedule(c.at + c.down, Fault::Restart(server));
         }
@@ -547,11 +553,9 @@ fn check(sim: &Sim, clients: usize) -> Result<(), String> {
         return Err("the server is not running".into());
     };
     let stages = plan_stages().len();
-    // A restarted server may have forgotten a client that finished in the
-    // second before the crash and never asked again (or whose answers were
-    // lost): the client is done all the same.
-    let restarted = sim.boots(0) > 1;
-    for i in (0..clients).filter(|_| !restarted) {
+    // Also after a restart: the server saved every client's progress as it
+    // changed, so the restarted one knows who finished.
+    for i in 0..clients {
         let hw = mac(i);
         let at = server.stage_of(&hw);
         if at != Some(stages) {
@@ -593,45 +597,107 @@ struct Seen {
     /// Entries of the client's stage log checked.
     logged: usize,
     published: u64,
-    /// The server's boot count when the client was last sent back to an
-    /// earlier stage (or when checking began).
-    rolled_back: u32,
 }
 
 impl Seen {
-    fn new(server_boot: u32) -> Self {
-        Seen {
-            next: 0,
-            logged: 0,
-            published: 0,
-            rolled_back: server_boot,
-        }
-    }
+    const NEW: Seen = Seen {
+        next: 0,
+        logged: 0,
+        published: 0,
+    };
 
     /// Checks that stage `file` may be started (`done`: completed) now and
     /// moves the client along. A stage is the plan's next or the one just
     /// fetched (handed out again because the server had not seen the
-    /// download end). A server restart may forget up to a second of
-    /// progress: after one, the plan may send a client back to an earlier
-    /// stage, once.
-    fn stage(&mut self, stages: &[&str], file: &str, done: bool, server_boot: u32) -> bool {
+    /// download end). Nothing earlier, even after a server restart: the
+    /// server saves a client's progress before it hands out the next stage,
+    /// so a restart forgets none of it.
+    fn stage(&mut self, stages: &[&str], file: &str, done: bool) -> bool {
         let Some(j) = stages.iter().position(|s| *s == file) else {
             return false;
         };
-        let in_order = j == self.next || j + 1 == self.next;
-        let rollback = !in_order && j < self.next && server_boot > self.rolled_back;
-        if !in_order && !rollback {
+        if j != self.next && j + 1 != self.next {
             return false;
-        }
-        if rollback {
-            self.rolled_back = server_boot;
         }
         self.next = if done { j + 1 } else { j };
         true
     }
 }
 
+/// What the persistence invariant remembers.
+#[derive(Default)]
+struct Holders {
+    /// The client last seen holding each address.
+    holder: HashMap<Ipv4Addr, HostId>,
+    /// The server boot whose events are being read, and how many of them
+    /// were checked.
+    boot: u32,
+    checked: usize,
+}
+
+impl Holders {
+    /// After an event that touched `touched`.
+    fn check(&mut self, sim: &Sim, touched: HostId, clients: usize) -> Result<(), String> {
+        if touched != 0 {
+            let ip = sim.ip(touched);
+            if touched <= clients && !ip.is_unspecified() {
+                self.holder.insert(ip, touched);
+            }
+            return Ok(());
+        }
+        let Some(app) = sim.app::<SimServer>(0) else {
+            return Ok(());
+        };
+        let Some(server) = app.server() else {
+            return Ok(());
+        };
+        if sim.boots(0) != self.boot {
+            self.boot = sim.boots(0);
+            self.checked = 0;
+            // Just booted: it must know every address a client holds.
+            let bound: HashMap<Ipv4Addr, HwAddr> = server
+                .leases()
+                .filter(|l| l.state == LeaseState::Bound)
+                .map(|l| (l.ip, l.hw))
+                .collect();
+            for h in 1..=clients {
+                let ip = sim.ip(h);
+                if !ip.is_unspecified() && bound.get(&ip) != Some(&mac(h - 1)) {
+                    return Err(format!(
+                        "{} holds {ip}, which the server booted again without (its lease: {:?})",
+                        sim.name(h),
+                        bound.get(&ip)
+                    ));
+                }
+            }
+        }
+        for event in &app.events[self.checked..] {
+            let (Event::Bootp(BootpEvent::Acked { hw, ip, .. })
+            | Event::Bootp(BootpEvent::BootpReplied { hw, ip, .. })) = event
+            else {
+                continue;
+            };
+            if let Some(&h) = self.holder.get(ip)
+                && sim.ip(h) == *ip
+                && mac(h - 1) != *hw
+            {
+                return Err(format!(
+                    "the server gave {ip} to {hw}, but {} holds it",
+                    sim.name(h)
+                ));
+            }
+        }
+        self.checked = app.events.len();
+        Ok(())
+    }
+}
+
 fn add_invariants(sim: &mut Sim, clients: usize) {
+    let mut holders = Holders::default();
+    sim.invariant(
+        "an address handed out survives the server",
+        move |sim, touched| touched.map_or(Ok(()), |h| holders.check(sim, h, clients)),
+    );
     sim.invariant("no two hosts hold one address", |sim, _| {
         match sim.conflicts().first() {
             None => Ok(()),
@@ -643,7 +709,7 @@ fn add_invariants(sim: &mut Sim, clients: usize) {
         }
     });
     let stages = plan_stages();
-    let mut seen = vec![Seen::new(1); clients + 1];
+    let mut seen = vec![Seen::NEW; clients + 1];
     sim.invariant(
         "stages in the plan's order, published files exact",
         move |sim, touched| {
@@ -654,14 +720,13 @@ fn add_invariants(sim: &mut Sim, clients: usize) {
                 // Down: its program is gone.
                 return Ok(());
             };
-            let server_boot = sim.boots(0);
             let s = &mut seen[h];
             if c.stage_log.len() < s.logged {
                 // The client rebooted and started over.
-                *s = Seen::new(server_boot);
+                *s = Seen::NEW;
             }
             for (file, done) in &c.stage_log[s.logged..] {
-                if !s.stage(&stages, file, *done, server_boot) {
+                if !s.stage(&stages, file, *done) {
                     let what = if *done { "completed" } else { "started" };
                     return Err(format!(
                         "{} {what} {file} when its next stage is {:?} (its stage downloads: {:?})",
