@@ -27,7 +27,8 @@ use netboot_core::rng::Rng;
 use netboot_core::time::{Duration, Instant};
 use netboot_core::wire::bootp::options::{OptionsWriter, REQUESTED_IP, SERVER_ID};
 use netboot_core::wire::bootp::{MessageType, Op, Repr, Vend};
-use netboot_sim::apps::bootp::{BootpClient, BootpServer, Outcome};
+use netboot_sim::apps::bootp::{BootpClient, Outcome};
+use netboot_sim::apps::server::SimServer;
 use netboot_sim::apps::udp::{Scripted, Send};
 use netboot_sim::faults::percent;
 use netboot_sim::{Fault, HostId, LinkFaults, Loss, Sim};
@@ -35,6 +36,11 @@ use proptest::prelude::*;
 
 const SERVER: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 1);
 const ATTEMPTS: u32 = 6;
+/// The attempts of the clients of [`release_and_decline`]: what it tests is
+/// the server's pool, not the clients' patience, and at 20% loss six
+/// DISCOVERs all go unanswered (request or offer lost) about once in 500
+/// exchanges. With twenty, never in practice (0.36^20, about 1e-9).
+const PATIENT: u32 = 20;
 
 fn mac(i: usize) -> HwAddr {
     HwAddr::ethernet([0x52, 0x54, 0, 1, (i >> 8) as u8, i as u8])
@@ -68,12 +74,16 @@ fn fixed_hosts(n: usize) -> Vec<Host> {
 }
 
 fn client_config(i: usize, dhcp: bool) -> ClientConfig {
+    patient_client(i, dhcp, ATTEMPTS)
+}
+
+fn patient_client(i: usize, dhcp: bool, attempts: u32) -> ClientConfig {
     let mut c = ClientConfig::new(mac(i), Rng::new(i as u64));
     c.dhcp = dhcp;
     c.initial_timeout = Duration::from_millis(400);
     c.max_timeout = Duration::from_secs(3);
     c.jitter = Duration::from_millis(100);
-    c.attempts = ATTEMPTS;
+    c.attempts = attempts;
     c
 }
 
@@ -169,7 +179,10 @@ fn run_fleet(f: &Fleet) -> Result<(), TestCaseError> {
     sim.set_weather(f.weather);
     let (pool_size, fixed) = (f.pool, f.fixed);
     sim.add_host("server", SERVER, move || {
-        Box::new(BootpServer::new(server_config(pool_size), fixed_hosts(fixed)).unwrap())
+        Box::new(SimServer::bootp(
+            server_config(pool_size),
+            fixed_hosts(fixed),
+        ))
     });
     for i in 0..f.clients {
         let dhcp = i % 4 != 3;
@@ -262,11 +275,14 @@ fn assigned(sim: &Sim, h: HostId) -> Option<Ipv4Addr> {
     }
 }
 
-fn release_and_decline(seed: u64, weather: LinkFaults) -> Result<(), TestCaseError> {
+/// Clients asking `attempts` times per exchange fill a pool of three; one
+/// releases, one declines; of two newcomers the first gets the released
+/// address and the second nothing.
+fn release_and_decline(seed: u64, weather: LinkFaults, attempts: u32) -> Result<(), TestCaseError> {
     let mut sim = Sim::new(seed);
     sim.set_weather(weather);
     sim.add_host("server", SERVER, || {
-        Box::new(BootpServer::new(server_config(3), Vec::new()).unwrap())
+        Box::new(SimServer::bootp(server_config(3), Vec::new()))
     });
     // Three clients fill the pool of three.
     let abc: Vec<HostId> = (0..3)
@@ -275,7 +291,7 @@ fn release_and_decline(seed: u64, weather: LinkFaults) -> Result<(), TestCaseErr
                 &format!("c{i}"),
                 Ipv4Addr::UNSPECIFIED,
                 Instant::from_millis(i as u64),
-                move || Box::new(BootpClient::new(client_config(i, true))),
+                move || Box::new(BootpClient::new(patient_client(i, true, attempts))),
             )
         })
         .collect();
@@ -306,14 +322,14 @@ fn release_and_decline(seed: u64, weather: LinkFaults) -> Result<(), TestCaseErr
     // Two newcomers: one gets the released address, the other nothing (the
     // declined one is quarantined, the third is still client 2's).
     let later = sim.now();
-    let d = sim.add_host_at("d", Ipv4Addr::UNSPECIFIED, later, || {
-        Box::new(BootpClient::new(client_config(3, true)))
+    let d = sim.add_host_at("d", Ipv4Addr::UNSPECIFIED, later, move || {
+        Box::new(BootpClient::new(patient_client(3, true, attempts)))
     });
     let e = sim.add_host_at(
         "e",
         Ipv4Addr::UNSPECIFIED,
         later + Duration::from_secs(20),
-        || Box::new(BootpClient::new(client_config(4, true))),
+        move || Box::new(BootpClient::new(patient_client(4, true, attempts))),
     );
     sim.run_for(Duration::from_secs(120));
     prop_assert_eq!(
@@ -340,6 +356,27 @@ proptest! {
 
     #[test]
     fn release_and_decline_are_honoured(seed in any::<u64>(), loss in 0.0..20.0f64, dup in 0.0..20.0f64) {
-        release_and_decline(seed, LinkFaults { loss: Loss::Random(percent(loss)), duplicate: percent(dup), ..LinkFaults::PERFECT })?;
+        release_and_decline(seed, LinkFaults { loss: Loss::Random(percent(loss)), duplicate: percent(dup), ..LinkFaults::PERFECT }, PATIENT)?;
     }
+}
+
+/// Found flaky (with clients of six attempts): a client's DHCPACK and
+/// every one of its DHCPREQUESTs after it were lost, and the client gave up
+/// in the REQUEST state. RFC 2131 §3.1 step 5 and §4.4.1 have it revert to
+/// INIT and start again from DISCOVER instead, which is what the core
+/// client now does; it gets its (already bound) address on the next round.
+#[test]
+fn an_unanswered_request_starts_again_instead_of_giving_up() {
+    let weather = |loss, dup| LinkFaults {
+        loss: Loss::Random(percent(loss)),
+        duplicate: percent(dup),
+        ..LinkFaults::PERFECT
+    };
+    release_and_decline(4_590_405_225_662_405_199, weather(13.28, 9.99), ATTEMPTS).unwrap();
+    release_and_decline(
+        18_264_080_324_622_740_555,
+        weather(19.428221748066605, 1.2514490814511112),
+        ATTEMPTS,
+    )
+    .unwrap();
 }

@@ -27,7 +27,8 @@ use netboot_core::ftp::server::ServerConfig;
 use netboot_core::rng::Rng;
 use netboot_core::storage::Storage;
 use netboot_core::time::{Duration, Instant};
-use netboot_sim::apps::ftp::{Failed, FtpClient, FtpServer, Op, OpResult, User};
+use netboot_sim::apps::ftp::{Failed, FtpClient, Op, OpResult};
+use netboot_sim::apps::server::{SimServer, User};
 use netboot_sim::{Fault, LinkFaults, Sim, StoreFaults};
 use proptest::prelude::*;
 
@@ -173,7 +174,8 @@ fn expect(op: &Op, model: &BTreeMap<String, Vec<u8>>, sources: &[Vec<u8>]) -> Ex
 }
 
 fn store_files(sim: &Sim) -> BTreeMap<String, Vec<u8>> {
-    let m = sim.store(0).mem();
+    let store = sim.store(0);
+    let m = store.mem();
     m.files()
         .map(|f| (f.to_string(), m.get(f).unwrap().to_vec()))
         .collect()
@@ -361,7 +363,7 @@ fn run(case: &Case) -> Result<(), TestCaseError> {
         ..LinkFaults::PERFECT
     });
     let server = sim.add_host("server", SERVER, || {
-        Box::new(FtpServer::new(
+        Box::new(SimServer::ftp(
             ServerConfig {
                 login_delay: Duration::from_millis(10),
                 data_timeout: Duration::from_secs(10),
@@ -449,7 +451,12 @@ fn run(case: &Case) -> Result<(), TestCaseError> {
     }
     sim.run();
     prop_assert_eq!(store_files(&sim), model, "at the end");
-    prop_assert_eq!(sim.app::<FtpServer>(server).unwrap().active(), 0);
+    let sessions = sim
+        .app::<SimServer>(server)
+        .and_then(SimServer::server)
+        .and_then(|s| s.ftp())
+        .map(|f| f.sessions());
+    prop_assert_eq!(sessions, Some(0));
     Ok(())
 }
 

@@ -33,7 +33,8 @@ use netboot_core::tftp::rto::RtoConfig;
 use netboot_core::tftp::{ServerConfig, Transfer, TransferConfig, TransferError};
 use netboot_core::time::{Duration, Instant};
 use netboot_core::wire::tftp::{DATA_HEADER_LEN, ErrorCode, Mode, Packet};
-use netboot_sim::apps::tftp::{Job, TftpClient, TftpServer};
+use netboot_sim::apps::server::SimServer;
+use netboot_sim::apps::tftp::{Job, TftpClient};
 use netboot_sim::faults::percent;
 use netboot_sim::world::Observed;
 use netboot_sim::{Fault, LinkFaults, Loss, Sim};
@@ -258,7 +259,7 @@ fn run(case: &Case) -> Result<Ran, TestCaseError> {
         ..Limits::default()
     };
     let server = sim.add_host("server", SERVER, move || {
-        Box::new(TftpServer::new(ServerConfig {
+        Box::new(SimServer::tftp(ServerConfig {
             limits,
             writable: true,
             overwrite: false,
@@ -341,14 +342,15 @@ fn run(case: &Case) -> Result<Ran, TestCaseError> {
     prop_assert!(c.is_done());
     prop_assert_eq!(c.results.len(), 1);
     prop_assert!(c.max_buffer <= (DATA_HEADER_LEN + usize::from(case.blksize)).max(512 + 128));
-    let s = sim.app::<TftpServer>(server).unwrap();
-    prop_assert_eq!(s.active(), 0, "the server dropped the transfer");
+    let s = sim.app::<SimServer>(server).unwrap();
+    let active = s.server().and_then(|s| s.tftp()).map(|t| t.active());
+    prop_assert_eq!(active, Some(0), "the server dropped the transfer");
     prop_assert!(
-        s.peak_transfers <= 1,
+        s.peak_transfers() <= 1,
         "a repeated request never starts a second transfer"
     );
     let client_result = &c.results[0].result;
-    let server_result = s.completions.first().map(|c| c.result);
+    let server_result = s.completions().next().map(|c| c.result.map(|()| c.bytes));
     let clean = |r: &Result<u64, TransferError>| match r {
         Ok(_) => Ok(()),
         Err(TransferError::TimedOut { retries }) if *retries <= RETRY_BOUND => Ok(()),
@@ -380,7 +382,8 @@ fn run(case: &Case) -> Result<Ran, TestCaseError> {
             if case.write {
                 // The server may have stored it all and lost only the last
                 // ACK; otherwise nothing is visible.
-                let stored = sim.store(server).get("up/file");
+                let server_disk = sim.store(server);
+                let stored = server_disk.get("up/file");
                 prop_assert!(stored.is_none() || stored == Some(&data[..]));
                 prop_assert_eq!(stored.is_some(), matches!(server_result, Some(Ok(_))));
             } else {

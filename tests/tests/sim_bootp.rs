@@ -1,6 +1,6 @@
 //! BOOTP/DHCP in the deterministic simulator: many clients broadcasting on
 //! one segment under loss, duplication and reordering, with the server
-//! crashing and restarting on its lease file.
+//! crashing and restarting on its lease file, and failing to save it.
 //!
 //! Replay a failing seed with the command the failure prints.
 
@@ -10,12 +10,14 @@ use std::net::Ipv4Addr;
 use netboot_core::bootp::HwAddr;
 use netboot_core::bootp::client::ClientConfig;
 use netboot_core::bootp::hosts::Host;
+use netboot_core::bootp::leasefile;
 use netboot_core::bootp::server::ServerConfig;
 use netboot_core::rng::Rng;
 use netboot_core::time::{Duration, Instant};
-use netboot_sim::apps::bootp::{BootpClient, BootpServer, Outcome};
+use netboot_sim::apps::bootp::{BootpClient, Outcome};
+use netboot_sim::apps::server::{SimServer, unix_now};
 use netboot_sim::seed::check_seeds;
-use netboot_sim::{Fault, LinkFaults, Sim};
+use netboot_sim::{Fault, LinkFaults, Sim, StoreFaults};
 
 const SERVER: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 1);
 const POOL: (Ipv4Addr, Ipv4Addr) = (Ipv4Addr::new(10, 0, 0, 100), Ipv4Addr::new(10, 0, 0, 199));
@@ -70,7 +72,7 @@ fn fleet(
     sim.set_weather(weather);
     let table = hosts(fixed);
     sim.add_host("server", SERVER, move || {
-        Box::new(BootpServer::new(server_config(), table.clone()).unwrap())
+        Box::new(SimServer::bootp(server_config(), table.clone()))
     });
     for i in 0..clients {
         let dhcp = i % 3 != 2;
@@ -165,8 +167,8 @@ fn server_crash_keeps_leases_on_disk() {
         );
         assert!(sim.store(0).get("leases").is_some());
         // What the restarted server knows agrees with what the clients hold.
-        let server = sim.app::<BootpServer>(0).unwrap();
-        let leases: HashMap<_, _> = server.server().leases().map(|l| (l.hw, l.ip)).collect();
+        let server = sim.app::<SimServer>(0).unwrap().server().unwrap();
+        let leases: HashMap<_, _> = server.leases().map(|l| (l.hw, l.ip)).collect();
         for i in 5..40 {
             let Some(Outcome::Assigned(a)) = &sim.app::<BootpClient>(i + 1).unwrap().outcome else {
                 unreachable!()
@@ -189,6 +191,45 @@ fn a_silent_server_means_a_clean_timeout() {
             assert_eq!(c.outcome, Some(Outcome::TimedOut));
             assert_eq!(c.sends(), 8, "exactly the configured attempts");
             assert_eq!(sim.ip(i + 1), Ipv4Addr::UNSPECIFIED);
+        }
+    });
+}
+
+/// While the server's disk fails every save, it acknowledges no address
+/// (it would be one a crash could lose); it keeps trying, and once the disk
+/// works again every client gets its address and the lease file has them
+/// all.
+#[test]
+fn failing_saves_hold_every_acknowledgement() {
+    check_seeds(4, |seed| {
+        let healed = Instant::from_secs(4);
+        let sim = fleet(seed, 20, 0, LinkFaults::lossy(2.0, 1.0, 2.0), |sim| {
+            let failing = StoreFaults {
+                commit_error: 1_000_000,
+                ..StoreFaults::default()
+            };
+            sim.schedule(Instant::ZERO, Fault::Store(0, failing));
+            sim.schedule(healed, Fault::Store(0, StoreFaults::default()));
+        });
+        assert_eq!(check_assignments(&sim, 20, 0), 20);
+        let server = sim.app::<SimServer>(0).unwrap();
+        assert!(server.save_failures() > 0, "the saves failed");
+        for i in 0..20 {
+            let Some(Outcome::Assigned(a)) = &sim.app::<BootpClient>(i + 1).unwrap().outcome else {
+                unreachable!()
+            };
+            assert!(a.at >= healed, "client {i} was acknowledged at {:?}", a.at);
+        }
+        let text = String::from_utf8(sim.store(0).get("leases").unwrap().to_vec()).unwrap();
+        let (saved, bad) = leasefile::parse(&text, sim.now(), unix_now(sim.now()));
+        assert!(bad.is_empty(), "{bad:?}");
+        for i in 0..20 {
+            assert!(
+                saved
+                    .iter()
+                    .any(|l| l.hw == mac(i) && l.ip == sim.ip(i + 1)),
+                "client {i}'s lease is on disk"
+            );
         }
     });
 }

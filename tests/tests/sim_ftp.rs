@@ -7,10 +7,11 @@
 use std::net::{Ipv4Addr, SocketAddrV4};
 
 use netboot_core::ftp::client::StoreMode;
-use netboot_core::ftp::server::{ServerConfig, TransferOutcome};
+use netboot_core::ftp::server::{Outcome, ServerConfig};
 use netboot_core::rng::Rng;
 use netboot_core::time::{Duration, Instant};
-use netboot_sim::apps::ftp::{Failed, FtpClient, FtpServer, Op, User};
+use netboot_sim::apps::ftp::{Failed, FtpClient, Op};
+use netboot_sim::apps::server::{SimServer, User};
 use netboot_sim::seed::check_seeds;
 use netboot_sim::{Fault, LinkFaults, Sim, StoreFaults};
 
@@ -21,8 +22,8 @@ fn content(seed: u64, len: usize) -> Vec<u8> {
     (0..len).map(|_| rng.next_u32() as u8).collect()
 }
 
-fn server() -> FtpServer {
-    FtpServer::new(
+fn server() -> SimServer {
+    SimServer::ftp(
         ServerConfig {
             login_delay: Duration::from_millis(50),
             data_timeout: Duration::from_secs(20),
@@ -155,7 +156,8 @@ fn a_full_session_over_streams_cut_anywhere() {
         assert_eq!(c.results[8].data, b"b.bin\r\n");
         // The upload arrived intact: the renamed file reads back as the
         // client's source, byte for byte.
-        let source = sim.store(1).get("a.bin").unwrap();
+        let client_disk = sim.store(1);
+        let source = client_disk.get("a.bin").unwrap();
         assert_eq!(
             c.results[11].op,
             Op::Get {
@@ -173,26 +175,26 @@ fn a_full_session_over_streams_cut_anywhere() {
         // The server counted the whole upload (the client's `SIZE` result
         // carries only the reply code; this is the size the server saw).
         let uploads: Vec<_> = sim
-            .app::<FtpServer>(0)
+            .app::<SimServer>(0)
             .unwrap()
-            .transfers
-            .iter()
-            .filter(|t| t.upload && t.path == "up/a.bin")
-            .map(|t| t.outcome)
+            .ftp_transfers()
+            .filter(|t| t.direction == "STOR" && t.path == "up/a.bin")
+            .map(|t| (t.outcome, t.bytes))
             .collect();
-        assert_eq!(
-            uploads,
-            [TransferOutcome::Complete {
-                bytes: source.len() as u64
-            }]
-        );
+        assert_eq!(uploads, [(Outcome::Complete, source.len() as u64)]);
         assert!(
             sim.store(0).get("aborted.bin").is_none(),
             "an aborted upload leaves no file"
         );
         assert!(sim.store(0).get("up/b.bin").is_none(), "deleted");
         assert_eq!(
-            sim.app::<FtpServer>(0).unwrap().active(),
+            sim.app::<SimServer>(0)
+                .unwrap()
+                .server()
+                .unwrap()
+                .ftp()
+                .unwrap()
+                .sessions(),
             0,
             "the session is gone"
         );
@@ -250,7 +252,8 @@ fn data_connection_resets_and_disk_errors_fail_cleanly() {
             {
                 // Either the first (refused) upload, or one that failed
                 // part way: nothing half-written is visible.
-                let stored = sim.store(0).get(remote);
+                let server_disk = sim.store(0);
+                let stored = server_disk.get(remote);
                 assert!(stored.is_none() || stored == sim.store(1).get("a.bin"));
             }
             if let (

@@ -14,7 +14,8 @@ use netboot_core::tftp::rto::RtoConfig;
 use netboot_core::tftp::{Role, ServerConfig, TransferConfig, TransferError};
 use netboot_core::time::{Duration, Instant};
 use netboot_core::wire::tftp::ErrorCode;
-use netboot_sim::apps::tftp::{Job, TftpClient, TftpServer};
+use netboot_sim::apps::server::SimServer;
+use netboot_sim::apps::tftp::{Job, TftpClient};
 use netboot_sim::seed::check_seeds;
 use netboot_sim::{Fault, LinkFaults, Sim, StoreFaults};
 
@@ -70,7 +71,7 @@ fn world(seed: u64, clients: usize, weather: LinkFaults) -> Sim {
     sim.set_weather(weather);
     let file = content(seed, 40_000);
     let server = sim.add_host("server", SERVER, || {
-        Box::new(TftpServer::new(server_config()))
+        Box::new(SimServer::tftp(server_config()))
     });
     sim.store_mut(server).insert("boot.bin", file);
     for i in 0..clients {
@@ -106,8 +107,8 @@ fn check_outcomes(sim: &Sim, clients: usize) -> usize {
         let c = sim.app::<TftpClient>(h).expect("client still running");
         assert!(c.is_done(), "client {i} never finished");
         assert_eq!(c.results.len(), 2, "one result per job");
-        let sent = sim
-            .store(h)
+        let client_disk = sim.store(h);
+        let sent = client_disk
             .get("mine.bin")
             .expect("the client keeps its file");
         for r in &c.results {
@@ -153,7 +154,8 @@ fn check_outcomes(sim: &Sim, clients: usize) -> usize {
                     // A failed upload left nothing on the server, or all of
                     // it (the server committed it and only its final ACK
                     // was lost): never a part.
-                    let stored = sim.store(0).get(remote);
+                    let server_disk = sim.store(0);
+                    let stored = server_disk.get(remote);
                     assert!(
                         stored.is_none_or(|s| s == sent),
                         "client {i}: failed upload left {} of {} bytes in {remote}",
@@ -245,7 +247,9 @@ fn server_crash_mid_transfer_leaves_no_partial_upload() {
         // ...and one while the restarted server holds part of an upload
         // written aside.
         let receiving = |sim: &Sim| -> Option<String> {
-            sim.app::<TftpServer>(0)?
+            sim.app::<SimServer>(0)?
+                .server()?
+                .tftp()?
                 .transfers()
                 .find(|t| t.role() == Role::ServerWrite && !t.is_closed() && t.bytes() > 0)
                 .map(|t| t.path().to_string())
@@ -308,7 +312,8 @@ fn disk_errors_and_a_full_disk_fail_cleanly() {
                 ),
             );
         });
-        let server = sim.app::<TftpServer>(0).unwrap();
+        let server = sim.app::<SimServer>(0).unwrap();
+        let completions: Vec<_> = server.completions().collect();
         // The injected failures happened, and each ended a transfer: every
         // injected I/O error failed exactly one transfer, and at least one
         // transfer failed on the server's storage (an I/O error, or an
@@ -316,8 +321,7 @@ fn disk_errors_and_a_full_disk_fail_cleanly() {
         // the 8,000 bytes left, so only I/O errors failing them first can
         // spare the disk).
         let failed_with = |want: StoreError| {
-            server
-                .completions
+            completions
                 .iter()
                 .filter(|c| c.result == Err(TransferError::Storage(want)))
                 .count() as u64
@@ -326,15 +330,13 @@ fn disk_errors_and_a_full_disk_fail_cleanly() {
         assert_eq!(
             failed_with(StoreError::Io),
             injected,
-            "injected I/O errors vs transfers they failed: {:?}",
-            server.completions
+            "injected I/O errors vs transfers they failed: {completions:?}"
         );
         assert!(
             injected + failed_with(StoreError::Full) > 0,
-            "no transfer saw a storage failure: {:?}",
-            server.completions
+            "no transfer saw a storage failure: {completions:?}"
         );
-        for c in &server.completions {
+        for c in &completions {
             if let Err(e) = &c.result {
                 assert!(
                     matches!(
@@ -357,7 +359,8 @@ fn disk_errors_and_a_full_disk_fail_cleanly() {
                     );
                 }
                 if let (Job::Put { remote, .. }, Ok(_)) = (&r.job, &r.result) {
-                    let sent = sim.store(i + 1).get("mine.bin");
+                    let client_disk = sim.store(i + 1);
+                    let sent = client_disk.get("mine.bin");
                     assert!(sent.is_some() && sim.store(0).get(remote) == sent);
                 }
                 // A client told the disk is full was uploading when the
@@ -367,10 +370,9 @@ fn disk_errors_and_a_full_disk_fail_cleanly() {
                     && *code == ErrorCode::DiskFull
                 {
                     assert!(
-                        server.completions.iter().any(|c| c.path == *remote
+                        completions.iter().any(|c| c.path == remote.as_str()
                             && c.result == Err(TransferError::Storage(StoreError::Full))),
-                        "client {i}: told {remote} filled the disk, server: {:?}",
-                        server.completions
+                        "client {i}: told {remote} filled the disk, server: {completions:?}"
                     );
                 }
                 if let (Job::Get { .. }, Ok(_)) = (&r.job, &r.result) {

@@ -20,11 +20,12 @@ use std::fmt;
 use std::net::{Ipv4Addr, SocketAddrV4};
 
 use netboot_core::ftp::client::StoreMode;
-use netboot_core::ftp::server::{ServerConfig, TransferOutcome};
+use netboot_core::ftp::server::{Outcome, ServerConfig};
 use netboot_core::rng::Rng;
 use netboot_core::storage::{Storage, StoreError};
 use netboot_core::time::{Duration, Instant};
-use netboot_sim::apps::ftp::{Failed, FtpClient, FtpServer, Op, User};
+use netboot_sim::apps::ftp::{Failed, FtpClient, Op};
+use netboot_sim::apps::server::{SimServer, User};
 use netboot_sim::{HostId, LinkFaults, Sim, StoreFaults};
 use proptest::prelude::*;
 use proptest::sample::select;
@@ -92,8 +93,9 @@ enum Reply {
 }
 
 /// A data transfer the server should record: path, upload, and how it
-/// ends (`None`: aborted, or completed before the abort).
-type Transfer = (String, bool, Option<TransferOutcome>);
+/// ends with the bytes that crossed, when the model knows them (`None`:
+/// aborted, or completed before the abort).
+type Transfer = (String, bool, Option<(Outcome, Option<u64>)>);
 
 #[derive(Clone)]
 struct Model {
@@ -240,7 +242,7 @@ impl ReferenceStateMachine for FtpModel {
                 Some(f) => {
                     let data = f[off as usize..].to_vec();
                     let bytes = data.len() as u64;
-                    transfer(m, i, false, Some(TransferOutcome::Complete { bytes }));
+                    transfer(m, i, false, Some((Outcome::Complete, Some(bytes))));
                     Ok(226, Some(data))
                 }
             },
@@ -248,11 +250,11 @@ impl ReferenceStateMachine for FtpModel {
                 let data = source(m.seed, s);
                 let bytes = data.len() as u64;
                 m.files.insert(NAMES[i].to_string(), data);
-                transfer(m, i, true, Some(TransferOutcome::Complete { bytes }));
+                transfer(m, i, true, Some((Outcome::Complete, Some(bytes))));
                 Ok(226, None)
             }
             Transition::StorFull(i) if parent(m, i) => {
-                let full = TransferOutcome::Storage(StoreError::Full);
+                let full = (Outcome::Storage(StoreError::Full), None);
                 transfer(m, i, true, Some(full));
                 Refused(552)
             }
@@ -308,7 +310,8 @@ struct System {
 }
 
 fn store_files(sim: &Sim, host: HostId) -> BTreeMap<String, Vec<u8>> {
-    let m = sim.store(host).mem();
+    let store = sim.store(host);
+    let m = store.mem();
     m.files()
         .map(|f| (f.to_string(), m.get(f).unwrap().to_vec()))
         .collect()
@@ -329,6 +332,14 @@ fn assert_store(sim: &Sim, host: HostId, model: &Model, after: &Transition) {
     }
 }
 
+/// FTP sessions open on the server now.
+fn sessions(sim: &Sim, server: HostId) -> usize {
+    sim.app::<SimServer>(server)
+        .and_then(SimServer::server)
+        .and_then(|s| s.ftp())
+        .map_or(0, |f| f.sessions())
+}
+
 struct FtpServerTest;
 
 impl StateMachineTest for FtpServerTest {
@@ -345,7 +356,7 @@ impl StateMachineTest for FtpServerTest {
             ..LinkFaults::PERFECT
         });
         let server = sim.add_host("server", SERVER, || {
-            Box::new(FtpServer::new(
+            Box::new(SimServer::ftp(
                 ServerConfig {
                     data_timeout: Duration::from_secs(10),
                     ..ServerConfig::default()
@@ -376,7 +387,7 @@ impl StateMachineTest for FtpServerTest {
             .insert("big", content(model.seed, BIG));
         sim.set_time_limit(Instant::from_secs(24 * 3600));
         // Until the client's control connection is accepted.
-        sim.run_until(|sim| sim.app::<FtpServer>(server).is_some_and(|s| s.active() > 0));
+        sim.run_until(|sim| sessions(sim, server) > 0);
         System {
             sim,
             server,
@@ -450,12 +461,20 @@ impl StateMachineTest for FtpServerTest {
             ),
         }
         sys.done += 1;
-        let server = sys.sim.app::<FtpServer>(sys.server).unwrap();
+        let server = sys.sim.app::<SimServer>(sys.server).unwrap();
         if let Some((path, upload, outcome)) = &model.transfer {
-            let last = server.transfers.last().expect("no transfer recorded");
-            assert_eq!((&last.path, last.upload), (path, *upload), "{t:?}");
-            if let Some(outcome) = outcome {
+            let last = server.ftp_transfers().last().expect("no transfer recorded");
+            let stor = last.direction == "STOR";
+            assert_eq!(
+                (last.path.as_str(), stor),
+                (path.as_str(), *upload),
+                "{t:?}"
+            );
+            if let Some((outcome, bytes)) = outcome {
                 assert_eq!(&last.outcome, outcome, "{t:?}");
+                if let Some(bytes) = bytes {
+                    assert_eq!(last.bytes, *bytes, "{t:?}");
+                }
             }
         }
         assert_store(&sys.sim, sys.server, model, &t);
@@ -463,10 +482,18 @@ impl StateMachineTest for FtpServerTest {
     }
 
     fn check_invariants(sys: &System, model: &Model) {
-        let server = sys.sim.app::<FtpServer>(sys.server).unwrap();
-        assert_eq!(server.sessions_seen, 1);
-        assert_eq!(server.active(), 1, "one control session, still open");
-        assert_eq!(server.transfers.len(), model.transfers, "data transfers");
+        let server = sys.sim.app::<SimServer>(sys.server).unwrap();
+        assert_eq!(server.ftp_sessions(), 1);
+        assert_eq!(
+            sessions(&sys.sim, sys.server),
+            1,
+            "one control session, still open"
+        );
+        assert_eq!(
+            server.ftp_transfers().count(),
+            model.transfers,
+            "data transfers"
+        );
     }
 
     fn teardown(mut sys: System, model: Model) {
@@ -476,7 +503,7 @@ impl StateMachineTest for FtpServerTest {
         sys.sim.run();
         let c = sys.sim.app::<FtpClient>(client).unwrap();
         assert_eq!(c.results.last().map(|r| r.result), Some(Ok(221)));
-        assert_eq!(sys.sim.app::<FtpServer>(sys.server).unwrap().active(), 0);
+        assert_eq!(sessions(&sys.sim, sys.server), 0);
         assert_store(&sys.sim, sys.server, &model, &Transition::Login);
     }
 }

@@ -2,12 +2,13 @@
 //! TFTP stages → manifest → FTP files with SHA-256 digests) against one
 //! combined server, under whatever weather and faults a scenario sets.
 //!
-//! [`Fleet`] builds the world: a [`NetbootServer`] at [`SERVER`] whose
-//! plan gives every client the same stages (two boot stages and a
-//! manifest naming three files with their digests), and `clients`
-//! [`Provisioner`]s with distinct MACs, started over the first
-//! [`Fleet::start_spread`]. The clients differ on purpose, so that one run
-//! covers what separate per-protocol fleets used to:
+//! [`Fleet`] builds the world: a [`SimServer`] (the netboot server that
+//! ships: BOOTP/DHCP with the plan, TFTP, FTP, leases and progress kept on
+//! its disk) at [`SERVER`] whose plan gives every client the same stages
+//! (two boot stages and a manifest naming three files with their
+//! digests), and `clients` [`Provisioner`]s with distinct MACs, started
+//! over the first [`Fleet::start_spread`]. The clients differ on purpose,
+//! so that one run covers what separate per-protocol fleets used to:
 //!
 //! * odd clients ask with DHCP (DISCOVER/OFFER/REQUEST/ACK), even ones with
 //!   plain BOOTP (the server hands out dynamic BOOTP addresses);
@@ -24,7 +25,11 @@
 //!   later stage before an earlier one is not);
 //! * every file a client has published (a stage or a manifest file) is
 //!   byte-identical to the server's: nothing fetched twice, cut short or
-//!   corrupted on the wire is ever visible.
+//!   corrupted on the wire is ever visible;
+//! * the server's persistence policy: an address the server hands out (a
+//!   DHCPACK or BOOTREPLY) is held by no other client, and a server that
+//!   boots again has a bound lease for every address a client holds (so
+//!   it never hands one out twice).
 //!
 //! [`Fleet::run`] then checks that every client finished with every file
 //! byte-exact, that the server's plan has every client at its last stage,
@@ -47,11 +52,13 @@ use std::rc::Rc;
 
 use netboot_core::bootp::HwAddr;
 use netboot_core::bootp::leases::LeaseState;
+use netboot_core::bootp::server::Event as BootpEvent;
 use netboot_core::bootp::server::ServerConfig as BootpConfig;
 use netboot_core::ftp::server::ServerConfig as FtpConfig;
-use netboot_core::plan::{Hex, ProfileTable};
+use netboot_core::plan::Hex;
 use netboot_core::provision::Config;
 use netboot_core::rng::Rng;
+use netboot_core::server::{Event, NetbootConfig};
 use netboot_core::tftp::ServerConfig as TftpConfig;
 use netboot_core::tftp::TransferConfig;
 use netboot_core::tftp::options::Limits;
@@ -59,9 +66,8 @@ use netboot_core::tftp::rto::RtoConfig;
 use netboot_core::time::{Duration, Instant};
 use netboot_core::wire::bootp::{CLIENT_PORT, SERVER_PORT};
 
-use crate::apps::ftp::User;
-use crate::apps::netboot::{NetbootConfig, NetbootServer};
 use crate::apps::provision::{Provisioner, RequestId, request_id};
+use crate::apps::server::{SimServer, User, bootp_setup, ftp_endpoint, tftp_endpoint};
 use crate::faults::{Fault, LinkFaults};
 use crate::trace::hash_bytes;
 use crate::world::{HostId, Observed, Sim, Stats};
@@ -115,8 +121,9 @@ pub struct Fleet {
     pub weather: LinkFaults,
     /// Clients boot at evenly spread instants over this time.
     pub start_spread: Duration,
-    /// A server crash and restart, if any.
-    pub crash: Option<Crash>,
+    /// Server crashes and restarts, in order (each restart before the next
+    /// crash).
+    pub crashes: Vec<Crash>,
     /// Simulated time after which the run is stopped (and fails).
     pub time_limit: Instant,
 }
@@ -309,41 +316,48 @@ impl Fleet {
             seed,
             weather: LinkFaults::PERFECT,
             start_spread: Duration::from_secs(2),
-            crash: None,
+            crashes: Vec::new(),
             time_limit: Instant::from_secs(3600),
         }
     }
 
-    /// The server's configuration.
+    /// The server's configuration: BOOTP/DHCP (DHCP and dynamic BOOTP) on
+    /// a pool with room for every client, the plan, read-only TFTP with
+    /// the fleet's timers, anonymous FTP.
     pub fn server_config(&self) -> NetbootConfig {
         let mut bootp = BootpConfig::new(SERVER, Ipv4Addr::new(255, 255, 0, 0));
         let first = Ipv4Addr::new(10, 0, 1, 1);
         let last = Ipv4Addr::from(u32::from(first) + self.clients as u32 + 16);
         bootp.pool = Some((first, last));
         bootp.bootp_dynamic = true;
-        let mut profiles = ProfileTable::new();
-        profiles
+        let mut config = NetbootConfig::new();
+        config.bootp = Some(bootp_setup(bootp, Vec::new()));
+        config
+            .profiles
             .set_default(&plan_stages())
             .expect("the fleet's stages are valid");
-        let mut config = NetbootConfig::new(bootp, profiles);
-        let transfer = transfer();
-        config.tftp = TftpConfig {
+        config.tftp = Some(tftp_endpoint(TftpConfig {
             limits: Limits::default(),
             writable: false,
             overwrite: false,
-            transfer,
-        };
-        config.ftp = FtpConfig {
+            transfer: transfer(),
+        }));
+        config.ftp = Some(ftp_endpoint(FtpConfig {
             anonymous: true,
             login_delay: Duration::from_millis(10),
             ..FtpConfig::default()
-        };
-        config.users = vec![User {
+        }));
+        config
+    }
+
+    /// The server: [`Fleet::server_config`], the named FTP user, leases and
+    /// progress kept in their files.
+    pub fn server(&self) -> SimServer {
+        SimServer::new(self.server_config()).users(vec![User {
             name: FTP_USER.0.into(),
             password: FTP_USER.1.into(),
             writable: false,
-        }];
-        config
+        }])
     }
 
     /// The configuration of client `i` (0-based).
@@ -392,12 +406,8 @@ impl Fleet {
     fn build(&self) -> (Sim, Rc<RefCell<Counter>>) {
         let mut sim = Sim::new(self.seed);
         sim.set_weather(self.weather);
-        let config = self.server_config();
-        let server = sim.add_host("server", SERVER, move || {
-            Box::new(
-                NetbootServer::new(config.clone()).expect("the fleet's server config is valid"),
-            )
-        });
+        let fleet = self.clone();
+        let server = sim.add_host("server", SERVER, move || Box::new(fleet.server()));
         for (path, data) in Fleet::server_files() {
             sim.store_mut(server).insert(&path, data);
         }
@@ -415,7 +425,7 @@ impl Fleet {
         for h in 0..=self.clients {
             sim.strict_timers(h);
         }
-        if let Some(c) = self.crash {
+        for c in &self.crashes {
             sim.schedule(c.at, Fault::Crash(server));
             sim.schedule(c.at + c.down, Fault::Restart(server));
         }
@@ -484,8 +494,8 @@ impl Fleet {
         times.sort();
         report.last_finished = times.last().copied().unwrap_or(Instant::ZERO);
         report.median_finished = times.get(times.len() / 2).copied().unwrap_or(Instant::ZERO);
-        if let Some(s) = sim.app::<NetbootServer>(0) {
-            report.peak_transfers = s.tftp().peak_transfers;
+        if let Some(s) = sim.app::<SimServer>(0) {
+            report.peak_transfers = s.peak_transfers();
         }
         if report.bootp.retransmitted + report.tftp.retransmitted != report.stats.retransmitted {
             sim.fail(&format!(
@@ -539,17 +549,15 @@ fn check(sim: &Sim, clients: usize) -> Result<(), String> {
             ));
         }
     }
-    let Some(server) = sim.app::<NetbootServer>(0) else {
+    let Some(server) = sim.app::<SimServer>(0).and_then(SimServer::server) else {
         return Err("the server is not running".into());
     };
     let stages = plan_stages().len();
-    // A restarted server may have forgotten a client that finished in the
-    // second before the crash and never asked again (or whose answers were
-    // lost): the client is done all the same.
-    let restarted = sim.boots(0) > 1;
-    for i in (0..clients).filter(|_| !restarted) {
+    // Also after a restart: the server saved every client's progress as it
+    // changed, so the restarted one knows who finished.
+    for i in 0..clients {
         let hw = mac(i);
-        let at = server.plan().plan().stage_of(hw.as_bytes());
+        let at = server.stage_of(&hw);
         if at != Some(stages) {
             let log = &client(sim, i + 1).stage_log;
             return Err(format!(
@@ -558,8 +566,6 @@ fn check(sim: &Sim, clients: usize) -> Result<(), String> {
         }
     }
     let bound: Vec<_> = server
-        .bootp()
-        .server()
         .leases()
         .filter(|l| l.state == LeaseState::Bound)
         .collect();
@@ -591,45 +597,107 @@ struct Seen {
     /// Entries of the client's stage log checked.
     logged: usize,
     published: u64,
-    /// The server's boot count when the client was last sent back to an
-    /// earlier stage (or when checking began).
-    rolled_back: u32,
 }
 
 impl Seen {
-    fn new(server_boot: u32) -> Self {
-        Seen {
-            next: 0,
-            logged: 0,
-            published: 0,
-            rolled_back: server_boot,
-        }
-    }
+    const NEW: Seen = Seen {
+        next: 0,
+        logged: 0,
+        published: 0,
+    };
 
     /// Checks that stage `file` may be started (`done`: completed) now and
     /// moves the client along. A stage is the plan's next or the one just
     /// fetched (handed out again because the server had not seen the
-    /// download end). A server restart may forget up to a second of
-    /// progress: after one, the plan may send a client back to an earlier
-    /// stage, once.
-    fn stage(&mut self, stages: &[&str], file: &str, done: bool, server_boot: u32) -> bool {
+    /// download end). Nothing earlier, even after a server restart: the
+    /// server saves a client's progress before it hands out the next stage,
+    /// so a restart forgets none of it.
+    fn stage(&mut self, stages: &[&str], file: &str, done: bool) -> bool {
         let Some(j) = stages.iter().position(|s| *s == file) else {
             return false;
         };
-        let in_order = j == self.next || j + 1 == self.next;
-        let rollback = !in_order && j < self.next && server_boot > self.rolled_back;
-        if !in_order && !rollback {
+        if j != self.next && j + 1 != self.next {
             return false;
-        }
-        if rollback {
-            self.rolled_back = server_boot;
         }
         self.next = if done { j + 1 } else { j };
         true
     }
 }
 
+/// What the persistence invariant remembers.
+#[derive(Default)]
+struct Holders {
+    /// The client last seen holding each address.
+    holder: HashMap<Ipv4Addr, HostId>,
+    /// The server boot whose events are being read, and how many of them
+    /// were checked.
+    boot: u32,
+    checked: usize,
+}
+
+impl Holders {
+    /// After an event that touched `touched`.
+    fn check(&mut self, sim: &Sim, touched: HostId, clients: usize) -> Result<(), String> {
+        if touched != 0 {
+            let ip = sim.ip(touched);
+            if touched <= clients && !ip.is_unspecified() {
+                self.holder.insert(ip, touched);
+            }
+            return Ok(());
+        }
+        let Some(app) = sim.app::<SimServer>(0) else {
+            return Ok(());
+        };
+        let Some(server) = app.server() else {
+            return Ok(());
+        };
+        if sim.boots(0) != self.boot {
+            self.boot = sim.boots(0);
+            self.checked = 0;
+            // Just booted: it must know every address a client holds.
+            let bound: HashMap<Ipv4Addr, HwAddr> = server
+                .leases()
+                .filter(|l| l.state == LeaseState::Bound)
+                .map(|l| (l.ip, l.hw))
+                .collect();
+            for h in 1..=clients {
+                let ip = sim.ip(h);
+                if !ip.is_unspecified() && bound.get(&ip) != Some(&mac(h - 1)) {
+                    return Err(format!(
+                        "{} holds {ip}, which the server booted again without (its lease: {:?})",
+                        sim.name(h),
+                        bound.get(&ip)
+                    ));
+                }
+            }
+        }
+        for event in &app.events[self.checked..] {
+            let (Event::Bootp(BootpEvent::Acked { hw, ip, .. })
+            | Event::Bootp(BootpEvent::BootpReplied { hw, ip, .. })) = event
+            else {
+                continue;
+            };
+            if let Some(&h) = self.holder.get(ip)
+                && sim.ip(h) == *ip
+                && mac(h - 1) != *hw
+            {
+                return Err(format!(
+                    "the server gave {ip} to {hw}, but {} holds it",
+                    sim.name(h)
+                ));
+            }
+        }
+        self.checked = app.events.len();
+        Ok(())
+    }
+}
+
 fn add_invariants(sim: &mut Sim, clients: usize) {
+    let mut holders = Holders::default();
+    sim.invariant(
+        "an address handed out survives the server",
+        move |sim, touched| touched.map_or(Ok(()), |h| holders.check(sim, h, clients)),
+    );
     sim.invariant("no two hosts hold one address", |sim, _| {
         match sim.conflicts().first() {
             None => Ok(()),
@@ -641,7 +709,7 @@ fn add_invariants(sim: &mut Sim, clients: usize) {
         }
     });
     let stages = plan_stages();
-    let mut seen = vec![Seen::new(1); clients + 1];
+    let mut seen = vec![Seen::NEW; clients + 1];
     sim.invariant(
         "stages in the plan's order, published files exact",
         move |sim, touched| {
@@ -652,14 +720,13 @@ fn add_invariants(sim: &mut Sim, clients: usize) {
                 // Down: its program is gone.
                 return Ok(());
             };
-            let server_boot = sim.boots(0);
             let s = &mut seen[h];
             if c.stage_log.len() < s.logged {
                 // The client rebooted and started over.
-                *s = Seen::new(server_boot);
+                *s = Seen::NEW;
             }
             for (file, done) in &c.stage_log[s.logged..] {
-                if !s.stage(&stages, file, *done, server_boot) {
+                if !s.stage(&stages, file, *done) {
                     let what = if *done { "completed" } else { "started" };
                     return Err(format!(
                         "{} {what} {file} when its next stage is {:?} (its stage downloads: {:?})",

@@ -14,19 +14,18 @@
 //!   event, the trace hash.
 //! * [`faults`]: per-packet and per-link fault rules and scheduled faults.
 //! * [`store`]: a host's disk, an in-memory store with injected failures.
-//! * [`apps`]: the programs hosts run: a TFTP, BOOTP/DHCP and FTP server
-//!   and client each, the combined netboot server with its provisioning
-//!   plan, and the provisioning client flow, all moving bytes between
-//!   simulated sockets and core machines and answering storage events
-//!   through the core's generic glue, exactly as the mio adapter does
-//!   with real sockets and files.
+//! * [`apps`]: the programs hosts run: the netboot server that ships
+//!   ([`SimServer`](apps::server::SimServer): the core's `NetbootServer`
+//!   through the core's `drive` loop, over simulated sockets and the
+//!   host's disk, in any mix of BOOTP/DHCP, TFTP and FTP), and a BOOTP,
+//!   TFTP and FTP client and the provisioning client flow, all moving
+//!   bytes between simulated sockets and core machines.
 //! * [`fleet`]: the fleet scenario: many provisioning clients running the
 //!   whole flow against one combined server, with its invariants and
 //!   report.
 //! * [`seed`]: `SIM_SEED` / `SIM_SEEDS`, and the replay command printed on
 //!   failure.
-//! * [`trace`] and [`timers`]: the trace hash, and a deadline queue for
-//!   programs that run many machines.
+//! * [`trace`]: the trace hash.
 //!
 //! # Determinism
 //!
@@ -52,10 +51,9 @@ pub mod faults;
 pub mod fleet;
 pub mod seed;
 pub mod store;
-pub mod timers;
 pub mod trace;
 pub mod world;
 
 pub use faults::{Fault, LinkFaults, Loss, Verdict};
-pub use store::{SimStore, StoreFaults};
+pub use store::{Disk, SimStore, StoreFaults};
 pub use world::{App, Cx, HostId, Observed, Outcome, Sim, StreamEvent, StreamId};

@@ -1,5 +1,8 @@
 //! A simulated host's disk: the in-memory [`MemStore`], wrapped so that
-//! reads, writes and commits can fail on purpose and the disk can fill up.
+//! reads, writes and commits can fail on purpose and the disk can fill up,
+//! and shared ([`Disk`]) by everything on the host that uses it: the
+//! host's programs (the server keeps a handle for its TFTP and FTP
+//! endpoints and its saves), the world, and the tests.
 //!
 //! Failures are drawn from the store's own generator, seeded from the run's
 //! seed, so they replay exactly. A host keeps its store across a crash and
@@ -11,10 +14,28 @@ use std::ops::ControlFlow;
 
 use netboot_core::rng::Rng;
 use netboot_core::storage::{
-    MemReader, MemStore, MemWriter, Metadata, Storage, StoreError, WriteMode,
+    MemReader, MemStore, MemWriter, Metadata, Shared, Storage, StoreError, WriteMode,
 };
 
 use crate::faults::chance;
+
+/// A host's disk as its programs hold it: a [`SimStore`] shared by every
+/// clone of the handle (each [`Storage`] call borrows it for its own
+/// duration only), so the server's endpoints, the world and a test all see
+/// one disk, with one generator for its failures.
+///
+/// ```
+/// use netboot_core::storage::{Shared, Storage, WriteMode};
+/// use netboot_sim::store::{Disk, SimStore};
+///
+/// let disk: Disk = Shared::new(SimStore::new(1));
+/// let mut server = disk.clone();
+/// let mut w = server.open_write("leases", WriteMode::Replace).unwrap();
+/// server.write(&mut w, b"# netboot leases v1\n").unwrap();
+/// server.commit(w).unwrap();
+/// assert!(disk.borrow().get("leases").is_some());
+/// ```
+pub type Disk = Shared<SimStore>;
 
 /// How a [`SimStore`] misbehaves.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]

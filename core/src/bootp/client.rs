@@ -6,9 +6,12 @@
 //!   cookie, retransmitted until a BOOTREPLY with our `xid` and `chaddr`
 //!   arrives;
 //! * DHCP (RFC 2131 §4.4): DHCPDISCOVER, the first DHCPOFFER, DHCPREQUEST
-//!   for it, DHCPACK. A DHCPNAK sends it back to DISCOVER (at most
-//!   [`MAX_RESTARTS`] times). A plain BOOTP reply to the DISCOVER, from a
-//!   server that only speaks BOOTP, is accepted as the answer.
+//!   for it, DHCPACK. A DHCPNAK sends it back to DISCOVER, and so does a
+//!   DHCPREQUEST that got neither DHCPACK nor DHCPNAK after every attempt
+//!   (RFC 2131 §3.1 step 5, §4.4.1: the client "reverts to INIT state and
+//!   restarts the initialization process"); at most [`MAX_RESTARTS`] times
+//!   in all. A plain BOOTP reply to the DISCOVER, from a server that only
+//!   speaks BOOTP, is accepted as the answer.
 //!
 //! Retransmission (RFC 951 §7.2, RFC 2131 §4.1): the n-th wait is
 //! `initial_timeout · 2ⁿ`, capped at `max_timeout`, plus a uniform jitter
@@ -16,7 +19,8 @@
 //! same across retransmissions of one exchange (a fresh one after a NAK);
 //! `secs` counts whole seconds since the first request. After
 //! `attempts` requests without an answer the machine reports
-//! [`Event::TimedOut`] and stops.
+//! [`Event::TimedOut`] and stops (a DHCPREQUEST exchange starts again from
+//! DISCOVER first, while restarts are left).
 //!
 //! The request carries the broadcast flag by default: a client with no
 //! address cannot receive a unicast on an ordinary UDP socket.
@@ -36,7 +40,8 @@ use crate::wire::bootp::{FLAG_BROADCAST, Message, Op, Repr, SERVER_PORT, Vend};
 
 /// The largest reply the client keeps (an Ethernet frame's UDP payload).
 pub const MAX_REPLY: usize = 1472;
-/// How often a NAK may send the client back to DISCOVER.
+/// How often a NAK or an unanswered DHCPREQUEST may send the client back
+/// to DISCOVER.
 pub const MAX_RESTARTS: u32 = 3;
 
 /// How the client asks.
@@ -162,6 +167,13 @@ pub enum Event<'a> {
         /// The server that refused (option 54, if sent).
         server: Option<Ipv4Addr>,
     },
+    /// The DHCPREQUEST for `ip` got neither DHCPACK nor DHCPNAK after every
+    /// attempt: the client starts again from DISCOVER with a new `xid`
+    /// (RFC 2131 §4.4.1).
+    Unanswered {
+        /// The address requested.
+        ip: Ipv4Addr,
+    },
     /// No usable answer after every attempt; the machine is done.
     TimedOut {
         /// Requests sent in the last exchange.
@@ -185,6 +197,7 @@ enum Pending {
     Assigned,
     Offered(Ipv4Addr, Ipv4Addr),
     Nak(Option<Ipv4Addr>),
+    Unanswered(Ipv4Addr),
     TimedOut(u32),
     Refused,
 }
@@ -387,11 +400,20 @@ impl Client {
             return;
         }
         self.deadline = None;
-        if self.sent >= self.config.attempts {
+        if self.sent < self.config.attempts {
+            self.send_now = true;
+        } else if let Phase::Request { ip, .. } = self.phase
+            && self.restarts < MAX_RESTARTS
+        {
+            // RFC 2131 §4.4.1: back to INIT, as after a NAK.
+            self.restarts += 1;
+            self.phase = Phase::Discover;
+            self.xid = self.config.rng.next_u32();
+            self.push(Pending::Unanswered(ip));
+            self.new_exchange(now, true);
+        } else {
             self.phase = Phase::Failed;
             self.push(Pending::TimedOut(self.sent));
-        } else {
-            self.send_now = true;
         }
     }
 
@@ -490,6 +512,7 @@ impl Client {
             Pending::Assigned => Event::Assigned(self.assignment()?),
             Pending::Offered(ip, server) => Event::Offered { ip, server },
             Pending::Nak(server) => Event::Nak { server },
+            Pending::Unanswered(ip) => Event::Unanswered { ip },
             Pending::TimedOut(attempts) => Event::TimedOut { attempts },
             Pending::Refused => Event::Refused,
         })

@@ -1,16 +1,22 @@
-//! The programs simulated hosts run: one per protocol role, the combined
-//! netboot server and the provisioning client.
+//! The programs simulated hosts run: the netboot server, and a client per
+//! protocol role and the provisioning client flow.
 //!
-//! Each moves bytes between the simulated sockets and a core machine and
-//! answers the machine's storage events from the host's disk through the
-//! core's generic glue ([`netboot_core::tftp::glue`],
-//! [`netboot_core::ftp::server::glue`]). None holds protocol logic: that
-//! lives in the machines. What an app adds is bookkeeping a test can read:
-//! outcomes, timings, counters.
+//! * [`server`]: [`SimServer`](server::SimServer), the server that ships
+//!   (the core's `NetbootServer` through the core's `drive` loop), in any
+//!   configuration: BOOTP/DHCP, TFTP, FTP, or all three with the plan.
+//! * [`bootp`], [`tftp`], [`ftp`]: a client of each protocol, driving a
+//!   core client machine against the host's disk.
+//! * [`provision`]: the core's provisioning flow (BOOTP → TFTP stages →
+//!   manifest → FTP files).
+//! * [`udp`]: a scripted sender, to play a peer no machine models.
+//!
+//! None holds protocol logic: that lives in the machines. What a program
+//! adds is bookkeeping a test can read: outcomes, timings, counters, the
+//! server's events.
 pub mod bootp;
 pub mod ftp;
-pub mod netboot;
 pub mod provision;
+pub mod server;
 pub mod tftp;
 pub mod udp;
 

@@ -7,11 +7,9 @@
 //! BOOTP socket on port 68, a fresh ephemeral TFTP socket per stage
 //! ([`Event::OpenTftp`]), the FTP control and passive data connections as
 //! simulated streams. The flow's downloads go to the host's disk: the
-//! flow owns its store, so during each callback the host's
-//! [`SimStore`] is lent to it (swapped in, and back out before the
-//! callback returns); between callbacks the flow holds an empty
-//! placeholder. A client that crashes keeps what it had published and
-//! starts the flow again from the beginning when it restarts.
+//! flow holds a handle on it ([`Disk`]). A client that crashes keeps what
+//! it had published and starts the flow again from the beginning when it
+//! restarts.
 //!
 //! The host takes the address BOOTP gave it ([`Event::Assigned`]), so its
 //! TFTP requests come from that address, which is how the server's plan
@@ -28,12 +26,12 @@ use netboot_core::time::Instant;
 use netboot_core::wire::bootp::{CLIENT_PORT, Message, MessageType};
 
 use crate::apps::v4;
-use crate::store::SimStore;
+use crate::store::Disk;
 use crate::trace::hash_bytes;
 use crate::world::{App, Cx, StreamEvent, StreamId};
 
 /// The flow over the host's disk, with a manifest buffer on the heap.
-pub type Flow = Provision<SimStore, Vec<u8>>;
+pub type Flow = Provision<Disk, Vec<u8>>;
 
 /// The largest manifest a [`Provisioner`] reads by default.
 pub const MANIFEST_LIMIT: usize = 4096;
@@ -162,16 +160,14 @@ impl Provisioner {
         self.outcome.is_some()
     }
 
-    /// Runs `f` on the flow with the host's disk lent to it, then does what
-    /// the flow asks until it has nothing more to say.
+    /// Runs `f` on the flow, then does what the flow asks until it has
+    /// nothing more to say.
     fn with_flow(&mut self, cx: &mut Cx<'_>, f: impl FnOnce(&mut Self, &mut Flow, &mut Cx<'_>)) {
         let Some(mut flow) = self.flow.take() else {
             return;
         };
-        std::mem::swap(flow.store_mut(), cx.store);
         f(self, &mut flow, cx);
         self.drain(&mut flow, cx);
-        std::mem::swap(flow.store_mut(), cx.store);
         if !flow.is_over() {
             self.flow = Some(flow);
             return;
@@ -408,10 +404,8 @@ impl App for Provisioner {
     fn start(&mut self, cx: &mut Cx<'_>) {
         let mut config = self.config.clone();
         config.rng = cx.rng.fork();
-        // The placeholder stays empty: the host's disk is lent to the flow
-        // in every callback.
-        let placeholder = SimStore::new(0);
-        match Provision::new(cx.now(), config, placeholder, vec![0; self.manifest_limit]) {
+        let disk = cx.store.clone();
+        match Provision::new(cx.now(), config, disk, vec![0; self.manifest_limit]) {
             Ok(flow) => {
                 self.bootp_bound = cx.bind(CLIENT_PORT);
                 self.flow = Some(Box::new(flow));

@@ -1,50 +1,21 @@
-//! TFTP on a simulated host: a server on port 69 giving each transfer its
-//! own port (its TID), and a client running a list of transfers one after
-//! another.
-//!
-//! Both drive [`Transfer`]s with [`glue::drive`] against the host's disk,
-//! as the mio adapter does against a directory. The server drops a
-//! repeated request from a peer whose transfer still runs, as the core's
-//! acceptor asks its driver to.
+//! The TFTP client on a simulated host: a list of transfers run one after
+//! another, each from a fresh ephemeral port, each a core [`Transfer`]
+//! driven with [`glue::drive`] against the host's disk. (The server is the
+//! shipped one: [`SimServer::tftp`](crate::apps::server::SimServer::tftp).)
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::net::{SocketAddr, SocketAddrV4};
 
 use netboot_core::storage::{Storage, StoreError};
-use netboot_core::tftp::glue::{self, Accepted, CLIENT_DOWNLOAD_MODE, Files};
+use netboot_core::tftp::glue::{self, CLIENT_DOWNLOAD_MODE, Files};
 use netboot_core::tftp::options::Request;
-use netboot_core::tftp::{
-    Direction, Event, Server, ServerConfig, Transfer, TransferConfig, TransferError,
-};
+use netboot_core::tftp::{Event, Transfer, TransferConfig, TransferError};
 use netboot_core::time::Instant;
 use netboot_core::wire::tftp::{MAX_PACKET_LEN, Mode};
 
 use crate::apps::v4;
-use crate::store::SimStore;
-use crate::timers::Timers;
+use crate::store::Disk;
 use crate::world::{App, Cx};
-
-/// How a transfer ended, as a program on either side saw it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Completion {
-    /// The other side's address.
-    pub peer: SocketAddrV4,
-    /// The file (normalised path on the server, the requested name on a
-    /// client).
-    pub path: String,
-    /// `Read` for an RRQ.
-    pub direction: Direction,
-    /// File bytes moved, or why it failed.
-    pub result: Result<u64, TransferError>,
-    /// When the transfer started (host time).
-    pub started: Instant,
-    /// When it ended (host time).
-    pub finished: Instant,
-}
-
-/// Called by the server for each finished transfer (the provisioning plan
-/// advances a client's stage this way).
-pub type OnComplete = Box<dyn FnMut(&Completion)>;
 
 /// Runs `t` through [`glue::drive`] and sends what it produced from `port`.
 /// Returns the outcome event, if the transfer reported one.
@@ -52,7 +23,7 @@ fn drive(
     cx: &mut Cx<'_>,
     port: u16,
     t: &mut Transfer,
-    files: &mut Files<SimStore>,
+    files: &mut Files<Disk>,
     tx: &mut [u8],
     rx: &mut [u8],
 ) -> Option<Event> {
@@ -77,193 +48,6 @@ fn drive(
         cx.send(port, v4(to), &bytes);
     }
     outcome
-}
-
-struct Slot {
-    t: Transfer,
-    files: Files<SimStore>,
-    peer: SocketAddrV4,
-    started: Instant,
-    reported: bool,
-}
-
-/// A TFTP server.
-pub struct TftpServer {
-    server: Server,
-    port: u16,
-    slots: BTreeMap<u16, Slot>,
-    by_peer: HashMap<SocketAddrV4, u16>,
-    timers: Timers<u16>,
-    tx: Vec<u8>,
-    /// Every finished transfer, in order.
-    pub completions: Vec<Completion>,
-    /// Requests answered with an ERROR from port 69.
-    pub refused: u64,
-    /// Most transfers running at once.
-    pub peak_transfers: usize,
-    on_complete: Option<OnComplete>,
-}
-
-impl TftpServer {
-    /// A server with this policy on port 69.
-    pub fn new(config: ServerConfig) -> Self {
-        TftpServer {
-            server: Server::new(config),
-            port: netboot_core::tftp::PORT,
-            slots: BTreeMap::new(),
-            by_peer: HashMap::new(),
-            timers: Timers::new(),
-            tx: vec![0; MAX_PACKET_LEN],
-            completions: Vec::new(),
-            refused: 0,
-            peak_transfers: 0,
-            on_complete: None,
-        }
-    }
-
-    /// Calls `f` for every finished transfer.
-    pub fn on_complete(mut self, f: impl FnMut(&Completion) + 'static) -> Self {
-        self.on_complete = Some(Box::new(f));
-        self
-    }
-
-    /// Transfers running now.
-    pub fn active(&self) -> usize {
-        self.slots.len()
-    }
-
-    /// The machines of the running transfers.
-    pub fn transfers(&self) -> impl Iterator<Item = &Transfer> {
-        self.slots.values().map(|s| &s.t)
-    }
-
-    fn settle(&mut self, cx: &mut Cx<'_>, port: u16, outcome: Option<Event>) {
-        let Some(slot) = self.slots.get_mut(&port) else {
-            return;
-        };
-        if let Some(e) = outcome
-            && !slot.reported
-        {
-            slot.reported = true;
-            let c = Completion {
-                peer: slot.peer,
-                path: slot.t.path().to_string(),
-                direction: slot.t.role().direction(),
-                result: match e {
-                    Event::Done { bytes } => Ok(bytes),
-                    Event::Failed(err) => Err(err),
-                    _ => unreachable!("only outcomes are passed"),
-                },
-                started: slot.started,
-                finished: cx.now(),
-            };
-            if let Some(f) = &mut self.on_complete {
-                f(&c);
-            }
-            self.completions.push(c);
-        }
-        if slot.t.is_closed() {
-            let mut slot = self.slots.remove(&port).expect("slot exists");
-            slot.files.discard(cx.store);
-            self.by_peer.remove(&slot.peer);
-            self.timers.set(port, None);
-            cx.unbind(port);
-        } else {
-            self.timers.set(port, slot.t.poll_timeout());
-        }
-    }
-}
-
-impl App for TftpServer {
-    fn start(&mut self, cx: &mut Cx<'_>) {
-        cx.bind(self.port);
-    }
-
-    fn datagram(
-        &mut self,
-        cx: &mut Cx<'_>,
-        local: SocketAddrV4,
-        from: SocketAddrV4,
-        bytes: &mut [u8],
-    ) {
-        let now = cx.now();
-        if local.port() == self.port {
-            if self.by_peer.contains_key(&from) {
-                return;
-            }
-            match glue::accept(
-                &self.server,
-                cx.store,
-                now,
-                SocketAddr::V4(from),
-                bytes,
-                &mut self.tx,
-            ) {
-                Accepted::Transfer(t, files) => {
-                    let port = cx.bind_ephemeral();
-                    self.slots.insert(
-                        port,
-                        Slot {
-                            t,
-                            files,
-                            peer: from,
-                            started: now,
-                            reported: false,
-                        },
-                    );
-                    self.peak_transfers = self.peak_transfers.max(self.slots.len());
-                    self.by_peer.insert(from, port);
-                    let slot = self.slots.get_mut(&port).expect("just inserted");
-                    let outcome = drive(
-                        cx,
-                        port,
-                        &mut slot.t,
-                        &mut slot.files,
-                        &mut self.tx,
-                        &mut [],
-                    );
-                    self.settle(cx, port, outcome);
-                }
-                Accepted::Reply(t) => {
-                    self.refused += 1;
-                    let out = self.tx[..t.len].to_vec();
-                    cx.send(self.port, v4(t.destination), &out);
-                }
-                Accepted::Dropped(_) => {}
-            }
-            return;
-        }
-        let port = local.port();
-        let Some(slot) = self.slots.get_mut(&port) else {
-            return;
-        };
-        slot.t.handle_datagram(now, SocketAddr::V4(from), bytes);
-        let outcome = drive(cx, port, &mut slot.t, &mut slot.files, &mut self.tx, bytes);
-        self.settle(cx, port, outcome);
-    }
-
-    fn timeout(&mut self, cx: &mut Cx<'_>) {
-        let now = cx.now();
-        for port in self.timers.due(now) {
-            let Some(slot) = self.slots.get_mut(&port) else {
-                continue;
-            };
-            slot.t.handle_timeout(now);
-            let outcome = drive(
-                cx,
-                port,
-                &mut slot.t,
-                &mut slot.files,
-                &mut self.tx,
-                &mut [],
-            );
-            self.settle(cx, port, outcome);
-        }
-    }
-
-    fn deadline(&mut self) -> Option<Instant> {
-        self.timers.earliest()
-    }
 }
 
 /// One transfer a [`TftpClient`] makes.
@@ -331,7 +115,7 @@ pub struct JobResult {
 
 struct Running {
     t: Transfer,
-    files: Files<SimStore>,
+    files: Files<Disk>,
     port: u16,
     job: Job,
     started: Instant,

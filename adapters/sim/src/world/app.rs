@@ -11,7 +11,7 @@ use netboot_core::time::Instant;
 
 use super::net::Net;
 use super::stream::{STREAM_WINDOW, StreamState};
-use crate::store::SimStore;
+use crate::store::Disk;
 
 /// A host's index in the simulation.
 pub type HostId = usize;
@@ -82,8 +82,9 @@ pub type Boot = Box<dyn FnMut() -> Box<dyn App>>;
 pub struct Cx<'a> {
     pub(super) net: &'a mut Net,
     pub(super) host: HostId,
-    /// The host's disk.
-    pub store: &'a mut SimStore,
+    /// The host's disk: a handle a program may use as [`Storage`](netboot_core::storage::Storage),
+    /// borrow (`cx.store.borrow().get(path)`) or clone to keep.
+    pub store: &'a mut Disk,
     /// The host's random generator (seeded from the run's seed).
     pub rng: &'a mut Rng,
 }

@@ -12,7 +12,7 @@ use netboot_core::time::{Duration, Instant};
 use super::net::Net;
 use super::queue::Item;
 use super::{App, Boot, Cx, HostId, Observed, Sim, StreamId};
-use crate::store::SimStore;
+use crate::store::Disk;
 
 /// First ephemeral port.
 pub(super) const EPHEMERAL: u16 = 49152;
@@ -44,7 +44,7 @@ pub(super) struct Node {
 pub(super) struct Host {
     pub(super) app: Option<Box<dyn App>>,
     pub(super) boot_fn: Boot,
-    pub(super) store: SimStore,
+    pub(super) store: Disk,
     pub(super) rng: Rng,
 }
 

@@ -32,9 +32,10 @@ mod stream;
 
 pub use app::{App, Boot, Cx, HostId, StreamEvent, StreamId};
 pub use observe::{Observed, Observer, Stats};
-pub use stream::STREAM_WINDOW;
+pub use stream::{STREAM_LOW_WATER, STREAM_WINDOW};
 
 use std::any::Any;
+use std::cell::{Ref, RefMut};
 use std::collections::BTreeSet;
 use std::net::Ipv4Addr;
 
@@ -42,7 +43,7 @@ use netboot_core::rng::Rng;
 use netboot_core::time::{Duration, Instant};
 
 use crate::faults::{Fault, LinkFaults, PacketView, Verdict};
-use crate::store::SimStore;
+use crate::store::{Disk, SimStore};
 use crate::trace::Trace;
 use host::{EPHEMERAL, Host, Node};
 use net::Net;
@@ -155,7 +156,7 @@ impl Sim {
     ) -> HostId {
         let id = self.hosts.len();
         let mut rng = self.host_rng.fork();
-        let store = SimStore::new(rng.next_u64());
+        let store = Disk::new(SimStore::new(rng.next_u64()));
         self.hosts.push(Host {
             app: None,
             boot_fn: Box::new(boot),
@@ -236,14 +237,20 @@ impl Sim {
         });
     }
 
-    /// The host's disk.
-    pub fn store(&self, host: HostId) -> &SimStore {
-        &self.hosts[host].store
+    /// The host's disk, borrowed for reading (keep the borrow no longer
+    /// than a statement or two: the host's programs share the disk).
+    pub fn store(&self, host: HostId) -> Ref<'_, SimStore> {
+        self.hosts[host].store.borrow()
     }
 
-    /// The host's disk, mutably (for setting up files).
-    pub fn store_mut(&mut self, host: HostId) -> &mut SimStore {
-        &mut self.hosts[host].store
+    /// The host's disk, borrowed for changing (setting up files).
+    pub fn store_mut(&mut self, host: HostId) -> RefMut<'_, SimStore> {
+        self.hosts[host].store.borrow_mut()
+    }
+
+    /// A handle on the host's disk, shared with its programs.
+    pub fn disk(&self, host: HostId) -> Disk {
+        self.hosts[host].store.clone()
     }
 
     /// The weather on every link without its own.
@@ -429,7 +436,7 @@ impl Sim {
                 Some(h)
             }
             Fault::Store(h, faults) => {
-                self.hosts[h].store.set_faults(faults);
+                self.hosts[h].store.borrow_mut().set_faults(faults);
                 Some(h)
             }
             Fault::Weather(w) => {

@@ -2,8 +2,9 @@
 //! SYN-ACK, refusal), segments cut at random sizes that arrive in order
 //! after the link's latency and any retransmission delays,
 //! acknowledgements and the window, FIN and RST, segments held back while
-//! the path is broken and the give-up that resets the stream, and handing
-//! each event to its end's program.
+//! the path is broken (they count against the window, so a writer is held
+//! back too) and the give-up that resets the stream, and handing each
+//! event to its end's program.
 
 use std::net::{SocketAddr, SocketAddrV4};
 
@@ -17,6 +18,13 @@ use crate::faults::{chance, up_to};
 /// Window of a stream: bytes written and not yet acknowledged above which
 /// the writer is told to wait for [`StreamEvent::Writable`].
 pub const STREAM_WINDOW: usize = 64 * 1024;
+
+/// Unacknowledged bytes at or below which a blocked writer hears
+/// [`StreamEvent::Writable`]: half the window, as a socket polls writable
+/// only once a good part of its buffer is free again (not after every
+/// acknowledgement, which for a stream cut into tiny segments would wake
+/// the writer for a few bytes at a time).
+pub const STREAM_LOW_WATER: usize = STREAM_WINDOW / 2;
 
 /// Where a stream is in its life.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -150,6 +158,13 @@ impl Net {
             let s = self.streams.get_mut(&id).expect("stream exists");
             if !bytes.is_empty() {
                 s.stalled.push((to_end, bytes.to_vec(), false));
+                // Held bytes fill the window as unacknowledged ones do: a
+                // writer cannot push without limit into a broken path.
+                let e = &mut s.ends[from_end];
+                e.in_flight += bytes.len();
+                if e.in_flight >= STREAM_WINDOW {
+                    e.blocked = true;
+                }
             }
             if fin {
                 s.stalled.push((to_end, Vec::new(), true));
@@ -266,6 +281,11 @@ impl Sim {
             }
             let s = self.net.streams.get_mut(&id).expect("stream exists");
             let held = std::mem::take(&mut s.stalled);
+            // Sent now: counted in flight again as they leave.
+            for (to_end, bytes, _) in &held {
+                let e = &mut s.ends[1 - to_end];
+                e.in_flight = e.in_flight.saturating_sub(bytes.len());
+            }
             for (to_end, bytes, fin) in held {
                 self.net.stream_send(id, 1 - to_end, &bytes, fin);
             }
@@ -365,7 +385,7 @@ impl Sim {
         let s = self.net.streams.get_mut(&stream)?;
         let e = &mut s.ends[to_end];
         e.in_flight = e.in_flight.saturating_sub(bytes);
-        if s.state == StreamState::Open && e.blocked && e.in_flight < STREAM_WINDOW {
+        if s.state == StreamState::Open && e.blocked && e.in_flight <= STREAM_LOW_WATER {
             e.blocked = false;
             return self.stream_event(stream, to_end, StreamEvent::Writable);
         }

@@ -274,6 +274,63 @@ fn a_nak_restarts_with_a_new_xid_and_too_many_give_up() {
     assert_eq!(events.last(), Some(&true));
 }
 
+/// RFC 2131 §3.1 step 5, §4.4.1: a DHCPREQUEST that gets neither DHCPACK
+/// nor DHCPNAK after the retransmissions sends the client back to INIT; it
+/// gives up only once the restarts are used up.
+#[test]
+fn an_unanswered_request_starts_again_from_discover() {
+    let mut s = server(Vec::new());
+    let mut cfg = config(true);
+    cfg.attempts = 3;
+    let mut c = Client::new(cfg.clone(), Instant::ZERO).unwrap();
+    // The first DISCOVER is answered; all three REQUESTs are lost; then
+    // everything goes through.
+    let sent = run(&mut c, &mut s, |n| (2..=4).contains(&n));
+    let kinds: Vec<_> = sent
+        .iter()
+        .map(|(_, b)| Message::new_checked(b).unwrap().message_type().unwrap())
+        .collect();
+    use MessageType::{Discover, Request};
+    assert_eq!(
+        kinds,
+        [Discover, Request, Request, Request, Discover, Request]
+    );
+    let xid = |i: usize| Packet::new_unchecked(&sent[i].1[..]).xid();
+    assert_eq!(xid(1), xid(3), "one exchange keeps its xid");
+    assert_ne!(xid(3), xid(4), "a fresh exchange after the restart");
+    // secs counts from the restart.
+    assert_eq!(Packet::new_unchecked(&sent[4].1[..]).secs(), 0);
+    assert_eq!(c.assignment().unwrap().ip, Ipv4Addr::new(10, 0, 0, 100));
+    let events: Vec<_> = core::iter::from_fn(|| {
+        c.poll_event().map(|e| match e {
+            Event::Offered { .. } => "offered",
+            Event::Unanswered { .. } => "unanswered",
+            Event::Assigned(_) => "assigned",
+            _ => "other",
+        })
+    })
+    .collect();
+    assert_eq!(events, ["offered", "unanswered", "offered", "assigned"]);
+
+    // A server that offers and never acknowledges: MAX_RESTARTS restarts,
+    // then a time-out.
+    let mut c = Client::new(cfg, Instant::ZERO).unwrap();
+    let mut s = server(Vec::new());
+    // Each round: the DISCOVER gets through, its three REQUESTs are lost.
+    let sent = run(&mut c, &mut s, |n| n % 4 != 1);
+    assert!(c.is_done() && c.assignment().is_none());
+    assert_eq!(
+        sent.len(),
+        4 * (MAX_RESTARTS as usize + 1),
+        "DISCOVER + 3 REQUESTs per round"
+    );
+    let mut last = None;
+    while let Some(e) = c.poll_event() {
+        last = Some(matches!(e, Event::TimedOut { attempts: 3 }));
+    }
+    assert_eq!(last, Some(true));
+}
+
 #[test]
 fn bad_configurations_are_refused() {
     let mut c = config(true);
