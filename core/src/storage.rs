@@ -4,8 +4,9 @@
 //! take the answers through method calls; the driver answers those events by
 //! calling a [`Storage`]. The file-system store of the std adapters, the
 //! in-memory [`MemStore`] used by the simulator and the tests, and a flash
-//! store in firmware all implement this one trait, and the generic glue in
-//! each protocol module drives any of them.
+//! store in firmware all implement this one trait, and
+//! [`tftp::file`](crate::tftp::file) and
+//! [`ftp::server::pump`](crate::ftp::server::pump) drive any of them.
 //!
 //! Paths handed to a store are always normalised relative paths produced by
 //! [`crate::path::resolve`]: no `..`, no leading `/`, no control characters.

@@ -1,5 +1,5 @@
 //! The FTP server session machine fed arbitrary bytes and time steps, with
-//! an in-memory store answering its events through the generic glue and
+//! an in-memory store answering its events through `ftp::server::pump` and
 //! data transfers completing, failing or being aborted as the input says.
 //! Invariants: no panic, output bounded, consumed ≤ offered, every answer
 //! the machine asked for is accepted.

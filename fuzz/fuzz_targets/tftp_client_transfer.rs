@@ -1,7 +1,7 @@
 //! Drives a TFTP client transfer (RRQ or WRQ, octet or netascii, with
 //! options) with arbitrary datagrams from the server's address, from
 //! strangers and from other ports, and arbitrary time steps, answering its
-//! storage events from an in-memory store through the generic glue.
+//! storage events from an in-memory store through `tftp::file`.
 //!
 //! Invariants: nothing panics; every datagram it sends parses; one outcome
 //! per transfer; time never makes it loop; once closed it stays silent; a

@@ -499,7 +499,7 @@ fn max_transfers_refuses_the_excess_with_busy() {
 #[test]
 fn a_thousand_concurrent_transfers_on_one_loop() {
     use netboot_core::storage::{MemStore, Storage, WriteMode};
-    use netboot_core::tftp::glue::{self, Files};
+    use netboot_core::tftp::file::{self, TransferFile};
     use netboot_core::tftp::{Event, Transfer, TransferConfig, options::Request};
 
     const N: usize = 1000;
@@ -538,7 +538,7 @@ fn a_thousand_concurrent_transfers_on_one_loop() {
             },
         )
         .unwrap();
-        clients.push((sock, t, Files::<MemStore>::writing(w), false));
+        clients.push((sock, t, TransferFile::<MemStore>::writing(w), false));
     }
     let mut tx = vec![0u8; 70_000];
     let mut rx = vec![0u8; 70_000];
@@ -546,13 +546,15 @@ fn a_thousand_concurrent_transfers_on_one_loop() {
     // Every request goes out before any answer is read: the server holds all
     // N transfers at once.
     for (sock, t, files, fin) in clients.iter_mut() {
-        glue::drive(
-            t,
-            files,
-            &mut store,
+        file::drive(
+            file::Driven {
+                transfer: t,
+                file: files,
+                store: &mut store,
+                received: &mut [],
+            },
             clock.now(),
             &mut tx,
-            &mut [],
             &mut |b, to| {
                 let _ = sock.send_to(b, to);
             },
@@ -569,13 +571,15 @@ fn a_thousand_concurrent_transfers_on_one_loop() {
             let (sock, t, files, fin) = &mut clients[ev.token().0];
             while let Ok((n, from)) = sock.recv_from(&mut rx) {
                 t.handle_datagram(now, from, &rx[..n]);
-                glue::drive(
-                    t,
-                    files,
-                    &mut store,
+                file::drive(
+                    file::Driven {
+                        transfer: t,
+                        file: files,
+                        store: &mut store,
+                        received: &mut rx[..n],
+                    },
                     now,
                     &mut tx,
-                    &mut rx[..n],
                     &mut |b, to| {
                         let _ = sock.send_to(b, to);
                     },
@@ -586,13 +590,15 @@ fn a_thousand_concurrent_transfers_on_one_loop() {
         for (sock, t, files, fin) in clients.iter_mut() {
             if t.poll_timeout().is_some_and(|d| d <= now) {
                 t.handle_timeout(now);
-                glue::drive(
-                    t,
-                    files,
-                    &mut store,
+                file::drive(
+                    file::Driven {
+                        transfer: t,
+                        file: files,
+                        store: &mut store,
+                        received: &mut [],
+                    },
                     now,
                     &mut tx,
-                    &mut [],
                     &mut |b, to| {
                         let _ = sock.send_to(b, to);
                     },

@@ -11,7 +11,7 @@
 //! Every protocol decision is the core machines'; this crate moves their
 //! datagrams between smoltcp's socket buffers and them, converts smoltcp's
 //! clock, and answers the transfer's storage events through the core's
-//! [`glue`](netboot_core::tftp::glue), exactly as the std adapters do.
+//! [`file`](netboot_core::tftp::file), exactly as the std adapters do.
 //!
 //! # Driving
 //!

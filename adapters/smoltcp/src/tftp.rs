@@ -9,7 +9,7 @@ use core::net::SocketAddr;
 
 use netboot_core::storage::Storage;
 use netboot_core::storage::StoreError;
-use netboot_core::tftp::glue::{self, CLIENT_DOWNLOAD_MODE, Files};
+use netboot_core::tftp::file::{self, CLIENT_DOWNLOAD_MODE, TransferFile};
 use netboot_core::tftp::options::Request;
 use netboot_core::tftp::{ApiError, Event, Transfer, TransferConfig, TransferError};
 use netboot_core::time::Instant;
@@ -55,7 +55,7 @@ pub enum StartError {
 /// ```
 pub struct TftpGet<S: Storage> {
     transfer: Transfer,
-    files: Files<S>,
+    files: TransferFile<S>,
     outcome: Option<Result<u64, TransferError>>,
 }
 
@@ -88,7 +88,7 @@ impl<S: Storage> TftpGet<S> {
             .map_err(StartError::Storage)?;
         Ok(TftpGet {
             transfer,
-            files: Files::writing(writer),
+            files: TransferFile::writing(writer),
             outcome: None,
         })
     }
@@ -135,13 +135,15 @@ impl<S: Storage> TftpGet<S> {
         rx: &mut [u8],
     ) {
         let outcome = &mut self.outcome;
-        glue::drive(
-            &mut self.transfer,
-            &mut self.files,
-            store,
+        file::drive(
+            file::Driven {
+                transfer: &mut self.transfer,
+                file: &mut self.files,
+                store,
+                received: rx,
+            },
             now,
             tx,
-            rx,
             // A full socket buffer is a lost datagram; the transfer resends.
             &mut |bytes, to| {
                 if let Some(to) = crate::endpoint(to) {

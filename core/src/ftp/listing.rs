@@ -11,7 +11,7 @@
 //! breaking the line structure (and would let a file name inject fake
 //! entries).
 //!
-//! [`Listing`] is the generic glue that produces a listing from any
+//! [`Listing`] is the one place that produces a listing from any
 //! [`Storage`] into caller buffers, a chunk at a time, without allocating:
 //! each call re-reads the directory and skips what was already sent
 //! (stores return entries in a stable order), so memory stays bounded

@@ -1,7 +1,7 @@
 //! FTP (RFC 959) control-session machines and data-channel helpers.
 //!
 //! * [`server`]: [`server::ServerSession`], one control connection of a
-//!   server, with the generic [`server::glue`] that answers its storage
+//!   server, with the generic [`server::pump`] that answers its storage
 //!   events from any [`Storage`](crate::storage::Storage);
 //! * [`client`]: [`client::ClientSession`], the client side;
 //! * [`listing`]: `LIST`/`NLST`/`MLSD`/`MLST` lines and chunked listings;

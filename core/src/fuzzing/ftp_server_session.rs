@@ -1,15 +1,16 @@
 //! The FTP server session machine fed arbitrary bytes and time steps, with
-//! an in-memory store answering its events through the generic glue and
+//! an in-memory store answering its events through `ftp::server::pump` and
 //! data transfers completing, failing or being aborted as the input says.
-//! Downloads and listings go through the glue's `SendBuffer` to a data
+//! Downloads and listings go through the pump's `SendBuffer` to a data
 //! connection that takes as few bytes per write as the input says.
 //! Invariants: no panic, output bounded, consumed ≤ offered, every answer
 //! the machine asked for is accepted, a download ends within a bounded
 //! number of writes.
 
-use crate::ftp::server::glue::{self, Opened, Outgoing, ReceivePump, SendBuffer, perform};
+use crate::ftp::server::pump::{self, Opened, Outgoing, ReceivePump, SendBuffer, perform};
 use crate::ftp::server::{
-    Event, OUTPUT_CAPACITY, ServerConfig, ServerSession, Transfer, TransferKind, TransferOutcome,
+    DataTransfer, Event, OUTPUT_CAPACITY, ServerConfig, ServerSession, TransferKind,
+    TransferOutcome,
 };
 use crate::storage::{MemStore, Storage};
 use crate::time::{Duration, Instant};
@@ -98,7 +99,7 @@ pub fn run(data: &[u8]) {
                     let path = String::from(t.path);
                     let outcome = match kind {
                         TransferKind::Retr | TransferKind::List(..) => {
-                            let t = Transfer {
+                            let t = DataTransfer {
                                 kind,
                                 path: &path,
                                 offset,
@@ -159,7 +160,7 @@ pub fn run(data: &[u8]) {
                         store.discard(w);
                     }
                 }
-                Event::StatListing => glue::stat_listing(&mut s, &mut store, now, None).unwrap(),
+                Event::StatListing => pump::stat_listing(&mut s, &mut store, now, None).unwrap(),
             }
         }
         now += Duration::from_millis(u64::from(ctl >> 4) * 700);

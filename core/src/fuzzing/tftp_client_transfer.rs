@@ -1,7 +1,7 @@
 //! Drives a TFTP client transfer (RRQ or WRQ, octet or netascii, with
 //! options) with arbitrary datagrams from the server's address, from
 //! strangers and from other ports, and arbitrary time steps, answering its
-//! storage events from an in-memory store through the generic glue.
+//! storage events from an in-memory store through `tftp::file`.
 //!
 //! Invariants: nothing panics; every datagram it sends parses; one outcome
 //! per transfer; time never makes it loop; once closed it stays silent; a
@@ -10,7 +10,7 @@
 use std::net::SocketAddr;
 
 use crate::storage::{MemStore, Storage};
-use crate::tftp::glue::{self, CLIENT_DOWNLOAD_MODE, Files};
+use crate::tftp::file::{self, CLIENT_DOWNLOAD_MODE, TransferFile};
 use crate::tftp::options::Request;
 use crate::tftp::{Event, Transfer, TransferConfig};
 use crate::time::{Duration, Instant};
@@ -45,13 +45,13 @@ pub fn run(data: &[u8]) {
         let (r, _) = store.open_read("local").unwrap();
         (
             Transfer::client_write(now, &config, server, "remote", text, request).unwrap(),
-            Files::<MemStore>::reading(r),
+            TransferFile::<MemStore>::reading(r),
         )
     } else {
         let w = store.open_write("download", CLIENT_DOWNLOAD_MODE).unwrap();
         (
             Transfer::client_read(now, &config, server, "remote", text, request).unwrap(),
-            Files::writing(w),
+            TransferFile::writing(w),
         )
     };
     let mut now = now;
@@ -60,19 +60,21 @@ pub fn run(data: &[u8]) {
     let mut outcomes = 0;
     let mut sent = 0usize;
     let mut drive = |t: &mut Transfer,
-                     files: &mut Files<MemStore>,
+                     files: &mut TransferFile<MemStore>,
                      store: &mut MemStore,
                      now,
                      rx: &mut [u8],
                      sent: &mut usize,
                      outcomes: &mut u32| {
-        glue::drive(
-            t,
-            files,
-            store,
+        file::drive(
+            file::Driven {
+                transfer: t,
+                file: files,
+                store: store,
+                received: rx,
+            },
             now,
             &mut tx,
-            rx,
             &mut |bytes, _| {
                 assert!(Packet::parse(bytes).is_ok(), "sent an unparsable datagram");
                 *sent += 1;

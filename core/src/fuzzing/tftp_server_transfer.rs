@@ -1,8 +1,8 @@
 //! Drives the TFTP request acceptor and the server transfer machine with
 //! arbitrary datagrams (from the peer or from strangers) and arbitrary time
 //! steps, answering storage events from an in-memory store, either one
-//! datagram at a time (`glue::drive`) or in runs for segmentation offload
-//! through a read-ahead buffer (`glue::drive_batched`, as the mio server
+//! datagram at a time (`file::drive`) or in runs for segmentation offload
+//! through a read-ahead buffer (`file::drive_batched`, as the mio server
 //! does).
 //!
 //! Invariants: nothing panics; every datagram fits the buffer and parses;
@@ -12,7 +12,7 @@
 //! that did not finish leaves nothing in the store.
 
 use crate::storage::MemStore;
-use crate::tftp::glue::{self, Accepted, ReadAhead, ReadAheadState};
+use crate::tftp::file::{self, Accepted, ReadAhead, ReadAheadState};
 use crate::tftp::options::Limits;
 use crate::tftp::{Event, Server, ServerConfig, TransferConfig};
 use crate::time::{Duration, Instant};
@@ -45,7 +45,7 @@ pub fn run(data: &[u8]) {
     let (req_len, rest) = (usize::from(data[1]).min(data.len() - 2), &data[2..]);
     let (request, mut rest) = rest.split_at(req_len);
     let mut now = Instant::ZERO;
-    let (mut t, mut files) = match glue::accept(&server, &mut store, now, peer, request, &mut tx) {
+    let (mut t, mut files) = match file::accept(&server, &mut store, now, peer, request, &mut tx) {
         Accepted::Transfer(t, f) => (t, f),
         Accepted::Reply(out) => {
             assert!(matches!(
@@ -69,23 +69,25 @@ pub fn run(data: &[u8]) {
     // Batched driving: runs of at most `max_segments` datagrams.
     let batched = data[0] & 4 != 0;
     let max_segments = 1 + usize::from(data[0] >> 3);
-    let mut batch = vec![0u8; glue::MAX_BATCH_BYTES.max(MAX_PACKET_LEN)];
+    let mut batch = vec![0u8; file::MAX_BATCH_BYTES.max(MAX_PACKET_LEN)];
     let mut ahead = vec![0u8; 4096];
     let mut ahead_state = ReadAheadState::default();
     let mut drive = |t: &mut crate::tftp::Transfer,
-                     files: &mut glue::Files<MemStore>,
+                     files: &mut file::TransferFile<MemStore>,
                      store: &mut MemStore,
                      now: Instant,
                      rx: &mut [u8],
                      finished: &mut Option<Event>| {
         if !batched {
-            glue::drive(
-                t,
-                files,
-                store,
+            file::drive(
+                file::Driven {
+                    transfer: t,
+                    file: files,
+                    store: store,
+                    received: rx,
+                },
                 now,
                 &mut tx,
-                rx,
                 &mut |bytes, _| {
                     assert!(Packet::parse(bytes).is_ok());
                     sent.set(sent.get() + 1);
@@ -94,25 +96,29 @@ pub fn run(data: &[u8]) {
             );
             return;
         }
-        glue::drive_batched(
-            t,
-            files,
-            store,
+        file::drive_batched(
+            file::Driven {
+                transfer: t,
+                file: files,
+                store: store,
+                received: rx,
+            },
             now,
-            &mut batch,
-            max_segments,
-            rx,
-            Some(ReadAhead {
-                buf: &mut ahead,
-                state: &mut ahead_state,
-                owner: 1,
-            }),
+            file::Batch {
+                buf: &mut batch,
+                max_segments: max_segments,
+                read_ahead: Some(ReadAhead {
+                    buf: &mut ahead,
+                    state: &mut ahead_state,
+                    owner: 1,
+                }),
+            },
             &mut |bytes, segment, to| {
                 assert!(to == peer || to == stranger, "a run to {to}");
                 assert!(segment > 0 && !bytes.is_empty());
                 let count = bytes.len().div_ceil(segment);
                 assert!(count <= max_segments, "{count} datagrams in a run");
-                assert!(count == 1 || bytes.len() <= glue::MAX_BATCH_BYTES);
+                assert!(count == 1 || bytes.len() <= file::MAX_BATCH_BYTES);
                 for d in bytes.chunks(segment) {
                     assert!(Packet::parse(d).is_ok());
                 }

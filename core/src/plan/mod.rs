@@ -20,7 +20,7 @@
 //! * [`stages`]: [`Plan`], the per-client progress table, over any
 //!   [`Profiles`] (a borrowed [`StaticProfiles`] in firmware and tests, an
 //!   owned [`ProfileTable`] with the `alloc` feature);
-//! * [`policy`]: [`PlanPolicy`], the glue a server runs: a BOOTP
+//! * [`policy`]: [`PlanPolicy`], what a server runs: a BOOTP
 //!   [`BootPolicy`](crate::bootp::policy::BootPolicy) handing out stages,
 //!   and the hook the TFTP side calls when a download completes;
 //! * [`progressfile`]: the text format progress is saved in across

@@ -11,7 +11,7 @@ use crate::ftp::client::ClientSession;
 use crate::path::{self, DotDot, PathBuf};
 use crate::plan::Position;
 use crate::storage::{Storage, StoreError};
-use crate::tftp::glue::{CLIENT_DOWNLOAD_MODE, Files};
+use crate::tftp::file::{CLIENT_DOWNLOAD_MODE, Driven, TransferFile};
 use crate::tftp::{Event as TftpEvent, Transfer, TransferError};
 use crate::time::{Duration, Instant};
 use crate::wire::tftp::{ErrorCode, Mode};
@@ -94,7 +94,7 @@ pub struct Provision<S: Storage, B> {
     pub(super) ip: Ipv4Addr,
     pub(super) server: Ipv4Addr,
     pub(super) tftp: Option<Transfer>,
-    pub(super) tftp_files: Option<Files<S>>,
+    pub(super) tftp_files: Option<TransferFile<S>>,
     pub(super) tftp_running: bool,
     pub(super) stage_total: Option<u64>,
     pub(super) stage: PathBuf,
@@ -371,7 +371,7 @@ impl<S: Storage, B: AsRef<[u8]> + AsMut<[u8]>> Provision<S, B> {
         match transfer {
             Ok(t) => {
                 self.tftp = Some(t);
-                self.tftp_files = Some(Files::writing(writer));
+                self.tftp_files = Some(TransferFile::writing(writer));
                 self.tftp_running = true;
                 self.stage_total = None;
                 self.phase = Phase::Fetching;
@@ -583,8 +583,14 @@ impl<S: Storage, B: AsRef<[u8]> + AsMut<[u8]>> Provision<S, B> {
         let Some(t) = self.tftp.as_mut() else { return };
         let mut outcome = None;
         while let Some(event) = t.poll_event() {
-            if let Some(files) = self.tftp_files.as_mut()
-                && files.answer(&mut self.store, t, now, &event, &mut [], rx)
+            if let Some(file) = self.tftp_files.as_mut()
+                && (Driven {
+                    transfer: t,
+                    file,
+                    store: &mut self.store,
+                    received: rx,
+                })
+                .answer(now, &event, &mut [], None)
             {
                 continue;
             }

@@ -1,5 +1,5 @@
 //! The client flow against the core's own servers on virtual time: the BOOTP
-//! server with a [`PlanPolicy`], the TFTP server through its storage glue,
+//! server with a [`PlanPolicy`], the TFTP server through `tftp::file`,
 //! and a scripted FTP server, all in memory. Time jumps straight to the next
 //! deadline, so a run that would take minutes on a wire takes milliseconds.
 
@@ -16,7 +16,7 @@ use crate::bootp::server::{Server as BootpServer, ServerConfig};
 use crate::plan::{Hex, PlanPolicy, ProfileTable, Reset};
 use crate::rng::Rng;
 use crate::storage::{MemStore, Storage};
-use crate::tftp::glue::{self, Accepted, Files};
+use crate::tftp::file::{self, Accepted, TransferFile};
 use crate::tftp::{Event as TftpEvent, Server as TftpServer, ServerConfig as TftpConfig, Transfer};
 use crate::time::{Duration, Instant};
 use crate::wire::tftp::ErrorCode;
@@ -72,7 +72,7 @@ struct Lab {
     bootp: Bootp,
     tftp: TftpServer,
     store: MemStore,
-    transfers: Vec<(u16, Transfer, Files<MemStore>)>,
+    transfers: Vec<(u16, Transfer, TransferFile<MemStore>)>,
     next_port: u16,
     ftp: Ftp,
     /// Datagrams to the server are dropped until then.
@@ -357,7 +357,7 @@ impl Lab {
             }
             To::ServerTftp(69) => {
                 let mut buf = vec![0u8; 2048];
-                match glue::accept(&self.tftp, &mut self.store, now, from, data, &mut buf) {
+                match file::accept(&self.tftp, &mut self.store, now, from, data, &mut buf) {
                     Accepted::Transfer(t, files) => {
                         self.rrqs.push(t.path().to_string());
                         self.next_port += 1;
@@ -395,13 +395,15 @@ impl Lab {
         let mut tx = vec![0u8; t.buffer_len()];
         let mut out = Vec::new();
         let mut done = None;
-        glue::drive(
-            t,
-            files,
-            &mut self.store,
+        file::drive(
+            file::Driven {
+                transfer: t,
+                file: files,
+                store: &mut self.store,
+                received: rx,
+            },
             now,
             &mut tx,
-            rx,
             &mut |bytes, to| out.push((to, bytes.to_vec())),
             &mut |t, e| {
                 if let TftpEvent::Done { .. } = e {
@@ -455,13 +457,15 @@ impl Lab {
             t.close(now);
             let mut tx = vec![0u8; t.buffer_len()];
             let mut out = Vec::new();
-            glue::drive(
-                t,
-                files,
-                &mut self.store,
+            file::drive(
+                file::Driven {
+                    transfer: t,
+                    file: files,
+                    store: &mut self.store,
+                    received: &mut [],
+                },
                 now,
                 &mut tx,
-                &mut [],
                 &mut |b, to| out.push((to, b.to_vec())),
                 &mut |_, _| {},
             );

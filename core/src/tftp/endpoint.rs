@@ -14,7 +14,7 @@
 //!   retransmitted RRQ or WRQ, which would otherwise start a second
 //!   transfer);
 //! * runs at most [`EndpointConfig::max_transfers`] transfers; a valid
-//!   request beyond that is refused with ERROR 0 ([`glue::BUSY`]), while an
+//!   request beyond that is refused with ERROR 0 ([`file::BUSY`]), while an
 //!   ERROR or junk sent to the port is still never answered;
 //! * demultiplexes every datagram to its transfer by socket, answers the
 //!   transfers' storage events (a read straight into the transmit buffer,
@@ -45,7 +45,7 @@ use alloc::vec::Vec;
 use core::fmt;
 use core::net::SocketAddr;
 
-use super::glue::{self, Files, ReadAhead, ReadAheadState};
+use super::file::{self, Driven, ReadAhead, ReadAheadState, TransferFile};
 use super::{Direction, Event, Refusal, Server, ServerConfig, Transfer, TransferError};
 use crate::Transmit;
 use crate::deadline::Deadlines;
@@ -247,7 +247,7 @@ struct Listener {
 
 struct Running<S: Storage> {
     transfer: Transfer,
-    files: Files<S>,
+    files: TransferFile<S>,
     listener: usize,
     /// The transfer's socket is open.
     opened: bool,
@@ -483,14 +483,13 @@ impl<S: Storage> Endpoint<S> {
             // A receiver's events never need the transmit buffer: answer
             // the write now, from the datagram just copied.
             while let Some(event) = r.transfer.poll_event() {
-                let handled = r.files.answer(
-                    &mut self.store,
-                    &mut r.transfer,
-                    now,
-                    &event,
-                    &mut [],
-                    &mut self.rx[..n],
-                );
+                let handled = Driven {
+                    transfer: &mut r.transfer,
+                    file: &mut r.files,
+                    store: &mut self.store,
+                    received: &mut self.rx[..n],
+                }
+                .answer(now, &event, &mut [], None);
                 if !handled {
                     Self::outcome(&mut self.events, socket, r, now, event);
                 }
@@ -517,9 +516,9 @@ impl<S: Storage> Endpoint<S> {
             });
         }
         let opened = if self.active >= self.max_transfers {
-            Err(glue::busy_refusal(&self.acceptor, from, bytes))
+            Err(file::busy_refusal(&self.acceptor, from, bytes))
         } else {
-            glue::open(&self.acceptor, &mut self.store, now, from, bytes)
+            file::open(&self.acceptor, &mut self.store, now, from, bytes)
         };
         match opened {
             Ok((transfer, files)) => self.start(now, listener, transfer, files),
@@ -545,7 +544,7 @@ impl<S: Storage> Endpoint<S> {
         }
     }
 
-    fn start(&mut self, now: Instant, listener: usize, transfer: Transfer, files: Files<S>) {
+    fn start(&mut self, now: Instant, listener: usize, transfer: Transfer, files: TransferFile<S>) {
         let index = self.free.pop().unwrap_or_else(|| {
             self.slots.push(Slot {
                 generation: 0,
@@ -716,7 +715,7 @@ impl<S: Storage> Endpoint<S> {
     fn poll_slot(&mut self, index: usize, now: Instant, buf: &mut [u8]) -> Option<Output> {
         let socket = self.transfer_socket(index);
         let max_segments = self.max_segments;
-        let limit = glue::MAX_BATCH_BYTES.min(buf.len());
+        let limit = file::MAX_BATCH_BYTES.min(buf.len());
         let r = self.slots[index].running.as_mut()?;
         if !r.opened {
             return None;
@@ -761,15 +760,13 @@ impl<S: Storage> Endpoint<S> {
                 owner: r.id,
             };
             let read_ahead = (!read_ahead.buf.is_empty()).then_some(&mut read_ahead);
-            let handled = r.files.answer_with(
-                &mut self.store,
-                &mut r.transfer,
-                now,
-                &event,
-                &mut buf[run.used..],
-                &mut [],
-                read_ahead,
-            );
+            let handled = Driven {
+                transfer: &mut r.transfer,
+                file: &mut r.files,
+                store: &mut self.store,
+                received: &mut [],
+            }
+            .answer(now, &event, &mut buf[run.used..], read_ahead);
             if !handled {
                 Self::outcome(&mut self.events, socket, r, now, event);
             }

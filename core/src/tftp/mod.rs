@@ -11,7 +11,7 @@
 //!   limit, option caps) and negotiates options. It keeps no state.
 //! * [`Transfer`] is one transfer, on the server or the client side, sending
 //!   or receiving. The driver gives each transfer its own socket (its TID).
-//! * [`glue`] answers a transfer's storage events from any
+//! * [`file`] answers a transfer's storage events from any
 //!   [`Storage`](crate::storage::Storage), so every adapter shares one
 //!   implementation of "read the block, write the block, commit the upload".
 //! * [`options`], [`netascii`] and [`rto`] are the negotiation rules, the
@@ -67,7 +67,7 @@
 
 #[cfg(feature = "alloc")]
 pub mod endpoint;
-pub mod glue;
+pub mod file;
 pub mod netascii;
 pub mod options;
 mod recv;

@@ -8,7 +8,7 @@
 //! known option gives ERROR 8). [`Server::start_read`] and
 //! [`Server::start_write`] then negotiate and build the [`Transfer`] the
 //! driver puts on a fresh socket. The acceptor keeps no state and touches no
-//! storage; [`glue::accept`](super::glue::accept) combines it with a
+//! storage; [`file::accept`](super::file::accept) combines it with a
 //! [`Storage`](crate::storage::Storage).
 //!
 //! Answers to what is not a request: an ERROR is never answered, a datagram

@@ -5,7 +5,7 @@ use core::net::SocketAddr;
 use std::collections::BTreeMap;
 use std::vec::Vec;
 
-use super::glue::{self, Accepted, Files};
+use super::file::{self, Accepted, TransferFile};
 use super::options::{Limits, Request};
 use super::rto::RtoConfig;
 use super::*;
@@ -36,7 +36,7 @@ struct Faults {
 
 struct Node {
     t: Transfer,
-    files: Files<MemStore>,
+    files: TransferFile<MemStore>,
     events: Vec<Event>,
 }
 
@@ -62,7 +62,11 @@ struct Sim {
 }
 
 impl Sim {
-    fn new(server_cfg: ServerConfig, client: Transfer, client_files: Files<MemStore>) -> Sim {
+    fn new(
+        server_cfg: ServerConfig,
+        client: Transfer,
+        client_files: TransferFile<MemStore>,
+    ) -> Sim {
         Sim {
             now: Instant::ZERO,
             rng: Rng::new(1),
@@ -123,13 +127,15 @@ impl Sim {
         let mut tx = vec![0u8; MAX_PACKET_LEN];
         let node = &mut self.client;
         let mut events = Vec::new();
-        glue::drive(
-            &mut node.t,
-            &mut node.files,
-            &mut self.client_store,
+        file::drive(
+            file::Driven {
+                transfer: &mut node.t,
+                file: &mut node.files,
+                store: &mut self.client_store,
+                received: rx,
+            },
             self.now,
             &mut tx,
-            rx,
             &mut |b, to| out.push((to, b.to_vec())),
             &mut |_, e| events.push(e),
         );
@@ -146,13 +152,15 @@ impl Sim {
         let mut out = Vec::new();
         let mut tx = vec![0u8; MAX_PACKET_LEN];
         let mut events = Vec::new();
-        glue::drive(
-            &mut node.t,
-            &mut node.files,
-            &mut self.server_store,
+        file::drive(
+            file::Driven {
+                transfer: &mut node.t,
+                file: &mut node.files,
+                store: &mut self.server_store,
+                received: rx,
+            },
             self.now,
             &mut tx,
-            rx,
             &mut |b, to| out.push((to, b.to_vec())),
             &mut |_, e| events.push(e),
         );
@@ -168,7 +176,7 @@ impl Sim {
             self.drain_client(&mut bytes);
         } else if to == addr(SERVER) {
             let mut buf = vec![0u8; 1024];
-            match glue::accept(
+            match file::accept(
                 &self.server,
                 &mut self.server_store,
                 self.now,
@@ -359,7 +367,7 @@ impl Get {
             self.req,
         )
         .unwrap();
-        let mut sim = Sim::new(self.server, t, Files::writing(w));
+        let mut sim = Sim::new(self.server, t, TransferFile::writing(w));
         sim.client_store = client_store;
         sim.server_store.insert("dir/remote.bin", self.content);
         sim.faults = self.faults;
@@ -428,7 +436,7 @@ impl Put {
             self.req,
         )
         .unwrap();
-        let mut sim = Sim::new(self.server, t, Files::reading(r));
+        let mut sim = Sim::new(self.server, t, TransferFile::reading(r));
         sim.client_store = client_store;
         if let Some(e) = self.existing {
             sim.server_store.insert("up.bin", e);
@@ -678,19 +686,21 @@ fn request_retry_limit_when_server_silent() {
         Request::default(),
     )
     .unwrap();
-    let mut files: Files<MemStore> = Files::writing(w);
+    let mut files: TransferFile<MemStore> = TransferFile::writing(w);
     let mut tx = [0u8; 700];
     let mut sent = Vec::new();
     let mut now = Instant::ZERO;
     let mut events = Vec::new();
     loop {
-        glue::drive(
-            &mut t,
-            &mut files,
-            &mut client_store,
+        file::drive(
+            file::Driven {
+                transfer: &mut t,
+                file: &mut files,
+                store: &mut client_store,
+                received: &mut [],
+            },
             now,
             &mut tx,
-            &mut [],
             &mut |_, _| sent.push(now),
             &mut |_, e| events.push(e),
         );
@@ -798,10 +808,10 @@ fn receiver_does_not_feed_a_sorcerers_apprentice_sender() {
 
 /// The transfer a server with [`server_config`] starts for `request` from
 /// [`CLIENT`].
-fn accept_from_client(store: &mut MemStore, request: &[u8]) -> (Transfer, Files<MemStore>) {
+fn accept_from_client(store: &mut MemStore, request: &[u8]) -> (Transfer, TransferFile<MemStore>) {
     let server = Server::new(server_config());
     let mut buf = [0u8; 700];
-    match glue::accept(
+    match file::accept(
         &server,
         store,
         Instant::ZERO,
@@ -823,17 +833,19 @@ fn an_error_while_dallying_does_not_undo_success() {
     let mut events = Vec::new();
     let mut tx = vec![0u8; 700];
     let mut drive = |t: &mut Transfer,
-                     files: &mut Files<MemStore>,
+                     files: &mut TransferFile<MemStore>,
                      store: &mut MemStore,
                      rx: &mut [u8],
                      events: &mut Vec<Event>| {
-        glue::drive(
-            t,
-            files,
-            store,
+        file::drive(
+            file::Driven {
+                transfer: t,
+                file: files,
+                store: store,
+                received: rx,
+            },
             Instant::ZERO,
             &mut tx,
-            rx,
             &mut |_, _| {},
             &mut |_, e| {
                 if matches!(e, Event::Done { .. } | Event::Failed(_)) {
@@ -1106,7 +1118,7 @@ fn server_port_answers_bad_requests() {
     for (bytes, code) in cases {
         let mut store = MemStore::new();
         let mut buf = [0u8; 600];
-        let got = match glue::accept(&server, &mut store, Instant::ZERO, peer, bytes, &mut buf) {
+        let got = match file::accept(&server, &mut store, Instant::ZERO, peer, bytes, &mut buf) {
             Accepted::Reply(t) => match Packet::parse(&buf[..t.len]).unwrap() {
                 Packet::Error { code, .. } => Some(code.to_u16()),
                 p => panic!("{p:?}"),
@@ -1126,19 +1138,23 @@ fn a_batched_window_sends_its_first_block_alone_then_the_rest_in_one_run() {
     let (mut t, mut files) =
         accept_from_client(&mut store, b"\x00\x01w\x00octet\x00windowsize\x0016\x00");
     // Each send as (datagrams, segment size), and every datagram's bytes.
-    let mut drive = |t: &mut Transfer, files: &mut Files<MemStore>, rx: &mut [u8]| {
+    let mut drive = |t: &mut Transfer, files: &mut TransferFile<MemStore>, rx: &mut [u8]| {
         let mut sends = Vec::new();
         let mut datagrams = Vec::new();
-        let mut batch = vec![0u8; glue::MAX_BATCH_BYTES];
-        glue::drive_batched(
-            t,
-            files,
-            &mut store,
+        let mut batch = vec![0u8; file::MAX_BATCH_BYTES];
+        file::drive_batched(
+            file::Driven {
+                transfer: t,
+                file: files,
+                store: &mut store,
+                received: rx,
+            },
             Instant::ZERO,
-            &mut batch,
-            64,
-            rx,
-            None,
+            file::Batch {
+                buf: &mut batch,
+                max_segments: 64,
+                read_ahead: None,
+            },
             &mut |bytes, segment, to| {
                 assert_eq!(to, addr(CLIENT));
                 sends.push((bytes.len().div_ceil(segment), segment));

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use async_std::net::UdpSocket;
 use futures_lite::future;
-use netboot_core::tftp::glue;
+use netboot_core::tftp::file;
 use netboot_core::tftp::rto::RtoConfig;
 use netboot_core::tftp::{Event, Transfer};
 use netboot_core::time::Instant;
@@ -300,7 +300,7 @@ impl Client {
 fn drive(
     socket: &UdpSocket,
     t: &mut Transfer,
-    files: &mut glue::Files<netboot_std::fs::FsStore>,
+    files: &mut file::TransferFile<netboot_std::fs::FsStore>,
     store: &mut netboot_std::fs::FsStore,
     now: Instant,
     tx: &mut [u8],
@@ -308,13 +308,15 @@ fn drive(
     outcome: &mut Option<Event>,
     total: &mut Option<u64>,
 ) {
-    glue::drive(
-        t,
-        files,
-        store,
+    file::drive(
+        file::Driven {
+            transfer: t,
+            file: files,
+            store: store,
+            received: rx,
+        },
         now,
         tx,
-        rx,
         &mut |bytes, to| send_now(socket, bytes, to),
         &mut |_, event| match event {
             Event::Done { .. } | Event::Failed(_) if outcome.is_none() => *outcome = Some(event),

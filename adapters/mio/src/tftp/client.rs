@@ -7,7 +7,7 @@ use std::thread::JoinHandle;
 
 use mio::net::UdpSocket;
 use mio::{Events, Interest, Poll, Token};
-use netboot_core::tftp::glue::{self, Files, ReadAhead, ReadAheadState};
+use netboot_core::tftp::file::{self, ReadAhead, ReadAheadState, TransferFile};
 use netboot_core::tftp::rto::RtoConfig;
 use netboot_core::tftp::{Event, Role, Transfer};
 use netboot_core::time::Instant;
@@ -327,26 +327,30 @@ impl Io<'_> {
     fn drive(
         &mut self,
         t: &mut Transfer,
-        files: &mut Files<FsStore>,
+        files: &mut TransferFile<FsStore>,
         store: &mut FsStore,
         now: Instant,
         rx: &mut [u8],
     ) {
         let (socket, batcher) = (self.socket, &self.batcher);
         let (outcome, total) = (&mut self.outcome, &mut self.total);
-        glue::drive_batched(
-            t,
-            files,
-            store,
+        file::drive_batched(
+            file::Driven {
+                transfer: t,
+                file: files,
+                store: store,
+                received: rx,
+            },
             now,
-            &mut self.batch,
-            batcher.max_segments(),
-            rx,
-            Some(ReadAhead {
-                buf: &mut self.read_ahead,
-                state: &mut self.read_ahead_state,
-                owner: 1,
-            }),
+            file::Batch {
+                buf: &mut self.batch,
+                max_segments: batcher.max_segments(),
+                read_ahead: Some(ReadAhead {
+                    buf: &mut self.read_ahead,
+                    state: &mut self.read_ahead_state,
+                    owner: 1,
+                }),
+            },
             &mut |bytes, segment, to| batcher.send(socket, bytes, segment, to),
             &mut |_, event| match event {
                 Event::Done { .. } | Event::Failed(_) => *outcome = Some(event),
@@ -367,7 +371,7 @@ fn dally(
     mut poll: Poll,
     clock: Clock,
     mut store: FsStore,
-    mut files: Files<FsStore>,
+    mut files: TransferFile<FsStore>,
 ) {
     let mut events = Events::with_capacity(4);
     let mut tx = vec![0u8; 600];

@@ -1,13 +1,13 @@
 //! The TFTP client on a simulated host: a list of transfers run one after
 //! another, each from a fresh ephemeral port, each a core [`Transfer`]
-//! driven with [`glue::drive`] against the host's disk. (The server is the
+//! driven with [`file::drive`] against the host's disk. (The server is the
 //! shipped one: [`SimServer::tftp`](crate::apps::server::SimServer::tftp).)
 
 use std::collections::VecDeque;
 use std::net::{SocketAddr, SocketAddrV4};
 
 use netboot_core::storage::{Storage, StoreError};
-use netboot_core::tftp::glue::{self, CLIENT_DOWNLOAD_MODE, Files};
+use netboot_core::tftp::file::{self, CLIENT_DOWNLOAD_MODE, TransferFile};
 use netboot_core::tftp::options::Request;
 use netboot_core::tftp::{Event, Transfer, TransferConfig, TransferError};
 use netboot_core::time::Instant;
@@ -17,26 +17,28 @@ use crate::apps::v4;
 use crate::store::Disk;
 use crate::world::{App, Cx};
 
-/// Runs `t` through [`glue::drive`] and sends what it produced from `port`.
+/// Runs `t` through [`file::drive`] and sends what it produced from `port`.
 /// Returns the outcome event, if the transfer reported one.
 fn drive(
     cx: &mut Cx<'_>,
     port: u16,
     t: &mut Transfer,
-    files: &mut Files<Disk>,
+    files: &mut TransferFile<Disk>,
     tx: &mut [u8],
     rx: &mut [u8],
 ) -> Option<Event> {
     let now = cx.now();
     let mut out: Vec<(Vec<u8>, SocketAddr)> = Vec::new();
     let mut outcome = None;
-    glue::drive(
-        t,
-        files,
-        cx.store,
+    file::drive(
+        file::Driven {
+            transfer: t,
+            file: files,
+            store: cx.store,
+            received: rx,
+        },
         now,
         tx,
-        rx,
         &mut |bytes, to| out.push((bytes.to_vec(), to)),
         &mut |_, e| {
             if matches!(e, Event::Done { .. } | Event::Failed(_)) {
@@ -115,7 +117,7 @@ pub struct JobResult {
 
 struct Running {
     t: Transfer,
-    files: Files<Disk>,
+    files: TransferFile<Disk>,
     port: u16,
     job: Job,
     started: Instant,
@@ -185,7 +187,7 @@ impl TftpClient {
                             *mode,
                             *request,
                         ),
-                        Files::writing(w),
+                        TransferFile::writing(w),
                     )
                 }),
                 Job::Put {
@@ -207,7 +209,7 @@ impl TftpClient {
                             *mode,
                             request,
                         ),
-                        Files::reading(r),
+                        TransferFile::reading(r),
                     )
                 }),
             };

@@ -8,7 +8,7 @@
 //!
 //! Each host runs an [`App`]: a small program that moves bytes between the
 //! simulated sockets and a core machine, answering the machine's storage
-//! questions from the host's [`SimStore`] through the core's generic glue.
+//! questions from the host's [`SimStore`] through core's `tftp::file` and `ftp::server::pump`.
 //! Apps hold no protocol logic of their own; [`crate::apps`] has one per
 //! protocol role.
 //!

@@ -9,7 +9,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, UdpSocket};
 use std::path::{Path, PathBuf};
 
 use netboot_core::storage::{Storage, StoreError};
-use netboot_core::tftp::glue::{CLIENT_DOWNLOAD_MODE, Files};
+use netboot_core::tftp::file::{CLIENT_DOWNLOAD_MODE, TransferFile};
 use netboot_core::tftp::options::{Negotiated, Request};
 use netboot_core::tftp::rto::RtoConfig;
 use netboot_core::tftp::{Event, Transfer, TransferConfig, TransferError};
@@ -241,7 +241,7 @@ impl Settings {
                 .map_err(|_| local_err(StoreError::PermissionDenied))?;
         Ok(Prepared {
             transfer,
-            files: Files::writing(writer),
+            files: TransferFile::writing(writer),
             store,
             total: None,
             local,
@@ -272,7 +272,7 @@ impl Settings {
         .map_err(|_| local_err(StoreError::PermissionDenied))?;
         Ok(Prepared {
             transfer,
-            files: Files::reading(reader),
+            files: TransferFile::reading(reader),
             store,
             total: Some(meta.len),
             local,
@@ -287,7 +287,7 @@ pub struct Prepared {
     /// The transfer, started at `Instant::ZERO`.
     pub transfer: Transfer,
     /// The local file.
-    pub files: Files<FsStore>,
+    pub files: TransferFile<FsStore>,
     /// The store the local file lives in (its directory).
     pub store: FsStore,
     /// The file size, when known before the transfer (uploads).

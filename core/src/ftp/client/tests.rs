@@ -3,7 +3,7 @@
 
 use super::*;
 use crate::ftp::listing::Listing;
-use crate::ftp::server::glue::{Opened, ReceivePump, SendPump, perform};
+use crate::ftp::server::pump::{Opened, ReceivePump, SendPump, perform};
 use crate::ftp::server::{self, ServerConfig, ServerSession, TransferKind, TransferOutcome};
 use crate::storage::{MemReader, MemStore, MemWriter};
 

@@ -48,7 +48,7 @@ use alloc::vec::Vec;
 use core::fmt;
 use core::net::{IpAddr, SocketAddr};
 
-use super::glue::{self, Opened, Outgoing, ReceivePump};
+use super::pump::{self, Opened, Outgoing, ReceivePump};
 use super::{
     Event, MAX_PASSWORD, MAX_USER, ServerConfig, ServerSession, StorageOp, TOO_MANY_SESSIONS,
     TransferKind, TransferOutcome,
@@ -1071,7 +1071,7 @@ impl<A: Accounts> Endpoint<A> {
                     }
                     let answer = match conn.store.as_mut() {
                         Some(store) => {
-                            let (answer, opened) = glue::perform(store, &op);
+                            let (answer, opened) = pump::perform(store, &op);
                             match opened {
                                 Opened::Reader(r) => conn.reader = Some(r),
                                 Opened::Writer(w) => {
@@ -1202,7 +1202,7 @@ impl<A: Accounts> Endpoint<A> {
                         .epoch_unix
                         .map(|e| e + now.since_epoch().as_secs());
                     let _ = match conn.store.as_mut() {
-                        Some(store) => glue::stat_listing(&mut conn.session, store, now, now_unix),
+                        Some(store) => pump::stat_listing(&mut conn.session, store, now, now_unix),
                         None => conn
                             .session
                             .stat_listing(now, |_, _| Err(StoreError::PermissionDenied)),

@@ -8,7 +8,7 @@ use crate::storage::{Metadata, StoreError, WriteMode};
 /// A storage operation the driver performs and answers with
 /// [`ServerSession::storage_done`](super::ServerSession::storage_done).
 ///
-/// Paths are normalised (see [`crate::path`]). [`glue::perform`](super::glue::perform)
+/// Paths are normalised (see [`crate::path`]). [`pump::perform`](super::pump::perform)
 /// performs any of these on any [`Storage`](crate::storage::Storage).
 #[non_exhaustive]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -53,7 +53,7 @@ pub enum TransferKind {
 
 /// A data transfer to run now: the data connection is established.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Transfer<'a> {
+pub struct DataTransfer<'a> {
     /// What to move.
     pub kind: TransferKind,
     /// The virtual path involved (for logs, and the listing's directory).
@@ -121,13 +121,13 @@ pub enum Event<'a> {
     /// The data connection is ready: move the data, report progress with
     /// [`ServerSession::transfer_progress`](super::ServerSession::transfer_progress)
     /// and the end with [`ServerSession::transfer_done`](super::ServerSession::transfer_done).
-    Transfer(Transfer<'a>),
+    Transfer(DataTransfer<'a>),
     /// Stop the running transfer (client `ABOR` or data timeout), discard
     /// an unfinished upload, then report [`TransferOutcome::Aborted`].
     Abort,
     /// `STAT path`: list the path on the control connection by calling
     /// [`ServerSession::stat_listing`](super::ServerSession::stat_listing)
-    /// (or [`glue::stat_listing`](super::glue::stat_listing)).
+    /// (or [`pump::stat_listing`](super::pump::stat_listing)).
     StatListing,
     /// Drop any passive listener, data connection and file opened for a
     /// transfer that will not run (discarding uploads).

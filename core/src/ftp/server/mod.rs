@@ -54,9 +54,9 @@ mod data;
 pub mod endpoint;
 mod event;
 mod files;
-pub mod glue;
 mod info;
 mod login;
+pub mod pump;
 
 pub use config::ServerConfig;
 #[cfg(feature = "alloc")]
@@ -64,7 +64,7 @@ pub use endpoint::{
     Accounts, DATA_BUDGET, Endpoint, EndpointConfig, EndpointEvent, FastPathError, FastPaths,
     MAX_CONTROL_INPUT, MAX_EARLY_DATA, Outcome, Secret, TransferRecord,
 };
-pub use event::{Event, StorageAnswer, StorageOp, Transfer, TransferKind, TransferOutcome};
+pub use event::{DataTransfer, Event, StorageAnswer, StorageOp, TransferKind, TransferOutcome};
 
 use core::fmt::{self, Write};
 use core::net::{IpAddr, SocketAddr};
@@ -429,7 +429,7 @@ impl ServerSession {
                 let Busy::Transfer(x) = self.busy else {
                     return None;
                 };
-                Event::Transfer(Transfer {
+                Event::Transfer(DataTransfer {
                     kind: x.kind,
                     path: &self.path,
                     offset: x.offset,

@@ -1,7 +1,7 @@
 //! Session-machine tests: every command and error path, on virtual time,
-//! with the in-memory store answering through the generic glue.
+//! with the in-memory store answering through [`super::pump`].
 
-use super::glue::{Opened, ReceivePump, SendPump, perform};
+use super::pump::{Opened, ReceivePump, SendPump, perform};
 use super::*;
 use crate::ftp::listing::Listing;
 use crate::storage::{MemReader, MemStore, MemWriter, Storage};
@@ -173,7 +173,7 @@ impl Harness {
                     }
                 }
                 Event::StatListing => {
-                    super::glue::stat_listing(
+                    super::pump::stat_listing(
                         &mut self.s,
                         &mut self.store,
                         now,

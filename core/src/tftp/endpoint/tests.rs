@@ -212,7 +212,7 @@ fn at_capacity_a_valid_request_is_busy_and_errors_and_junk_get_nothing() {
                     "{:?}",
                     Packet::Error {
                         code: ErrorCode::NotDefined,
-                        message: glue::BUSY
+                        message: file::BUSY
                     }
                 )
             ),

@@ -1,7 +1,7 @@
-//! The generic glue between a [`ServerSession`] and
-//! any [`Storage`]: every adapter (mio, async-std, the simulator, firmware)
-//! answers storage events and moves file data through these functions, so
-//! none of them repeats the logic.
+//! The data pumps between a [`ServerSession`] and any [`Storage`]: the
+//! [`Endpoint`](super::endpoint::Endpoint) (and firmware that drives a lone
+//! session) answers storage events and moves file data through these
+//! functions, so nothing repeats the logic.
 //!
 //! * [`perform`] carries out a [`StorageOp`] and returns the session's
 //!   answer together with the reader or writer it opened, which the driver
@@ -14,7 +14,7 @@
 //!   [`SendBuffer`] keeps what of a filled buffer the data connection has
 //!   not taken yet, for drivers that write to a socket that may take less.
 
-use super::event::{StorageAnswer, StorageOp, Transfer, TransferKind};
+use super::event::{DataTransfer, StorageAnswer, StorageOp, TransferKind};
 use super::{ServerSession, SessionError};
 use crate::ftp::ascii::{AsciiDecoder, AsciiEncoder};
 use crate::ftp::listing::{Facts, ListFormat, Listing};
@@ -35,7 +35,7 @@ pub enum Opened<S: Storage + ?Sized> {
 /// Performs `op` on `store`.
 ///
 /// ```
-/// use netboot_core::ftp::server::glue::{perform, Opened};
+/// use netboot_core::ftp::server::pump::{perform, Opened};
 /// use netboot_core::ftp::server::StorageOp;
 /// use netboot_core::storage::MemStore;
 ///
@@ -87,7 +87,7 @@ pub fn stat_listing<S: Storage + ?Sized>(
 /// Produces the bytes of a download, from `offset`, chunk by chunk.
 ///
 /// ```
-/// use netboot_core::ftp::server::glue::SendPump;
+/// use netboot_core::ftp::server::pump::SendPump;
 /// use netboot_core::storage::{MemStore, Storage};
 ///
 /// let mut store = MemStore::new();
@@ -144,14 +144,14 @@ impl SendPump {
 /// data-connection buffers from.
 ///
 /// ```
-/// use netboot_core::ftp::server::glue::Outgoing;
-/// use netboot_core::ftp::server::{Transfer, TransferKind};
+/// use netboot_core::ftp::server::pump::Outgoing;
+/// use netboot_core::ftp::server::{DataTransfer, TransferKind};
 /// use netboot_core::storage::{MemStore, Storage};
 ///
 /// let mut store = MemStore::new();
 /// store.insert("f", b"hello".to_vec());
 /// let (mut reader, _) = store.open_read("f").unwrap();
-/// let retr = Transfer { kind: TransferKind::Retr, path: "f", offset: 1, ascii: false };
+/// let retr = DataTransfer { kind: TransferKind::Retr, path: "f", offset: 1, ascii: false };
 /// let mut out = Outgoing::for_transfer(&retr, None).unwrap();
 /// let mut buf = [0u8; 16];
 /// let n = out.fill(&mut store, Some(&mut reader), &mut buf).unwrap();
@@ -174,7 +174,7 @@ pub enum Outgoing {
 impl Outgoing {
     /// What `transfer` sends, or `None` for an upload. `now_unix` is the
     /// wall-clock time for `LIST`'s date column.
-    pub fn for_transfer(transfer: &Transfer<'_>, now_unix: Option<u64>) -> Option<Self> {
+    pub fn for_transfer(transfer: &DataTransfer<'_>, now_unix: Option<u64>) -> Option<Self> {
         match transfer.kind {
             TransferKind::Retr => Some(Outgoing::File(SendPump::new(
                 transfer.offset,
@@ -214,7 +214,7 @@ impl Outgoing {
 /// takes off what the socket took.
 ///
 /// ```
-/// use netboot_core::ftp::server::glue::{Outgoing, SendBuffer, SendPump};
+/// use netboot_core::ftp::server::pump::{Outgoing, SendBuffer, SendPump};
 /// use netboot_core::storage::{MemStore, Storage};
 ///
 /// let mut store = MemStore::new();
@@ -274,7 +274,7 @@ impl<B: AsMut<[u8]>> SendBuffer<B> {
 /// Writes the bytes of an upload as they arrive.
 ///
 /// ```
-/// use netboot_core::ftp::server::glue::ReceivePump;
+/// use netboot_core::ftp::server::pump::ReceivePump;
 /// use netboot_core::storage::{MemStore, Storage, WriteMode};
 ///
 /// let mut store = MemStore::new();
@@ -370,8 +370,8 @@ mod tests {
         panic!("never finished")
     }
 
-    fn transfer(kind: TransferKind, path: &str, offset: u64, ascii: bool) -> Transfer<'_> {
-        Transfer {
+    fn transfer(kind: TransferKind, path: &str, offset: u64, ascii: bool) -> DataTransfer<'_> {
+        DataTransfer {
             kind,
             path,
             offset,

@@ -6,16 +6,16 @@
 //!   WRQs open it write-aside ([`WriteMode::CreateNew`] unless the server
 //!   overwrites, then [`WriteMode::Replace`]), so nothing is visible until
 //!   the upload is complete.
-//! * [`Files::answer`] serves [`Event::Read`] by reading straight into the
+//! * [`Driven::answer`] serves [`Event::Read`] by reading straight into the
 //!   transmit buffer (looping over short reads) and [`Event::Write`] by
 //!   storing the payload straight from the receive buffer, committing the
 //!   file on the last block before the final ACK goes out.
 //! * [`drive`] is the whole drain loop of the driving contract with storage
 //!   answered: call it after every input.
-//! * [`Files::finish`] discards an unfinished upload.
+//! * [`TransferFile::finish`] discards an unfinished upload.
 //!
 //! A client uses the same pieces: open the local file, wrap it in
-//! [`Files::reading`] or [`Files::writing`], and [`drive`].
+//! [`TransferFile::reading`] or [`TransferFile::writing`], and [`drive`].
 
 use core::net::SocketAddr;
 
@@ -28,14 +28,14 @@ use crate::time::Instant;
 use crate::wire::tftp::ErrorCode;
 
 /// The open file of one transfer.
-pub struct Files<S: Storage> {
+pub struct TransferFile<S: Storage> {
     reader: Option<S::Reader>,
     writer: Option<S::Writer>,
 }
 
-impl<S: Storage> core::fmt::Debug for Files<S> {
+impl<S: Storage> core::fmt::Debug for TransferFile<S> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("Files")
+        f.debug_struct("TransferFile")
             .field("reading", &self.reader.is_some())
             .field("writing", &self.writer.is_some())
             .finish()
@@ -49,7 +49,7 @@ impl<S: Storage> core::fmt::Debug for Files<S> {
 #[derive(Debug)]
 pub enum Accepted<S: Storage> {
     /// A transfer to run on a new socket, with its file.
-    Transfer(Transfer, Files<S>),
+    Transfer(Transfer, TransferFile<S>),
     /// An ERROR written into the buffer, to send from the server port.
     Reply(Transmit),
     /// Nothing to do.
@@ -60,7 +60,7 @@ pub enum Accepted<S: Storage> {
 ///
 /// ```
 /// use netboot_core::storage::MemStore;
-/// use netboot_core::tftp::glue::{accept, Accepted};
+/// use netboot_core::tftp::file::{accept, Accepted};
 /// use netboot_core::tftp::{Server, ServerConfig};
 /// use netboot_core::time::Instant;
 /// use netboot_core::wire::tftp::{ErrorCode, Packet};
@@ -98,7 +98,7 @@ pub fn open<S: Storage>(
     now: Instant,
     from: SocketAddr,
     bytes: &[u8],
-) -> Result<(Transfer, Files<S>), Refusal> {
+) -> Result<(Transfer, TransferFile<S>), Refusal> {
     let from_store = |e: StoreError| Refusal::Error {
         code: error_code_for(e),
         message: error_message_for(e),
@@ -108,14 +108,14 @@ pub fn open<S: Storage>(
         Direction::Read => {
             let (reader, meta) = store.open_read(&req.path).map_err(from_store)?;
             let t = server.start_read(now, &req, meta.len)?;
-            Ok((t, Files::reading(reader)))
+            Ok((t, TransferFile::reading(reader)))
         }
         Direction::Write => {
             let t = server.start_write(now, &req)?;
             let w = store
                 .open_write(&req.path, server.write_mode())
                 .map_err(from_store)?;
-            Ok((t, Files::writing(w)))
+            Ok((t, TransferFile::writing(w)))
         }
     }
 }
@@ -144,7 +144,7 @@ pub const BUSY: &str = "server busy, try again later";
 ///
 /// ```
 /// use netboot_core::storage::MemStore;
-/// use netboot_core::tftp::glue::{refuse_busy, Accepted, BUSY};
+/// use netboot_core::tftp::file::{refuse_busy, Accepted, BUSY};
 /// use netboot_core::tftp::{Server, ServerConfig};
 /// use netboot_core::wire::tftp::{ErrorCode, Packet};
 ///
@@ -243,10 +243,10 @@ impl ReadAhead<'_> {
     }
 }
 
-impl<S: Storage> Files<S> {
+impl<S: Storage> TransferFile<S> {
     /// A transfer that sends `reader`'s content.
     pub fn reading(reader: S::Reader) -> Self {
-        Files {
+        TransferFile {
             reader: Some(reader),
             writer: None,
         }
@@ -254,67 +254,9 @@ impl<S: Storage> Files<S> {
 
     /// A transfer that stores into `writer`.
     pub fn writing(writer: S::Writer) -> Self {
-        Files {
+        TransferFile {
             reader: None,
             writer: Some(writer),
-        }
-    }
-
-    /// Answers `event` if it is a storage event and returns `true`;
-    /// returns `false` for the driver's own events.
-    ///
-    /// `tx` is the transmit buffer (reads land in it), `rx` the datagram the
-    /// transfer handled last (writes come from it).
-    pub fn answer(
-        &mut self,
-        store: &mut S,
-        t: &mut Transfer,
-        now: Instant,
-        event: &Event,
-        tx: &mut [u8],
-        rx: &mut [u8],
-    ) -> bool {
-        self.answer_with(store, t, now, event, tx, rx, None)
-    }
-
-    /// [`Files::answer`] with an optional read-ahead buffer, used when the
-    /// transfer sends windows of more than one block.
-    #[allow(clippy::too_many_arguments)]
-    pub fn answer_with(
-        &mut self,
-        store: &mut S,
-        t: &mut Transfer,
-        now: Instant,
-        event: &Event,
-        tx: &mut [u8],
-        rx: &mut [u8],
-        read_ahead: Option<&mut ReadAhead<'_>>,
-    ) -> bool {
-        match *event {
-            Event::Read { offset, start, len } => {
-                let neg = t.negotiated();
-                let ahead = usize::from(neg.windowsize) * usize::from(neg.blksize);
-                let result = match (self.reader.as_mut(), tx.get_mut(start..start + len)) {
-                    (Some(r), Some(dst)) => match read_ahead {
-                        Some(ra) if neg.windowsize > 1 => ra.read(store, r, offset, dst, ahead),
-                        _ => read_full(store, r, offset, dst),
-                    },
-                    _ => Err(StoreError::Io),
-                };
-                // Misuse is impossible here: the request was outstanding.
-                let _ = t.read_done(now, tx, result);
-                true
-            }
-            Event::Write { last, .. } => {
-                let result = self.store_payload(store, t, rx, last);
-                let _ = t.write_done(now, result);
-                true
-            }
-            Event::Failed(_) => {
-                self.discard(store);
-                false
-            }
-            _ => false,
         }
     }
 
@@ -349,9 +291,69 @@ impl<S: Storage> Files<S> {
         }
     }
 
-    /// Same as [`Files::discard`], consuming the files.
+    /// Same as [`TransferFile::discard`], consuming the files.
     pub fn finish(mut self, store: &mut S) {
         self.discard(store);
+    }
+}
+
+/// A transfer with its open file, the store the file lives in and the
+/// datagram it handled last: what [`drive`] and [`drive_batched`] drain,
+/// and what answers a transfer's storage events.
+#[derive(Debug)]
+pub struct Driven<'a, S: Storage> {
+    /// The transfer.
+    pub transfer: &'a mut Transfer,
+    /// Its open file.
+    pub file: &'a mut TransferFile<S>,
+    /// Where the file lives.
+    pub store: &'a mut S,
+    /// The datagram last given to [`Transfer::handle_datagram`] (empty
+    /// after a timeout): an upload stores its payload from here.
+    pub received: &'a mut [u8],
+}
+
+impl<S: Storage> Driven<'_, S> {
+    /// Answers `event` if it is a storage event and returns `true`;
+    /// returns `false` for the driver's own events.
+    ///
+    /// `tx` is the transmit buffer a read lands in (a receiver never reads,
+    /// and may pass an empty one). `read_ahead` is used when the transfer
+    /// sends windows of more than one block.
+    pub fn answer(
+        &mut self,
+        now: Instant,
+        event: &Event,
+        tx: &mut [u8],
+        read_ahead: Option<&mut ReadAhead<'_>>,
+    ) -> bool {
+        let (t, file, store) = (&mut *self.transfer, &mut *self.file, &mut *self.store);
+        match *event {
+            Event::Read { offset, start, len } => {
+                let neg = t.negotiated();
+                let ahead = usize::from(neg.windowsize) * usize::from(neg.blksize);
+                let result = match (file.reader.as_mut(), tx.get_mut(start..start + len)) {
+                    (Some(r), Some(dst)) => match read_ahead {
+                        Some(ra) if neg.windowsize > 1 => ra.read(store, r, offset, dst, ahead),
+                        _ => read_full(store, r, offset, dst),
+                    },
+                    _ => Err(StoreError::Io),
+                };
+                // Misuse is impossible here: the request was outstanding.
+                let _ = t.read_done(now, tx, result);
+                true
+            }
+            Event::Write { last, .. } => {
+                let result = file.store_payload(store, t, self.received, last);
+                let _ = t.write_done(now, result);
+                true
+            }
+            Event::Failed(_) => {
+                file.discard(store);
+                false
+            }
+            _ => false,
+        }
     }
 }
 
@@ -371,33 +373,26 @@ fn read_full<S: Storage>(
     Ok(got)
 }
 
-/// Drains `t` after an input: sends every datagram through `send`, answers
-/// storage events from `store`, passes every other event to `on_event`, and
-/// repeats until the transfer has nothing more to say. Returns the next
-/// deadline.
-///
-/// `rx` must hold the datagram last given to `handle_datagram` (or be empty
-/// after a timeout).
-#[allow(clippy::too_many_arguments)]
+/// Drains a transfer after an input: sends every datagram through `send`,
+/// answers storage events from the store, passes every other event to
+/// `on_event`, and repeats until the transfer has nothing more to say.
+/// Returns the next deadline.
 pub fn drive<S: Storage>(
-    t: &mut Transfer,
-    files: &mut Files<S>,
-    store: &mut S,
+    mut d: Driven<'_, S>,
     now: Instant,
     tx: &mut [u8],
-    rx: &mut [u8],
     send: &mut dyn FnMut(&[u8], SocketAddr),
     on_event: &mut dyn FnMut(&Transfer, Event),
 ) -> Option<Instant> {
     loop {
-        while let Some(out) = t.poll_transmit(now, tx) {
+        while let Some(out) = d.transfer.poll_transmit(now, tx) {
             send(&tx[..out.len], out.destination);
         }
         let mut progressed = false;
-        while let Some(event) = t.poll_event() {
+        while let Some(event) = d.transfer.poll_event() {
             progressed = true;
-            if !files.answer(store, t, now, &event, tx, rx) {
-                on_event(t, event);
+            if !d.answer(now, &event, tx, None) {
+                on_event(d.transfer, event);
             }
             if matches!(event, Event::Read { .. } | Event::Write { .. }) {
                 // Answering produced output: send it before the next event.
@@ -405,7 +400,7 @@ pub fn drive<S: Storage>(
             }
         }
         if !progressed {
-            return t.poll_timeout();
+            return d.transfer.poll_timeout();
         }
     }
 }
@@ -414,16 +409,27 @@ pub fn drive<S: Storage>(
 /// segmentation offload send is limited to 64 KiB, headers included.
 pub const MAX_BATCH_BYTES: usize = 63 * 1024;
 
+/// Where [`drive_batched`] collects its runs of datagrams.
+#[derive(Debug)]
+pub struct Batch<'a, 'r> {
+    /// The run buffer: at least [`Transfer::buffer_len`] bytes.
+    pub buf: &'a mut [u8],
+    /// Most datagrams in one run (at least 1).
+    pub max_segments: usize,
+    /// A read-ahead buffer, for windowed senders.
+    pub read_ahead: Option<ReadAhead<'r>>,
+}
+
 /// Like [`drive`], but collects consecutive datagrams of the same size to
 /// the same destination into runs, for segmentation offload (UDP GSO) or
 /// `sendmmsg`: `send(bytes, segment, destination)` gets `bytes` holding
 /// datagrams of `segment` bytes each, back to back, the last possibly
 /// shorter.
 ///
-/// Blocks are read straight into their place in `batch`, so a window goes
-/// from the file to the socket without a copy; with a [`ReadAhead`] buffer a
-/// window is read from storage in one call and copied into place. `batch` must hold at least
-/// [`Transfer::buffer_len`] bytes; a run never exceeds `max_segments`
+/// Blocks are read straight into their place in the batch buffer, so a
+/// window goes from the file to the socket without a copy; with a
+/// [`ReadAhead`] buffer a window is read from storage in one call and
+/// copied into place. A run never exceeds [`Batch::max_segments`]
 /// datagrams or [`MAX_BATCH_BYTES`] (unless a single datagram is larger).
 ///
 /// The first datagram of each call leaves on its own, before the rest of
@@ -433,19 +439,18 @@ pub const MAX_BATCH_BYTES: usize = 63 * 1024;
 /// window has been segmented; with a blocking atftp client this made
 /// windowed downloads about a third faster (docs/benchmarks.md). The cost
 /// is one more send per window.
-#[allow(clippy::too_many_arguments)]
 pub fn drive_batched<S: Storage>(
-    t: &mut Transfer,
-    files: &mut Files<S>,
-    store: &mut S,
+    mut d: Driven<'_, S>,
     now: Instant,
-    batch: &mut [u8],
-    max_segments: usize,
-    rx: &mut [u8],
-    mut read_ahead: Option<ReadAhead<'_>>,
+    batch: Batch<'_, '_>,
     send: &mut dyn FnMut(&[u8], usize, SocketAddr),
     on_event: &mut dyn FnMut(&Transfer, Event),
 ) -> Option<Instant> {
+    let Batch {
+        buf: batch,
+        max_segments,
+        mut read_ahead,
+    } = batch;
     let mut run = Run {
         used: 0,
         segment: 0,
@@ -459,28 +464,28 @@ pub fn drive_batched<S: Storage>(
             // Room for the largest datagram the transfer can write. This
             // never flushes under a staged block: the read that staged it
             // made the same check.
-            let slot = t.buffer_len();
+            let slot = d.transfer.buffer_len();
             if run.used > 0 && run.used + slot > MAX_BATCH_BYTES.min(batch.len()) {
                 run.flush(batch, send);
             }
-            let Some(out) = t.poll_transmit(now, &mut batch[run.used..]) else {
+            let Some(out) = d.transfer.poll_transmit(now, &mut batch[run.used..]) else {
                 break;
             };
             run.push(batch, out.len, out.destination, send);
         }
         let mut progressed = false;
-        while let Some(event) = t.poll_event() {
+        while let Some(event) = d.transfer.poll_event() {
             progressed = true;
             if let Event::Read { .. } = event {
                 // The block is read into the next free place of the run.
-                let slot = t.buffer_len();
+                let slot = d.transfer.buffer_len();
                 if run.used > 0 && run.used + slot > MAX_BATCH_BYTES.min(batch.len()) {
                     run.flush(batch, send);
                 }
             }
             let tx = &mut batch[run.used..];
-            if !files.answer_with(store, t, now, &event, tx, rx, read_ahead.as_mut()) {
-                on_event(t, event);
+            if !d.answer(now, &event, tx, read_ahead.as_mut()) {
+                on_event(d.transfer, event);
             }
             if matches!(event, Event::Read { .. } | Event::Write { .. }) {
                 break;
@@ -488,7 +493,7 @@ pub fn drive_batched<S: Storage>(
         }
         if !progressed {
             run.flush(batch, send);
-            return t.poll_timeout();
+            return d.transfer.poll_timeout();
         }
     }
 }
