@@ -4,7 +4,7 @@ use super::*;
 use crate::bootp::leasefile;
 use crate::bootp::policy::{BootDecision, BootPolicy, BootRequest};
 use crate::wire::bootp::options::{self, OptionsWriter};
-use crate::wire::bootp::{FLAG_BROADCAST, MIN_LEN, Repr, Vend};
+use crate::wire::bootp::{FLAG_BROADCAST, MIN_LEN, ParseError, Repr, Vend};
 
 const SERVER: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 1);
 const ROUTER: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 254);
