@@ -70,7 +70,7 @@ pub fn run(data: &[u8]) {
             file::Driven {
                 transfer: t,
                 file: files,
-                store: store,
+                store,
                 received: rx,
             },
             now,

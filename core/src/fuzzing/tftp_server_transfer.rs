@@ -83,7 +83,7 @@ pub fn run(data: &[u8]) {
                 file::Driven {
                     transfer: t,
                     file: files,
-                    store: store,
+                    store,
                     received: rx,
                 },
                 now,
@@ -100,13 +100,13 @@ pub fn run(data: &[u8]) {
             file::Driven {
                 transfer: t,
                 file: files,
-                store: store,
+                store,
                 received: rx,
             },
             now,
             file::Batch {
                 buf: &mut batch,
-                max_segments: max_segments,
+                max_segments,
                 read_ahead: Some(ReadAhead {
                     buf: &mut ahead,
                     state: &mut ahead_state,

@@ -11,7 +11,7 @@
 //!   limit, option caps) and negotiates options. It keeps no state.
 //! * [`Transfer`] is one transfer, on the server or the client side, sending
 //!   or receiving. The driver gives each transfer its own socket (its TID).
-//! * [`file`] answers a transfer's storage events from any
+//! * [`file`](mod@file) answers a transfer's storage events from any
 //!   [`Storage`](crate::storage::Storage), so every adapter shares one
 //!   implementation of "read the block, write the block, commit the upload".
 //! * [`options`], [`netascii`] and [`rto`] are the negotiation rules, the

@@ -841,7 +841,7 @@ fn an_error_while_dallying_does_not_undo_success() {
             file::Driven {
                 transfer: t,
                 file: files,
-                store: store,
+                store,
                 received: rx,
             },
             Instant::ZERO,

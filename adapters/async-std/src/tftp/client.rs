@@ -312,7 +312,7 @@ fn drive(
         file::Driven {
             transfer: t,
             file: files,
-            store: store,
+            store,
             received: rx,
         },
         now,

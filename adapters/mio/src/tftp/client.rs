@@ -338,7 +338,7 @@ impl Io<'_> {
             file::Driven {
                 transfer: t,
                 file: files,
-                store: store,
+                store,
                 received: rx,
             },
             now,
