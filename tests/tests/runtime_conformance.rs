@@ -28,8 +28,9 @@
 //! offers (`sendfile`/`splice` on Linux in mio, none elsewhere), which move
 //! the same bytes.
 
+use std::collections::BTreeMap;
 use std::io::{Read, Write};
-use std::net::{Ipv4Addr, SocketAddr, TcpStream, UdpSocket};
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4, TcpStream, UdpSocket};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -38,9 +39,16 @@ use netboot_core::bootp::hosts::Host;
 use netboot_core::bootp::server::ServerConfig;
 use netboot_core::plan::{ProfileTable, Reset};
 use netboot_core::server::Event;
+use netboot_core::server::NetbootConfig;
+use netboot_core::tftp::ServerConfig as TftpConfig;
+use netboot_core::time::Duration as SimDuration;
 use netboot_core::wire::bootp::options::{self, MessageType, OptionsWriter};
 use netboot_core::wire::bootp::{Message, Op, Repr, Vend};
 use netboot_core::wire::tftp::{ErrorCode, Packet};
+use netboot_sim::apps::server::{
+    LEASE_FILE, PROGRESS_FILE, SimServer, User, bootp_setup, ftp_endpoint, tftp_endpoint,
+};
+use netboot_sim::{App, Cx, Fault, HostId, Sim, StreamEvent as SimStreamEvent, StreamId};
 use netboot_std::ftp::{FtpConfig, FtpUser};
 use netboot_std::setup::ServerSetup;
 
@@ -52,8 +60,9 @@ const MAC_A: [u8; 6] = [2, 0, 0, 0, 0, 0xa];
 const MAC_C: [u8; 6] = [2, 0, 0, 0, 0, 0xc];
 const NOTES: &[u8] = b"notes fetched over FTP\n";
 
-/// The served root and the setup every runtime gets (listening on port 0
-/// on real sockets; the simulator maps port 0 to the standard ports).
+/// The served root and the setup the std runtimes get (listening on port 0
+/// of real loopback sockets; [`simulated_config`] is the same server on the
+/// standard ports of a simulated host).
 fn served(dir: &Path) -> ServerSetup {
     std::fs::write(dir.join("stage1"), b"first stage").unwrap();
     std::fs::write(dir.join("manifest"), b"notes: notes.txt\n").unwrap();
@@ -533,6 +542,278 @@ fn async_run() -> (Vec<String>, String, String) {
     scenario(&mut Loopback::new(Box::new(AsyncStd(None))))
 }
 
+// ---- the simulator ----
+
+/// A simulated host's test client: it sends what the scenario says and
+/// keeps what arrives.
+#[derive(Default)]
+struct Probe {
+    bound: Vec<u16>,
+    datagrams: Vec<(u16, SocketAddr, Vec<u8>)>,
+    streams: BTreeMap<StreamId, (Vec<u8>, bool)>,
+    connected: Option<StreamId>,
+}
+
+impl App for Probe {
+    fn start(&mut self, _cx: &mut Cx<'_>) {}
+
+    fn datagram(
+        &mut self,
+        _cx: &mut Cx<'_>,
+        local: SocketAddrV4,
+        from: SocketAddrV4,
+        bytes: &mut [u8],
+    ) {
+        self.datagrams
+            .push((local.port(), SocketAddr::V4(from), bytes.to_vec()));
+    }
+
+    fn stream(&mut self, _cx: &mut Cx<'_>, id: StreamId, event: SimStreamEvent<'_>) {
+        let (bytes, closed) = self.streams.entry(id).or_default();
+        match event {
+            SimStreamEvent::Data(b) => bytes.extend_from_slice(b),
+            SimStreamEvent::Eof | SimStreamEvent::Reset | SimStreamEvent::Refused => *closed = true,
+            _ => {}
+        }
+    }
+}
+
+/// The scenario in the simulator: the server host runs [`SimServer`] (the
+/// core server through the simulator's driver) with the configuration
+/// `setup` gives the std runtimes, and each test client address is a host
+/// running a [`Probe`]. Time is simulated: an exchange runs the world for
+/// as long as the loopback runtimes look for extra datagrams.
+struct Simulated {
+    sim: Sim,
+    server: HostId,
+    probes: BTreeMap<Ipv4Addr, HostId>,
+    conns: Vec<(HostId, StreamId)>,
+    /// Events of the server's earlier boots.
+    earlier: Vec<Event>,
+    booted: bool,
+}
+
+/// The std runtimes' configuration, as the simulated server's.
+fn simulated_config() -> NetbootConfig {
+    let mut bootp = ServerConfig::new(SERVER, Ipv4Addr::new(255, 0, 0, 0));
+    bootp.pool = Some((A, Ipv4Addr::new(127, 0, 0, 120)));
+    let mut plan = ProfileTable::new();
+    plan.set_default(&["stage1", "manifest"]).unwrap();
+    plan.add_client(&MAC_C, &["missing.img"]).unwrap();
+    let mut config = NetbootConfig::new();
+    let mut b = bootp_setup(bootp, Vec::new());
+    b.listen = SocketAddr::from((SERVER, 67));
+    config.bootp = Some(b);
+    let mut tftp = tftp_endpoint(TftpConfig::default());
+    tftp.listen = vec![SocketAddr::from((SERVER, 69))];
+    tftp.max_transfers = 1;
+    config.tftp = Some(tftp);
+    let session = FtpConfig {
+        anonymous: true,
+        login_delay_ms: 10,
+        ..FtpConfig::default()
+    }
+    .session_config();
+    let mut ftp = ftp_endpoint(session);
+    ftp.listen = SocketAddr::from((SERVER, 21));
+    config.ftp = Some(ftp);
+    config.profiles = plan;
+    config.reset = Reset::Never;
+    config
+}
+
+impl Simulated {
+    fn new() -> Simulated {
+        let mut sim = Sim::new(1);
+        let config = simulated_config();
+        let server = sim.add_host("server", SERVER, move || {
+            let user = User {
+                name: "u".into(),
+                password: "right".into(),
+                writable: false,
+            };
+            Box::new(SimServer::new(config.clone()).users(vec![user]))
+        });
+        {
+            let mut disk = sim.store_mut(server);
+            disk.insert("stage1", b"first stage".to_vec());
+            disk.insert("manifest", b"notes: notes.txt\n".to_vec());
+            disk.insert("notes.txt", NOTES.to_vec());
+            disk.insert("big.bin", vec![7u8; 600]);
+        }
+        let probes = [("a", A), ("c", C), ("b", B)]
+            .into_iter()
+            .map(|(name, ip)| (ip, sim.add_host(name, ip, || Box::<Probe>::default())))
+            .collect();
+        Simulated {
+            sim,
+            server,
+            probes,
+            conns: Vec::new(),
+            earlier: Vec::new(),
+            booted: false,
+        }
+    }
+
+    fn probe(&mut self, ip: Ipv4Addr) -> HostId {
+        self.probes[&ip]
+    }
+
+    /// Runs the world for `ms` simulated milliseconds.
+    fn run_ms(&mut self, ms: u64) {
+        self.sim.run_for(SimDuration::from_millis(ms));
+    }
+}
+
+fn v4(addr: SocketAddr) -> SocketAddrV4 {
+    match addr {
+        SocketAddr::V4(a) => a,
+        SocketAddr::V6(a) => panic!("{a}: the simulator is IPv4"),
+    }
+}
+
+impl Runtime for Simulated {
+    fn start(&mut self) -> Addrs {
+        if self.booted {
+            let now = self.sim.now();
+            self.sim.schedule(now, Fault::Restart(self.server));
+        }
+        self.booted = true;
+        self.run_ms(10);
+        let server = self.sim.app::<SimServer>(self.server).unwrap();
+        let core = server.server().expect("the server booted");
+        Addrs {
+            bootp: core.bootp_addr().unwrap(),
+            tftp: core.tftp_addrs()[0],
+            ftp: core.ftp_addr().unwrap(),
+        }
+    }
+
+    fn stop(&mut self) {
+        self.sim
+            .command::<SimServer>(self.server, |s, cx| s.close(cx));
+        for _ in 0..1000 {
+            if self.sim.app::<SimServer>(self.server).unwrap().is_idle() {
+                break;
+            }
+            self.run_ms(10);
+        }
+        let server = self.sim.app::<SimServer>(self.server).unwrap();
+        assert!(server.is_idle(), "the closed server went idle");
+        assert!(
+            server.server().unwrap().is_saved(),
+            "the final save made it"
+        );
+        self.earlier.extend(server.events.iter().cloned());
+        let now = self.sim.now();
+        self.sim.schedule(now, Fault::Crash(self.server));
+        self.run_ms(1);
+    }
+
+    fn events(&self) -> Vec<Event> {
+        let mut all = self.earlier.clone();
+        if let Some(s) = self.sim.app::<SimServer>(self.server) {
+            all.extend(s.events.iter().cloned());
+        }
+        all
+    }
+
+    fn files(&self) -> (String, String) {
+        let disk = self.sim.store(self.server);
+        let read = |n: &str| {
+            disk.get(n)
+                .map(|b| String::from_utf8_lossy(b).into_owned())
+                .unwrap_or_default()
+        };
+        (read(LEASE_FILE), read(PROGRESS_FILE))
+    }
+
+    fn udp(
+        &mut self,
+        from: SocketAddr,
+        to: SocketAddr,
+        bytes: &[u8],
+        expect: usize,
+    ) -> Vec<(SocketAddr, Vec<u8>)> {
+        let host = self.probe(v4(from).ip().to_owned());
+        let (port, to) = (from.port(), v4(to));
+        self.sim.command::<Probe>(host, |p, cx| {
+            if !p.bound.contains(&port) {
+                assert!(cx.bind(port), "bind {port}");
+                p.bound.push(port);
+            }
+            cx.send(port, to, bytes);
+        });
+        // As long as the loopback runtimes look for more.
+        self.run_ms(300);
+        let probe = self.sim.app_mut::<Probe>(host).unwrap();
+        let (got, rest) = std::mem::take(&mut probe.datagrams)
+            .into_iter()
+            .partition::<Vec<_>, _>(|(local, _, _)| *local == port);
+        probe.datagrams = rest;
+        let got: Vec<_> = got.into_iter().map(|(_, peer, b)| (peer, b)).collect();
+        assert_eq!(got.len(), expect, "datagrams answering {bytes:?}: {got:?}");
+        got
+    }
+
+    fn connect(&mut self, from: Ipv4Addr, to: SocketAddr) -> usize {
+        let host = self.probe(from);
+        let to = v4(to);
+        self.sim
+            .command::<Probe>(host, |p, cx| p.connected = Some(cx.connect(to)));
+        self.run_ms(10);
+        let id = self
+            .sim
+            .app_mut::<Probe>(host)
+            .unwrap()
+            .connected
+            .take()
+            .unwrap();
+        self.conns.push((host, id));
+        self.conns.len() - 1
+    }
+
+    fn write(&mut self, conn: usize, bytes: &[u8]) {
+        let (host, id) = self.conns[conn];
+        self.sim.command::<Probe>(host, |_, cx| cx.write(id, bytes));
+    }
+
+    fn read(&mut self, conn: usize, until: Option<&str>) -> Vec<u8> {
+        let (host, id) = self.conns[conn];
+        // Bounded: ten simulated seconds, as the loopback read timeout.
+        for _ in 0..1000 {
+            let probe = self.sim.app_mut::<Probe>(host).unwrap();
+            let (bytes, closed) = probe.streams.entry(id).or_default();
+            match until {
+                Some(u) => {
+                    if let Some(at) = bytes.windows(u.len()).position(|w| w == u.as_bytes()) {
+                        return bytes.drain(..at + u.len()).collect();
+                    }
+                    assert!(
+                        !*closed,
+                        "closed early: {:?}",
+                        String::from_utf8_lossy(bytes)
+                    );
+                }
+                None if *closed => return std::mem::take(bytes),
+                None => {}
+            }
+            self.run_ms(10);
+        }
+        panic!("read: nothing after ten simulated seconds")
+    }
+
+    fn close(&mut self, conn: usize) {
+        let (host, id) = self.conns[conn];
+        self.sim.command::<Probe>(host, |_, cx| cx.close(id));
+        self.run_ms(10);
+    }
+}
+
+fn sim_run() -> (Vec<String>, String, String) {
+    scenario(&mut Simulated::new())
+}
+
 /// What every runtime must have reported and saved, whatever the others
 /// did.
 fn check(runtime: &str, (lines, leases, progress): &(Vec<String>, String, String)) {
@@ -583,4 +864,7 @@ fn every_runtime_saves_the_same_state_and_reports_the_same_events() {
     let async_std = async_run();
     check("async-std", &async_std);
     assert_same_run(("mio", &mio), ("async-std", &async_std));
+    let sim = sim_run();
+    check("sim", &sim);
+    assert_same_run(("mio", &mio), ("sim", &sim));
 }

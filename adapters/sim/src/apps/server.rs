@@ -325,6 +325,22 @@ impl SimServer {
         self
     }
 
+    /// Stops the server cleanly, as a runtime does on a stop signal
+    /// ([`NetbootServer::close`]): transfers and sessions end, whatever
+    /// changed is saved once more. Run the simulation until
+    /// [`SimServer::is_idle`], then crash the host to take it away.
+    pub fn close(&mut self, cx: &mut Cx<'_>) {
+        if let Some(server) = self.server.as_mut() {
+            server.close(cx.now());
+        }
+        self.drive(cx);
+    }
+
+    /// True once a [`SimServer::close`]d server has nothing left to do.
+    pub fn is_idle(&self) -> bool {
+        self.server.as_ref().is_none_or(Core::is_idle)
+    }
+
     /// The core server, once the host has booted.
     pub fn server(&self) -> Option<&Core> {
         self.server.as_ref()
