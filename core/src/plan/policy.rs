@@ -158,8 +158,18 @@ impl<P: Profiles, C: Capacity> PlanPolicy<P, C> {
 
     /// Records that the client `hw` has address `ip` (a restored lease or a
     /// fixed host address), so that its downloads are attributed before it
-    /// next asks.
+    /// next asks. A client outside the plan is not recorded: its downloads
+    /// advance nothing, and a server handing out addresses to many such
+    /// clients must not pay for a table of them on every exchange.
     pub fn learn(&mut self, now: Instant, ip: Ipv4Addr, hw: HwAddr) {
+        if !self
+            .plan
+            .profiles()
+            .stage_count(hw.as_bytes())
+            .is_some_and(|stages| stages > 0)
+        {
+            return;
+        }
         if let Some(s) = self.seen.as_mut_slice().iter_mut().find(|s| s.ip == ip) {
             s.hw = hw;
             s.at = now;
@@ -410,6 +420,13 @@ mod tests {
             p.decide(t, &request(B, [10, 0, 0, 11])),
             BootDecision::Default
         );
+        // B is outside the plan: nothing about it is kept.
+        assert_eq!(p.client_at(Ipv4Addr::new(10, 0, 0, 11)), None);
+        let everyone = StaticProfiles {
+            clients: &[],
+            default: Some(&["d/one"]),
+        };
+        let mut p: PlanPolicy<_, Fixed<2>> = PlanPolicy::new(everyone, Reset::Never);
         for i in 0..10u8 {
             p.learn(
                 Instant::from_secs(u64::from(i)),
