@@ -271,6 +271,40 @@ impl Services {
         }
     }
 
+    /// [`Host::verify_login`](netboot_core::server::Host::verify_login) for a
+    /// std runtime: the check goes to the worker, against `server`'s
+    /// accounts, and is answered later (a server without FTP asks for
+    /// none; it is refused at once).
+    pub fn verify_login(
+        &mut self,
+        socket: SocketId,
+        user: &str,
+        password: &str,
+        server: &HostServer,
+    ) -> Option<bool> {
+        let ftp = server.ftp()?;
+        self.verify(ftp.accounts(), socket, user, password);
+        None
+    }
+
+    /// [`Host::save`](netboot_core::server::Host::save) for a std runtime:
+    /// queued for the worker and answered later, or, once the runtime is
+    /// `stopping` (its thread is about to end), written now so that the
+    /// final state is on disk before it does.
+    pub fn save_for(
+        &mut self,
+        now: Instant,
+        request: SaveRequest,
+        server: &HostServer,
+        stopping: bool,
+    ) -> Option<bool> {
+        if stopping {
+            return Some(self.save_now(now, request, server));
+        }
+        self.save(now, request, server);
+        None
+    }
+
     /// Renders the state `request` names and queues the write (answered
     /// later).
     pub fn save(&mut self, now: Instant, request: SaveRequest, server: &HostServer) {

@@ -183,7 +183,13 @@ impl Host<Shared<MemStore>, Users> for Wire {
         }
         Sent::All
     }
-    fn verify_login(&mut self, socket: SocketId, _: &str, password: &str) -> Option<bool> {
+    fn verify_login(
+        &mut self,
+        socket: SocketId,
+        _: &str,
+        password: &str,
+        _: &Server,
+    ) -> Option<bool> {
         self.verifies.push((socket, password == "p"));
         None
     }

@@ -162,12 +162,8 @@ impl<P: Profiles, C: Capacity> PlanPolicy<P, C> {
     /// advance nothing, and a server handing out addresses to many such
     /// clients must not pay for a table of them on every exchange.
     pub fn learn(&mut self, now: Instant, ip: Ipv4Addr, hw: HwAddr) {
-        if !self
-            .plan
-            .profiles()
-            .stage_count(hw.as_bytes())
-            .is_some_and(|stages| stages > 0)
-        {
+        let stages = self.plan.profiles().stage_count(hw.as_bytes());
+        if stages.is_none_or(|n| n == 0) {
             return;
         }
         if let Some(s) = self.seen.as_mut_slice().iter_mut().find(|s| s.ip == ip) {

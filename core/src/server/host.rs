@@ -82,10 +82,16 @@ pub trait Host<S: Storage, A: Accounts<Store = S>> {
     /// Sends `bytes` as `output` describes (a datagram, a run of datagrams
     /// of `output.segment_size`, or stream bytes).
     fn send(&mut self, output: &Output, bytes: &[u8]) -> Sent;
-    /// Checks a password. `Some` answers now; `None` means the runtime
-    /// answers later with [`NetbootServer::login_verified`] (a worker
-    /// thread, say).
-    fn verify_login(&mut self, socket: SocketId, user: &str, password: &str) -> Option<bool>;
+    /// Checks a password against `server`'s accounts. `Some` answers now;
+    /// `None` means the runtime answers later with
+    /// [`NetbootServer::login_verified`] (a worker thread, say).
+    fn verify_login(
+        &mut self,
+        socket: SocketId,
+        user: &str,
+        password: &str,
+        server: &NetbootServer<S, A>,
+    ) -> Option<bool>;
     /// Saves what `request` names, from `server` as it is now. `Some`
     /// answers now; `None` means the runtime answers later with
     /// [`NetbootServer::saved`].
@@ -185,7 +191,7 @@ where
             user,
             password,
         } => {
-            if let Some(ok) = host.verify_login(*socket, user, &password.0) {
+            if let Some(ok) = host.verify_login(*socket, user, &password.0, server) {
                 server.login_verified(now, *socket, ok);
             }
         }

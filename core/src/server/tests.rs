@@ -74,7 +74,13 @@ impl Host<Shared<MemStore>, Anonymous> for Wire {
         }
         Sent::All
     }
-    fn verify_login(&mut self, _: SocketId, _: &str, password: &str) -> Option<bool> {
+    fn verify_login(
+        &mut self,
+        _: SocketId,
+        _: &str,
+        password: &str,
+        _: &NetbootServer<Shared<MemStore>, Anonymous>,
+    ) -> Option<bool> {
         Some(password == "right")
     }
     fn save(&mut self, _: Instant, request: SaveRequest, _: &Server) -> Option<bool> {

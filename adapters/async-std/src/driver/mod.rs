@@ -239,18 +239,9 @@ impl Driver {
         }
     }
 
-    /// Drains the server after an input; then hands the password checks it
-    /// asked for to the worker (they need the server's accounts).
+    /// Drains the server after an input.
     fn drive(&mut self, server: &mut HostServer, now: Instant) {
         let _ = netboot_core::server::drive(server, &mut self.host, now, &mut self.tx);
-        let AsyncHost {
-            logins, services, ..
-        } = &mut self.host;
-        for (socket, user, password) in logins.drain(..) {
-            if let Some(ftp) = server.ftp() {
-                services.verify(ftp.accounts(), socket, &user, &password);
-            }
-        }
     }
 
     /// Serves a socket that woke.

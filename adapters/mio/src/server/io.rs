@@ -91,9 +91,6 @@ pub(super) struct Io {
     /// is kept, explained, for [`Server::bind`](super::Server::bind).
     pub(super) binding: bool,
     pub(super) bind_error: Option<io::Error>,
-    /// Password checks asked for during a drain, handed to the worker
-    /// after it (the site they need is the server's).
-    pub(super) logins: Vec<(SocketId, String, String)>,
     /// Streams whose fast path is to run (or go on) after the drain.
     pub(super) fast_ready: Vec<SocketId>,
     /// Sources left readable after a bounded turn, served next time round.
@@ -125,7 +122,6 @@ impl Io {
             stopping: false,
             binding: false,
             bind_error: None,
-            logins: Vec::new(),
             fast_ready: Vec::new(),
             again: Vec::new(),
         })
@@ -378,20 +374,18 @@ impl Host<FsStore, Site> for Io {
         }
     }
 
-    fn verify_login(&mut self, socket: SocketId, user: &str, password: &str) -> Option<bool> {
-        self.logins
-            .push((socket, user.to_string(), password.to_string()));
-        None
+    fn verify_login(
+        &mut self,
+        socket: SocketId,
+        user: &str,
+        password: &str,
+        server: &HostServer,
+    ) -> Option<bool> {
+        self.services.verify_login(socket, user, password, server)
     }
 
     fn save(&mut self, now: Instant, request: SaveRequest, server: &HostServer) -> Option<bool> {
-        if self.stopping {
-            // The thread is about to end: the final state is on disk
-            // before it does.
-            return Some(self.services.save_now(now, request, server));
-        }
-        self.services.save(now, request, server);
-        None
+        self.services.save_for(now, request, server, self.stopping)
     }
 
     fn fast_path(&mut self, _: Instant, fast: FastPath) {

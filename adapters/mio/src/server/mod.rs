@@ -369,21 +369,12 @@ impl Server {
         self.finish()
     }
 
-    /// Drains the core after an input, then does what the drain left for
-    /// after it: the password checks (the site they need is the server's)
-    /// and the fast paths (the files they move are the server's), which
-    /// may give the core more to say.
+    /// Drains the core after an input, then runs the fast paths the drain
+    /// asked for (the files they move are the server's), which may give
+    /// the core more to say.
     fn settle(&mut self, now: Instant) {
         loop {
             drive(&mut self.server, &mut self.io, now, &mut self.buf);
-            let logins = std::mem::take(&mut self.io.logins);
-            if let Some(ftp) = self.server.ftp() {
-                for (socket, user, password) in logins {
-                    self.io
-                        .services
-                        .verify(ftp.accounts(), socket, &user, &password);
-                }
-            }
             let fast = std::mem::take(&mut self.io.fast_ready);
             if fast.is_empty() {
                 return;

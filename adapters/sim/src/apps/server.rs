@@ -435,7 +435,6 @@ impl SimServer {
         let mut host = Driver {
             cx,
             sockets: &mut self.sockets,
-            users: &self.users,
             lease_file: self.lease_file.as_deref(),
             progress_file: self.progress_file.as_deref(),
             events: &mut self.events,
@@ -558,7 +557,6 @@ impl App for SimServer {
 struct Driver<'a, 'x> {
     cx: &'a mut Cx<'x>,
     sockets: &'a mut Sockets,
-    users: &'a [User],
     lease_file: Option<&'a str>,
     progress_file: Option<&'a str>,
     events: &'a mut Vec<Event>,
@@ -675,8 +673,18 @@ impl Host<Disk, SimAccounts> for Driver<'_, '_> {
         }
     }
 
-    fn verify_login(&mut self, _socket: SocketId, user: &str, password: &str) -> Option<bool> {
-        Some(check(self.users, user, password))
+    fn verify_login(
+        &mut self,
+        _socket: SocketId,
+        user: &str,
+        password: &str,
+        server: &Core,
+    ) -> Option<bool> {
+        Some(
+            server
+                .ftp()
+                .is_some_and(|f| f.accounts().verify(user, password)),
+        )
     }
 
     fn save(&mut self, now: Instant, request: SaveRequest, server: &Core) -> Option<bool> {
