@@ -15,6 +15,7 @@
 
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr};
+use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 
 use netboot_core::bootp::hosts::Host;
@@ -29,6 +30,7 @@ use crate::clock::Clock;
 use crate::fs::FsStore;
 use crate::ftp::FtpConfig;
 use crate::ftp::site::Site;
+use crate::host::Services;
 use crate::state::StateFiles;
 
 /// The server a std runtime runs.
@@ -286,6 +288,25 @@ impl ServerSetup {
             files,
             warnings,
         })
+    }
+}
+
+impl ServerSetup {
+    /// What a std runtime starts from: [`ServerSetup::prepare`], with the
+    /// unreadable lines of the state files logged as warnings, and the
+    /// worker thread ([`Services`]) that saves those files and checks
+    /// passwords, with the socket it writes to when an answer is ready.
+    pub fn start(self, clock: &Clock) -> io::Result<(HostServer, Services, UnixStream)> {
+        let Prepared {
+            server,
+            files,
+            warnings,
+        } = self.prepare(clock)?;
+        for warning in &warnings {
+            tracing::warn!("{warning}");
+        }
+        let (services, wake) = Services::start(files)?;
+        Ok((server, services, wake))
     }
 }
 

@@ -43,9 +43,9 @@ use netboot_core::ftp::server::FastPaths;
 use netboot_core::socket::{Accept, StreamEvent};
 use netboot_core::time::Instant;
 use netboot_std::clock::Clock;
-use netboot_std::host::{OnEvent, Services, set_stream_options};
+use netboot_std::host::{OnEvent, set_stream_options};
 use netboot_std::net::explain_bind_error;
-use netboot_std::setup::{HostServer, Prepared, ServerSetup};
+use netboot_std::setup::{HostServer, ServerSetup};
 
 use host::{AsyncHost, Io};
 use ready::Key;
@@ -103,15 +103,7 @@ impl Driver {
     pub(crate) fn build(mut setup: ServerSetup) -> io::Result<(Driver, HostServer)> {
         setup.fast_paths = FastPaths::default();
         let clock = Clock::new();
-        let Prepared {
-            mut server,
-            files,
-            warnings,
-        } = setup.prepare(&clock)?;
-        for warning in &warnings {
-            tracing::warn!("{warning}");
-        }
-        let (services, wake) = Services::start(files)?;
+        let (mut server, services, wake) = setup.start(&clock)?;
         let mut driver = Driver {
             host: AsyncHost::new(services, server.directed_broadcast()),
             clock,

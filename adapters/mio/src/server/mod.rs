@@ -40,8 +40,7 @@ use netboot_core::server::{Event, drive};
 use netboot_core::time::Instant;
 use netboot_core::wire::tftp::MAX_PACKET_LEN;
 use netboot_std::clock::Clock;
-use netboot_std::host::Services;
-use netboot_std::setup::{HostServer, Prepared, ServerSetup};
+use netboot_std::setup::{HostServer, ServerSetup};
 
 use crate::runtime::Spin;
 pub use crate::runtime::{LoopHandle, Stopper};
@@ -192,15 +191,7 @@ impl Server {
             splice: linux,
         });
         let clock = Clock::new();
-        let Prepared {
-            server,
-            files,
-            warnings,
-        } = setup.prepare(&clock)?;
-        for warning in &warnings {
-            tracing::warn!("{warning}");
-        }
-        let (services, wake) = Services::start(files)?;
+        let (server, services, wake) = setup.start(&clock)?;
         let poll = Poll::new()?;
         let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
         let directed = server.directed_broadcast();
