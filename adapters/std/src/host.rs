@@ -182,6 +182,10 @@ pub struct Services {
     /// Events reported before a callback was set (binding, at start), for
     /// the callback to see first.
     early: Vec<Event>,
+    /// Password checks asked for during a drain (socket, user, password).
+    logins: Vec<(SocketId, String, String)>,
+    /// The server is stopping: saves are written at once.
+    stopping: bool,
 }
 
 /// Events kept for a callback set late; past this they are only logged.
@@ -244,6 +248,8 @@ impl Services {
                 thread: Some(thread),
                 on_event: None,
                 early: Vec::new(),
+                logins: Vec::new(),
+                stopping: false,
             },
             wake_rx,
         ))
@@ -269,6 +275,52 @@ impl Services {
         if let Some(tx) = &self.jobs {
             let _ = tx.send(job);
         }
+    }
+
+    /// [`Host::verify_login`](netboot_core::server::Host::verify_login):
+    /// remembers the check (answered later); [`Services::verify_asked`]
+    /// queues it once the drain is over, with the server's accounts.
+    pub fn ask_login(&mut self, socket: SocketId, user: &str, password: &str) -> Option<bool> {
+        self.logins
+            .push((socket, user.to_string(), password.to_string()));
+        None
+    }
+
+    /// Queues the password checks asked for since the last call, against
+    /// `server`'s FTP accounts. Call it after every drain.
+    pub fn verify_asked(&mut self, server: &HostServer) {
+        let logins = std::mem::take(&mut self.logins);
+        if let Some(ftp) = server.ftp() {
+            for (socket, user, password) in logins {
+                self.verify(ftp.accounts(), socket, &user, &password);
+            }
+        }
+    }
+
+    /// The server is stopping: from now on saves are written at once.
+    pub fn set_stopping(&mut self) {
+        self.stopping = true;
+    }
+
+    /// True once [`Services::set_stopping`] was called.
+    pub fn is_stopping(&self) -> bool {
+        self.stopping
+    }
+
+    /// [`Host::save`](netboot_core::server::Host::save): queues the save
+    /// (answered later) or, once the server is stopping, writes it now so
+    /// that the final state is on disk before the runtime ends.
+    pub fn host_save(
+        &mut self,
+        now: Instant,
+        request: SaveRequest,
+        server: &HostServer,
+    ) -> Option<bool> {
+        if self.stopping {
+            return Some(self.save_now(now, request, server));
+        }
+        self.save(now, request, server);
+        None
     }
 
     /// Renders the state `request` names and queues the write (answered

@@ -289,6 +289,32 @@ impl ServerSetup {
     }
 }
 
+impl ServerSetup {
+    /// [`ServerSetup::prepare`]s the server, logs the warnings and starts
+    /// the worker [`Services`](crate::host::Services) with its state
+    /// files: what a runtime needs before it binds anything. Returns the
+    /// server, the services and the worker's wake-up socket.
+    pub fn start(
+        self,
+        clock: &Clock,
+    ) -> io::Result<(
+        HostServer,
+        crate::host::Services,
+        std::os::unix::net::UnixStream,
+    )> {
+        let Prepared {
+            server,
+            files,
+            warnings,
+        } = self.prepare(clock)?;
+        for warning in &warnings {
+            tracing::warn!("{warning}");
+        }
+        let (services, wake) = crate::host::Services::start(files)?;
+        Ok((server, services, wake))
+    }
+}
+
 /// A server ready to run, with where it keeps its state.
 #[derive(Debug)]
 pub struct Prepared {

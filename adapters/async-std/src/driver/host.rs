@@ -143,12 +143,6 @@ pub(super) struct AsyncHost {
     pub(super) services: Services,
     /// Where a limited broadcast that has no route goes instead.
     directed_broadcast: Option<Ipv4Addr>,
-    /// Saves are written at once, on the loop, while the server stops.
-    pub(super) stopping: bool,
-    /// Password checks asked for during a drive; handed to the worker
-    /// after it (the check needs the server's accounts, which the drive
-    /// holds).
-    pub(super) logins: Vec<(SocketId, String, String)>,
     /// The last socket that could not be opened, and why (what a build
     /// reports).
     pub(super) open_failed: Option<(SocketAddr, io::Error)>,
@@ -160,8 +154,6 @@ impl AsyncHost {
             sockets: Sockets::new(),
             services,
             directed_broadcast,
-            stopping: false,
-            logins: Vec::new(),
             open_failed: None,
         }
     }
@@ -295,17 +287,11 @@ impl Host<FsStore, Site> for AsyncHost {
     }
 
     fn verify_login(&mut self, socket: SocketId, user: &str, password: &str) -> Option<bool> {
-        self.logins
-            .push((socket, user.to_string(), password.to_string()));
-        None
+        self.services.ask_login(socket, user, password)
     }
 
     fn save(&mut self, now: Instant, request: SaveRequest, server: &HostServer) -> Option<bool> {
-        if self.stopping {
-            return Some(self.services.save_now(now, request, server));
-        }
-        self.services.save(now, request, server);
-        None
+        self.services.host_save(now, request, server)
     }
 
     fn fast_path(&mut self, _: Instant, fast: FastPath) {

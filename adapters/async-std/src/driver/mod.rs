@@ -43,9 +43,9 @@ use netboot_core::ftp::server::FastPaths;
 use netboot_core::socket::{Accept, StreamEvent};
 use netboot_core::time::Instant;
 use netboot_std::clock::Clock;
-use netboot_std::host::{OnEvent, Services, set_stream_options};
+use netboot_std::host::{OnEvent, set_stream_options};
 use netboot_std::net::explain_bind_error;
-use netboot_std::setup::{HostServer, Prepared, ServerSetup};
+use netboot_std::setup::{HostServer, ServerSetup};
 
 use host::{AsyncHost, Io};
 use ready::Key;
@@ -103,15 +103,7 @@ impl Driver {
     pub(crate) fn build(mut setup: ServerSetup) -> io::Result<(Driver, HostServer)> {
         setup.fast_paths = FastPaths::default();
         let clock = Clock::new();
-        let Prepared {
-            mut server,
-            files,
-            warnings,
-        } = setup.prepare(&clock)?;
-        for warning in &warnings {
-            tracing::warn!("{warning}");
-        }
-        let (services, wake) = Services::start(files)?;
+        let (mut server, services, wake) = setup.start(&clock)?;
         let mut driver = Driver {
             host: AsyncHost::new(services, server.directed_broadcast()),
             clock,
@@ -159,7 +151,7 @@ impl Driver {
             let now = self.clock.now();
             match wake {
                 Wake::Stop => {
-                    self.host.stopping = true;
+                    self.host.services.set_stopping();
                     self.grace_end = Some(now + GRACE);
                     server.close(now);
                     self.drive(&mut server, now);
@@ -195,7 +187,7 @@ impl Driver {
                     self.woken = woken;
                 }
             }
-            if self.host.stopping
+            if self.host.services.is_stopping()
                 && (server.is_idle() || self.grace_end.is_some_and(|end| now >= end))
             {
                 return Ok(());
@@ -207,7 +199,7 @@ impl Driver {
     fn poll_wake(&mut self, cx: &mut Context<'_>) -> Poll<Wake> {
         let ready = &self.host.sockets.ready;
         ready.register(cx.waker());
-        if ready.stopped() && !self.host.stopping {
+        if ready.stopped() && !self.host.services.is_stopping() {
             return Poll::Ready(Wake::Stop);
         }
         if self.wake.poll_readable(cx).is_ready() {
@@ -243,14 +235,7 @@ impl Driver {
     /// asked for to the worker (they need the server's accounts).
     fn drive(&mut self, server: &mut HostServer, now: Instant) {
         let _ = netboot_core::server::drive(server, &mut self.host, now, &mut self.tx);
-        let AsyncHost {
-            logins, services, ..
-        } = &mut self.host;
-        for (socket, user, password) in logins.drain(..) {
-            if let Some(ftp) = server.ftp() {
-                services.verify(ftp.accounts(), socket, &user, &password);
-            }
-        }
+        self.host.services.verify_asked(server);
     }
 
     /// Serves a socket that woke.

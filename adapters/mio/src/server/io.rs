@@ -85,15 +85,10 @@ pub(super) struct Io {
     pub(super) clock: Clock,
     /// The subnet broadcast a BOOTP reply falls back to.
     directed: Option<Ipv4Addr>,
-    /// The server is stopping: saves are written at once.
-    pub(super) stopping: bool,
     /// The first drain is binding the listening sockets: the first failure
     /// is kept, explained, for [`Server::bind`](super::Server::bind).
     pub(super) binding: bool,
     pub(super) bind_error: Option<io::Error>,
-    /// Password checks asked for during a drain, handed to the worker
-    /// after it (the site they need is the server's).
-    pub(super) logins: Vec<(SocketId, String, String)>,
     /// Streams whose fast path is to run (or go on) after the drain.
     pub(super) fast_ready: Vec<SocketId>,
     /// Sources left readable after a bounded turn, served next time round.
@@ -122,10 +117,8 @@ impl Io {
             wake,
             clock,
             directed,
-            stopping: false,
             binding: false,
             bind_error: None,
-            logins: Vec::new(),
             fast_ready: Vec::new(),
             again: Vec::new(),
         })
@@ -379,19 +372,11 @@ impl Host<FsStore, Site> for Io {
     }
 
     fn verify_login(&mut self, socket: SocketId, user: &str, password: &str) -> Option<bool> {
-        self.logins
-            .push((socket, user.to_string(), password.to_string()));
-        None
+        self.services.ask_login(socket, user, password)
     }
 
     fn save(&mut self, now: Instant, request: SaveRequest, server: &HostServer) -> Option<bool> {
-        if self.stopping {
-            // The thread is about to end: the final state is on disk
-            // before it does.
-            return Some(self.services.save_now(now, request, server));
-        }
-        self.services.save(now, request, server);
-        None
+        self.services.host_save(now, request, server)
     }
 
     fn fast_path(&mut self, _: Instant, fast: FastPath) {

@@ -40,8 +40,7 @@ use netboot_core::server::{Event, drive};
 use netboot_core::time::Instant;
 use netboot_core::wire::tftp::MAX_PACKET_LEN;
 use netboot_std::clock::Clock;
-use netboot_std::host::Services;
-use netboot_std::setup::{HostServer, Prepared, ServerSetup};
+use netboot_std::setup::{HostServer, ServerSetup};
 
 use crate::runtime::Spin;
 pub use crate::runtime::{LoopHandle, Stopper};
@@ -192,15 +191,7 @@ impl Server {
             splice: linux,
         });
         let clock = Clock::new();
-        let Prepared {
-            server,
-            files,
-            warnings,
-        } = setup.prepare(&clock)?;
-        for warning in &warnings {
-            tracing::warn!("{warning}");
-        }
-        let (services, wake) = Services::start(files)?;
+        let (server, services, wake) = setup.start(&clock)?;
         let poll = Poll::new()?;
         let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
         let directed = server.directed_broadcast();
@@ -310,7 +301,7 @@ impl Server {
         loop {
             let now = self.io.clock.now();
             if stop_by.is_none() && self.stopper.is_stopped() {
-                self.io.stopping = true;
+                self.io.services.set_stopping();
                 self.server.close(now);
                 self.settle(now);
                 stop_by = Some(now + GRACE);
@@ -376,14 +367,7 @@ impl Server {
     fn settle(&mut self, now: Instant) {
         loop {
             drive(&mut self.server, &mut self.io, now, &mut self.buf);
-            let logins = std::mem::take(&mut self.io.logins);
-            if let Some(ftp) = self.server.ftp() {
-                for (socket, user, password) in logins {
-                    self.io
-                        .services
-                        .verify(ftp.accounts(), socket, &user, &password);
-                }
-            }
+            self.io.services.verify_asked(&self.server);
             let fast = std::mem::take(&mut self.io.fast_ready);
             if fast.is_empty() {
                 return;
