@@ -12,13 +12,14 @@
 //! are ready; [`log`] writes each event once, at its level.
 
 use std::io::{self, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener, TcpStream, UdpSocket};
+use std::os::fd::AsFd;
 use std::os::unix::net::UnixStream;
 use std::sync::mpsc;
 use std::thread::JoinHandle;
 
 use netboot_core::server::{Event, Level, SaveRequest};
-use netboot_core::socket::{OpenError, SocketId, UdpRole};
+use netboot_core::socket::{OpenError, Output, SocketId, UdpRole};
 use netboot_core::time::Instant;
 
 use crate::ftp::auth;
@@ -162,6 +163,68 @@ pub enum Done {
         /// How it went.
         result: io::Result<()>,
     },
+}
+
+/// Sends one datagram of `output` from `socket` (any UDP socket: std,
+/// mio, async). A datagram that cannot leave is a loss, which the
+/// protocols recover from; a limited broadcast the kernel has no route for
+/// (no interface bound, no default route) goes to the subnet's own
+/// broadcast address `directed` instead.
+pub fn send_datagram<S: AsFd>(
+    socket: &S,
+    bytes: &[u8],
+    output: &Output,
+    directed: Option<Ipv4Addr>,
+) {
+    let socket = socket2::SockRef::from(socket);
+    let to = output.transmit.destination;
+    let sent = match socket.send_to(bytes, &to.into()) {
+        Err(e) if output.transmit.broadcast && e.raw_os_error() == Some(libc::ENETUNREACH) => {
+            match directed {
+                Some(ip) => socket.send_to(bytes, &SocketAddr::new(ip.into(), to.port()).into()),
+                None => Err(e),
+            }
+        }
+        sent => sent,
+    };
+    if let Err(e) = sent {
+        tracing::debug!("send to {to} failed: {e}");
+    }
+}
+
+/// Starts a non-blocking TCP connection from `local` (any port) to
+/// `remote`, as [`Host::connect`](netboot_core::server::Host::connect)
+/// asks: the runtime learns the outcome when the stream becomes writable.
+/// An IPv4-mapped `local` (a control connection accepted on a dual-stack
+/// listener) is used as IPv4 when `remote` is.
+///
+/// ```
+/// let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+/// let remote = listener.local_addr().unwrap();
+/// let s = netboot_std::host::connect("::ffff:127.0.0.1".parse().unwrap(), remote).unwrap();
+/// let (_, from) = listener.accept().unwrap();
+/// assert_eq!(from.ip().to_string(), "127.0.0.1");
+/// drop(s);
+/// ```
+pub fn connect(local: IpAddr, remote: SocketAddr) -> io::Result<TcpStream> {
+    let local = match (local, remote) {
+        (IpAddr::V6(v6), SocketAddr::V4(_)) => v6.to_ipv4_mapped().map_or(local, IpAddr::V4),
+        _ => local,
+    };
+    let socket = socket2::Socket::new(
+        socket2::Domain::for_address(remote),
+        socket2::Type::STREAM,
+        None,
+    )?;
+    socket.set_nonblocking(true)?;
+    socket.bind(&SocketAddr::new(local, 0).into())?;
+    match socket.connect(&remote.into()) {
+        Ok(()) => {}
+        Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => {}
+        Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+        Err(e) => return Err(e),
+    }
+    Ok(socket.into())
 }
 
 /// A callback for every server event (after it is logged).

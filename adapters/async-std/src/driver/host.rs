@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::io::{self, Write};
 use std::net::UdpSocket;
-use std::net::{IpAddr, Ipv4Addr, Shutdown, SocketAddr, SocketAddrV4, TcpListener, TcpStream};
+use std::net::{IpAddr, Ipv4Addr, Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 
@@ -15,7 +15,7 @@ use netboot_core::socket::{OpenError, Output, SocketId, UdpRole};
 use netboot_core::time::Instant;
 use netboot_std::fs::FsStore;
 use netboot_std::ftp::site::Site;
-use netboot_std::host::{Services, open_error};
+use netboot_std::host::{Services, connect, open_error, send_datagram};
 use netboot_std::setup::HostServer;
 
 use super::ready::{Key, Ready, Slot};
@@ -217,21 +217,7 @@ impl Host<FsStore, Site> for AsyncHost {
         local: IpAddr,
         remote: SocketAddr,
     ) -> Result<(), OpenError> {
-        let started = (|| {
-            let s = socket2::Socket::new(
-                socket2::Domain::for_address(remote),
-                socket2::Type::STREAM,
-                None,
-            )?;
-            s.set_nonblocking(true)?;
-            s.bind(&SocketAddr::new(local, 0).into())?;
-            match s.connect(&remote.into()) {
-                Err(e) if e.raw_os_error() != Some(libc::EINPROGRESS) => return Err(e),
-                _ => {}
-            }
-            Async::new(TcpStream::from(s))
-        })();
-        match started {
+        match connect(local, remote).and_then(Async::new) {
             Ok(s) => {
                 self.sockets.insert(socket, Io::Stream(s), true);
                 Ok(())
@@ -301,24 +287,5 @@ impl Host<FsStore, Site> for AsyncHost {
 
     fn report(&mut self, event: &Event) {
         self.services.report(event);
-    }
-}
-
-/// Sends one datagram; a loss is the protocols' to recover from. A
-/// limited broadcast the kernel cannot route is sent to the subnet's
-/// broadcast address instead.
-fn send_datagram(socket: &UdpSocket, bytes: &[u8], output: &Output, directed: Option<Ipv4Addr>) {
-    let to = output.transmit.destination;
-    let sent = match socket.send_to(bytes, to) {
-        Err(e) if output.transmit.broadcast && e.raw_os_error() == Some(libc::ENETUNREACH) => {
-            match directed {
-                Some(ip) => socket.send_to(bytes, SocketAddrV4::new(ip, to.port())),
-                None => Err(e),
-            }
-        }
-        sent => sent,
-    };
-    if let Err(e) = sent {
-        tracing::debug!("send to {to} failed: {e}");
     }
 }

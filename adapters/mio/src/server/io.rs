@@ -18,7 +18,7 @@ use netboot_core::time::Instant;
 use netboot_std::clock::Clock;
 use netboot_std::fs::FsStore;
 use netboot_std::ftp::site::Site;
-use netboot_std::host::{Services, open_error};
+use netboot_std::host::{Services, connect, open_error, send_datagram};
 use netboot_std::net::explain_bind_error;
 use netboot_std::setup::HostServer;
 
@@ -240,52 +240,6 @@ impl Io {
     }
 }
 
-/// One datagram; a broadcast the kernel has no route for goes to the
-/// subnet's own broadcast address instead (no interface bound, no
-/// default route). A datagram that cannot leave is a loss, which the
-/// protocols recover from.
-fn send_datagram(socket: &UdpSocket, bytes: &[u8], output: &Output, directed: Option<Ipv4Addr>) {
-    let to = output.transmit.destination;
-    match socket.send_to(bytes, to) {
-        Ok(_) => {}
-        Err(e) if output.transmit.broadcast && e.raw_os_error() == Some(libc::ENETUNREACH) => {
-            if let Some(ip) = directed {
-                let directed = SocketAddr::new(ip.into(), to.port());
-                if let Err(e) = socket.send_to(bytes, directed) {
-                    tracing::warn!("cannot send to {directed}: {e}");
-                }
-            }
-        }
-        Err(e) => tracing::debug!("cannot send to {to}: {e}"),
-    }
-}
-
-/// `local` for a connection to `remote`: an IPv4-mapped address (a control
-/// connection accepted on a dual-stack listener) as IPv4 when `remote` is.
-fn local_for(local: IpAddr, remote: SocketAddr) -> IpAddr {
-    match (local, remote) {
-        (IpAddr::V6(v6), SocketAddr::V4(_)) => v6.to_ipv4_mapped().map_or(local, IpAddr::V4),
-        _ => local,
-    }
-}
-
-fn connect(local: IpAddr, remote: SocketAddr) -> io::Result<TcpStream> {
-    let socket = socket2::Socket::new(
-        socket2::Domain::for_address(remote),
-        socket2::Type::STREAM,
-        None,
-    )?;
-    socket.set_nonblocking(true)?;
-    socket.bind(&SocketAddr::new(local_for(local, remote), 0).into())?;
-    match socket.connect(&remote.into()) {
-        Ok(()) => {}
-        Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => {}
-        Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-        Err(e) => return Err(e),
-    }
-    Ok(TcpStream::from_std(socket.into()))
-}
-
 impl Host<FsStore, Site> for Io {
     fn open_udp(
         &mut self,
@@ -319,6 +273,7 @@ impl Host<FsStore, Site> for Io {
         remote: SocketAddr,
     ) -> Result<(), OpenError> {
         connect(local, remote)
+            .map(TcpStream::from_std)
             .and_then(|tcp| self.insert(socket, Socket::Stream(Stream::new(tcp, true))))
             .map_err(|e| open_error(&e))
     }
