@@ -18,7 +18,7 @@ use std::os::unix::net::UnixStream;
 use std::sync::mpsc;
 use std::thread::JoinHandle;
 
-use netboot_core::server::{Event, Level, SaveRequest};
+use netboot_core::server::{Event, Level, SaveRequest, Sent};
 use netboot_core::socket::{OpenError, Output, SocketId, UdpRole};
 use netboot_core::time::Instant;
 
@@ -189,6 +189,34 @@ pub fn send_datagram<S: AsFd>(
     };
     if let Err(e) = sent {
         tracing::debug!("send to {to} failed: {e}");
+    }
+}
+
+/// Writes what [`Host::send`](netboot_core::server::Host::send) hands out
+/// for a non-blocking stream: [`Sent::All`], or [`Sent::Partial`] with what
+/// the socket took (wait for it to become writable), or [`Sent::Failed`]
+/// when the connection is gone (close it).
+///
+/// ```
+/// use netboot_core::server::Sent;
+///
+/// let mut out = Vec::new();
+/// assert_eq!(netboot_std::host::write_stream(&mut out, b"220 hi\r\n"), Sent::All);
+/// assert_eq!(out, b"220 hi\r\n");
+/// ```
+pub fn write_stream<W: Write>(stream: &mut W, bytes: &[u8]) -> Sent {
+    loop {
+        match stream.write(bytes) {
+            Ok(n) if n == bytes.len() => return Sent::All,
+            Ok(n) if n > 0 => return Sent::Partial(n),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Sent::Partial(0),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Ok(_) => return Sent::Failed,
+            Err(e) => {
+                tracing::debug!("stream write failed: {e}");
+                return Sent::Failed;
+            }
+        }
     }
 }
 

@@ -3,7 +3,7 @@
 //! layer's worker for password checks and saves.
 
 use std::collections::HashMap;
-use std::io::{self, Write};
+use std::io;
 use std::net::UdpSocket;
 use std::net::{IpAddr, Ipv4Addr, Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::sync::Arc;
@@ -15,7 +15,7 @@ use netboot_core::socket::{OpenError, Output, SocketId, UdpRole};
 use netboot_core::time::Instant;
 use netboot_std::fs::FsStore;
 use netboot_std::ftp::site::Site;
-use netboot_std::host::{Services, connect, open_error, send_datagram};
+use netboot_std::host::{Services, connect, open_error, send_datagram, write_stream};
 use netboot_std::setup::HostServer;
 
 use super::ready::{Key, Ready, Slot};
@@ -245,29 +245,18 @@ impl Host<FsStore, Site> for AsyncHost {
                 }
                 Sent::All
             }
-            Io::Stream(s) => match (&mut s.get_ref()).write(bytes) {
-                Ok(n) if n == bytes.len() => Sent::All,
-                Ok(n) => {
-                    entry.blocked = true;
-                    entry.requeue();
-                    Sent::Partial(n)
+            Io::Stream(s) => {
+                let sent = write_stream(&mut s.get_ref(), bytes);
+                match sent {
+                    Sent::Partial(_) => {
+                        entry.blocked = true;
+                        entry.requeue();
+                    }
+                    Sent::Failed => self.sockets.remove(output.socket),
+                    _ => {}
                 }
-                Err(e)
-                    if matches!(
-                        e.kind(),
-                        io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
-                    ) =>
-                {
-                    entry.blocked = true;
-                    entry.requeue();
-                    Sent::Partial(0)
-                }
-                Err(e) => {
-                    tracing::debug!("{}: write failed: {e}", output.socket);
-                    self.sockets.remove(output.socket);
-                    Sent::Failed
-                }
-            },
+                sent
+            }
             Io::Listener(_) => Sent::Failed,
         }
     }

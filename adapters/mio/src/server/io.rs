@@ -7,7 +7,7 @@
 //! its slot.
 
 use std::collections::HashMap;
-use std::io::{self, Read, Write};
+use std::io::{self, Read};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
 use mio::net::{TcpListener, TcpStream, UdpSocket, UnixStream};
@@ -18,7 +18,7 @@ use netboot_core::time::Instant;
 use netboot_std::clock::Clock;
 use netboot_std::fs::FsStore;
 use netboot_std::ftp::site::Site;
-use netboot_std::host::{Services, connect, open_error, send_datagram};
+use netboot_std::host::{Services, connect, open_error, send_datagram, write_stream};
 use netboot_std::net::explain_bind_error;
 use netboot_std::setup::HostServer;
 
@@ -304,24 +304,15 @@ impl Host<FsStore, Site> for Io {
                 }
                 Sent::All
             }
-            Socket::Stream(stream) => loop {
-                match stream.tcp.write(bytes) {
-                    Ok(n) if n == bytes.len() => return Sent::All,
-                    Ok(n) if n > 0 => {
-                        stream.blocked = true;
-                        return Sent::Partial(n);
-                    }
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                        stream.blocked = true;
-                        return Sent::Partial(0);
-                    }
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                    Ok(_) | Err(_) => {
-                        self.remove(output.socket);
-                        return Sent::Failed;
-                    }
+            Socket::Stream(stream) => {
+                let sent = write_stream(&mut stream.tcp, bytes);
+                match sent {
+                    Sent::Partial(_) => stream.blocked = true,
+                    Sent::Failed => drop(self.remove(output.socket)),
+                    _ => {}
                 }
-            },
+                sent
+            }
             Socket::Listener(_) => Sent::Failed,
         }
     }
