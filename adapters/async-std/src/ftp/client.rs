@@ -3,7 +3,6 @@
 //! operation at a time, passive data connections (EPSV, falling back to
 //! PASV), binary transfers, every wait bounded by the client's timeout.
 
-use std::net::SocketAddr;
 use std::time::Duration;
 
 use async_std::io::{ReadExt, WriteExt};
@@ -11,7 +10,7 @@ use async_std::net::{Shutdown, TcpStream, ToSocketAddrs};
 use futures_lite::future;
 use futures_lite::io::{AsyncRead, AsyncWrite};
 use netboot_core::ftp::client::{ListKind, Request, StoreMode};
-use netboot_std::client::ftp::{Control, FtpError, Step};
+use netboot_std::client::ftp::{Control, FtpError, Step, connect_error, resolved, take_data};
 
 /// What moves over the data connection during one operation.
 enum Flow<'a> {
@@ -75,29 +74,18 @@ impl FtpClient {
         addr: impl ToSocketAddrs,
         timeout: Duration,
     ) -> Result<FtpClient, FtpError> {
-        let addrs: Vec<SocketAddr> = addr
-            .to_socket_addrs()
-            .await
-            .map_err(|e| FtpError::Connect {
-                addr: "?".into(),
-                source: e,
-            })?
-            .collect();
-        let mut last = std::io::Error::new(std::io::ErrorKind::NotFound, "no address");
-        let mut control = None;
+        let addrs = resolved(addr.to_socket_addrs().await)?;
+        let (mut control, mut last) = (None, None);
         for a in &addrs {
             match bounded(timeout, TcpStream::connect(a)).await {
-                Ok(s) => {
-                    control = Some(s);
-                    break;
-                }
-                Err(e) => last = e,
+                Ok(s) => control = Some(s),
+                Err(e) => last = Some(e),
+            }
+            if control.is_some() {
+                break;
             }
         }
-        let control = control.ok_or_else(|| FtpError::Connect {
-            addr: addrs.first().map_or("?".into(), ToString::to_string),
-            source: last,
-        })?;
+        let control = control.ok_or_else(|| connect_error(&addrs, last))?;
         let peer = control.peer_addr().map_err(FtpError::Io)?;
         let _ = control.set_nodelay(true);
         let mut client = FtpClient {
@@ -234,10 +222,7 @@ impl FtpClient {
     }
 
     async fn move_data(&mut self, flow: &mut Flow<'_>) -> Result<u64, FtpError> {
-        let mut data = self
-            .data
-            .take()
-            .ok_or_else(|| FtpError::DataConnection("not connected".into()))?;
+        let mut data = take_data(&mut self.data)?;
         let mut buf = vec![0u8; 64 * 1024];
         let mut total = 0u64;
         let lost = |e: std::io::Error| FtpError::DataConnection(e.to_string());

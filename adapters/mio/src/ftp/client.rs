@@ -6,11 +6,11 @@
 //! bounded by the client's timeout.
 
 use std::io::{self, Read, Write};
-use std::net::{Shutdown, SocketAddr, TcpStream, ToSocketAddrs};
+use std::net::{Shutdown, TcpStream, ToSocketAddrs};
 use std::time::Duration;
 
 use netboot_core::ftp::client::{ListKind, Request, StoreMode};
-use netboot_std::client::ftp::{Control, Step};
+use netboot_std::client::ftp::{Control, Step, connect_error, resolved, take_data};
 pub use netboot_std::client::ftp::{FtpError, failure_error, start_error};
 
 /// Called with (bytes so far, total if known) while data moves.
@@ -68,28 +68,13 @@ impl FtpClient {
         addr: impl ToSocketAddrs,
         timeout: Duration,
     ) -> Result<FtpClient, FtpError> {
-        let addrs: Vec<SocketAddr> = addr
-            .to_socket_addrs()
-            .map_err(|e| FtpError::Connect {
-                addr: "?".into(),
-                source: e,
-            })?
-            .collect();
-        let mut last = io::Error::new(io::ErrorKind::NotFound, "no address");
-        let mut control = None;
-        for a in &addrs {
-            match TcpStream::connect_timeout(a, timeout) {
-                Ok(s) => {
-                    control = Some(s);
-                    break;
-                }
-                Err(e) => last = e,
-            }
-        }
-        let control = control.ok_or_else(|| FtpError::Connect {
-            addr: addrs.first().map_or("?".into(), ToString::to_string),
-            source: last,
-        })?;
+        let addrs = resolved(addr.to_socket_addrs())?;
+        let mut last = None;
+        let control = addrs.iter().find_map(|a| {
+            let s = TcpStream::connect_timeout(a, timeout);
+            s.map_err(|e| last = Some(e)).ok()
+        });
+        let control = control.ok_or_else(|| connect_error(&addrs, last))?;
         let peer = control.peer_addr().map_err(FtpError::Io)?;
         control
             .set_read_timeout(Some(timeout))
@@ -270,10 +255,7 @@ impl FtpClient {
         size: Option<u64>,
         progress: Progress<'_>,
     ) -> Result<u64, FtpError> {
-        let mut data = self
-            .data
-            .take()
-            .ok_or_else(|| FtpError::DataConnection("not connected".into()))?;
+        let mut data = take_data(&mut self.data)?;
         let mut buf = vec![0u8; 64 * 1024];
         let mut total = 0u64;
         match flow {

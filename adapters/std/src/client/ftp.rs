@@ -83,6 +83,48 @@ pub fn start_error(e: netboot_core::ftp::client::ClientError) -> FtpError {
     }
 }
 
+/// The addresses a client tries in turn, as `to_socket_addrs` resolved
+/// them, or the connect error that says the name did not resolve.
+pub fn resolved<I: IntoIterator<Item = SocketAddr>>(
+    addrs: io::Result<I>,
+) -> Result<Vec<SocketAddr>, FtpError> {
+    match addrs {
+        Ok(a) => Ok(a.into_iter().collect()),
+        Err(source) => Err(FtpError::Connect {
+            addr: "?".into(),
+            source,
+        }),
+    }
+}
+
+/// The error when no address in `addrs` took the control connection;
+/// `last` is what the last attempt failed with.
+///
+/// ```
+/// use netboot_std::client::ftp::connect_error;
+///
+/// let e = connect_error(&[], None);
+/// assert_eq!(e.to_string(), "cannot connect to ?: no address");
+/// ```
+pub fn connect_error(addrs: &[SocketAddr], last: Option<io::Error>) -> FtpError {
+    FtpError::Connect {
+        addr: addrs.first().map_or("?".into(), ToString::to_string),
+        source: last.unwrap_or_else(|| io::Error::new(io::ErrorKind::NotFound, "no address")),
+    }
+}
+
+/// Takes the data connection for a [`Step::Transfer`]; it is an error
+/// when none is open.
+///
+/// ```
+/// let mut data: Option<std::net::TcpStream> = None;
+/// assert!(netboot_std::client::ftp::take_data(&mut data).is_err());
+/// ```
+pub fn take_data<T>(data: &mut Option<T>) -> Result<T, FtpError> {
+    data.take()
+        .ok_or_else(|| FtpError::DataConnection("not connected".into()))
+}
+
 /// One step a runtime takes for [`Control::step`].
 #[derive(Debug)]
 pub enum Step<'a> {
