@@ -1,8 +1,9 @@
 //! The embeddable TFTP server's settings on any std runtime: a
 //! [`ServerSetup`] with TFTP alone, its default listening address, and
 //! what to do with each finished transfer. The mio and async `TftpServer`
-//! builders hold one, get their setters from [`tftp_server_setters!`]
-//! (written once here) and keep only how they bind and run it.
+//! builders hold one, get their setters from
+//! [`tftp_server_setters!`](crate::tftp_server_setters) (written once
+//! here) and keep only how they bind and run it.
 //!
 //! ```
 //! use netboot_std::tftp_server::TftpServerSetup;
@@ -126,27 +127,35 @@ impl TftpServerSetup {
     }
 }
 
-/// Writes the setters of a runtime's `TftpServer` builder, which must have
-/// a method `fn map(self, f: impl FnOnce(TftpServerSetup) -> TftpServerSetup) -> Self`
-/// (and is named `TftpServer`, for the links in these docs).
+/// Writes the setters of a runtime's `TftpServer` builder (named so, for
+/// the links in these docs), whose field `$field` is its
+/// [`TftpServerSetup`].
 ///
 /// ```
 /// use netboot_std::tftp_server::TftpServerSetup;
 ///
-/// pub struct TftpServer(TftpServerSetup);
-/// impl TftpServer {
-///     fn map(self, f: impl FnOnce(TftpServerSetup) -> TftpServerSetup) -> Self {
-///         TftpServer(f(self.0))
-///     }
-///     netboot_std::tftp_server_setters!();
+/// pub struct TftpServer {
+///     setup: TftpServerSetup,
 /// }
-/// let s = TftpServer(TftpServerSetup::new("/srv/tftp")).writable(true).max_blksize(1);
-/// let tftp = s.0.finish().0.tftp.unwrap();
+/// impl TftpServer {
+///     netboot_std::tftp_server_setters!(setup);
+/// }
+/// let s = TftpServer { setup: TftpServerSetup::new("/srv/tftp") };
+/// let s = s.writable(true).max_blksize(1);
+/// let tftp = s.setup.finish().0.tftp.unwrap();
 /// assert_eq!((tftp.server.writable, tftp.server.limits.max_blksize), (true, 8));
 /// ```
 #[macro_export]
 macro_rules! tftp_server_setters {
-    () => {
+    ($field:ident) => {
+        fn map(
+            mut self,
+            f: impl FnOnce($crate::tftp_server::TftpServerSetup) -> $crate::tftp_server::TftpServerSetup,
+        ) -> Self {
+            self.$field = f(self.$field);
+            self
+        }
+
         /// The address to listen on when no [`TftpServer::bind`] is given
         /// (`None`: every IPv4 address).
         pub fn address(self, ip: Option<::std::net::IpAddr>) -> Self {

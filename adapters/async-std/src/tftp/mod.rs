@@ -90,12 +90,7 @@ impl TftpServer {
         TftpServer::new(root).port(0)
     }
 
-    fn map(mut self, f: impl FnOnce(TftpServerSetup) -> TftpServerSetup) -> Self {
-        self.setup = f(self.setup);
-        self
-    }
-
-    netboot_std::tftp_server_setters!();
+    netboot_std::tftp_server_setters!(setup);
 
     /// Opens the root and binds the listening sockets (errors come back
     /// here, with their cause); run the result with [`TftpService::run`]

@@ -82,12 +82,7 @@ impl TftpServer {
         TftpServer::new(root).port(0)
     }
 
-    fn map(mut self, f: impl FnOnce(TftpServerSetup) -> TftpServerSetup) -> Self {
-        self.setup = f(self.setup);
-        self
-    }
-
-    netboot_std::tftp_server_setters!();
+    netboot_std::tftp_server_setters!(setup);
 
     /// tftpy's `TftpServer(root).listen(address, port)`: binds `ip:port`
     /// and serves on a background thread; [`ServerHandle::join`] then waits
