@@ -1,5 +1,5 @@
 //! A blocking FTP client on std sockets, driving the core's
-//! [`ClientSession`].
+//! [`ClientSession`](netboot_core::ftp::client::ClientSession), through [`Control`].
 //!
 //! One control connection, one operation at a time, passive data
 //! connections (EPSV, falling back to PASV), binary transfers. Every wait is
