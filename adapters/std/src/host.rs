@@ -12,13 +12,14 @@
 //! are ready; [`log`] writes each event once, at its level.
 
 use std::io::{self, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener, TcpStream, UdpSocket};
+use std::os::fd::AsFd;
 use std::os::unix::net::UnixStream;
 use std::sync::mpsc;
 use std::thread::JoinHandle;
 
-use netboot_core::server::{Event, Level, SaveRequest};
-use netboot_core::socket::{OpenError, SocketId, UdpRole};
+use netboot_core::server::{Event, Level, SaveRequest, Sent};
+use netboot_core::socket::{OpenError, Output, SocketId, UdpRole};
 use netboot_core::time::Instant;
 
 use crate::ftp::auth;
@@ -164,6 +165,96 @@ pub enum Done {
     },
 }
 
+/// Sends one datagram of `output` from `socket` (any UDP socket: std,
+/// mio, async). A datagram that cannot leave is a loss, which the
+/// protocols recover from; a limited broadcast the kernel has no route for
+/// (no interface bound, no default route) goes to the subnet's own
+/// broadcast address `directed` instead.
+pub fn send_datagram<S: AsFd>(
+    socket: &S,
+    bytes: &[u8],
+    output: &Output,
+    directed: Option<Ipv4Addr>,
+) {
+    let socket = socket2::SockRef::from(socket);
+    let to = output.transmit.destination;
+    let sent = match socket.send_to(bytes, &to.into()) {
+        Err(e) if output.transmit.broadcast && e.raw_os_error() == Some(libc::ENETUNREACH) => {
+            match directed {
+                Some(ip) => socket.send_to(bytes, &SocketAddr::new(ip.into(), to.port()).into()),
+                None => Err(e),
+            }
+        }
+        sent => sent,
+    };
+    if let Err(e) = sent {
+        tracing::debug!("send to {to} failed: {e}");
+    }
+}
+
+/// Writes what [`Host::send`](netboot_core::server::Host::send) hands out
+/// for a non-blocking stream: [`Sent::All`], or [`Sent::Partial`] with what
+/// the socket took (wait for it to become writable), or [`Sent::Failed`]
+/// when the connection is gone (close it).
+///
+/// ```
+/// use netboot_core::server::Sent;
+///
+/// let mut out = Vec::new();
+/// assert_eq!(netboot_std::host::write_stream(&mut out, b"220 hi\r\n"), Sent::All);
+/// assert_eq!(out, b"220 hi\r\n");
+/// ```
+pub fn write_stream<W: Write>(stream: &mut W, bytes: &[u8]) -> Sent {
+    loop {
+        match stream.write(bytes) {
+            Ok(n) if n == bytes.len() => return Sent::All,
+            Ok(n) if n > 0 => return Sent::Partial(n),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Sent::Partial(0),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Ok(_) => return Sent::Failed,
+            Err(e) => {
+                tracing::debug!("stream write failed: {e}");
+                return Sent::Failed;
+            }
+        }
+    }
+}
+
+/// Starts a non-blocking TCP connection from `local` (any port) to
+/// `remote`, as [`Host::connect`](netboot_core::server::Host::connect)
+/// asks: the runtime learns the outcome when the stream becomes writable.
+/// An IPv4-mapped `local` (a control connection accepted on a dual-stack
+/// listener) is used as IPv4 when `remote` is.
+///
+/// ```
+/// let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+/// let remote = listener.local_addr().unwrap();
+/// let s = netboot_std::host::connect("::ffff:127.0.0.1".parse().unwrap(), remote).unwrap();
+/// let (_, from) = listener.accept().unwrap();
+/// assert_eq!(from.ip().to_string(), "127.0.0.1");
+/// drop(s);
+/// ```
+pub fn connect(local: IpAddr, remote: SocketAddr) -> io::Result<TcpStream> {
+    let local = match (local, remote) {
+        (IpAddr::V6(v6), SocketAddr::V4(_)) => v6.to_ipv4_mapped().map_or(local, IpAddr::V4),
+        _ => local,
+    };
+    let socket = socket2::Socket::new(
+        socket2::Domain::for_address(remote),
+        socket2::Type::STREAM,
+        None,
+    )?;
+    socket.set_nonblocking(true)?;
+    socket.bind(&SocketAddr::new(local, 0).into())?;
+    match socket.connect(&remote.into()) {
+        Ok(()) => {}
+        Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => {}
+        Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+        Err(e) => return Err(e),
+    }
+    Ok(socket.into())
+}
+
 /// A callback for every server event (after it is logged).
 pub type OnEvent = Box<dyn FnMut(&Event) + Send>;
 
@@ -182,6 +273,8 @@ pub struct Services {
     /// Events reported before a callback was set (binding, at start), for
     /// the callback to see first.
     early: Vec<Event>,
+    /// The server is stopping: saves are written at once.
+    stopping: bool,
 }
 
 /// Events kept for a callback set late; past this they are only logged.
@@ -244,6 +337,7 @@ impl Services {
                 thread: Some(thread),
                 on_event: None,
                 early: Vec::new(),
+                stopping: false,
             },
             wake_rx,
         ))
@@ -274,7 +368,7 @@ impl Services {
     /// [`Host::verify_login`](netboot_core::server::Host::verify_login) for a
     /// std runtime: the check goes to the worker, against `server`'s
     /// accounts, and is answered later (a server without FTP asks for
-    /// none; it is refused at once).
+    /// none).
     pub fn verify_login(
         &mut self,
         socket: SocketId,
@@ -287,18 +381,26 @@ impl Services {
         None
     }
 
-    /// [`Host::save`](netboot_core::server::Host::save) for a std runtime:
-    /// queued for the worker and answered later, or, once the runtime is
-    /// `stopping` (its thread is about to end), written now so that the
-    /// final state is on disk before it does.
-    pub fn save_for(
+    /// The server is stopping: from now on saves are written at once.
+    pub fn set_stopping(&mut self) {
+        self.stopping = true;
+    }
+
+    /// True once [`Services::set_stopping`] was called.
+    pub fn is_stopping(&self) -> bool {
+        self.stopping
+    }
+
+    /// [`Host::save`](netboot_core::server::Host::save): queues the save
+    /// (answered later) or, once the server is stopping, writes it now so
+    /// that the final state is on disk before the runtime ends.
+    pub fn host_save(
         &mut self,
         now: Instant,
         request: SaveRequest,
         server: &HostServer,
-        stopping: bool,
     ) -> Option<bool> {
-        if stopping {
+        if self.stopping {
             return Some(self.save_now(now, request, server));
         }
         self.save(now, request, server);

@@ -22,6 +22,8 @@
 //! * [`setup`]: [`setup::ServerSetup`], the builder of the core
 //!   [`NetbootServer`](netboot_core::server::NetbootServer) a std runtime
 //!   drives, from a root, accounts and the files of an earlier run;
+//! * [`tftp_server`]: the embeddable TFTP server's settings, which the
+//!   mio and async `TftpServer` builders share;
 //! * [`state`]: the lease and progress files the server saves into;
 //! * [`host`]: what a runtime driving that server does the same way as
 //!   every other: sockets by role, password checks and saves on a worker
@@ -42,6 +44,7 @@ pub mod os;
 pub mod progress;
 pub mod setup;
 pub mod state;
+pub mod tftp_server;
 
 use std::io;
 use std::path::Path;

@@ -65,6 +65,7 @@
 //!   transfer (an RRQ on a transfer's port, DATA sent to a sender) ends it
 //!   with ERROR 4.
 
+pub mod client;
 #[cfg(feature = "alloc")]
 pub mod endpoint;
 pub mod file;

@@ -3,11 +3,7 @@
 
 use async_std::net::UdpSocket;
 use futures_lite::future;
-use netboot_std::client::bootp::{
-    Assigned, Prepared, RequestError, RequestOptions, outcome, prepare,
-};
-
-use crate::time::sleep_until;
+use netboot_std::client::bootp::{Assigned, Prepared, RequestError, RequestOptions, Step, prepare};
 
 /// Asks for an address and a boot file; resolves when answered or timed
 /// out (after `options.attempts` requests with the core client's back-off).
@@ -32,37 +28,29 @@ use crate::time::sleep_until;
 pub async fn request(options: &RequestOptions) -> Result<Assigned, RequestError> {
     let Prepared {
         socket,
-        mut client,
-        clock,
+        mut exchange,
     } = prepare(options)?;
     let socket = UdpSocket::from(socket);
-    let mut buf = [0u8; 1500];
     let mut recv = [0u8; 2048];
     loop {
-        let now = clock.now();
-        while let Some(t) = client.poll_transmit(now, &mut buf) {
-            socket.send_to(&buf[..t.len], t.destination).await?;
-        }
-        while let Some(event) = client.poll_event() {
-            if let Some(done) = outcome(&event) {
-                return done;
+        let wait = match exchange.step() {
+            Step::Send(bytes, to) => {
+                socket.send_to(bytes, to).await?;
+                continue;
             }
-        }
-        let Some(deadline) = client.poll_timeout() else {
-            return Err(RequestError::TimedOut {
-                attempts: options.attempts,
-            });
+            Step::Done(done) => return done,
+            Step::Wait(wait) => wait,
         };
         let got = future::or(async { Some(socket.recv_from(&mut recv).await) }, async {
-            sleep_until(&clock, Some(deadline)).await;
+            async_io::Timer::after(wait).await;
             None
         })
         .await;
         match got {
-            Some(Ok((n, from))) => client.handle_datagram(clock.now(), from, &recv[..n]),
+            Some(Ok((n, from))) => exchange.received(from, &recv[..n]),
             Some(Err(e)) if e.kind() == std::io::ErrorKind::Interrupted => {}
             Some(Err(e)) => return Err(e.into()),
-            None => client.handle_timeout(clock.now()),
+            None => exchange.timed_out(),
         }
     }
 }

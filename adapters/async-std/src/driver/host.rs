@@ -3,9 +3,9 @@
 //! layer's worker for password checks and saves.
 
 use std::collections::HashMap;
-use std::io::{self, Write};
+use std::io;
 use std::net::UdpSocket;
-use std::net::{IpAddr, Ipv4Addr, Shutdown, SocketAddr, SocketAddrV4, TcpListener, TcpStream};
+use std::net::{IpAddr, Ipv4Addr, Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 
@@ -15,7 +15,7 @@ use netboot_core::socket::{OpenError, Output, SocketId, UdpRole};
 use netboot_core::time::Instant;
 use netboot_std::fs::FsStore;
 use netboot_std::ftp::site::Site;
-use netboot_std::host::{Services, open_error};
+use netboot_std::host::{Services, connect, open_error, send_datagram, write_stream};
 use netboot_std::setup::HostServer;
 
 use super::ready::{Key, Ready, Slot};
@@ -143,8 +143,6 @@ pub(super) struct AsyncHost {
     pub(super) services: Services,
     /// Where a limited broadcast that has no route goes instead.
     directed_broadcast: Option<Ipv4Addr>,
-    /// Saves are written at once, on the loop, while the server stops.
-    pub(super) stopping: bool,
     /// The last socket that could not be opened, and why (what a build
     /// reports).
     pub(super) open_failed: Option<(SocketAddr, io::Error)>,
@@ -156,7 +154,6 @@ impl AsyncHost {
             sockets: Sockets::new(),
             services,
             directed_broadcast,
-            stopping: false,
             open_failed: None,
         }
     }
@@ -220,21 +217,7 @@ impl Host<FsStore, Site> for AsyncHost {
         local: IpAddr,
         remote: SocketAddr,
     ) -> Result<(), OpenError> {
-        let started = (|| {
-            let s = socket2::Socket::new(
-                socket2::Domain::for_address(remote),
-                socket2::Type::STREAM,
-                None,
-            )?;
-            s.set_nonblocking(true)?;
-            s.bind(&SocketAddr::new(local, 0).into())?;
-            match s.connect(&remote.into()) {
-                Err(e) if e.raw_os_error() != Some(libc::EINPROGRESS) => return Err(e),
-                _ => {}
-            }
-            Async::new(TcpStream::from(s))
-        })();
-        match started {
+        match connect(local, remote).and_then(Async::new) {
             Ok(s) => {
                 self.sockets.insert(socket, Io::Stream(s), true);
                 Ok(())
@@ -262,29 +245,18 @@ impl Host<FsStore, Site> for AsyncHost {
                 }
                 Sent::All
             }
-            Io::Stream(s) => match (&mut s.get_ref()).write(bytes) {
-                Ok(n) if n == bytes.len() => Sent::All,
-                Ok(n) => {
-                    entry.blocked = true;
-                    entry.requeue();
-                    Sent::Partial(n)
+            Io::Stream(s) => {
+                let sent = write_stream(&mut s.get_ref(), bytes);
+                match sent {
+                    Sent::Partial(_) => {
+                        entry.blocked = true;
+                        entry.requeue();
+                    }
+                    Sent::Failed => self.sockets.remove(output.socket),
+                    _ => {}
                 }
-                Err(e)
-                    if matches!(
-                        e.kind(),
-                        io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
-                    ) =>
-                {
-                    entry.blocked = true;
-                    entry.requeue();
-                    Sent::Partial(0)
-                }
-                Err(e) => {
-                    tracing::debug!("{}: write failed: {e}", output.socket);
-                    self.sockets.remove(output.socket);
-                    Sent::Failed
-                }
-            },
+                sent
+            }
             Io::Listener(_) => Sent::Failed,
         }
     }
@@ -300,7 +272,7 @@ impl Host<FsStore, Site> for AsyncHost {
     }
 
     fn save(&mut self, now: Instant, request: SaveRequest, server: &HostServer) -> Option<bool> {
-        self.services.save_for(now, request, server, self.stopping)
+        self.services.host_save(now, request, server)
     }
 
     fn fast_path(&mut self, _: Instant, fast: FastPath) {
@@ -310,24 +282,5 @@ impl Host<FsStore, Site> for AsyncHost {
 
     fn report(&mut self, event: &Event) {
         self.services.report(event);
-    }
-}
-
-/// Sends one datagram; a loss is the protocols' to recover from. A
-/// limited broadcast the kernel cannot route is sent to the subnet's
-/// broadcast address instead.
-fn send_datagram(socket: &UdpSocket, bytes: &[u8], output: &Output, directed: Option<Ipv4Addr>) {
-    let to = output.transmit.destination;
-    let sent = match socket.send_to(bytes, to) {
-        Err(e) if output.transmit.broadcast && e.raw_os_error() == Some(libc::ENETUNREACH) => {
-            match directed {
-                Some(ip) => socket.send_to(bytes, SocketAddrV4::new(ip, to.port())),
-                None => Err(e),
-            }
-        }
-        sent => sent,
-    };
-    if let Err(e) = sent {
-        tracing::debug!("send to {to} failed: {e}");
     }
 }

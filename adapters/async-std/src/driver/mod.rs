@@ -151,7 +151,7 @@ impl Driver {
             let now = self.clock.now();
             match wake {
                 Wake::Stop => {
-                    self.host.stopping = true;
+                    self.host.services.set_stopping();
                     self.grace_end = Some(now + GRACE);
                     server.close(now);
                     self.drive(&mut server, now);
@@ -187,7 +187,7 @@ impl Driver {
                     self.woken = woken;
                 }
             }
-            if self.host.stopping
+            if self.host.services.is_stopping()
                 && (server.is_idle() || self.grace_end.is_some_and(|end| now >= end))
             {
                 return Ok(());
@@ -199,7 +199,7 @@ impl Driver {
     fn poll_wake(&mut self, cx: &mut Context<'_>) -> Poll<Wake> {
         let ready = &self.host.sockets.ready;
         ready.register(cx.waker());
-        if ready.stopped() && !self.host.stopping {
+        if ready.stopped() && !self.host.services.is_stopping() {
             return Poll::Ready(Wake::Stop);
         }
         if self.wake.poll_readable(cx).is_ready() {

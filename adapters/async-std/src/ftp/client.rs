@@ -3,16 +3,14 @@
 //! operation at a time, passive data connections (EPSV, falling back to
 //! PASV), binary transfers, every wait bounded by the client's timeout.
 
-use std::net::SocketAddr;
 use std::time::Duration;
 
 use async_std::io::{ReadExt, WriteExt};
 use async_std::net::{Shutdown, TcpStream, ToSocketAddrs};
 use futures_lite::future;
 use futures_lite::io::{AsyncRead, AsyncWrite};
-use netboot_core::ftp::client::{ClientSession, Event, ListKind, Request, StoreMode};
-use netboot_std::client::ftp::{FtpError, failure_error, start_error};
-use netboot_std::clock::Clock;
+use netboot_core::ftp::client::{ListKind, Request, StoreMode};
+use netboot_std::client::ftp::{Control, FtpError, Step, connect_error, resolved, take_data};
 
 /// What moves over the data connection during one operation.
 enum Flow<'a> {
@@ -47,13 +45,9 @@ enum Flow<'a> {
 /// });
 /// ```
 pub struct FtpClient {
-    control: TcpStream,
-    session: ClientSession,
-    clock: Clock,
-    input: Vec<u8>,
-    timeout: Duration,
+    stream: TcpStream,
+    control: Control,
     data: Option<TcpStream>,
-    last_number: Option<u64>,
 }
 
 /// Runs `f`, giving up after `timeout`.
@@ -80,42 +74,24 @@ impl FtpClient {
         addr: impl ToSocketAddrs,
         timeout: Duration,
     ) -> Result<FtpClient, FtpError> {
-        let addrs: Vec<SocketAddr> = addr
-            .to_socket_addrs()
-            .await
-            .map_err(|e| FtpError::Connect {
-                addr: "?".into(),
-                source: e,
-            })?
-            .collect();
-        let mut last = std::io::Error::new(std::io::ErrorKind::NotFound, "no address");
-        let mut control = None;
+        let addrs = resolved(addr.to_socket_addrs().await)?;
+        let (mut control, mut last) = (None, None);
         for a in &addrs {
             match bounded(timeout, TcpStream::connect(a)).await {
-                Ok(s) => {
-                    control = Some(s);
-                    break;
-                }
-                Err(e) => last = e,
+                Ok(s) => control = Some(s),
+                Err(e) => last = Some(e),
+            }
+            if control.is_some() {
+                break;
             }
         }
-        let control = control.ok_or_else(|| FtpError::Connect {
-            addr: addrs.first().map_or("?".into(), ToString::to_string),
-            source: last,
-        })?;
+        let control = control.ok_or_else(|| connect_error(&addrs, last))?;
         let peer = control.peer_addr().map_err(FtpError::Io)?;
         let _ = control.set_nodelay(true);
-        let clock = Clock::new();
-        let mut session = ClientSession::new(clock.now(), peer);
-        session.set_reply_timeout(timeout);
         let mut client = FtpClient {
-            control,
-            session,
-            clock,
-            input: Vec::new(),
-            timeout,
+            stream: control,
+            control: Control::new(peer, timeout),
             data: None,
-            last_number: None,
         };
         client.run(Flow::None).await?;
         Ok(client)
@@ -179,7 +155,7 @@ impl FtpClient {
     pub async fn size(&mut self, path: &str) -> Result<u64, FtpError> {
         self.start(Request::Size(path))?;
         self.run(Flow::None).await?;
-        self.last_number.ok_or(FtpError::Protocol)
+        self.control.last_number().ok_or(FtpError::Protocol)
     }
 
     /// Deletes a file.
@@ -213,122 +189,46 @@ impl FtpClient {
     }
 
     fn start(&mut self, request: Request<'_>) -> Result<(), FtpError> {
-        self.session
-            .start(self.clock.now(), request)
-            .map_err(start_error)
+        self.control.start(request)
     }
 
-    /// Drives the session until the operation's `Done`.
+    /// Takes the control's steps until the operation's `Done`.
     async fn run(&mut self, mut flow: Flow<'_>) -> Result<u64, FtpError> {
-        let mut moved = 0u64;
-        let mut pending_error = None;
+        let timeout = self.control.timeout();
         loop {
-            let mut out = [0u8; 2048];
-            while let Some(n) = self.session.poll_transmit(self.clock.now(), &mut out) {
-                bounded(self.timeout, self.control.write_all(&out[..n]))
+            match self.control.step() {
+                Step::Write(bytes) => bounded(timeout, self.stream.write_all(bytes))
                     .await
-                    .map_err(FtpError::Io)?;
-            }
-            let mut data_step = None;
-            if let Some(event) = self.session.poll_event() {
-                match event {
-                    Event::OpenData(addr) => data_step = Some(Err(addr)),
-                    Event::TransferStarted { .. } => data_step = Some(Ok(())),
-                    Event::Done(result) => {
-                        self.data = None;
-                        return match result {
-                            Ok(reply) => {
-                                self.last_number = reply.size();
-                                Ok(moved)
-                            }
-                            Err(f) => Err(failure_error(f, pending_error.take())),
-                        };
-                    }
-                    _ => {}
+                    .map_err(FtpError::Io)?,
+                Step::Connect(addr) => {
+                    let s = bounded(timeout, TcpStream::connect(addr)).await;
+                    self.control.connected(s.map(|s| self.data = Some(s)));
                 }
-            }
-            match data_step {
-                Some(Err(addr)) => {
-                    let connected = bounded(self.timeout, TcpStream::connect(addr)).await;
-                    let now = self.clock.now();
-                    match connected {
-                        Ok(s) => {
-                            self.data = Some(s);
-                            let _ = self.session.data_connected(now);
-                        }
-                        Err(e) => {
-                            pending_error = Some(e.to_string());
-                            let _ = self.session.data_connect_failed(now);
-                        }
-                    }
-                    continue;
+                Step::Transfer { .. } => {
+                    let moved = self.move_data(&mut flow).await;
+                    self.control.transferred(moved);
                 }
-                Some(Ok(())) => {
-                    let result = self.move_data(&mut flow).await;
-                    let now = self.clock.now();
-                    match result {
-                        Ok(n) => {
-                            moved = n;
-                            let _ = self.session.data_finished(now, true);
-                        }
-                        Err(FtpError::Local(e)) => {
-                            let _ = self.session.abort(now);
-                            self.data = None;
-                            let _ = Box::pin(self.run(Flow::None)).await;
-                            return Err(FtpError::Local(e));
-                        }
-                        Err(e) => {
-                            pending_error = Some(e.to_string());
-                            let _ = self.session.data_finished(now, false);
-                        }
-                    }
-                    continue;
+                Step::Read(wait) => {
+                    let mut buf = [0u8; 4096];
+                    let n = bounded(wait, self.stream.read(&mut buf)).await;
+                    self.control.received(n.map(|n| &buf[..n]))?;
                 }
-                None => {}
-            }
-            if !self.session.output().is_empty() {
-                continue;
-            }
-            let now = self.clock.now();
-            let used = self.session.handle_bytes(now, &self.input);
-            self.input.drain(..used);
-            if used > 0 || !self.session.output().is_empty() {
-                continue;
-            }
-            // Wait no longer than the session's own reply deadline, which
-            // a server trickling bytes does not push back.
-            let wait = match self.session.poll_timeout() {
-                Some(deadline) if deadline <= now => {
-                    self.session.handle_timeout(now);
-                    continue;
+                Step::Done(result) => {
+                    self.data = None;
+                    return result;
                 }
-                Some(deadline) => deadline.saturating_duration_since(now),
-                None => self.timeout,
-            };
-            let mut buf = [0u8; 4096];
-            match bounded(wait, self.control.read(&mut buf)).await {
-                Ok(0) => self.session.handle_close(self.clock.now()),
-                Ok(n) => self.input.extend_from_slice(&buf[..n]),
-                Err(e) if e.kind() == std::io::ErrorKind::TimedOut => {
-                    self.session.handle_timeout(self.clock.now());
-                }
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(FtpError::Io(e)),
             }
         }
     }
 
     async fn move_data(&mut self, flow: &mut Flow<'_>) -> Result<u64, FtpError> {
-        let mut data = self
-            .data
-            .take()
-            .ok_or_else(|| FtpError::DataConnection("not connected".into()))?;
+        let mut data = take_data(&mut self.data)?;
         let mut buf = vec![0u8; 64 * 1024];
         let mut total = 0u64;
         let lost = |e: std::io::Error| FtpError::DataConnection(e.to_string());
         match flow {
             Flow::Download(sink) => loop {
-                let n = bounded(self.timeout, data.read(&mut buf))
+                let n = bounded(self.control.timeout(), data.read(&mut buf))
                     .await
                     .map_err(lost)?;
                 if n == 0 {
@@ -343,7 +243,7 @@ impl FtpClient {
                     if n == 0 {
                         break;
                     }
-                    bounded(self.timeout, data.write_all(&buf[..n]))
+                    bounded(self.control.timeout(), data.write_all(&buf[..n]))
                         .await
                         .map_err(lost)?;
                     total += n as u64;
@@ -351,7 +251,7 @@ impl FtpClient {
                 data.shutdown(Shutdown::Write).map_err(lost)?;
                 // Wait for the server to close its side: the upload is then
                 // fully received.
-                let _ = bounded(self.timeout, data.read(&mut buf)).await;
+                let _ = bounded(self.control.timeout(), data.read(&mut buf)).await;
             }
             Flow::None => {}
         }

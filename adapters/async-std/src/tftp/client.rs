@@ -5,12 +5,8 @@ use std::path::Path;
 
 use async_std::net::UdpSocket;
 use futures_lite::future;
-use netboot_core::tftp::file;
-use netboot_core::tftp::rto::RtoConfig;
-use netboot_core::tftp::{Event, Transfer};
-use netboot_core::time::Instant;
-use netboot_core::wire::tftp::{MAX_PACKET_LEN, Mode};
-use netboot_std::client::tftp::{ClientError, Prepared, Progress, Settings, Stats, result_of};
+use netboot_core::wire::tftp::MAX_PACKET_LEN;
+use netboot_std::client::tftp::{ClientError, Prepared, Settings, Stats};
 use netboot_std::clock::Clock;
 
 use crate::time::sleep_until;
@@ -77,51 +73,7 @@ impl Client {
         self.settings.server()
     }
 
-    /// Asks for this `blksize` (8..=65464).
-    pub fn blksize(self, n: u16) -> Self {
-        self.map(|c| c.blksize(n))
-    }
-
-    /// Asks for this `windowsize` (at least 1).
-    pub fn windowsize(self, n: u16) -> Self {
-        self.map(|c| c.windowsize(n))
-    }
-
-    /// Asks for a fixed retransmission `timeout` in seconds.
-    pub fn timeout(self, secs: u8) -> Self {
-        self.map(|c| c.timeout(secs))
-    }
-
-    /// Asks for (get) or announces (put) the transfer size.
-    pub fn tsize(self, yes: bool) -> Self {
-        self.map(|c| c.tsize(yes))
-    }
-
-    /// Octet (default) or netascii.
-    pub fn mode(self, mode: Mode) -> Self {
-        self.map(|c| c.mode(mode))
-    }
-
-    /// Consecutive timeouts before giving up (default 8).
-    pub fn retries(self, n: u8) -> Self {
-        self.map(|c| c.retries(n))
-    }
-
-    /// Least time a silent server is retried before giving up.
-    pub fn give_up_after(self, d: std::time::Duration) -> Self {
-        self.map(|c| c.give_up_after(d))
-    }
-
-    /// Bounds of the adaptive retransmission timeout.
-    pub fn rto(self, rto: RtoConfig) -> Self {
-        self.map(|c| c.rto(rto))
-    }
-
-    /// Calls `f` as the transfer progresses (at most every 20 ms, and at the
-    /// end).
-    pub fn progress(self, f: impl FnMut(Progress) + Send + 'static) -> Self {
-        self.map(|c| c.progress(f))
-    }
+    netboot_std::tftp_client_setters!();
 
     /// Downloads `remote` into `local` (a file, or a directory). The file
     /// appears only when complete; on failure an existing file is left as
@@ -196,40 +148,19 @@ impl Client {
         self.put(local, remote).await
     }
 
-    async fn run(&mut self, p: Prepared) -> Result<Stats, ClientError> {
-        let Prepared {
-            transfer: mut t,
-            mut files,
-            mut store,
-            total,
-            local,
-        } = p;
+    async fn run(&mut self, mut p: Prepared) -> Result<Stats, ClientError> {
         let clock = Clock::new();
         let socket = UdpSocket::from(self.settings.socket()?);
         let mut tx = vec![0u8; MAX_PACKET_LEN];
         let mut rx = vec![0u8; MAX_PACKET_LEN + 1];
-        let mut outcome: Option<Event> = None;
-        let mut total = total;
-        let mut last_report = std::time::Instant::now();
+        let mut send = |bytes: &[u8], to| send_now(&socket, bytes, to);
         // The transfer was created at Instant::ZERO, the clock's epoch.
         let mut now = clock.now();
-        let mut ended_at = None;
-        drive(
-            &socket,
-            &mut t,
-            &mut files,
-            &mut store,
-            now,
-            &mut tx,
-            &mut [],
-            &mut outcome,
-            &mut total,
-        );
+        let _ = p
+            .client
+            .drive(&mut p.store, now, &mut [], &mut tx, &mut send);
         // Runs to the end, then lingers (dallies) until the machine closes.
-        while !t.is_closed() {
-            let Some(deadline) = t.poll_timeout() else {
-                break;
-            };
+        while let Some(deadline) = p.client.transfer().poll_timeout() {
             let got = future::or(async { Some(socket.recv_from(&mut rx).await) }, async {
                 sleep_until(&clock, Some(deadline)).await;
                 None
@@ -239,95 +170,20 @@ impl Client {
             match got {
                 Some(Ok((n, from))) => {
                     let n = n.min(MAX_PACKET_LEN);
-                    t.handle_datagram(now, from, &rx[..n]);
-                    drive(
-                        &socket,
-                        &mut t,
-                        &mut files,
-                        &mut store,
-                        now,
-                        &mut tx,
-                        &mut rx[..n],
-                        &mut outcome,
-                        &mut total,
-                    );
+                    p.datagram(now, from, &mut rx[..n], &mut tx, &mut send);
                 }
                 Some(Err(e)) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                Some(Err(e)) => {
-                    if outcome.is_none() {
-                        files.discard(&mut store);
-                        return Err(e.into());
-                    }
-                    break;
+                Some(Err(e)) if p.client.outcome().is_none() => {
+                    p.client.discard(&mut p.store);
+                    return Err(e.into());
                 }
-                None => {
-                    t.handle_timeout(now);
-                    drive(
-                        &socket,
-                        &mut t,
-                        &mut files,
-                        &mut store,
-                        now,
-                        &mut tx,
-                        &mut [],
-                        &mut outcome,
-                        &mut total,
-                    );
-                }
+                Some(Err(_)) => break,
+                None => p.timeout(now, &mut tx, &mut send),
             }
-            if outcome.is_some() && ended_at.is_none() {
-                ended_at = Some(now);
-            }
-            if last_report.elapsed() >= std::time::Duration::from_millis(20) {
-                last_report = std::time::Instant::now();
-                self.settings.report(Progress {
-                    bytes: t.bytes(),
-                    total,
-                });
-            }
+            p.tick(&mut self.settings);
         }
-        let elapsed = ended_at.unwrap_or(now).since_epoch();
-        self.settings.report(Progress {
-            bytes: t.bytes(),
-            total,
-        });
-        files.discard(&mut store);
-        result_of(outcome, &t, elapsed, &local)
+        p.result(&mut self.settings, now)
     }
-}
-
-#[allow(clippy::too_many_arguments)]
-fn drive(
-    socket: &UdpSocket,
-    t: &mut Transfer,
-    files: &mut file::TransferFile<netboot_std::fs::FsStore>,
-    store: &mut netboot_std::fs::FsStore,
-    now: Instant,
-    tx: &mut [u8],
-    rx: &mut [u8],
-    outcome: &mut Option<Event>,
-    total: &mut Option<u64>,
-) {
-    file::drive(
-        file::Driven {
-            transfer: t,
-            file: files,
-            store,
-            received: rx,
-        },
-        now,
-        tx,
-        &mut |bytes, to| send_now(socket, bytes, to),
-        &mut |_, event| match event {
-            Event::Done { .. } | Event::Failed(_) if outcome.is_none() => *outcome = Some(event),
-            Event::Negotiated(n) => {
-                if let Some(size) = n.tsize {
-                    *total = Some(size);
-                }
-            }
-            _ => {}
-        },
-    );
 }
 
 /// Sends one datagram at once from a non-blocking socket. A send that would

@@ -18,20 +18,14 @@ pub use netboot_core::tftp::Completion;
 pub use netboot_std::client::tftp::{ClientError, Progress, Settings, Stats};
 
 use std::io;
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 
-use netboot_core::server::Event;
-use netboot_core::tftp::rto::RtoConfig;
-use netboot_core::tftp::{Direction, EndpointConfig, EndpointEvent};
-use netboot_core::time::Duration;
-use netboot_std::setup::ServerSetup;
+pub use netboot_std::tftp_server::OnComplete;
+use netboot_std::tftp_server::TftpServerSetup;
 
 use crate::Stopper;
 use crate::netboot::{NetbootHandle, NetbootService};
-
-/// A callback for every finished transfer.
-pub type OnComplete = Box<dyn FnMut(&Completion) + Send>;
 
 /// Builds a TFTP server: where it serves from, where it listens, what it
 /// allows.
@@ -55,11 +49,7 @@ pub type OnComplete = Box<dyn FnMut(&Completion) + Send>;
 /// ```
 pub struct TftpServer {
     root: PathBuf,
-    binds: Vec<SocketAddr>,
-    default_bind: SocketAddr,
-    config: EndpointConfig,
-    verbose: bool,
-    on_complete: Option<OnComplete>,
+    setup: TftpServerSetup,
 }
 
 impl TftpServer {
@@ -68,11 +58,7 @@ impl TftpServer {
     pub fn new(root: impl AsRef<Path>) -> Self {
         TftpServer {
             root: root.as_ref().to_path_buf(),
-            binds: Vec::new(),
-            default_bind: SocketAddr::from((Ipv4Addr::UNSPECIFIED, netboot_core::tftp::PORT)),
-            config: EndpointConfig::new(Vec::new()),
-            verbose: false,
-            on_complete: None,
+            setup: TftpServerSetup::new(root),
         }
     }
 
@@ -104,137 +90,19 @@ impl TftpServer {
         TftpServer::new(root).port(0)
     }
 
-    /// Listens on `addr` (may be given several times; port 0 picks a free
-    /// port; `[::]` accepts IPv4 too).
-    pub fn bind(mut self, addr: SocketAddr) -> Self {
-        self.binds.push(addr);
-        self
-    }
-
-    /// The address to listen on when no [`TftpServer::bind`] is given
-    /// (`None`: every IPv4 address).
-    pub fn address(mut self, ip: Option<IpAddr>) -> Self {
-        self.default_bind
-            .set_ip(ip.unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED)));
-        self
-    }
-
-    /// The port to listen on when no [`TftpServer::bind`] is given.
-    pub fn port(mut self, port: u16) -> Self {
-        self.default_bind.set_port(port);
-        self
-    }
-
-    /// Prints one line per finished transfer on standard error (peer,
-    /// request, file, bytes, time or failure), besides the `tracing` logs.
-    pub fn verbose(mut self, yes: bool) -> Self {
-        self.verbose = yes;
-        self
-    }
-
-    /// Accepts uploads (new files only, unless [`TftpServer::overwrite`]).
-    pub fn writable(mut self, yes: bool) -> Self {
-        self.config.server.writable = yes;
-        self
-    }
-
-    /// Lets uploads replace existing files.
-    pub fn overwrite(mut self, yes: bool) -> Self {
-        self.config.server.overwrite = yes;
-        self
-    }
-
-    /// Caps the negotiated `blksize` (8..=65464).
-    pub fn max_blksize(mut self, n: u16) -> Self {
-        self.config.server.limits.max_blksize = n.clamp(8, 65464);
-        self
-    }
-
-    /// Caps the negotiated `windowsize` (at least 1).
-    pub fn max_windowsize(mut self, n: u16) -> Self {
-        self.config.server.limits.max_windowsize = n.max(1);
-        self
-    }
-
-    /// Honours a client's `timeout` option instead of declining it.
-    pub fn accept_timeout(mut self, yes: bool) -> Self {
-        self.config.server.limits.accept_timeout = yes;
-        self
-    }
-
-    /// Refuses uploads larger than `bytes` (ERROR 3).
-    pub fn max_upload(mut self, bytes: Option<u64>) -> Self {
-        self.config.server.limits.max_upload = bytes;
-        self
-    }
-
-    /// Limits how many transfers run at once (default 1024).
-    pub fn max_transfers(mut self, n: usize) -> Self {
-        self.config.max_transfers = n.max(1);
-        self
-    }
-
-    /// Consecutive timeouts before a transfer is abandoned (default 8).
-    pub fn max_retries(mut self, n: u8) -> Self {
-        self.config.server.transfer.max_retries = n;
-        self
-    }
-
-    /// Least time a silent peer is retried before its transfer is abandoned.
-    pub fn give_up_after(mut self, d: Duration) -> Self {
-        self.config.server.transfer.give_up_after = d;
-        self
-    }
-
-    /// Bounds of the adaptive retransmission timeout.
-    pub fn rto(mut self, rto: RtoConfig) -> Self {
-        self.config.server.transfer.rto = rto;
-        self
-    }
-
-    /// Calls `f` whenever a transfer ends (on the task running the server).
-    pub fn on_complete(mut self, f: impl FnMut(&Completion) + Send + 'static) -> Self {
-        self.on_complete = Some(Box::new(f));
-        self
-    }
+    netboot_std::tftp_server_setters!(setup);
 
     /// Opens the root and binds the listening sockets (errors come back
     /// here, with their cause); run the result with [`TftpService::run`]
     /// on any executor.
     pub fn build(self) -> io::Result<TftpService> {
-        let TftpServer {
-            root,
-            binds,
-            default_bind,
-            mut config,
-            verbose,
-            mut on_complete,
-        } = self;
-        config.listen = if binds.is_empty() {
-            vec![default_bind]
-        } else {
-            binds
-        };
-        let setup = ServerSetup::new(&root)
-            .no_ftp()
-            .tftp_config(|t| *t = config);
+        let (setup, hook) = self.setup.finish();
         let mut service = NetbootService::build(setup)?;
-        if verbose || on_complete.is_some() {
-            service = service.on_event(move |event| {
-                let Event::Tftp(e) = event else { return };
-                let EndpointEvent::Finished(c) = &**e else {
-                    return;
-                };
-                if verbose {
-                    eprintln!("{}", describe_completion(c));
-                }
-                if let Some(f) = on_complete.as_mut() {
-                    f(c);
-                }
-            });
+        if let Some(hook) = hook {
+            service = service.on_event(hook);
         }
         Ok(TftpService {
-            root: std::fs::canonicalize(&root)?,
+            root: std::fs::canonicalize(&self.root)?,
             service,
         })
     }
@@ -263,23 +131,6 @@ impl TftpServer {
     /// ```
     pub fn listen(self, ip: IpAddr, port: u16) -> io::Result<ServerHandle> {
         self.bind(SocketAddr::new(ip, port)).spawn()
-    }
-}
-
-/// The line [`TftpServer::verbose`] prints for a finished transfer:
-/// `tftp: 192.0.2.9:1069 RRQ boot.bin: 1024 bytes in 12ms`.
-fn describe_completion(c: &Completion) -> String {
-    let request = match c.direction {
-        Direction::Read => "RRQ",
-        Direction::Write => "WRQ",
-    };
-    let (peer, path, bytes) = (c.peer, &c.path, c.bytes);
-    match &c.result {
-        Ok(()) => {
-            let elapsed = c.finished.saturating_duration_since(c.started);
-            format!("tftp: {peer} {request} {path}: {bytes} bytes in {elapsed:?}")
-        }
-        Err(e) => format!("tftp: {peer} {request} {path} failed after {bytes} bytes: {e}"),
     }
 }
 

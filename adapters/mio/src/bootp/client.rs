@@ -4,6 +4,7 @@
 
 use std::io;
 
+use netboot_std::client::bootp::Step;
 pub use netboot_std::client::bootp::{
     Assigned, Prepared, RequestError, RequestOptions, outcome, prepare,
 };
@@ -13,45 +14,30 @@ pub use netboot_std::client::bootp::{
 pub fn request(options: &RequestOptions) -> Result<Assigned, RequestError> {
     let Prepared {
         socket,
-        mut client,
-        clock,
+        mut exchange,
     } = prepare(options)?;
     socket.set_nonblocking(false)?;
-    let mut buf = [0u8; 1500];
     let mut recv = [0u8; 2048];
     loop {
-        let now = clock.now();
-        while let Some(t) = client.poll_transmit(now, &mut buf) {
-            socket.send_to(&buf[..t.len], t.destination)?;
-        }
-        while let Some(event) = client.poll_event() {
-            if let Some(done) = outcome(&event) {
-                return done;
+        match exchange.step() {
+            Step::Send(bytes, to) => drop(socket.send_to(bytes, to)?),
+            Step::Done(done) => return done,
+            Step::Wait(wait) => {
+                socket.set_read_timeout(Some(wait))?;
+                match socket.recv_from(&mut recv) {
+                    Ok((n, from)) => exchange.received(from, &recv[..n]),
+                    Err(e)
+                        if matches!(
+                            e.kind(),
+                            io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                        ) =>
+                    {
+                        exchange.timed_out()
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(e) => return Err(e.into()),
+                }
             }
-        }
-        let Some(deadline) = client.poll_timeout() else {
-            return Err(RequestError::TimedOut {
-                attempts: options.attempts,
-            });
-        };
-        let wait = clock.until(clock.now(), deadline);
-        if wait.is_zero() {
-            client.handle_timeout(clock.now());
-            continue;
-        }
-        socket.set_read_timeout(Some(wait))?;
-        match socket.recv_from(&mut recv) {
-            Ok((n, from)) => client.handle_datagram(clock.now(), from, &recv[..n]),
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-                ) =>
-            {
-                client.handle_timeout(clock.now())
-            }
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e.into()),
         }
     }
 }

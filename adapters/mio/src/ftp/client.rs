@@ -1,17 +1,17 @@
 //! A blocking FTP client on std sockets, driving the core's
-//! [`ClientSession`].
+//! [`ClientSession`](netboot_core::ftp::client::ClientSession), through [`Control`].
 //!
 //! One control connection, one operation at a time, passive data
 //! connections (EPSV, falling back to PASV), binary transfers. Every wait is
 //! bounded by the client's timeout.
 
 use std::io::{self, Read, Write};
-use std::net::{Shutdown, SocketAddr, TcpStream, ToSocketAddrs};
+use std::net::{Shutdown, TcpStream, ToSocketAddrs};
 use std::time::Duration;
 
-use netboot_core::ftp::client::{ClientSession, Event, ListKind, Request, StoreMode};
+use netboot_core::ftp::client::{ListKind, Request, StoreMode};
+use netboot_std::client::ftp::{Control, Step, connect_error, resolved, take_data};
 pub use netboot_std::client::ftp::{FtpError, failure_error, start_error};
-use netboot_std::clock::Clock;
 
 /// Called with (bytes so far, total if known) while data moves.
 pub type Progress<'a> = &'a mut dyn FnMut(u64, Option<u64>);
@@ -44,13 +44,9 @@ pub type Progress<'a> = &'a mut dyn FnMut(u64, Option<u64>);
 /// ftp.quit().unwrap();
 /// ```
 pub struct FtpClient {
-    control: TcpStream,
-    session: ClientSession,
-    clock: Clock,
-    input: Vec<u8>,
-    timeout: Duration,
+    stream: TcpStream,
+    control: Control,
     data: Option<TcpStream>,
-    last_number: Option<u64>,
 }
 
 /// What moves over the data connection during one operation.
@@ -72,28 +68,13 @@ impl FtpClient {
         addr: impl ToSocketAddrs,
         timeout: Duration,
     ) -> Result<FtpClient, FtpError> {
-        let addrs: Vec<SocketAddr> = addr
-            .to_socket_addrs()
-            .map_err(|e| FtpError::Connect {
-                addr: "?".into(),
-                source: e,
-            })?
-            .collect();
-        let mut last = io::Error::new(io::ErrorKind::NotFound, "no address");
-        let mut control = None;
-        for a in &addrs {
-            match TcpStream::connect_timeout(a, timeout) {
-                Ok(s) => {
-                    control = Some(s);
-                    break;
-                }
-                Err(e) => last = e,
-            }
-        }
-        let control = control.ok_or_else(|| FtpError::Connect {
-            addr: addrs.first().map_or("?".into(), ToString::to_string),
-            source: last,
-        })?;
+        let addrs = resolved(addr.to_socket_addrs())?;
+        let mut last = None;
+        let control = addrs.iter().find_map(|a| {
+            let s = TcpStream::connect_timeout(a, timeout);
+            s.map_err(|e| last = Some(e)).ok()
+        });
+        let control = control.ok_or_else(|| connect_error(&addrs, last))?;
         let peer = control.peer_addr().map_err(FtpError::Io)?;
         control
             .set_read_timeout(Some(timeout))
@@ -102,17 +83,10 @@ impl FtpClient {
             .set_write_timeout(Some(timeout))
             .map_err(FtpError::Io)?;
         let _ = control.set_nodelay(true);
-        let clock = Clock::new();
-        let mut session = ClientSession::new(clock.now(), peer);
-        session.set_reply_timeout(timeout);
         let mut client = FtpClient {
-            control,
-            session,
-            clock,
-            input: Vec::new(),
-            timeout,
+            stream: control,
+            control: Control::new(peer, timeout),
             data: None,
-            last_number: None,
         };
         client.run(Flow::None, &mut |_, _| {})?;
         Ok(client)
@@ -194,7 +168,7 @@ impl FtpClient {
     pub fn size(&mut self, path: &str) -> Result<u64, FtpError> {
         self.start(Request::Size(path))?;
         self.run(Flow::None, &mut |_, _| {})?;
-        self.last_number.ok_or(FtpError::Protocol)
+        self.control.last_number().ok_or(FtpError::Protocol)
     }
 
     /// Deletes a file.
@@ -224,7 +198,7 @@ impl FtpClient {
 
     /// True when the server refused `EPSV` and `PASV` is used instead.
     pub fn uses_pasv(&self) -> bool {
-        self.session.uses_pasv()
+        self.control.uses_pasv()
     }
 
     /// Ends the session politely.
@@ -238,108 +212,39 @@ impl FtpClient {
     }
 
     fn start(&mut self, request: Request<'_>) -> Result<(), FtpError> {
-        self.session
-            .start(self.clock.now(), request)
-            .map_err(start_error)
+        self.control.start(request)
     }
 
-    /// Drives the session until the operation's `Done`.
+    /// Takes the control's steps until the operation's `Done`.
     fn run(&mut self, mut flow: Flow<'_>, progress: Progress<'_>) -> Result<u64, FtpError> {
-        let mut moved = 0u64;
-        // Bounded: every pass either sends, reads, or ends; reads time out.
+        let timeout = self.control.timeout();
         loop {
-            let mut out = [0u8; 2048];
-            while let Some(n) = self.session.poll_transmit(self.clock.now(), &mut out) {
-                self.control.write_all(&out[..n]).map_err(FtpError::Io)?;
-            }
-            let mut pending_error = None;
-            while let Some(event) = self.session.poll_event() {
-                match event {
-                    Event::OpenData(addr) => {
-                        let now = self.clock.now();
-                        match TcpStream::connect_timeout(&addr, self.timeout) {
-                            Ok(s) => {
-                                let _ = s.set_read_timeout(Some(self.timeout));
-                                let _ = s.set_write_timeout(Some(self.timeout));
-                                self.data = Some(s);
-                                let _ = self.session.data_connected(now);
-                            }
-                            Err(e) => {
-                                pending_error = Some(e.to_string());
-                                let _ = self.session.data_connect_failed(now);
-                            }
-                        }
-                    }
-                    Event::TransferStarted { size } => {
-                        let result = self.move_data(&mut flow, size, progress);
-                        let now = self.clock.now();
-                        match result {
-                            Ok(n) => {
-                                moved = n;
-                                let _ = self.session.data_finished(now, true);
-                            }
-                            Err(e) => {
-                                if let FtpError::Local(_) = e {
-                                    let _ = self.session.abort(now);
-                                    self.data = None;
-                                    let _ = self.run(Flow::None, &mut |_, _| {});
-                                    return Err(e);
-                                }
-                                pending_error = Some(e.to_string());
-                                let _ = self.session.data_finished(now, false);
-                            }
-                        }
-                    }
-                    Event::Done(result) => {
-                        self.data = None;
-                        return match result {
-                            Ok(reply) => {
-                                self.last_number = reply.size();
-                                Ok(moved)
-                            }
-                            Err(f) => Err(failure_error(f, pending_error.take())),
-                        };
-                    }
-                    _ => {}
+            match self.control.step() {
+                Step::Write(bytes) => self.stream.write_all(bytes).map_err(FtpError::Io)?,
+                Step::Connect(addr) => {
+                    let s = TcpStream::connect_timeout(&addr, timeout).map(|s| {
+                        let _ = s.set_read_timeout(Some(timeout));
+                        let _ = s.set_write_timeout(Some(timeout));
+                        self.data = Some(s);
+                    });
+                    self.control.connected(s);
                 }
-            }
-            if !self.session.output().is_empty() {
-                continue;
-            }
-            // Feed what is buffered, then read more.
-            let now = self.clock.now();
-            let used = self.session.handle_bytes(now, &self.input);
-            self.input.drain(..used);
-            if used > 0 || !self.session.output().is_empty() {
-                continue;
-            }
-            // Wait no longer than the session's own reply deadline, which
-            // a server trickling bytes does not push back.
-            let wait = match self.session.poll_timeout() {
-                Some(deadline) if deadline <= now => {
-                    self.session.handle_timeout(now);
-                    continue;
+                Step::Transfer { size } => {
+                    let moved = self.move_data(&mut flow, size, progress);
+                    self.control.transferred(moved);
                 }
-                Some(deadline) => deadline.saturating_duration_since(now),
-                None => self.timeout,
-            };
-            self.control
-                .set_read_timeout(Some(wait.max(std::time::Duration::from_millis(1))))
-                .map_err(FtpError::Io)?;
-            let mut buf = [0u8; 4096];
-            match self.control.read(&mut buf) {
-                Ok(0) => self.session.handle_close(self.clock.now()),
-                Ok(n) => self.input.extend_from_slice(&buf[..n]),
-                Err(e)
-                    if matches!(
-                        e.kind(),
-                        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-                    ) =>
-                {
-                    self.session.handle_timeout(self.clock.now());
+                Step::Read(wait) => {
+                    self.stream
+                        .set_read_timeout(Some(wait))
+                        .map_err(FtpError::Io)?;
+                    let mut buf = [0u8; 4096];
+                    let n = self.stream.read(&mut buf);
+                    self.control.received(n.map(|n| &buf[..n]))?;
                 }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(FtpError::Io(e)),
+                Step::Done(result) => {
+                    self.data = None;
+                    return result;
+                }
             }
         }
     }
@@ -350,10 +255,7 @@ impl FtpClient {
         size: Option<u64>,
         progress: Progress<'_>,
     ) -> Result<u64, FtpError> {
-        let mut data = self
-            .data
-            .take()
-            .ok_or_else(|| FtpError::DataConnection("not connected".into()))?;
+        let mut data = take_data(&mut self.data)?;
         let mut buf = vec![0u8; 64 * 1024];
         let mut total = 0u64;
         match flow {

@@ -7,7 +7,7 @@
 //! its slot.
 
 use std::collections::HashMap;
-use std::io::{self, Read, Write};
+use std::io::{self, Read};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
 use mio::net::{TcpListener, TcpStream, UdpSocket, UnixStream};
@@ -18,7 +18,7 @@ use netboot_core::time::Instant;
 use netboot_std::clock::Clock;
 use netboot_std::fs::FsStore;
 use netboot_std::ftp::site::Site;
-use netboot_std::host::{Services, open_error};
+use netboot_std::host::{Services, connect, open_error, send_datagram, write_stream};
 use netboot_std::net::explain_bind_error;
 use netboot_std::setup::HostServer;
 
@@ -85,8 +85,6 @@ pub(super) struct Io {
     pub(super) clock: Clock,
     /// The subnet broadcast a BOOTP reply falls back to.
     directed: Option<Ipv4Addr>,
-    /// The server is stopping: saves are written at once.
-    pub(super) stopping: bool,
     /// The first drain is binding the listening sockets: the first failure
     /// is kept, explained, for [`Server::bind`](super::Server::bind).
     pub(super) binding: bool,
@@ -119,7 +117,6 @@ impl Io {
             wake,
             clock,
             directed,
-            stopping: false,
             binding: false,
             bind_error: None,
             fast_ready: Vec::new(),
@@ -243,52 +240,6 @@ impl Io {
     }
 }
 
-/// One datagram; a broadcast the kernel has no route for goes to the
-/// subnet's own broadcast address instead (no interface bound, no
-/// default route). A datagram that cannot leave is a loss, which the
-/// protocols recover from.
-fn send_datagram(socket: &UdpSocket, bytes: &[u8], output: &Output, directed: Option<Ipv4Addr>) {
-    let to = output.transmit.destination;
-    match socket.send_to(bytes, to) {
-        Ok(_) => {}
-        Err(e) if output.transmit.broadcast && e.raw_os_error() == Some(libc::ENETUNREACH) => {
-            if let Some(ip) = directed {
-                let directed = SocketAddr::new(ip.into(), to.port());
-                if let Err(e) = socket.send_to(bytes, directed) {
-                    tracing::warn!("cannot send to {directed}: {e}");
-                }
-            }
-        }
-        Err(e) => tracing::debug!("cannot send to {to}: {e}"),
-    }
-}
-
-/// `local` for a connection to `remote`: an IPv4-mapped address (a control
-/// connection accepted on a dual-stack listener) as IPv4 when `remote` is.
-fn local_for(local: IpAddr, remote: SocketAddr) -> IpAddr {
-    match (local, remote) {
-        (IpAddr::V6(v6), SocketAddr::V4(_)) => v6.to_ipv4_mapped().map_or(local, IpAddr::V4),
-        _ => local,
-    }
-}
-
-fn connect(local: IpAddr, remote: SocketAddr) -> io::Result<TcpStream> {
-    let socket = socket2::Socket::new(
-        socket2::Domain::for_address(remote),
-        socket2::Type::STREAM,
-        None,
-    )?;
-    socket.set_nonblocking(true)?;
-    socket.bind(&SocketAddr::new(local_for(local, remote), 0).into())?;
-    match socket.connect(&remote.into()) {
-        Ok(()) => {}
-        Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => {}
-        Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-        Err(e) => return Err(e),
-    }
-    Ok(TcpStream::from_std(socket.into()))
-}
-
 impl Host<FsStore, Site> for Io {
     fn open_udp(
         &mut self,
@@ -322,6 +273,7 @@ impl Host<FsStore, Site> for Io {
         remote: SocketAddr,
     ) -> Result<(), OpenError> {
         connect(local, remote)
+            .map(TcpStream::from_std)
             .and_then(|tcp| self.insert(socket, Socket::Stream(Stream::new(tcp, true))))
             .map_err(|e| open_error(&e))
     }
@@ -352,24 +304,15 @@ impl Host<FsStore, Site> for Io {
                 }
                 Sent::All
             }
-            Socket::Stream(stream) => loop {
-                match stream.tcp.write(bytes) {
-                    Ok(n) if n == bytes.len() => return Sent::All,
-                    Ok(n) if n > 0 => {
-                        stream.blocked = true;
-                        return Sent::Partial(n);
-                    }
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                        stream.blocked = true;
-                        return Sent::Partial(0);
-                    }
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                    Ok(_) | Err(_) => {
-                        self.remove(output.socket);
-                        return Sent::Failed;
-                    }
+            Socket::Stream(stream) => {
+                let sent = write_stream(&mut stream.tcp, bytes);
+                match sent {
+                    Sent::Partial(_) => stream.blocked = true,
+                    Sent::Failed => drop(self.remove(output.socket)),
+                    _ => {}
                 }
-            },
+                sent
+            }
             Socket::Listener(_) => Sent::Failed,
         }
     }
@@ -385,7 +328,7 @@ impl Host<FsStore, Site> for Io {
     }
 
     fn save(&mut self, now: Instant, request: SaveRequest, server: &HostServer) -> Option<bool> {
-        self.services.save_for(now, request, server, self.stopping)
+        self.services.host_save(now, request, server)
     }
 
     fn fast_path(&mut self, _: Instant, fast: FastPath) {

@@ -14,7 +14,7 @@
 //!   one through the core's [`drive`] (TFTP windows leave as GSO runs);
 //! * runs the FTP fast paths (`sendfile(2)`, `splice(2)`) on Linux;
 //! * hands password checks and saves to one worker thread
-//!   ([`Services`]), except at the very end, when the final save is
+//!   ([`Services`](netboot_std::host::Services)), except at the very end, when the final save is
 //!   written before the thread exits;
 //! * reads the clock, sleeps until the core's next deadline, and spins
 //!   briefly after traffic ([`Server::busy_poll`]) so that a lockstep peer's
@@ -301,7 +301,7 @@ impl Server {
         loop {
             let now = self.io.clock.now();
             if stop_by.is_none() && self.stopper.is_stopped() {
-                self.io.stopping = true;
+                self.io.services.set_stopping();
                 self.server.close(now);
                 self.settle(now);
                 stop_by = Some(now + GRACE);

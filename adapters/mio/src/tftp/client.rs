@@ -7,14 +7,12 @@ use std::thread::JoinHandle;
 
 use mio::net::UdpSocket;
 use mio::{Events, Interest, Poll, Token};
-use netboot_core::tftp::file::{self, ReadAhead, ReadAheadState, TransferFile};
-use netboot_core::tftp::rto::RtoConfig;
-use netboot_core::tftp::{Event, Role, Transfer};
+use netboot_core::tftp::Role;
+use netboot_core::tftp::file::{Batch, ReadAhead, ReadAheadState};
 use netboot_core::time::Instant;
-use netboot_core::wire::tftp::{MAX_PACKET_LEN, Mode};
-pub use netboot_std::client::tftp::{ClientError, Prepared, Progress, Settings, Stats, result_of};
+use netboot_core::wire::tftp::MAX_PACKET_LEN;
+pub use netboot_std::client::tftp::{ClientError, Prepared, Progress, Settings, Stats};
 use netboot_std::clock::Clock;
-use netboot_std::fs::FsStore;
 
 use super::udp::{Batcher, GroReceiver};
 
@@ -86,53 +84,7 @@ impl Client {
         self
     }
 
-    /// Asks for this `blksize` (8..=65464; the server may lower it).
-    pub fn blksize(self, n: u16) -> Self {
-        self.map(|s| s.blksize(n))
-    }
-
-    /// Asks for this `windowsize` (at least 1; the server may lower it).
-    pub fn windowsize(self, n: u16) -> Self {
-        self.map(|s| s.windowsize(n))
-    }
-
-    /// Asks for a fixed retransmission `timeout` in seconds (1..=255);
-    /// without it the timeout adapts to the measured round trip.
-    pub fn timeout(self, secs: u8) -> Self {
-        self.map(|s| s.timeout(secs))
-    }
-
-    /// Asks for (get) or announces (put) the transfer size.
-    pub fn tsize(self, yes: bool) -> Self {
-        self.map(|s| s.tsize(yes))
-    }
-
-    /// Octet (default) or netascii.
-    pub fn mode(self, mode: Mode) -> Self {
-        self.map(|s| s.mode(mode))
-    }
-
-    /// Consecutive timeouts before giving up (default 8).
-    pub fn retries(self, n: u8) -> Self {
-        self.map(|s| s.retries(n))
-    }
-
-    /// Least time a silent server is retried before giving up (default
-    /// 10 s; zero makes [`Client::retries`] alone decide).
-    pub fn give_up_after(self, d: std::time::Duration) -> Self {
-        self.map(|s| s.give_up_after(d))
-    }
-
-    /// Bounds of the adaptive retransmission timeout.
-    pub fn rto(self, rto: RtoConfig) -> Self {
-        self.map(|s| s.rto(rto))
-    }
-
-    /// Calls `f` as the transfer progresses (at most every 20 ms, and at the
-    /// end).
-    pub fn progress(self, f: impl FnMut(Progress) + Send + 'static) -> Self {
-        self.map(|s| s.progress(f))
-    }
+    netboot_std::tftp_client_setters!();
 
     /// Downloads `remote` into `local` (a file, or a directory to put
     /// `remote`'s file name in). The file appears only when complete; on
@@ -194,38 +146,29 @@ impl Client {
         self.settings.server()
     }
 
-    fn run(&mut self, p: Prepared) -> Result<Stats, ClientError> {
-        let Prepared {
-            transfer: mut t,
-            mut files,
-            mut store,
-            total,
-            local,
-        } = p;
+    fn run(&mut self, mut p: Prepared) -> Result<Stats, ClientError> {
         let clock = Clock::new();
         let mut socket = UdpSocket::from_std(self.settings.socket()?);
         let mut poll = Poll::new()?;
         poll.registry()
             .register(&mut socket, Token(0), Interest::READABLE)?;
         // A download's socket only sends ACKs: let it receive in batches.
-        let mut gro = (t.role() == Role::ClientRead).then(|| GroReceiver::new(&socket));
+        let mut gro =
+            (p.client.transfer().role() == Role::ClientRead).then(|| GroReceiver::new(&socket));
         let mut io = Io {
             socket: &socket,
             batcher: Batcher::probe(),
             batch: vec![0u8; MAX_PACKET_LEN],
             read_ahead: vec![0u8; 256 * 1024],
             read_ahead_state: ReadAheadState::default(),
-            outcome: None,
-            total,
         };
         let mut events = Events::with_capacity(4);
         let mut rx = vec![0u8; MAX_PACKET_LEN + 1];
-        let mut last_report = std::time::Instant::now();
         // The transfer was created at Instant::ZERO, the clock's epoch.
         let mut now = clock.now();
-        io.drive(&mut t, &mut files, &mut store, now, &mut []);
-        while io.outcome.is_none() {
-            let Some(deadline) = t.poll_timeout() else {
+        io.drive(&mut p, now, &mut []);
+        while p.client.outcome().is_none() {
+            let Some(deadline) = p.client.transfer().poll_timeout() else {
                 break;
             };
             match poll.poll(&mut events, Some(clock.until(now, deadline))) {
@@ -234,12 +177,12 @@ impl Client {
                 Err(e) => return Err(e.into()),
             }
             now = clock.now();
-            while io.outcome.is_none() {
+            while p.client.outcome().is_none() {
                 let got = match gro.as_mut() {
                     Some(g) => g.recv(&socket, &mut |from, datagram| {
-                        if io.outcome.is_none() {
-                            t.handle_datagram(now, from, datagram);
-                            io.drive(&mut t, &mut files, &mut store, now, datagram);
+                        if p.client.outcome().is_none() {
+                            p.client.transfer_mut().handle_datagram(now, from, datagram);
+                            io.drive(&mut p, now, datagram);
                         }
                     }),
                     None => match socket.recv_from(&mut rx) {
@@ -247,8 +190,8 @@ impl Client {
                             // `rx` holds one byte more than the largest
                             // datagram: an oversized one arrives whole (or
                             // truncated to that) and the core refuses it.
-                            t.handle_datagram(now, from, &rx[..n]);
-                            io.drive(&mut t, &mut files, &mut store, now, &mut rx[..n]);
+                            p.client.transfer_mut().handle_datagram(now, from, &rx[..n]);
+                            io.drive(&mut p, now, &mut rx[..n]);
                             Ok(1)
                         }
                         Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(0),
@@ -262,34 +205,22 @@ impl Client {
                     Err(e) => return Err(e.into()),
                 }
             }
-            if io.outcome.is_none() && t.poll_timeout().is_some_and(|d| d <= now) {
-                t.handle_timeout(now);
-                io.drive(&mut t, &mut files, &mut store, now, &mut []);
+            let due = p.client.transfer().poll_timeout().is_some_and(|d| d <= now);
+            if p.client.outcome().is_none() && due {
+                p.client.transfer_mut().handle_timeout(now);
+                io.drive(&mut p, now, &mut []);
             }
-            if last_report.elapsed() >= std::time::Duration::from_millis(20) {
-                last_report = std::time::Instant::now();
-                self.settings.report(Progress {
-                    bytes: t.bytes(),
-                    total: io.total,
-                });
-            }
+            p.tick(&mut self.settings);
         }
-        let (outcome, total) = (io.outcome, io.total);
         drop(io);
-        let elapsed = now.since_epoch();
-        self.settings.report(Progress {
-            bytes: t.bytes(),
-            total,
-        });
-        let result = result_of(outcome, &t, elapsed, &local);
-        files.discard(&mut store);
-        if !t.is_closed() {
+        let result = p.result(&mut self.settings, now);
+        if !p.client.transfer().is_closed() {
             // Linger in the background to answer a repeated final DATA (the
             // server lost our last ACK); dropping the client waits for it.
             self.dallying.retain(|h| !h.is_finished());
             let dally = std::thread::Builder::new()
                 .name("netboot-tftp-dally".into())
-                .spawn(move || dally(t, socket, poll, clock, store, files));
+                .spawn(move || dally(p, socket, poll, clock));
             if let Ok(h) = dally {
                 self.dallying.push(h);
             }
@@ -319,72 +250,34 @@ struct Io<'s> {
     batch: Vec<u8>,
     read_ahead: Vec<u8>,
     read_ahead_state: ReadAheadState,
-    outcome: Option<Event>,
-    total: Option<u64>,
 }
 
 impl Io<'_> {
-    fn drive(
-        &mut self,
-        t: &mut Transfer,
-        files: &mut TransferFile<FsStore>,
-        store: &mut FsStore,
-        now: Instant,
-        rx: &mut [u8],
-    ) {
+    fn drive(&mut self, p: &mut Prepared, now: Instant, rx: &mut [u8]) {
         let (socket, batcher) = (self.socket, &self.batcher);
-        let (outcome, total) = (&mut self.outcome, &mut self.total);
-        file::drive_batched(
-            file::Driven {
-                transfer: t,
-                file: files,
-                store,
-                received: rx,
-            },
-            now,
-            file::Batch {
-                buf: &mut self.batch,
-                max_segments: batcher.max_segments(),
-                read_ahead: Some(ReadAhead {
-                    buf: &mut self.read_ahead,
-                    state: &mut self.read_ahead_state,
-                    owner: 1,
-                }),
-            },
-            &mut |bytes, segment, to| batcher.send(socket, bytes, segment, to),
-            &mut |_, event| match event {
-                Event::Done { .. } | Event::Failed(_) => *outcome = Some(event),
-                Event::Negotiated(n) => {
-                    if let Some(size) = n.tsize {
-                        *total = Some(size);
-                    }
-                }
-                _ => {}
-            },
-        );
+        let batch = Batch {
+            buf: &mut self.batch,
+            max_segments: batcher.max_segments(),
+            read_ahead: Some(ReadAhead {
+                buf: &mut self.read_ahead,
+                state: &mut self.read_ahead_state,
+                owner: 1,
+            }),
+        };
+        p.client
+            .drive_batched(&mut p.store, now, rx, batch, &mut |bytes, segment, to| {
+                batcher.send(socket, bytes, segment, to)
+            });
     }
 }
 
-fn dally(
-    mut t: Transfer,
-    mut socket: UdpSocket,
-    mut poll: Poll,
-    clock: Clock,
-    mut store: FsStore,
-    mut files: TransferFile<FsStore>,
-) {
+fn dally(mut p: Prepared, mut socket: UdpSocket, mut poll: Poll, clock: Clock) {
     let mut events = Events::with_capacity(4);
     let mut tx = vec![0u8; 600];
     let mut rx = vec![0u8; MAX_PACKET_LEN + 1];
     let mut now = clock.now();
-    while !t.is_closed() {
-        while let Some(out) = t.poll_transmit(now, &mut tx) {
-            let _ = socket.send_to(&tx[..out.len], out.destination);
-        }
-        while t.poll_event().is_some() {}
-        let Some(deadline) = t.poll_timeout() else {
-            break;
-        };
+    let mut send = |b: &[u8], to| drop(socket.send_to(b, to));
+    while let Some(deadline) = p.client.transfer().poll_timeout() {
         if poll
             .poll(&mut events, Some(clock.until(now, deadline)))
             .is_err()
@@ -393,10 +286,9 @@ fn dally(
         }
         now = clock.now();
         while let Ok((n, from)) = socket.recv_from(&mut rx) {
-            t.handle_datagram(now, from, &rx[..n]);
+            p.datagram(now, from, &mut rx[..n], &mut tx, &mut send);
         }
-        t.handle_timeout(now);
+        p.timeout(now, &mut tx, &mut send);
     }
     let _ = poll.registry().deregister(&mut socket);
-    files.discard(&mut store);
 }

@@ -40,6 +40,6 @@ mod client;
 mod server;
 pub(crate) mod udp;
 
-pub use client::{Client, ClientError, Prepared, Progress, Settings, Stats, result_of};
+pub use client::{Client, ClientError, Prepared, Progress, Settings, Stats};
 pub use netboot_core::tftp::{Completion, TRANSFER_MEMORY};
 pub use server::{OnComplete, ServerHandle, TftpServer, address_for, reachable};

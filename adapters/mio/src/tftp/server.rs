@@ -2,21 +2,16 @@
 //! only, and a handle to it running on its own thread.
 
 use std::io;
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 
-use netboot_core::server::Event;
-use netboot_core::tftp::rto::RtoConfig;
-use netboot_core::tftp::{Completion, EndpointConfig, EndpointEvent};
 use netboot_core::time::Duration;
 pub use netboot_std::net::{address_for_listener as address_for, reachable};
-use netboot_std::setup::ServerSetup;
+pub use netboot_std::tftp_server::OnComplete;
+use netboot_std::tftp_server::TftpServerSetup;
 
 use super::client::Client;
 use crate::server::{DEFAULT_BUSY_POLL, NetbootHandle, Server, Stopper};
-
-/// A callback for every transfer that ends.
-pub type OnComplete = Box<dyn FnMut(&Completion) + Send>;
 
 /// Builds a TFTP server: where it serves from, where it listens, what it
 /// allows. The core's [`Endpoint`](netboot_core::tftp::Endpoint) decides
@@ -43,10 +38,7 @@ pub type OnComplete = Box<dyn FnMut(&Completion) + Send>;
 /// server.shutdown().unwrap();
 /// ```
 pub struct TftpServer {
-    setup: ServerSetup,
-    default_bind: SocketAddr,
-    on_complete: Option<OnComplete>,
-    verbose: bool,
+    setup: TftpServerSetup,
     busy_poll: Duration,
 }
 
@@ -55,10 +47,7 @@ impl TftpServer {
     /// [`TftpServer::bind`] says otherwise.
     pub fn new(root: impl AsRef<Path>) -> Self {
         TftpServer {
-            setup: ServerSetup::new(root).no_bootp().no_ftp(),
-            default_bind: SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 69),
-            on_complete: None,
-            verbose: false,
+            setup: TftpServerSetup::new(root),
             busy_poll: DEFAULT_BUSY_POLL,
         }
     }
@@ -93,34 +82,7 @@ impl TftpServer {
         TftpServer::new(root).port(0)
     }
 
-    fn tftp(mut self, f: impl FnOnce(&mut EndpointConfig)) -> Self {
-        self.setup = self.setup.tftp_config(f);
-        self
-    }
-
-    /// The address to listen on when no [`TftpServer::bind`] is given
-    /// (`None`: every IPv4 address).
-    pub fn address(mut self, ip: Option<IpAddr>) -> Self {
-        self.default_bind
-            .set_ip(ip.unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED)));
-        self
-    }
-
-    /// The port to listen on when no [`TftpServer::bind`] is given (69 for
-    /// [`TftpServer::new`], 0, any free port, for
-    /// [`TftpServer::embedded`]).
-    pub fn port(mut self, port: u16) -> Self {
-        self.default_bind.set_port(port);
-        self
-    }
-
-    /// Prints one line per finished transfer on standard error (the core's
-    /// [`Completion`] line: peer, request, file, bytes and time, or the
-    /// failure), besides the `tracing` logs.
-    pub fn verbose(mut self, yes: bool) -> Self {
-        self.verbose = yes;
-        self
-    }
+    netboot_std::tftp_server_setters!(setup);
 
     /// tftpy's `TftpServer(root).listen(address, port)`: binds `ip:port`
     /// and serves on a background thread; [`ServerHandle::join`] then waits
@@ -134,52 +96,26 @@ impl TftpServer {
     /// assert_eq!(server.local_addr().ip().to_string(), "127.0.0.1");
     /// server.shutdown().unwrap();
     /// ```
+    ///
+    /// [`TftpServer::on_complete`]'s callback runs on the server's thread:
+    ///
+    /// ```
+    /// use std::sync::mpsc;
+    /// use netboot_mio::tftp::TftpServer;
+    ///
+    /// let root = tempfile::tempdir().unwrap();
+    /// std::fs::write(root.path().join("stage1"), b"x").unwrap();
+    /// let (tx, rx) = mpsc::channel();
+    /// let server = TftpServer::new(root.path())
+    ///     .on_complete(move |c| { let _ = tx.send(c.clone()); })
+    ///     .listen("127.0.0.1".parse().unwrap(), 0)
+    ///     .unwrap();
+    /// server.client().get("stage1", root.path().join("out")).unwrap();
+    /// let done = rx.recv_timeout(std::time::Duration::from_secs(5)).unwrap();
+    /// assert_eq!((done.path.as_str(), done.bytes, done.is_success()), ("stage1", 1, true));
+    /// ```
     pub fn listen(self, ip: IpAddr, port: u16) -> io::Result<ServerHandle> {
         self.bind(SocketAddr::new(ip, port)).spawn()
-    }
-
-    /// Listens on `addr` (may be given several times; port 0 picks a free
-    /// port; `[::]` accepts IPv4 too).
-    pub fn bind(self, addr: SocketAddr) -> Self {
-        self.tftp(|t| t.listen.push(addr))
-    }
-
-    /// Accepts uploads (new files only, unless [`TftpServer::overwrite`]).
-    pub fn writable(self, yes: bool) -> Self {
-        self.tftp(|t| t.server.writable = yes)
-    }
-
-    /// Lets uploads replace existing files.
-    pub fn overwrite(self, yes: bool) -> Self {
-        self.tftp(|t| t.server.overwrite = yes)
-    }
-
-    /// Caps the negotiated `blksize` (8..=65464).
-    pub fn max_blksize(self, n: u16) -> Self {
-        self.tftp(|t| t.server.limits.max_blksize = n.clamp(8, 65464))
-    }
-
-    /// Caps the negotiated `windowsize` (at least 1).
-    pub fn max_windowsize(self, n: u16) -> Self {
-        self.tftp(|t| t.server.limits.max_windowsize = n.max(1))
-    }
-
-    /// Acknowledges a client's `timeout` option and then retransmits exactly
-    /// that often, instead of declining it and adapting to the measured
-    /// round trip (the default).
-    pub fn accept_timeout(self, yes: bool) -> Self {
-        self.tftp(|t| t.server.limits.accept_timeout = yes)
-    }
-
-    /// Refuses uploads larger than `bytes` (ERROR 3).
-    pub fn max_upload(self, bytes: Option<u64>) -> Self {
-        self.tftp(|t| t.server.limits.max_upload = bytes)
-    }
-
-    /// Limits how many transfers run at once (default 1024); a request
-    /// beyond that is refused with ERROR 0.
-    pub fn max_transfers(self, n: usize) -> Self {
-        self.tftp(|t| t.max_transfers = n.max(1))
     }
 
     /// How long the server's loop keeps polling without sleeping after
@@ -190,82 +126,15 @@ impl TftpServer {
         self
     }
 
-    /// Consecutive timeouts before a transfer is abandoned (default 8).
-    pub fn max_retries(self, n: u8) -> Self {
-        self.tftp(|t| t.server.transfer.max_retries = n)
-    }
-
-    /// Least time a silent peer is retried before its transfer is abandoned
-    /// (default 10 s; see `TransferConfig::give_up_after`).
-    pub fn give_up_after(self, d: Duration) -> Self {
-        self.tftp(|t| t.server.transfer.give_up_after = d)
-    }
-
-    /// Bounds of the adaptive retransmission timeout.
-    pub fn rto(self, rto: RtoConfig) -> Self {
-        self.tftp(|t| t.server.transfer.rto = rto)
-    }
-
-    /// Least time to linger after the final ACK of an upload.
-    pub fn dally(self, d: Duration) -> Self {
-        self.tftp(|t| t.server.transfer.dally = d)
-    }
-
-    /// Calls `f` on the server's thread whenever a transfer ends, with the
-    /// core's record of it.
-    ///
-    /// ```
-    /// use std::sync::mpsc;
-    /// use netboot_mio::tftp::TftpServer;
-    ///
-    /// let root = tempfile::tempdir().unwrap();
-    /// std::fs::write(root.path().join("stage1"), b"x").unwrap();
-    /// let (tx, rx) = mpsc::channel();
-    /// let server = TftpServer::new(root.path())
-    ///     .bind("127.0.0.1:0".parse().unwrap())
-    ///     .on_complete(move |c| { let _ = tx.send(c.clone()); })
-    ///     .spawn()
-    ///     .unwrap();
-    /// server.client().get("stage1", root.path().join("out")).unwrap();
-    /// let done = rx.recv_timeout(std::time::Duration::from_secs(5)).unwrap();
-    /// assert_eq!((done.path.as_str(), done.bytes, done.is_success()), ("stage1", 1, true));
-    /// ```
-    pub fn on_complete(mut self, f: impl FnMut(&Completion) + Send + 'static) -> Self {
-        self.on_complete = Some(Box::new(f));
-        self
-    }
-
-    /// The listening addresses: those given with [`TftpServer::bind`],
-    /// else the default one.
-    fn listen_addrs(&self) -> Vec<SocketAddr> {
-        match self.setup.tftp.as_ref() {
-            Some(c) if !c.listen.is_empty() => c.listen.clone(),
-            _ => vec![self.default_bind],
-        }
-    }
-
     /// Opens the root and binds the listening sockets, without running
     /// anything: a [`Server`] serving TFTP only.
     pub fn build(self) -> io::Result<Server> {
-        let listen = self.listen_addrs();
-        let setup = self.setup.tftp_config(|t| t.listen = listen);
-        let (verbose, mut on_complete) = (self.verbose, self.on_complete);
+        let (setup, hook) = self.setup.finish();
         let server = Server::bind(setup)?.busy_poll(self.busy_poll);
-        if !verbose && on_complete.is_none() {
-            return Ok(server);
-        }
-        Ok(server.on_event(move |event| {
-            if let Event::Tftp(e) = event
-                && let EndpointEvent::Finished(c) = &**e
-            {
-                if verbose {
-                    eprintln!("{event}");
-                }
-                if let Some(f) = on_complete.as_mut() {
-                    f(c);
-                }
-            }
-        }))
+        Ok(match hook {
+            Some(hook) => server.on_event(hook),
+            None => server,
+        })
     }
 
     /// Binds and runs the server on its own thread.

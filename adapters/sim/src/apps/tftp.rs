@@ -1,56 +1,21 @@
 //! The TFTP client on a simulated host: a list of transfers run one after
-//! another, each from a fresh ephemeral port, each a core [`Transfer`]
-//! driven with [`file::drive`] against the host's disk. (The server is the
+//! another, each from a fresh ephemeral port, each a core
+//! [`ClientTransfer`] driven against the host's disk. (The server is the
 //! shipped one: [`SimServer::tftp`](crate::apps::server::SimServer::tftp).)
 
 use std::collections::VecDeque;
 use std::net::{SocketAddr, SocketAddrV4};
 
-use netboot_core::storage::{Storage, StoreError};
-use netboot_core::tftp::file::{self, CLIENT_DOWNLOAD_MODE, TransferFile};
+use netboot_core::storage::StoreError;
+use netboot_core::tftp::client::ClientTransfer;
 use netboot_core::tftp::options::Request;
-use netboot_core::tftp::{Event, Transfer, TransferConfig, TransferError};
+use netboot_core::tftp::{Transfer, TransferConfig, TransferError};
 use netboot_core::time::Instant;
 use netboot_core::wire::tftp::{MAX_PACKET_LEN, Mode};
 
 use crate::apps::v4;
 use crate::store::Disk;
 use crate::world::{App, Cx};
-
-/// Runs `t` through [`file::drive`] and sends what it produced from `port`.
-/// Returns the outcome event, if the transfer reported one.
-fn drive(
-    cx: &mut Cx<'_>,
-    port: u16,
-    t: &mut Transfer,
-    files: &mut TransferFile<Disk>,
-    tx: &mut [u8],
-    rx: &mut [u8],
-) -> Option<Event> {
-    let now = cx.now();
-    let mut out: Vec<(Vec<u8>, SocketAddr)> = Vec::new();
-    let mut outcome = None;
-    file::drive(
-        file::Driven {
-            transfer: t,
-            file: files,
-            store: cx.store,
-            received: rx,
-        },
-        now,
-        tx,
-        &mut |bytes, to| out.push((bytes.to_vec(), to)),
-        &mut |_, e| {
-            if matches!(e, Event::Done { .. } | Event::Failed(_)) {
-                outcome = Some(e);
-            }
-        },
-    );
-    for (bytes, to) in out {
-        cx.send(port, v4(to), &bytes);
-    }
-    outcome
-}
 
 /// One transfer a [`TftpClient`] makes.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -116,12 +81,11 @@ pub struct JobResult {
 }
 
 struct Running {
-    t: Transfer,
-    files: TransferFile<Disk>,
+    c: ClientTransfer<Disk>,
     port: u16,
     job: Job,
     started: Instant,
-    outcome: Option<Event>,
+    reported: bool,
 }
 
 /// A TFTP client running [`Job`]s one after another.
@@ -162,7 +126,7 @@ impl TftpClient {
 
     /// The running transfer's machine.
     pub fn transfer(&self) -> Option<&Transfer> {
-        self.current.as_ref().map(|r| &r.t)
+        self.current.as_ref().map(|r| r.c.transfer())
     }
 
     fn next_job(&mut self, cx: &mut Cx<'_>) {
@@ -171,71 +135,57 @@ impl TftpClient {
                 return;
             };
             let now = cx.now();
+            let server = SocketAddr::V4(self.server);
             let opened = match &job {
                 Job::Get {
                     remote,
                     local,
                     mode,
                     request,
-                } => cx.store.open_write(local, CLIENT_DOWNLOAD_MODE).map(|w| {
-                    (
-                        Transfer::client_read(
-                            now,
-                            &self.config,
-                            SocketAddr::V4(self.server),
-                            remote,
-                            *mode,
-                            *request,
-                        ),
-                        TransferFile::writing(w),
-                    )
-                }),
+                } => ClientTransfer::get(
+                    cx.store,
+                    now,
+                    &self.config,
+                    server,
+                    remote,
+                    local,
+                    *mode,
+                    *request,
+                ),
                 Job::Put {
                     local,
                     remote,
                     mode,
                     request,
-                } => cx.store.open_read(local).map(|(r, meta)| {
-                    let mut request = *request;
-                    if *mode == Mode::Octet {
-                        request.tsize = Some(meta.len);
-                    }
-                    (
-                        Transfer::client_write(
-                            now,
-                            &self.config,
-                            SocketAddr::V4(self.server),
-                            remote,
-                            *mode,
-                            request,
-                        ),
-                        TransferFile::reading(r),
-                    )
-                }),
+                } => ClientTransfer::put(
+                    cx.store,
+                    now,
+                    &self.config,
+                    server,
+                    local,
+                    remote,
+                    *mode,
+                    *request,
+                    *mode == Mode::Octet,
+                ),
             };
-            let (t, files) = match opened {
-                Ok((Ok(t), files)) => (t, files),
-                Ok((Err(_), mut files)) => {
-                    files.discard(cx.store);
-                    self.fail_job(job, now, StoreError::PermissionDenied);
-                    continue;
-                }
+            let c = match opened {
+                Ok(c) => c,
                 Err(e) => {
                     self.fail_job(job, now, e);
                     continue;
                 }
             };
-            self.max_buffer = self.max_buffer.max(t.buffer_len());
+            self.max_buffer = self.max_buffer.max(c.transfer().buffer_len());
             let port = cx.bind_ephemeral();
             self.current = Some(Running {
-                t,
-                files,
+                c,
                 port,
                 job,
                 started: now,
-                outcome: None,
+                reported: false,
             });
-            self.pump(cx, &mut []);
+            self.pump(cx, Input::Start);
         }
     }
 
@@ -248,35 +198,48 @@ impl TftpClient {
         });
     }
 
-    fn pump(&mut self, cx: &mut Cx<'_>, rx: &mut [u8]) {
+    /// Hands the running transfer its input, drains it and sends what
+    /// it produced from its port.
+    fn pump(&mut self, cx: &mut Cx<'_>, input: Input<'_>) {
         let Some(r) = self.current.as_mut() else {
             return;
         };
-        if let Some(o) = drive(cx, r.port, &mut r.t, &mut r.files, &mut self.tx, rx)
-            && r.outcome.is_none()
-        {
-            {
-                r.outcome = Some(o);
-                self.results.push(JobResult {
-                    job: r.job.clone(),
-                    result: match o {
-                        Event::Done { bytes } => Ok(bytes),
-                        Event::Failed(e) => Err(e),
-                        _ => unreachable!("only outcomes are passed"),
-                    },
-                    started: r.started,
-                    finished: cx.now(),
-                });
-            }
+        let now = cx.now();
+        let mut out: Vec<(Vec<u8>, SocketAddr)> = Vec::new();
+        let mut send = |bytes: &[u8], to| out.push((bytes.to_vec(), to));
+        let (c, store, tx) = (&mut r.c, &mut *cx.store, &mut self.tx);
+        let _ = match input {
+            Input::Start => c.drive(store, now, &mut [], tx, &mut send),
+            Input::Datagram(from, rx) => c.handle_datagram(store, now, from, rx, tx, &mut send),
+            Input::Timeout => c.handle_timeout(store, now, tx, &mut send),
+        };
+        for (bytes, to) in out {
+            cx.send(r.port, v4(to), &bytes);
         }
-        self.max_buffer = self.max_buffer.max(r.t.buffer_len());
-        if r.t.is_closed() {
+        if let (Some(result), false) = (r.c.result(), r.reported) {
+            r.reported = true;
+            self.results.push(JobResult {
+                job: r.job.clone(),
+                result,
+                started: r.started,
+                finished: now,
+            });
+        }
+        self.max_buffer = self.max_buffer.max(r.c.transfer().buffer_len());
+        if r.c.transfer().is_closed() {
             let mut r = self.current.take().expect("running");
-            r.files.discard(cx.store);
+            r.c.discard(cx.store);
             cx.unbind(r.port);
             self.next_job(cx);
         }
     }
+}
+
+/// What [`TftpClient::pump`] hands the running transfer.
+enum Input<'a> {
+    Start,
+    Datagram(SocketAddr, &'a mut [u8]),
+    Timeout,
 }
 
 impl App for TftpClient {
@@ -291,25 +254,22 @@ impl App for TftpClient {
         from: SocketAddrV4,
         bytes: &mut [u8],
     ) {
-        let Some(r) = self.current.as_mut() else {
-            return;
-        };
-        if r.port != local.port() {
-            return;
+        if self
+            .current
+            .as_ref()
+            .is_some_and(|r| r.port == local.port())
+        {
+            self.pump(cx, Input::Datagram(SocketAddr::V4(from), bytes));
         }
-        r.t.handle_datagram(cx.now(), SocketAddr::V4(from), bytes);
-        self.pump(cx, bytes);
     }
 
     fn timeout(&mut self, cx: &mut Cx<'_>) {
-        let Some(r) = self.current.as_mut() else {
-            return;
-        };
-        r.t.handle_timeout(cx.now());
-        self.pump(cx, &mut []);
+        self.pump(cx, Input::Timeout);
     }
 
     fn deadline(&mut self) -> Option<Instant> {
-        self.current.as_ref().and_then(|r| r.t.poll_timeout())
+        self.current
+            .as_ref()
+            .and_then(|r| r.c.transfer().poll_timeout())
     }
 }

@@ -103,17 +103,74 @@ pub enum RequestError {
     Refused,
 }
 
-/// A client ready to run: its socket (blocking), its core machine, and the
-/// clock whose epoch the machine started at. Other runtimes drive what
-/// [`prepare`] returns.
+/// A client ready to run: its socket (blocking) and the [`Exchange`] a
+/// runtime takes the steps of. Other runtimes drive what [`prepare`]
+/// returns.
 #[derive(Debug)]
 pub struct Prepared {
     /// The bound socket (`SO_BROADCAST`, port `client_port`).
     pub socket: std::net::UdpSocket,
-    /// The core client.
-    pub client: Client,
-    /// The clock driving it.
-    pub clock: Clock,
+    /// The exchange to run on it.
+    pub exchange: Exchange,
+}
+
+/// One step a runtime takes for [`Exchange::step`].
+#[derive(Debug)]
+pub enum Step<'a> {
+    /// Send this datagram.
+    Send(&'a [u8], SocketAddr),
+    /// Wait this long for a datagram; hand it to [`Exchange::received`],
+    /// or call [`Exchange::timed_out`] if none came.
+    Wait(Duration),
+    /// The request is over.
+    Done(Result<Assigned, RequestError>),
+}
+
+/// The core client with the clock whose epoch it started at: what the
+/// blocking and the async request run, step by step. A runtime only sends,
+/// receives and waits.
+#[derive(Debug)]
+pub struct Exchange {
+    client: Client,
+    clock: Clock,
+    attempts: u32,
+    buf: Vec<u8>,
+}
+
+impl Exchange {
+    /// What the runtime does next.
+    pub fn step(&mut self) -> Step<'_> {
+        loop {
+            let now = self.clock.now();
+            if let Some(t) = self.client.poll_transmit(now, &mut self.buf) {
+                return Step::Send(&self.buf[..t.len], t.destination);
+            }
+            while let Some(event) = self.client.poll_event() {
+                if let Some(done) = outcome(&event) {
+                    return Step::Done(done);
+                }
+            }
+            let Some(deadline) = self.client.poll_timeout() else {
+                let attempts = self.attempts;
+                return Step::Done(Err(RequestError::TimedOut { attempts }));
+            };
+            let wait = self.clock.until(self.clock.now(), deadline);
+            if !wait.is_zero() {
+                return Step::Wait(wait);
+            }
+            self.client.handle_timeout(self.clock.now());
+        }
+    }
+
+    /// A datagram arrived during a [`Step::Wait`].
+    pub fn received(&mut self, from: SocketAddr, bytes: &[u8]) {
+        self.client.handle_datagram(self.clock.now(), from, bytes);
+    }
+
+    /// A [`Step::Wait`] ended without a datagram.
+    pub fn timed_out(&mut self) {
+        self.client.handle_timeout(self.clock.now());
+    }
 }
 
 /// Binds the client socket and builds the core client for `options`.
@@ -156,8 +213,12 @@ pub fn prepare(options: &RequestOptions) -> Result<Prepared, RequestError> {
         .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e.to_string()))?;
     Ok(Prepared {
         socket,
-        client,
-        clock,
+        exchange: Exchange {
+            client,
+            clock,
+            attempts: options.attempts,
+            buf: vec![0; 1500],
+        },
     })
 }
 

@@ -1,20 +1,20 @@
 //! What a TFTP client is on any std runtime: its settings, the core
 //! transfer they prepare with its local file, and how the transfer's end
-//! reads as a result. The mio and async clients drive what
-//! [`Settings::prepare_get`] and [`Settings::prepare_put`] return on their
-//! own sockets and report it with [`result_of`].
+//! reads as a result. The mio and async clients drive the [`Prepared`]
+//! transfer that [`Settings::prepare_get`] and [`Settings::prepare_put`]
+//! return on their own sockets: they only move datagrams and sleep.
 
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, UdpSocket};
 use std::path::{Path, PathBuf};
 
-use netboot_core::storage::{Storage, StoreError};
-use netboot_core::tftp::file::{CLIENT_DOWNLOAD_MODE, TransferFile};
+use netboot_core::storage::StoreError;
+use netboot_core::tftp::client::ClientTransfer;
 use netboot_core::tftp::options::{Negotiated, Request};
-use netboot_core::tftp::rto::RtoConfig;
-use netboot_core::tftp::{Event, Transfer, TransferConfig, TransferError};
+pub use netboot_core::tftp::rto::RtoConfig;
+use netboot_core::tftp::{TransferConfig, TransferError};
 use netboot_core::time::Instant;
-use netboot_core::wire::tftp::Mode;
+pub use netboot_core::wire::tftp::Mode;
 
 use crate::fs::FsStore;
 use crate::net::{UdpOptions, bind_udp};
@@ -88,7 +88,7 @@ pub type OnProgress = Box<dyn FnMut(Progress) + Send>;
 /// let s = Settings::for_host("192.0.2.7".parse().unwrap()).blksize(1468).mode(Mode::Netascii);
 /// assert_eq!(s.server().to_string(), "192.0.2.7:69");
 /// let p = s.prepare_put(&root.path().join("up.txt"), "up.txt").unwrap();
-/// assert_eq!(p.total, Some(4));
+/// assert_eq!(p.client.total(), Some(4));
 /// ```
 pub struct Settings {
     server: SocketAddr,
@@ -224,105 +224,136 @@ impl Settings {
         if local.is_dir() {
             local.push(netboot_core::path::file_name(remote));
         }
-        let (dir, name) = split(&local)?;
-        let local_err = |source| ClientError::Local {
-            path: local.clone(),
-            source,
-        };
-        let mut store = FsStore::open(&dir, true).map_err(|e| local_err(io_store(&e)))?;
-        let writer = store
-            .open_write(&name, CLIENT_DOWNLOAD_MODE)
-            .map_err(local_err)?;
         let mut request = self.request;
         request.tsize = (self.tsize && self.mode == Mode::Octet).then_some(0);
-        let now = Instant::ZERO;
-        let transfer =
-            Transfer::client_read(now, &self.config, self.server, remote, self.mode, request)
-                .map_err(|_| local_err(StoreError::PermissionDenied))?;
-        Ok(Prepared {
-            transfer,
-            files: TransferFile::writing(writer),
-            store,
-            total: None,
-            local,
+        self.prepare(local, true, |store, name| {
+            let (now, config, server) = (Instant::ZERO, &self.config, self.server);
+            ClientTransfer::get(store, now, config, server, remote, name, self.mode, request)
         })
     }
 
     /// Opens the local file and builds the core transfer of an upload of
     /// `local` as `remote`, started at `Instant::ZERO`.
     pub fn prepare_put(&self, local: &Path, remote: &str) -> Result<Prepared, ClientError> {
-        let local = local.to_path_buf();
+        let (mode, request, tsize) = (self.mode, self.request, self.tsize);
+        self.prepare(local.to_path_buf(), false, |store, name| {
+            let (now, config, server) = (Instant::ZERO, &self.config, self.server);
+            ClientTransfer::put(
+                store, now, config, server, name, remote, mode, request, tsize,
+            )
+        })
+    }
+
+    fn prepare(
+        &self,
+        local: PathBuf,
+        write: bool,
+        start: impl FnOnce(&mut FsStore, &str) -> Result<ClientTransfer<FsStore>, StoreError>,
+    ) -> Result<Prepared, ClientError> {
         let (dir, name) = split(&local)?;
         let local_err = |source| ClientError::Local {
             path: local.clone(),
             source,
         };
-        let mut store = FsStore::open(&dir, false).map_err(|e| local_err(io_store(&e)))?;
-        let (reader, meta) = store.open_read(&name).map_err(local_err)?;
-        let mut request = self.request;
-        request.tsize = self.tsize.then_some(meta.len);
-        let transfer = Transfer::client_write(
-            Instant::ZERO,
-            &self.config,
-            self.server,
-            remote,
-            self.mode,
-            request,
-        )
-        .map_err(|_| local_err(StoreError::PermissionDenied))?;
+        let mut store = FsStore::open(&dir, write).map_err(|e| local_err(io_store(&e)))?;
+        let client = start(&mut store, &name).map_err(local_err)?;
         Ok(Prepared {
-            transfer,
-            files: TransferFile::reading(reader),
+            client,
             store,
-            total: Some(meta.len),
             local,
+            last_report: std::time::Instant::now(),
         })
     }
 }
 
-/// A client transfer ready to run: the core machine, the local file it
-/// reads or writes, and where that file is.
+/// A client transfer running: the core [`ClientTransfer`] with its local
+/// file and the store (directory) it lives in. A runtime hands it the
+/// datagrams and timeouts, calls [`Prepared::tick`] after each wake-up and
+/// [`Prepared::result`] once the transfer has an outcome (it may keep
+/// driving it until the transfer is closed, to answer a repeated final
+/// DATA).
 #[derive(Debug)]
 pub struct Prepared {
-    /// The transfer, started at `Instant::ZERO`.
-    pub transfer: Transfer,
-    /// The local file.
-    pub files: TransferFile<FsStore>,
+    /// The transfer, started at `Instant::ZERO`, with its local file.
+    pub client: ClientTransfer<FsStore>,
     /// The store the local file lives in (its directory).
     pub store: FsStore,
-    /// The file size, when known before the transfer (uploads).
-    pub total: Option<u64>,
-    /// The local file's path.
-    pub local: PathBuf,
+    local: PathBuf,
+    last_report: std::time::Instant,
 }
 
-/// The result of a client transfer that ended with `outcome` (the
-/// transfer's `Done` or `Failed` event; `None` when it never ended),
-/// `elapsed` after its start.
-pub fn result_of(
-    outcome: Option<Event>,
-    t: &Transfer,
-    elapsed: std::time::Duration,
-    local: &Path,
-) -> Result<Stats, ClientError> {
-    match outcome {
-        Some(Event::Done { bytes }) => Ok(Stats {
-            bytes,
-            elapsed,
-            negotiated: t.negotiated(),
-        }),
-        Some(Event::Failed(TransferError::Storage(source))) => Err(ClientError::Local {
-            path: local.to_path_buf(),
-            source,
-        }),
-        Some(Event::Failed(error)) => Err(ClientError::Transfer {
-            error,
-            message: t.peer_message().to_string(),
-        }),
-        _ => Err(ClientError::Transfer {
-            error: TransferError::Cancelled,
-            message: String::new(),
-        }),
+impl Prepared {
+    /// Hands the transfer a datagram and drains it, sending through `send`.
+    pub fn datagram(
+        &mut self,
+        now: Instant,
+        from: SocketAddr,
+        rx: &mut [u8],
+        tx: &mut [u8],
+        send: &mut dyn FnMut(&[u8], SocketAddr),
+    ) {
+        let _ = self
+            .client
+            .handle_datagram(&mut self.store, now, from, rx, tx, send);
+    }
+
+    /// Hands the transfer a timeout and drains it.
+    pub fn timeout(
+        &mut self,
+        now: Instant,
+        tx: &mut [u8],
+        send: &mut dyn FnMut(&[u8], SocketAddr),
+    ) {
+        let _ = self.client.handle_timeout(&mut self.store, now, tx, send);
+    }
+
+    /// The local file's path.
+    pub fn local(&self) -> &Path {
+        &self.local
+    }
+
+    /// Reports progress to `settings`' callback, at most every 20 ms.
+    pub fn tick(&mut self, settings: &mut Settings) {
+        if self.last_report.elapsed() >= std::time::Duration::from_millis(20) {
+            self.last_report = std::time::Instant::now();
+            self.report(settings);
+        }
+    }
+
+    fn report(&self, settings: &mut Settings) {
+        settings.report(Progress {
+            bytes: self.client.transfer().bytes(),
+            total: self.client.total(),
+        });
+    }
+
+    /// Reports the last progress, closes the local file and returns the
+    /// result of the transfer (`now` is the time of the end when the
+    /// transfer never reported one).
+    pub fn result(&mut self, settings: &mut Settings, now: Instant) -> Result<Stats, ClientError> {
+        self.report(settings);
+        self.client.discard(&mut self.store);
+        let elapsed = self.client.ended_at().unwrap_or(now).since_epoch();
+        let t = self.client.transfer();
+        match self.client.result() {
+            Some(Ok(bytes)) => Ok(Stats {
+                bytes,
+                elapsed,
+                negotiated: t.negotiated(),
+            }),
+            Some(Err(TransferError::Storage(source))) => Err(ClientError::Local {
+                path: self.local.clone(),
+                source,
+            }),
+            Some(Err(error)) => Err(ClientError::Transfer {
+                error,
+                message: t.peer_message().to_string(),
+            }),
+            None => Err(ClientError::Transfer {
+                error: TransferError::Cancelled,
+                message: String::new(),
+            }),
+        }
     }
 }
 
@@ -335,4 +366,78 @@ fn split(path: &Path) -> Result<(PathBuf, String), ClientError> {
 
 fn io_store(e: &io::Error) -> StoreError {
     crate::fs::store_error(e)
+}
+
+/// Writes the builder methods of [`Settings`] (`blksize`, `windowsize`,
+/// `timeout`, `tsize`, `mode`, `retries`, `give_up_after`, `rto`,
+/// `progress`) on a runtime's client type, which must have a method
+/// `fn map(self, f: impl FnOnce(Settings) -> Settings) -> Self`.
+///
+/// ```
+/// use netboot_std::client::tftp::Settings;
+///
+/// pub struct Client(Settings);
+/// impl Client {
+///     fn map(self, f: impl FnOnce(Settings) -> Settings) -> Self {
+///         Client(f(self.0))
+///     }
+///     netboot_std::tftp_client_setters!();
+/// }
+/// let c = Client(Settings::new("192.0.2.7:69".parse().unwrap())).blksize(1);
+/// assert_eq!(c.0.server().port(), 69);
+/// ```
+#[macro_export]
+macro_rules! tftp_client_setters {
+    () => {
+        /// Asks for this `blksize` (8..=65464; the server may lower it).
+        pub fn blksize(self, n: u16) -> Self {
+            self.map(|s| s.blksize(n))
+        }
+
+        /// Asks for this `windowsize` (at least 1; the server may lower it).
+        pub fn windowsize(self, n: u16) -> Self {
+            self.map(|s| s.windowsize(n))
+        }
+
+        /// Asks for a fixed retransmission `timeout` in seconds (1..=255);
+        /// without it the timeout adapts to the measured round trip.
+        pub fn timeout(self, secs: u8) -> Self {
+            self.map(|s| s.timeout(secs))
+        }
+
+        /// Asks for (get) or announces (put) the transfer size.
+        pub fn tsize(self, yes: bool) -> Self {
+            self.map(|s| s.tsize(yes))
+        }
+
+        /// Octet (default) or netascii.
+        pub fn mode(self, mode: $crate::client::tftp::Mode) -> Self {
+            self.map(|s| s.mode(mode))
+        }
+
+        /// Consecutive timeouts before giving up (default 8).
+        pub fn retries(self, n: u8) -> Self {
+            self.map(|s| s.retries(n))
+        }
+
+        /// Least time a silent server is retried before giving up (default
+        /// 10 s; zero makes `retries` alone decide).
+        pub fn give_up_after(self, d: ::std::time::Duration) -> Self {
+            self.map(|s| s.give_up_after(d))
+        }
+
+        /// Bounds of the adaptive retransmission timeout.
+        pub fn rto(self, rto: $crate::client::tftp::RtoConfig) -> Self {
+            self.map(|s| s.rto(rto))
+        }
+
+        /// Calls `f` as the transfer progresses (at most every 20 ms, and
+        /// at the end).
+        pub fn progress(
+            self,
+            f: impl FnMut($crate::client::tftp::Progress) + Send + 'static,
+        ) -> Self {
+            self.map(|s| s.progress(f))
+        }
+    };
 }
