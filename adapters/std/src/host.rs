@@ -18,10 +18,11 @@ use std::os::unix::net::UnixStream;
 use std::sync::mpsc;
 use std::thread::JoinHandle;
 
-use netboot_core::server::{Event, Level, SaveRequest, Sent};
+use netboot_core::server::{Event, Level, SaveRequest, Sent, Worker};
 use netboot_core::socket::{OpenError, Output, SocketId, UdpRole};
 use netboot_core::time::Instant;
 
+use crate::fs::FsStore;
 use crate::ftp::auth;
 use crate::ftp::site::Site;
 use crate::net::{UdpOptions, bind_udp};
@@ -365,22 +366,6 @@ impl Services {
         }
     }
 
-    /// [`Host::verify_login`](netboot_core::server::Host::verify_login) for a
-    /// std runtime: the check goes to the worker, against `server`'s
-    /// accounts, and is answered later (a server without FTP asks for
-    /// none).
-    pub fn verify_login(
-        &mut self,
-        socket: SocketId,
-        user: &str,
-        password: &str,
-        server: &HostServer,
-    ) -> Option<bool> {
-        let ftp = server.ftp()?;
-        self.verify(ftp.accounts(), socket, user, password);
-        None
-    }
-
     /// The server is stopping: from now on saves are written at once.
     pub fn set_stopping(&mut self) {
         self.stopping = true;
@@ -389,22 +374,6 @@ impl Services {
     /// True once [`Services::set_stopping`] was called.
     pub fn is_stopping(&self) -> bool {
         self.stopping
-    }
-
-    /// [`Host::save`](netboot_core::server::Host::save): queues the save
-    /// (answered later) or, once the server is stopping, writes it now so
-    /// that the final state is on disk before the runtime ends.
-    pub fn host_save(
-        &mut self,
-        now: Instant,
-        request: SaveRequest,
-        server: &HostServer,
-    ) -> Option<bool> {
-        if self.stopping {
-            return Some(self.save_now(now, request, server));
-        }
-        self.save(now, request, server);
-        None
     }
 
     /// Renders the state `request` names and queues the write (answered
@@ -443,9 +412,37 @@ impl Services {
             }
         }
     }
+}
+
+/// The worker of both std runtimes.
+impl Worker<FsStore, Site> for Services {
+    /// The check goes to the worker thread, against `server`'s accounts, and
+    /// is answered later (a server without FTP asks for none).
+    fn verify_login(
+        &mut self,
+        socket: SocketId,
+        user: &str,
+        password: &str,
+        server: &HostServer,
+    ) -> Option<bool> {
+        let ftp = server.ftp()?;
+        self.verify(ftp.accounts(), socket, user, password);
+        None
+    }
+
+    /// Queued for the worker thread (answered later) or, once the server is
+    /// stopping, written now so that the final state is on disk before the
+    /// runtime ends.
+    fn save(&mut self, now: Instant, request: SaveRequest, server: &HostServer) -> Option<bool> {
+        if self.stopping {
+            return Some(self.save_now(now, request, server));
+        }
+        Services::save(self, now, request, server);
+        None
+    }
 
     /// Logs `event` and passes it to the callback.
-    pub fn report(&mut self, event: &Event) {
+    fn report(&mut self, event: &Event) {
         log(event);
         match self.on_event.as_mut() {
             Some(f) => f(event),

@@ -24,7 +24,7 @@ use crate::bootp::server::ServerConfig;
 use crate::ftp::server::{Accounts, EndpointConfig as FtpConfig, ServerConfig as FtpSession};
 use crate::server::{
     BootpSetup, Event, FastPath, Host, NetbootConfig, NetbootServer, Persist, Restored,
-    SaveRequest, Sent, drive,
+    SaveRequest, Sent, Worker, drive,
 };
 use crate::socket::{Accept, OpenError, Output, SocketId, StreamEvent, UdpRole};
 use crate::storage::{MemStore, Shared};
@@ -183,6 +183,15 @@ impl Host<Shared<MemStore>, Users> for Wire {
         }
         Sent::All
     }
+    fn fast_path(&mut self, _: Instant, _: FastPath) {
+        panic!("no fast path was offered");
+    }
+    fn worker(&mut self) -> &mut dyn Worker<Shared<MemStore>, Users> {
+        self
+    }
+}
+
+impl Worker<Shared<MemStore>, Users> for Wire {
     fn verify_login(
         &mut self,
         socket: SocketId,
@@ -193,13 +202,12 @@ impl Host<Shared<MemStore>, Users> for Wire {
         self.verifies.push((socket, password == "p"));
         None
     }
+
     fn save(&mut self, _: Instant, request: SaveRequest, server: &Server) -> Option<bool> {
         self.saves.push((request, bindings(server)));
         None
     }
-    fn fast_path(&mut self, _: Instant, _: FastPath) {
-        panic!("no fast path was offered");
-    }
+
     fn report(&mut self, _: &Event) {}
 }
 

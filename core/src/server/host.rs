@@ -48,7 +48,8 @@ pub enum FastPath {
     },
 }
 
-/// What a runtime offers the server: its sockets, its workers, its log.
+/// What a runtime offers the server: its sockets and fast paths, and its
+/// [`Worker`].
 pub trait Host<S: Storage, A: Accounts<Store = S>> {
     /// Binds a UDP socket for `role` (see [`UdpRole`]); returns its
     /// address.
@@ -82,6 +83,18 @@ pub trait Host<S: Storage, A: Accounts<Store = S>> {
     /// Sends `bytes` as `output` describes (a datagram, a run of datagrams
     /// of `output.segment_size`, or stream bytes).
     fn send(&mut self, output: &Output, bytes: &[u8]) -> Sent;
+    /// Where the server's password checks, saves and events go.
+    fn worker(&mut self) -> &mut dyn Worker<S, A>;
+    /// Takes over a fast path; the runtime reports with
+    /// [`NetbootServer::fast_path_progress`] and
+    /// [`NetbootServer::fast_path_done`].
+    fn fast_path(&mut self, now: Instant, fast: FastPath);
+}
+
+/// The slow answers a runtime gives the server, and where its events go:
+/// the part of a [`Host`] that is not about sockets, so that one worker
+/// (a std runtime's worker thread, say) serves every runtime built on it.
+pub trait Worker<S: Storage, A: Accounts<Store = S>> {
     /// Checks a password against `server`'s accounts. `Some` answers now;
     /// `None` means the runtime answers later with
     /// [`NetbootServer::login_verified`] (a worker thread, say).
@@ -101,10 +114,6 @@ pub trait Host<S: Storage, A: Accounts<Store = S>> {
         request: SaveRequest,
         server: &NetbootServer<S, A>,
     ) -> Option<bool>;
-    /// Takes over a fast path; the runtime reports with
-    /// [`NetbootServer::fast_path_progress`] and
-    /// [`NetbootServer::fast_path_done`].
-    fn fast_path(&mut self, now: Instant, fast: FastPath);
     /// Every event, after it was acted on, for the log and for observers.
     fn report(&mut self, event: &Event);
 }
@@ -142,7 +151,7 @@ where
         while let Some(event) = server.poll_event() {
             progressed = true;
             act(server, host, now, &event);
-            host.report(&event);
+            host.worker().report(&event);
         }
         if !progressed {
             return server.poll_timeout();
@@ -182,7 +191,7 @@ where
         }
         Event::Socket(SocketRequest::Close { socket }) => host.close(*socket),
         Event::Save(request) => {
-            if let Some(ok) = host.save(now, *request, server) {
+            if let Some(ok) = host.worker().save(now, *request, server) {
                 server.saved(now, request.version, ok);
             }
         }
@@ -191,7 +200,10 @@ where
             user,
             password,
         } => {
-            if let Some(ok) = host.verify_login(*socket, user, &password.0, server) {
+            if let Some(ok) = host
+                .worker()
+                .verify_login(*socket, user, &password.0, server)
+            {
                 server.login_verified(now, *socket, ok);
             }
         }

@@ -38,7 +38,7 @@ pub mod persist;
 mod tests;
 
 pub use event::{Event, Level, Protocol};
-pub use host::{FastPath, Host, Sent, drive};
+pub use host::{FastPath, Host, Sent, Worker, drive};
 pub use persist::{Persist, SaveError, SaveRequest};
 
 use alloc::boxed::Box;

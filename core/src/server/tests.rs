@@ -74,6 +74,13 @@ impl Host<Shared<MemStore>, Anonymous> for Wire {
         }
         Sent::All
     }
+    fn fast_path(&mut self, _: Instant, _: FastPath) {}
+    fn worker(&mut self) -> &mut dyn Worker<Shared<MemStore>, Anonymous> {
+        self
+    }
+}
+
+impl Worker<Shared<MemStore>, Anonymous> for Wire {
     fn verify_login(
         &mut self,
         _: SocketId,
@@ -83,11 +90,12 @@ impl Host<Shared<MemStore>, Anonymous> for Wire {
     ) -> Option<bool> {
         Some(password == "right")
     }
+
     fn save(&mut self, _: Instant, request: SaveRequest, _: &Server) -> Option<bool> {
         self.saves.push(request);
         self.save_ok
     }
-    fn fast_path(&mut self, _: Instant, _: FastPath) {}
+
     fn report(&mut self, event: &Event) {
         self.events.push(event.clone());
     }

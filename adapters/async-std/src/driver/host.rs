@@ -10,13 +10,12 @@ use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 
 use async_io::Async;
-use netboot_core::server::{Event, FastPath, Host, SaveRequest, Sent};
+use netboot_core::server::{FastPath, Host, Sent, Worker};
 use netboot_core::socket::{OpenError, Output, SocketId, UdpRole};
 use netboot_core::time::Instant;
 use netboot_std::fs::FsStore;
 use netboot_std::ftp::site::Site;
 use netboot_std::host::{Services, connect, open_error, send_datagram, write_stream};
-use netboot_std::setup::HostServer;
 
 use super::ready::{Key, Ready, Slot};
 
@@ -261,26 +260,12 @@ impl Host<FsStore, Site> for AsyncHost {
         }
     }
 
-    fn verify_login(
-        &mut self,
-        socket: SocketId,
-        user: &str,
-        password: &str,
-        server: &HostServer,
-    ) -> Option<bool> {
-        self.services.verify_login(socket, user, password, server)
-    }
-
-    fn save(&mut self, now: Instant, request: SaveRequest, server: &HostServer) -> Option<bool> {
-        self.services.host_save(now, request, server)
+    fn worker(&mut self) -> &mut dyn Worker<FsStore, Site> {
+        &mut self.services
     }
 
     fn fast_path(&mut self, _: Instant, fast: FastPath) {
         // Never asked for: the driver builds its servers with no fast path.
         tracing::error!("{fast:?}: this runtime offers no fast path");
-    }
-
-    fn report(&mut self, event: &Event) {
-        self.services.report(event);
     }
 }

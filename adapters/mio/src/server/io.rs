@@ -12,7 +12,7 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
 use mio::net::{TcpListener, TcpStream, UdpSocket, UnixStream};
 use mio::{Interest, Poll, Token};
-use netboot_core::server::{Event, FastPath, Host, SaveRequest, Sent};
+use netboot_core::server::{FastPath, Host, Sent, Worker};
 use netboot_core::socket::{OpenError, Output, SocketId, UdpRole};
 use netboot_core::time::Instant;
 use netboot_std::clock::Clock;
@@ -20,7 +20,6 @@ use netboot_std::fs::FsStore;
 use netboot_std::ftp::site::Site;
 use netboot_std::host::{Services, connect, open_error, send_datagram, write_stream};
 use netboot_std::net::explain_bind_error;
-use netboot_std::setup::HostServer;
 
 use super::fast::Fast;
 use crate::tftp::udp::Batcher;
@@ -317,18 +316,8 @@ impl Host<FsStore, Site> for Io {
         }
     }
 
-    fn verify_login(
-        &mut self,
-        socket: SocketId,
-        user: &str,
-        password: &str,
-        server: &HostServer,
-    ) -> Option<bool> {
-        self.services.verify_login(socket, user, password, server)
-    }
-
-    fn save(&mut self, now: Instant, request: SaveRequest, server: &HostServer) -> Option<bool> {
-        self.services.host_save(now, request, server)
+    fn worker(&mut self) -> &mut dyn Worker<FsStore, Site> {
+        &mut self.services
     }
 
     fn fast_path(&mut self, _: Instant, fast: FastPath) {
@@ -340,9 +329,5 @@ impl Host<FsStore, Site> for Io {
             stream.fast = Some(run);
         }
         self.fast_ready.push(socket);
-    }
-
-    fn report(&mut self, event: &Event) {
-        self.services.report(event);
     }
 }

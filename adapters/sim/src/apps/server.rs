@@ -65,7 +65,7 @@ use netboot_core::ftp::server::{
 use netboot_core::plan::{ProfileTable, progressfile};
 use netboot_core::server::{
     BootpSetup, Event, FastPath, Host, NetbootConfig, NetbootServer, Persist, Restored,
-    SaveRequest, Sent, drive,
+    SaveRequest, Sent, Worker, drive,
 };
 use netboot_core::socket::{
     Accept, OpenError, Output, SocketId, StreamEvent as CoreStream, UdpRole,
@@ -673,6 +673,17 @@ impl Host<Disk, SimAccounts> for Driver<'_, '_> {
         }
     }
 
+    fn fast_path(&mut self, _now: Instant, _fast: FastPath) {
+        // Never offered: the server's FTP endpoint has no fast paths here,
+        // so every byte goes through `send` and `StreamEvent::Data`.
+    }
+
+    fn worker(&mut self) -> &mut dyn Worker<Disk, SimAccounts> {
+        self
+    }
+}
+
+impl Worker<Disk, SimAccounts> for Driver<'_, '_> {
     fn verify_login(
         &mut self,
         _socket: SocketId,
@@ -698,11 +709,6 @@ impl Host<Disk, SimAccounts> for Driver<'_, '_> {
                     progressfile::render(server.progress())
                 }));
         Some(progress)
-    }
-
-    fn fast_path(&mut self, _now: Instant, _fast: FastPath) {
-        // Never offered: the server's FTP endpoint has no fast paths here,
-        // so every byte goes through `send` and `StreamEvent::Data`.
     }
 
     fn report(&mut self, event: &Event) {
