@@ -195,22 +195,30 @@ pub fn send_datagram<S: AsFd>(
 
 /// Writes what [`Host::send`](netboot_core::server::Host::send) hands out
 /// for a non-blocking stream: [`Sent::All`], or [`Sent::Partial`] with what
-/// the socket took (wait for it to become writable), or [`Sent::Failed`]
-/// when the connection is gone (close it).
+/// the socket took, and `blocked` set (the runtime writes to the stream
+/// again only once it is writable), or [`Sent::Failed`] when the connection
+/// is gone (close it).
 ///
 /// ```
 /// use netboot_core::server::Sent;
 ///
-/// let mut out = Vec::new();
-/// assert_eq!(netboot_std::host::write_stream(&mut out, b"220 hi\r\n"), Sent::All);
+/// let (mut out, mut blocked) = (Vec::new(), false);
+/// let sent = netboot_std::host::write_stream(&mut out, b"220 hi\r\n", &mut blocked);
+/// assert_eq!((sent, blocked), (Sent::All, false));
 /// assert_eq!(out, b"220 hi\r\n");
 /// ```
-pub fn write_stream<W: Write>(stream: &mut W, bytes: &[u8]) -> Sent {
+pub fn write_stream<W: Write>(stream: &mut W, bytes: &[u8], blocked: &mut bool) -> Sent {
     loop {
         match stream.write(bytes) {
             Ok(n) if n == bytes.len() => return Sent::All,
-            Ok(n) if n > 0 => return Sent::Partial(n),
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Sent::Partial(0),
+            Ok(n) if n > 0 => {
+                *blocked = true;
+                return Sent::Partial(n);
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                *blocked = true;
+                return Sent::Partial(0);
+            }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Ok(_) => return Sent::Failed,
             Err(e) => {

@@ -245,14 +245,11 @@ impl Host<FsStore, Site> for AsyncHost {
                 Sent::All
             }
             Io::Stream(s) => {
-                let sent = write_stream(&mut s.get_ref(), bytes);
+                let sent = write_stream(&mut s.get_ref(), bytes, &mut entry.blocked);
                 match sent {
-                    Sent::Partial(_) => {
-                        entry.blocked = true;
-                        entry.requeue();
-                    }
+                    Sent::Partial(_) => entry.requeue(),
                     Sent::Failed => self.sockets.remove(output.socket),
-                    _ => {}
+                    Sent::All => {}
                 }
                 sent
             }

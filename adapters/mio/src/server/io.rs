@@ -304,11 +304,9 @@ impl Host<FsStore, Site> for Io {
                 Sent::All
             }
             Socket::Stream(stream) => {
-                let sent = write_stream(&mut stream.tcp, bytes);
-                match sent {
-                    Sent::Partial(_) => stream.blocked = true,
-                    Sent::Failed => drop(self.remove(output.socket)),
-                    _ => {}
+                let sent = write_stream(&mut stream.tcp, bytes, &mut stream.blocked);
+                if sent == Sent::Failed {
+                    drop(self.remove(output.socket));
                 }
                 sent
             }
