@@ -12,6 +12,7 @@ use core::net::Ipv4Addr;
 
 use super::HwAddr;
 use super::hosts::FileName;
+use crate::plan::rules::Client;
 use crate::time::Instant;
 
 /// Which kind of request a decision is for.
@@ -44,8 +45,52 @@ pub struct BootRequest<'a> {
     pub vendor_class: Option<&'a [u8]>,
     /// Option 93, if sent.
     pub arch: Option<u16>,
+    /// Option 61, if sent.
+    pub client_id: Option<&'a [u8]>,
+    /// Option 77, if sent.
+    pub user_class: Option<&'a [u8]>,
+    /// True when the request carried option 175 (iPXE).
+    pub ipxe_options: bool,
+    /// The client's network: `giaddr` of a relayed request, else the
+    /// server's address on the link.
+    pub network: Ipv4Addr,
     /// The server's default assignment for this client.
     pub default: Boot<'a>,
+}
+
+impl<'a> BootRequest<'a> {
+    /// A plain BOOTP request from `hw` for address `ip`, with no options and
+    /// the default assignment `default` (a starting point for tests and
+    /// policies; the server fills in what the client sent).
+    pub fn bootp(hw: HwAddr, ip: Ipv4Addr, xid: u32, default: Boot<'a>) -> Self {
+        BootRequest {
+            hw,
+            ip,
+            kind: RequestKind::Bootp,
+            xid,
+            requested_file: b"",
+            vendor_class: None,
+            arch: None,
+            client_id: None,
+            user_class: None,
+            ipxe_options: false,
+            network: Ipv4Addr::UNSPECIFIED,
+            default,
+        }
+    }
+
+    /// What the request says about the client, for match rules.
+    pub fn client(&self) -> Client<'_> {
+        Client {
+            hw: self.hw.as_bytes(),
+            client_id: self.client_id,
+            arch: self.arch,
+            vendor_class: self.vendor_class,
+            user_class: self.user_class,
+            ipxe_options: self.ipxe_options,
+            network: self.network,
+        }
+    }
 }
 
 /// A boot assignment: the server to boot from and the file.

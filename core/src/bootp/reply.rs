@@ -36,6 +36,8 @@ pub(crate) struct Reply {
     pub boot_options: bool,
     /// The client's option 60 starts with "PXEClient".
     pub pxe: bool,
+    /// The client's option 60 starts with "HTTPClient" (UEFI HTTP boot).
+    pub http: bool,
     pub nak_message: &'static str,
     /// The largest message the client accepts.
     pub max_len: usize,
@@ -200,6 +202,11 @@ impl Reply {
             if self.pxe {
                 let _ = w.push(options::VENDOR_CLASS, b"PXEClient");
             }
+        }
+        // UEFI HTTP boot takes only an offer that says "HTTPClient"
+        // (UEFI 2.x §24.7.2), whose `file` is then a URL.
+        if self.http {
+            let _ = w.push(options::VENDOR_CLASS, b"HTTPClient");
         }
         if let Some(host) = host {
             let _ = w.raw(&host.options);

@@ -65,7 +65,7 @@ use super::reply::{Reply, destination};
 use super::{ClientKey, HwAddr};
 use crate::Transmit;
 use crate::time::{Duration, Instant};
-use crate::wire::bootp::options::MessageType;
+use crate::wire::bootp::options::{self, MessageType};
 use crate::wire::bootp::{Message, Op};
 
 mod config;
@@ -581,6 +581,8 @@ where
             .or(self.config.next_server)
             .unwrap_or(self.config.server_ip);
         let vendor_class = msg.vendor_class();
+        let client_id = msg.client_id();
+        let user_class = msg.get(options::USER_CLASS);
         let request = BootRequest {
             hw: ctx.hw,
             ip,
@@ -589,6 +591,13 @@ where
             requested_file: requested,
             vendor_class: vendor_class.as_deref(),
             arch: msg.client_arch(),
+            client_id: client_id.as_deref(),
+            user_class: user_class.as_deref(),
+            ipxe_options: msg.has(options::IPXE),
+            network: match msg.packet().giaddr() {
+                Ipv4Addr::UNSPECIFIED => self.config.server_ip,
+                relay => relay,
+            },
             default: Boot {
                 next_server,
                 file: file.as_str(),
@@ -642,6 +651,9 @@ where
             pxe: msg
                 .vendor_class()
                 .is_some_and(|v| v.starts_with(b"PXEClient")),
+            http: msg
+                .vendor_class()
+                .is_some_and(|v| v.starts_with(b"HTTPClient")),
             nak_message: "",
             max_len,
         }

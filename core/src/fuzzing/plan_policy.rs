@@ -20,7 +20,7 @@ use std::net::{IpAddr, Ipv4Addr};
 
 use crate::bootp::HwAddr;
 use crate::bootp::policy::{Boot, BootDecision, BootPolicy, BootRequest, RequestKind};
-use crate::plan::{PlanEvent, PlanPolicy, ProfileTable, Profiles, Reset, progressfile};
+use crate::plan::{PlanEvent, PlanPolicy, ProfileTable, Reset, progressfile};
 use crate::time::{Duration, Instant};
 
 /// Clients the policy tracks: fewer than the ten the input uses, so that
@@ -82,28 +82,26 @@ pub fn run(data: &[u8]) {
                 let client = hw(arg(1));
                 let stage = policy.plan().stage_of(client.as_bytes());
                 let request = BootRequest {
-                    hw: client,
-                    ip: ip(arg(2)),
                     kind: [
                         RequestKind::Bootp,
                         RequestKind::Discover,
                         RequestKind::Request,
                         RequestKind::Inform,
                     ][usize::from(arg(3) % 4)],
-                    xid: u32::from(arg(3)),
-                    requested_file: b"",
-                    vendor_class: None,
-                    arch: None,
-                    default: Boot {
-                        next_server: Ipv4Addr::new(10, 0, 0, 1),
-                        file: "default.img",
-                    },
+                    ..BootRequest::bootp(
+                        client,
+                        ip(arg(2)),
+                        u32::from(arg(3)),
+                        Boot {
+                            next_server: Ipv4Addr::new(10, 0, 0, 1),
+                            file: "default.img",
+                        },
+                    )
                 };
                 let decision = policy.decide(now, &request);
                 let stages = policy
                     .plan()
-                    .profiles()
-                    .stage_count(client.as_bytes())
+                    .stage_count_of(client.as_bytes())
                     .expect("every client has stages");
                 let current = policy
                     .plan()
@@ -111,7 +109,7 @@ pub fn run(data: &[u8]) {
                     .expect("a client asked about is tracked");
                 match decision {
                     BootDecision::Boot { file, .. } => {
-                        let expected = policy.plan().profiles().stage(client.as_bytes(), current);
+                        let expected = policy.plan().stage_file(client.as_bytes(), current);
                         assert_eq!(Some(file.as_str()), expected);
                         // Only a reset (after the time-out) moves a client
                         // back, and then to its first stage.
@@ -133,7 +131,7 @@ pub fn run(data: &[u8]) {
                     assert_eq!(Some(hw), who);
                     assert_eq!(before, Some(index));
                     assert!(index < of);
-                    let name = policy.plan().profiles().stage(hw.as_bytes(), index);
+                    let name = policy.plan().stage_file(hw.as_bytes(), index);
                     let trimmed = path.trim_start_matches('/');
                     assert!(
                         name == Some(trimmed) || path.contains("//") || path.contains(".."),
@@ -180,8 +178,7 @@ fn check(policy: &PlanPolicy<ProfileTable, crate::plan::Fixed<TRACKED>>, restore
     assert!(plan.progress().count() <= TRACKED);
     for (addr, stage) in plan.progress() {
         let count = plan
-            .profiles()
-            .stage_count(addr)
+            .stage_count_of(addr)
             .expect("tracked clients have stages");
         let i = (0..10u8).find(|&i| hw(i).as_bytes() == addr);
         let may_overshoot = i.is_none_or(|i| restored[usize::from(i)]);

@@ -1,9 +1,11 @@
 //! The provisioning plan: which boot stage each client gets next, how the
 //! server moves it along, and the manifest that ends the boot phase.
 //!
-//! A server's configuration maps each client (by hardware address, or a
-//! default) to an ordered list of boot stages, each a file in the served
-//! root. Then:
+//! A server's configuration maps each client to a profile: an ordered list
+//! of boot stages, each a file in the served root, chosen by the client's
+//! hardware address, by match rules on what its request says about it
+//! ([`rules`]: architecture, vendor and user class, iPXE, subnet), or a
+//! default. Then:
 //!
 //! * a BOOTP/DHCP request gets the client's *current* stage; a
 //!   retransmitted request gets the same answer ([`Plan::boot_for`]);
@@ -13,7 +15,10 @@
 //!   how the client learns that the boot phase is over; the silence lasts
 //!   until the plan is reset ([`Reset`]: after a time-out, or never);
 //! * the last stage is a manifest ([`manifest`]) naming the files the client
-//!   then fetches over FTP.
+//!   then fetches over FTP;
+//! * a profile may start with iPXE ([`Decision::Chain`]): a boot ROM that is
+//!   not iPXE gets the iPXE build without advancing, and iPXE, which
+//!   announces itself, gets the stages; so chainloading never loops.
 //!
 //! The pieces:
 //!
@@ -36,9 +41,10 @@ pub mod capacity;
 pub mod manifest;
 pub mod policy;
 pub mod progressfile;
+pub mod rules;
 pub mod stages;
 #[cfg(feature = "alloc")]
-mod table;
+pub mod table;
 
 #[cfg(feature = "alloc")]
 pub use capacity::Heap;
@@ -49,6 +55,9 @@ pub use manifest::{
     parse_manifest_bytes,
 };
 pub use policy::{PlanEvent, PlanPolicy};
-pub use stages::{Advance, Decision, HwAddr, MAX_HWADDR, Plan, Profiles, Reset, StaticProfiles};
+pub use rules::{Arch, Client, Match};
+pub use stages::{
+    Advance, Decision, HwAddr, MAX_HWADDR, Plan, ProfileId, Profiles, Reset, StaticProfiles,
+};
 #[cfg(feature = "alloc")]
-pub use table::{ProfileTable, StageError};
+pub use table::{Profile, ProfileTable, StageError};

@@ -63,6 +63,18 @@ pub enum PlanEvent {
         /// The client.
         hw: HwAddr,
     },
+    /// A boot ROM finished downloading the iPXE build its profile chains
+    /// to; iPXE asks next, for stage `index`.
+    Chainloaded {
+        /// The client.
+        hw: HwAddr,
+        /// The address it fetched from.
+        ip: Ipv4Addr,
+        /// The stage iPXE will be given (0-based).
+        index: usize,
+        /// How many stages the client has.
+        of: usize,
+    },
 }
 
 impl PlanEvent {
@@ -86,17 +98,16 @@ pub struct Seen {
 /// ```
 /// use core::net::Ipv4Addr;
 /// use netboot_core::bootp::HwAddr;
-/// use netboot_core::bootp::policy::{Boot, BootDecision, BootPolicy, BootRequest, RequestKind};
+/// use netboot_core::bootp::policy::{Boot, BootDecision, BootPolicy, BootRequest};
 /// use netboot_core::plan::{Fixed, PlanEvent, PlanPolicy, Reset, StaticProfiles};
 /// use netboot_core::time::Instant;
 ///
-/// let profiles = StaticProfiles { clients: &[], default: Some(&["stage1", "manifest"]) };
+/// let profiles = StaticProfiles { clients: &[], rules: &[], default: Some(&["stage1", "manifest"]) };
 /// let mut policy: PlanPolicy<_, Fixed<16>> = PlanPolicy::new(profiles, Reset::Never);
 /// let hw = HwAddr::ethernet([2, 0, 0, 0, 0, 1]);
 /// let ip = Ipv4Addr::new(10, 0, 0, 100);
-/// let request = |xid| BootRequest {
-///     hw, ip, kind: RequestKind::Bootp, xid, requested_file: b"", vendor_class: None, arch: None,
-///     default: Boot { next_server: Ipv4Addr::new(10, 0, 0, 1), file: "" },
+/// let request = |xid| {
+///     BootRequest::bootp(hw, ip, xid, Boot { next_server: Ipv4Addr::new(10, 0, 0, 1), file: "" })
 /// };
 /// let now = Instant::ZERO;
 /// let file = |d: BootDecision| match d { BootDecision::Boot { file, .. } => file, d => panic!("{d:?}") };
@@ -162,10 +173,12 @@ impl<P: Profiles, C: Capacity> PlanPolicy<P, C> {
     /// advance nothing, and a server handing out addresses to many such
     /// clients must not pay for a table of them on every exchange.
     pub fn learn(&mut self, now: Instant, ip: Ipv4Addr, hw: HwAddr) {
-        let stages = self.plan.profiles().stage_count(hw.as_bytes());
-        if stages.is_none_or(|n| n == 0) {
-            return;
+        if self.plan.may_include(hw.as_bytes()) {
+            self.record(now, ip, hw);
         }
+    }
+
+    fn record(&mut self, now: Instant, ip: Ipv4Addr, hw: HwAddr) {
         if let Some(s) = self.seen.as_mut_slice().iter_mut().find(|s| s.ip == ip) {
             s.hw = hw;
             s.at = now;
@@ -204,11 +217,24 @@ impl<P: Profiles, C: Capacity> PlanPolicy<P, C> {
             IpAddr::V6(ip) => ip.to_ipv4_mapped()?,
         };
         let hw = self.client_at(ip)?;
-        let of = self.plan.profiles().stage_count(hw.as_bytes())?;
+        let of = self.plan.stage_count_of(hw.as_bytes())?;
         let index = match self.plan.transfer_complete(now, hw.as_bytes(), path) {
             Advance::Next { next } => next - 1,
             Advance::Finished => of - 1,
-            Advance::Ignored => return None,
+            Advance::Ignored => {
+                let profiles = self.plan.profiles();
+                let chain = self
+                    .plan
+                    .profile_of(hw.as_bytes())
+                    .and_then(|p| profiles.chain(p));
+                let index = self.plan.stage_of(hw.as_bytes())?;
+                if !chain.is_some_and(|c| super::stages::same_path(c, path)) || index >= of {
+                    return None;
+                }
+                let event = PlanEvent::Chainloaded { hw, ip, index, of };
+                self.push(event);
+                return Some(event);
+            }
         };
         self.dirty = true;
         let event = PlanEvent::Advanced { hw, ip, index, of };
@@ -244,31 +270,40 @@ impl<P: Profiles, C: Capacity> PlanPolicy<P, C> {
 impl<P: Profiles, C: Capacity> BootPolicy for PlanPolicy<P, C> {
     fn decide(&mut self, now: Instant, request: &BootRequest<'_>) -> BootDecision {
         let hw = request.hw;
-        if !request.ip.is_unspecified() {
-            self.learn(now, request.ip, hw);
-        }
+        let client = request.client();
         let before = self.plan.stage_of(hw.as_bytes());
-        match self.plan.boot_for(now, hw.as_bytes()) {
-            Decision::Stage { index, of, file } => {
-                let mut name = FileName::new();
-                if name.push_str(file).is_err() {
-                    // Longer than BOOTP's `file` field: the configuration
-                    // should have refused it; boot nothing rather than a
-                    // truncated name.
-                    return BootDecision::NoBoot;
-                }
-                let restarted = index == 0 && before.is_some_and(|b| b >= of);
-                if restarted {
-                    self.dirty = true;
-                    self.push(PlanEvent::Restarted { hw });
-                }
-                BootDecision::Boot {
-                    next_server: request.default.next_server,
-                    file: name,
-                }
+        let before_profile = self.plan.profile_of(hw.as_bytes());
+        let decision = self.plan.boot_for(now, &client);
+        let (file, restarted) = match decision {
+            Decision::Stage { index, of, file } | Decision::Chain { index, of, file } => {
+                (file, index == 0 && before.is_some_and(|b| b >= of))
             }
-            Decision::Silent => BootDecision::Silent,
-            Decision::NotInPlan => BootDecision::Default,
+            Decision::Url { url } => (url, false),
+            Decision::Silent => return BootDecision::Silent,
+            Decision::NotInPlan => return BootDecision::Default,
+        };
+        let mut name = FileName::new();
+        if name.push_str(file).is_err() {
+            // Longer than BOOTP's `file` field: the configuration should
+            // have refused it; boot nothing rather than a truncated name.
+            return BootDecision::NoBoot;
+        }
+        let profile = self.plan.profile_of(hw.as_bytes());
+        let next_server = profile
+            .and_then(|p| self.plan.profiles().next_server(p))
+            .unwrap_or(request.default.next_server);
+        if !request.ip.is_unspecified() {
+            self.record(now, request.ip, hw);
+        }
+        if restarted || (before_profile.is_some() && before_profile != profile) {
+            self.dirty = true;
+        }
+        if restarted {
+            self.push(PlanEvent::Restarted { hw });
+        }
+        BootDecision::Boot {
+            next_server,
+            file: name,
         }
     }
 }
@@ -286,23 +321,23 @@ mod tests {
     fn profiles() -> StaticProfiles<'static> {
         StaticProfiles {
             clients: &[(&A, &["a/one", "a/manifest"])],
+            rules: &[],
             default: Some(&["one", "two", "manifest"]),
         }
     }
 
     fn request(hw: [u8; 6], ip: [u8; 4]) -> BootRequest<'static> {
         BootRequest {
-            hw: HwAddr::ethernet(hw),
-            ip: Ipv4Addr::from(ip),
             kind: RequestKind::Discover,
-            xid: 1,
-            requested_file: b"",
-            vendor_class: None,
-            arch: None,
-            default: Boot {
-                next_server: Ipv4Addr::new(10, 0, 0, 2),
-                file: "default.img",
-            },
+            ..BootRequest::bootp(
+                HwAddr::ethernet(hw),
+                Ipv4Addr::from(ip),
+                1,
+                Boot {
+                    next_server: Ipv4Addr::new(10, 0, 0, 2),
+                    file: "default.img",
+                },
+            )
         }
     }
 
@@ -408,6 +443,7 @@ mod tests {
     fn clients_outside_the_plan_get_the_default_and_tables_stay_bounded() {
         let p = StaticProfiles {
             clients: &[(&A, &["a/one"])],
+            rules: &[],
             default: None,
         };
         let mut p: PlanPolicy<_, Fixed<2>> = PlanPolicy::new(p, Reset::Never);
@@ -420,6 +456,7 @@ mod tests {
         assert_eq!(p.client_at(Ipv4Addr::new(10, 0, 0, 11)), None);
         let everyone = StaticProfiles {
             clients: &[],
+            rules: &[],
             default: Some(&["d/one"]),
         };
         let mut p: PlanPolicy<_, Fixed<2>> = PlanPolicy::new(everyone, Reset::Never);
@@ -435,5 +472,158 @@ mod tests {
             Some(HwAddr::ethernet([2, 0, 0, 0, 1, 9]))
         );
         assert_eq!(p.client_at(Ipv4Addr::new(10, 0, 1, 0)), None);
+    }
+
+    /// The fleet of the configuration guide: BIOS and UEFI ROMs chainload
+    /// iPXE, iPXE gets its architecture's script, an HTTP-boot client a URL.
+    fn fleet() -> crate::plan::ProfileTable {
+        use crate::plan::rules::{Arch, Match};
+        use crate::plan::{Profile, ProfileTable};
+        let mut t = ProfileTable::new();
+        let arch = |a: &[Arch]| Match {
+            arch: Match::archs(a),
+            ..Match::ANY
+        };
+        t.add_rule(
+            arch(&[Arch::BIOS]),
+            Profile::new("bios", &["bios/boot.ipxe", "manifest"])
+                .unwrap()
+                .chain("bios/undionly.kpxe")
+                .unwrap(),
+        )
+        .unwrap();
+        t.add_rule(
+            arch(&[Arch::EFI_X64]),
+            Profile::new("uefi", &["efi/boot.ipxe", "manifest"])
+                .unwrap()
+                .chain("efi/ipxe.efi")
+                .unwrap()
+                .next_server(Ipv4Addr::new(10, 0, 0, 9)),
+        )
+        .unwrap();
+        t.add_rule(
+            arch(&[Arch::EFI_X64_HTTP]),
+            Profile::new("http", &["efi/boot.ipxe"])
+                .unwrap()
+                .url("http://10.0.0.2/efi/ipxe.efi")
+                .unwrap(),
+        )
+        .unwrap();
+        t
+    }
+
+    fn boot(d: BootDecision) -> (Ipv4Addr, String) {
+        match d {
+            BootDecision::Boot { next_server, file } => (next_server, file.to_string()),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_rom_chainloads_ipxe_which_gets_the_script_with_no_loop() {
+        let mut p: PlanPolicy<_, Fixed<8>> = PlanPolicy::new(fleet(), Reset::Never);
+        let t = Instant::ZERO;
+        let ip = [10, 0, 0, 10];
+        let rom = BootRequest {
+            arch: Some(7),
+            vendor_class: Some(b"PXEClient:Arch:00007:UNDI:003000"),
+            ..request(A, ip)
+        };
+        let ipxe = BootRequest {
+            ipxe_options: true,
+            user_class: Some(b"iPXE"),
+            ..rom
+        };
+        let uefi_server = Ipv4Addr::new(10, 0, 0, 9);
+        // Round one: the ROM gets iPXE, every time it asks, from the
+        // profile's server.
+        assert_eq!(
+            boot(p.decide(t, &rom)),
+            (uefi_server, "efi/ipxe.efi".into())
+        );
+        assert_eq!(
+            boot(p.decide(t, &rom)),
+            (uefi_server, "efi/ipxe.efi".into())
+        );
+        assert_eq!(
+            p.transfer_complete(t, [10, 0, 0, 10].into(), "efi/ipxe.efi"),
+            Some(PlanEvent::Chainloaded {
+                hw: HwAddr::ethernet(A),
+                ip: Ipv4Addr::from(ip),
+                index: 0,
+                of: 2
+            })
+        );
+        // Round two: iPXE gets the script, not the ROM a second time.
+        assert_eq!(
+            boot(p.decide(t, &ipxe)),
+            (uefi_server, "efi/boot.ipxe".into())
+        );
+        p.transfer_complete(t, [10, 0, 0, 10].into(), "efi/boot.ipxe");
+        assert_eq!(boot(p.decide(t, &ipxe)).1, "manifest");
+        // A reboot in the middle: the ROM gets iPXE again, and iPXE resumes.
+        assert_eq!(boot(p.decide(t, &rom)).1, "efi/ipxe.efi");
+        assert_eq!(boot(p.decide(t, &ipxe)).1, "manifest");
+        p.transfer_complete(t, [10, 0, 0, 10].into(), "manifest");
+        // Done: silent to the ROM and to iPXE alike.
+        assert_eq!(p.decide(t, &rom), BootDecision::Silent);
+        assert_eq!(p.decide(t, &ipxe), BootDecision::Silent);
+    }
+
+    #[test]
+    fn architectures_get_their_own_files_and_http_boot_a_url() {
+        let mut p: PlanPolicy<_, Fixed<8>> = PlanPolicy::new(fleet(), Reset::Never);
+        let t = Instant::ZERO;
+        // No option 93 at all: a legacy PXE ROM, counted as BIOS.
+        let old_rom = BootRequest {
+            vendor_class: Some(b"PXEClient:Arch:00000:UNDI:002001"),
+            ..request(B, [10, 0, 0, 11])
+        };
+        assert_eq!(
+            boot(p.decide(t, &old_rom)),
+            (Ipv4Addr::new(10, 0, 0, 2), "bios/undionly.kpxe".into())
+        );
+        // A BIOS iPXE ROM (QEMU's) is iPXE already: straight to its script.
+        let bios_ipxe = BootRequest {
+            arch: Some(0),
+            ipxe_options: true,
+            ..request([2, 0, 0, 0, 0, 0xc], [10, 0, 0, 12])
+        };
+        assert_eq!(boot(p.decide(t, &bios_ipxe)).1, "bios/boot.ipxe");
+        let http = BootRequest {
+            arch: Some(16),
+            vendor_class: Some(b"HTTPClient:Arch:00016:UNDI:003001"),
+            ..request([2, 0, 0, 0, 0, 0xd], [10, 0, 0, 13])
+        };
+        assert_eq!(boot(p.decide(t, &http)).1, "http://10.0.0.2/efi/ipxe.efi");
+        // An architecture no rule names is outside the plan.
+        let arm = BootRequest {
+            arch: Some(11),
+            ..request([2, 0, 0, 0, 0, 0xe], [10, 0, 0, 14])
+        };
+        assert_eq!(p.decide(t, &arm), BootDecision::Default);
+    }
+
+    #[test]
+    fn restored_progress_keeps_its_stage_under_the_profile_the_request_selects() {
+        let mut p: PlanPolicy<_, Fixed<8>> = PlanPolicy::new(fleet(), Reset::Never);
+        let t = Instant::ZERO;
+        // Saved: A had done stage 1 of 2 (the file does not say which
+        // profile; A's address alone selects the BIOS one).
+        assert!(p.plan_mut().restore(t, &A, 1));
+        let ipxe = BootRequest {
+            arch: Some(7),
+            ipxe_options: true,
+            ..request(A, [10, 0, 0, 10])
+        };
+        assert_eq!(boot(p.decide(t, &ipxe)).1, "manifest");
+        // A client that moves to another profile starts that one afresh.
+        let bios = BootRequest {
+            arch: Some(0),
+            ipxe_options: true,
+            ..request(A, [10, 0, 0, 10])
+        };
+        assert_eq!(boot(p.decide(t, &bios)).1, "bios/boot.ipxe");
+        assert!(p.take_dirty());
     }
 }

@@ -119,6 +119,19 @@ pub enum Event {
         /// The stage's file.
         file: PathBuf,
     },
+    /// A boot ROM fetched the iPXE build its profile chains to.
+    Chainloaded {
+        /// The client.
+        hw: HwAddr,
+        /// The address it fetched from.
+        ip: Ipv4Addr,
+        /// The stage iPXE gets next (0-based).
+        index: usize,
+        /// How many stages it has.
+        of: usize,
+        /// The iPXE build.
+        file: PathBuf,
+    },
     /// A client that had finished is served again from its first stage.
     Restarted {
         /// The client.
@@ -147,7 +160,9 @@ impl Event {
             Event::Bootp(BootpEvent::Declined { .. }) => Level::Warn,
             Event::Bootp(e) if e.is_client_step() => Level::Info,
             Event::Bootp(_) => Level::Debug,
-            Event::Stage { .. } | Event::Restarted { .. } => Level::Info,
+            Event::Stage { .. } | Event::Chainloaded { .. } | Event::Restarted { .. } => {
+                Level::Info
+            }
             Event::Tftp(e) => match **e {
                 TftpEvent::Finished(_) | TftpEvent::Refused { .. } => Level::Info,
                 _ => Level::Debug,
@@ -168,7 +183,7 @@ impl Event {
     pub fn is_step(&self) -> bool {
         match self {
             Event::Bootp(e) => e.is_client_step(),
-            Event::Stage { .. } | Event::Restarted { .. } => true,
+            Event::Stage { .. } | Event::Chainloaded { .. } | Event::Restarted { .. } => true,
             Event::Tftp(e) => matches!(**e, TftpEvent::Finished(_)),
             Event::Ftp(e) => matches!(**e, FtpEvent::Transfer(_)),
             _ => false,
@@ -213,6 +228,17 @@ impl fmt::Display for Event {
                 }
                 Ok(())
             }
+            Event::Chainloaded {
+                hw,
+                ip,
+                index,
+                of,
+                file,
+            } => write!(
+                f,
+                "plan: {hw} ({ip}) fetched chainloader {file}; iPXE gets stage {}/{of} next",
+                index + 1
+            ),
             Event::Restarted { hw } => write!(f, "plan: {hw} starts again from stage 1"),
             Event::LeaseDropped { ip } => {
                 write!(

@@ -672,13 +672,24 @@ impl<S: Storage, A: Accounts<Store = S>> NetbootServer<S, A> {
             self.events.push_back(match event {
                 PlanEvent::Advanced { hw, ip, index, of } => {
                     let mut file = PathBuf::new();
-                    let _ = file.push_str(
-                        plan.plan()
-                            .profiles()
-                            .stage(hw.as_bytes(), index)
-                            .unwrap_or("?"),
-                    );
+                    let _ =
+                        file.push_str(plan.plan().stage_file(hw.as_bytes(), index).unwrap_or("?"));
                     Event::Stage {
+                        hw,
+                        ip,
+                        index,
+                        of,
+                        file,
+                    }
+                }
+                PlanEvent::Chainloaded { hw, ip, index, of } => {
+                    let plan = plan.plan();
+                    let chain = plan
+                        .profile_of(hw.as_bytes())
+                        .and_then(|p| plan.profiles().chain(p));
+                    let mut file = PathBuf::new();
+                    let _ = file.push_str(chain.unwrap_or("?"));
+                    Event::Chainloaded {
                         hw,
                         ip,
                         index,

@@ -76,6 +76,8 @@ pub const VENDOR_CLASS: u8 = 60;
 pub const CLIENT_ID: u8 = 61;
 /// TFTP server name (RFC 2132 §9.4).
 pub const TFTP_SERVER_NAME: u8 = 66;
+/// User class (RFC 3004).
+pub const USER_CLASS: u8 = 77;
 /// Bootfile name (RFC 2132 §9.5).
 pub const BOOTFILE_NAME: u8 = 67;
 /// Client system architecture (RFC 4578 §2.1).
@@ -84,6 +86,8 @@ pub const CLIENT_ARCH: u8 = 93;
 pub const CLIENT_NDI: u8 = 94;
 /// Client machine identifier, the UUID/GUID (RFC 4578 §2.3).
 pub const CLIENT_UUID: u8 = 97;
+/// iPXE's encapsulated options (sent by every iPXE build).
+pub const IPXE: u8 = 175;
 /// End (RFC 2132 §3.2).
 pub const END: u8 = 255;
 
