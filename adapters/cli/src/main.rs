@@ -15,6 +15,7 @@ mod demo;
 mod exit;
 mod ftp;
 mod logging;
+mod plan;
 mod progress;
 mod provision;
 mod serve;

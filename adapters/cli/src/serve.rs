@@ -32,6 +32,11 @@
 //! [[plan.client]]
 //! mac = "52:54:00:12:34:56"
 //! stages = ["board1/u-boot.img", "board1/manifest.txt"]
+//!
+//! [[plan.boot]]                       # match rules: see `plan.rs`
+//! arch = "efi-x64"
+//! chain = "ipxe/ipxe.efi"
+//! stages = ["ipxe/uefi.ipxe", "manifest.txt"]
 //! ```
 //!
 //! Without a file, BOOTP needs `--no-bootp` (it cannot guess its subnet).
@@ -49,16 +54,15 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use clap::Args;
-use netboot_core::bootp::HwAddr;
-use netboot_core::plan::{ProfileTable, Reset};
+use netboot_core::plan::Reset;
 use netboot_mio::server::Server;
 use netboot_std::ftp::FtpConfig;
 use netboot_std::setup::ServerSetup;
 use serde::Deserialize;
-use toml::Spanned;
 
 use crate::bootp::config as bootp_config;
 use crate::exit::CliError;
+use crate::plan::{PlanTable, ResetAfter};
 
 /// Options of `netboot serve`; each overrides the configuration file.
 #[derive(Args, Debug)]
@@ -141,30 +145,6 @@ struct TftpTable {
     busy_poll_us: Option<u64>,
 }
 
-#[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-struct PlanTable {
-    stages: Option<Spanned<Vec<String>>>,
-    reset_after: Option<Spanned<ResetAfter>>,
-    progress_file: Option<PathBuf>,
-    #[serde(default)]
-    client: Vec<ClientTable>,
-}
-
-#[derive(Deserialize, Clone)]
-#[serde(untagged)]
-enum ResetAfter {
-    Secs(u64),
-    Word(String),
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ClientTable {
-    mac: Spanned<String>,
-    stages: Spanned<Vec<String>>,
-}
-
 /// What `serve` runs, once the file and the flags are merged.
 struct Settings {
     setup: ServerSetup,
@@ -238,37 +218,14 @@ fn settings(args: ServeArgs) -> Result<Settings, CliError> {
 
     // The plan.
     let plan = file.plan.unwrap_or_default();
-    let mut profiles = ProfileTable::new();
     let stages: Option<Vec<String>> = if args.stages.is_empty() {
         plan.stages.as_ref().map(|s| s.get_ref().clone())
     } else {
         Some(args.stages.clone())
     };
-    if let Some(stages) = &stages {
-        let refs: Vec<&str> = stages.iter().map(String::as_str).collect();
-        profiles
-            .set_default(&refs)
-            .map_err(|e| match &plan.stages {
-                Some(s) if args.stages.is_empty() => at(s.span(), format!("plan stages: {e}")),
-                _ => CliError::config(format!("--stage: {e}")),
-            })?;
-    }
-    for c in &plan.client {
-        let hw: HwAddr = c
-            .mac
-            .get_ref()
-            .parse()
-            .map_err(|e| at(c.mac.span(), format!("mac {:?}: {e}", c.mac.get_ref())))?;
-        let refs: Vec<&str> = c.stages.get_ref().iter().map(String::as_str).collect();
-        profiles
-            .add_client(hw.as_bytes(), &refs)
-            .map_err(|e| at(c.stages.span(), format!("client {hw}: {e}")))?;
-    }
-    for stage in stages
-        .iter()
-        .flatten()
-        .chain(plan.client.iter().flat_map(|c| c.stages.get_ref()))
-    {
+    let src = crate::plan::Source { path, text: &text };
+    let profiles = crate::plan::profiles(&src, &plan, stages.as_deref())?;
+    for stage in profiles.files() {
         let resolved = netboot_core::path::resolve("", stage, netboot_core::path::DotDot::Reject)
             .map(|p| root.join(p.as_str()));
         if !resolved.as_ref().is_ok_and(|p| p.is_file()) {
@@ -295,7 +252,7 @@ fn settings(args: ServeArgs) -> Result<Settings, CliError> {
         },
         (None, None) => Reset::After(netboot_core::time::Duration::from_secs(300)),
     };
-    let clients = plan.client.len();
+    let clients = plan.client.len() + plan.boot.len();
     let default_stages = stages.as_ref().map(Vec::len);
 
     let mut setup = ServerSetup::new(&root).plan(profiles, reset);

@@ -176,8 +176,9 @@ pub enum Decision<'a> {
         /// The iPXE build to boot.
         file: &'a str,
     },
-    /// The client boots over HTTP (UEFI HTTP boot): hand out this URL. The
-    /// plan cannot see HTTP downloads, so the client stays where it is.
+    /// The client boots over HTTP (UEFI HTTP boot) and its profile has a
+    /// URL: hand it out. The plan cannot see HTTP downloads, so such a
+    /// client is not tracked and never falls silent.
     Url {
         /// The URL, for the reply's `file` field.
         url: &'a str,
@@ -285,6 +286,14 @@ impl<P: Profiles, C: Capacity> Plan<P, C> {
         let Some(profile) = self.profiles.select(client) else {
             return Decision::NotInPlan;
         };
+        let http = client
+            .vendor_class
+            .is_some_and(|v| v.starts_with(b"HTTPClient"))
+            || client.arch.is_some_and(|a| Arch(a).is_http());
+        if http && self.profiles.url(profile).is_some() {
+            let url = self.profiles.url(profile).unwrap_or_default();
+            return Decision::Url { url };
+        }
         let count = self.profiles.stage_count(profile);
         if count == 0 {
             return Decision::NotInPlan;
@@ -322,13 +331,6 @@ impl<P: Profiles, C: Capacity> Plan<P, C> {
             return Decision::Silent;
         }
         let index = progress.stage;
-        let http = client
-            .vendor_class
-            .is_some_and(|v| v.starts_with(b"HTTPClient"))
-            || client.arch.is_some_and(|a| Arch(a).is_http());
-        if http && let Some(url) = self.profiles.url(profile) {
-            return Decision::Url { url };
-        }
         if !client.is_ipxe()
             && let Some(file) = self.profiles.chain(profile)
         {

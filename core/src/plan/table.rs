@@ -90,6 +90,19 @@ impl Profile {
         })
     }
 
+    /// A profile with no stages that gives HTTP-boot clients `url` (and
+    /// nothing to anyone else).
+    pub fn http(name: &str, url: &str) -> Result<Self, StageError> {
+        Profile {
+            name: name.to_string(),
+            stages: Vec::new(),
+            chain: None,
+            next_server: None,
+            url: None,
+        }
+        .url(url)
+    }
+
     /// Boot ROMs that are not iPXE get `file` (an iPXE build) first.
     pub fn chain(mut self, file: &str) -> Result<Self, StageError> {
         let checked = check(&[file]).map_err(|_| StageError::BadChain)?;
