@@ -21,6 +21,7 @@ pub mod ftp_server_session;
 pub mod manifest;
 pub mod netboot_server;
 pub mod plan_policy;
+pub mod plan_rules;
 pub mod provision_flow;
 pub mod tftp_client_transfer;
 pub mod tftp_packet;
@@ -42,6 +43,7 @@ pub const TARGETS: &[(&str, Harness)] = &[
     ("manifest", manifest::run),
     ("netboot_server", netboot_server::run),
     ("plan_policy", plan_policy::run),
+    ("plan_rules", plan_rules::run),
     ("provision_flow", provision_flow::run),
     ("tftp_client_transfer", tftp_client_transfer::run),
     ("tftp_packet", tftp_packet::run),
