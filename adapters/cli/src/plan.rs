@@ -278,7 +278,7 @@ fn profile(
 /// `01:52:54:00:12:34:56`, `01-52-...` or `015254001234`: bytes.
 fn hex(text: &str) -> Option<Vec<u8>> {
     let digits: String = text.chars().filter(|c| !matches!(c, ':' | '-')).collect();
-    if digits.is_empty() || digits.len() % 2 != 0 {
+    if digits.is_empty() || !digits.len().is_multiple_of(2) {
         return None;
     }
     (0..digits.len())

@@ -155,6 +155,7 @@ struct Settings {
     root: PathBuf,
     interface: Option<String>,
     clients: usize,
+    rules: usize,
     default_stages: Option<usize>,
 }
 
@@ -252,7 +253,8 @@ fn settings(args: ServeArgs) -> Result<Settings, CliError> {
         },
         (None, None) => Reset::After(netboot_core::time::Duration::from_secs(300)),
     };
-    let clients = plan.client.len() + plan.boot.len();
+    let clients = plan.client.len();
+    let rules = plan.boot.len();
     let default_stages = stages.as_ref().map(Vec::len);
 
     let mut setup = ServerSetup::new(&root).plan(profiles, reset);
@@ -342,6 +344,7 @@ fn settings(args: ServeArgs) -> Result<Settings, CliError> {
         root,
         interface,
         clients,
+        rules,
         default_stages,
     })
 }
@@ -380,8 +383,9 @@ pub fn run(args: ServeArgs) -> Result<(), CliError> {
         }
         let _ = writeln!(
             out,
-            "plan: {} client(s) with their own stages, {}",
+            "plan: {} client(s) with their own stages, {} rule(s), {}",
             s.clients,
+            s.rules,
             match s.default_stages {
                 Some(n) => format!("{n} stage(s) for everyone else"),
                 None => "nothing for anyone else".to_string(),

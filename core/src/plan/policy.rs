@@ -288,14 +288,17 @@ impl<P: Profiles, C: Capacity> BootPolicy for PlanPolicy<P, C> {
             // have refused it; boot nothing rather than a truncated name.
             return BootDecision::NoBoot;
         }
-        let profile = self.plan.profile_of(hw.as_bytes());
+        // The profile just selected (an HTTP-boot client is not tracked, so
+        // ask the table rather than the client's progress).
+        let profile = self.plan.profiles().select(&client);
         let next_server = profile
             .and_then(|p| self.plan.profiles().next_server(p))
             .unwrap_or(request.default.next_server);
         if !request.ip.is_unspecified() {
             self.record(now, request.ip, hw);
         }
-        if restarted || (before_profile.is_some() && before_profile != profile) {
+        let after_profile = self.plan.profile_of(hw.as_bytes());
+        if restarted || (before_profile.is_some() && before_profile != after_profile) {
             self.dirty = true;
         }
         if restarted {
@@ -595,7 +598,29 @@ mod tests {
             vendor_class: Some(b"HTTPClient:Arch:00016:UNDI:003001"),
             ..request([2, 0, 0, 0, 0, 0xd], [10, 0, 0, 13])
         };
-        assert_eq!(boot(p.decide(t, &http)).1, "http://10.0.0.2/efi/ipxe.efi");
+        assert_eq!(
+            boot(p.decide(t, &http)),
+            (
+                Ipv4Addr::new(10, 0, 0, 2),
+                "http://10.0.0.2/efi/ipxe.efi".into()
+            )
+        );
+        // The same machine, asked before as a UEFI ROM (whose profile has
+        // its own next server), now HTTP-booting: the HTTP profile's answer.
+        let rom = BootRequest {
+            arch: Some(7),
+            ..request([2, 0, 0, 0, 0, 0xd], [10, 0, 0, 13])
+        };
+        assert_eq!(boot(p.decide(t, &rom)).0, Ipv4Addr::new(10, 0, 0, 9));
+        p.take_dirty();
+        assert_eq!(
+            boot(p.decide(t, &http)),
+            (
+                Ipv4Addr::new(10, 0, 0, 2),
+                "http://10.0.0.2/efi/ipxe.efi".into()
+            )
+        );
+        assert!(!p.take_dirty(), "an HTTP answer changes no progress");
         // An architecture no rule names is outside the plan.
         let arm = BootRequest {
             arch: Some(11),

@@ -258,6 +258,25 @@ fn boot_options_only_when_asked_and_pxe_echo_only_with_option_43() {
 }
 
 #[test]
+fn http_boot_clients_get_httpclient_echoed_in_offer_and_ack() {
+    let mut s = server(config(), Vec::new());
+    let class = b"HTTPClient:Arch:00016:UNDI:003001";
+    let discover = Req::dhcp(MessageType::Discover, 1).opt(options::VENDOR_CLASS, class);
+    let (_, bytes) = ask(&mut s, Instant::ZERO, &discover).unwrap();
+    let offer = Message::new_checked(&bytes).unwrap();
+    assert_eq!(offer.message_type(), Some(MessageType::Offer));
+    assert_eq!(offer.vendor_class().as_deref(), Some(&b"HTTPClient"[..]));
+    let request = Req::dhcp(MessageType::Request, 1)
+        .opt(options::VENDOR_CLASS, class)
+        .opt(options::REQUESTED_IP, &offer.packet().yiaddr().octets())
+        .opt(options::SERVER_ID, &[10, 0, 0, 1]);
+    let (_, bytes) = ask(&mut s, Instant::ZERO, &request).unwrap();
+    let ack = Message::new_checked(&bytes).unwrap();
+    assert_eq!(ack.message_type(), Some(MessageType::Ack));
+    assert_eq!(ack.vendor_class().as_deref(), Some(&b"HTTPClient"[..]));
+}
+
+#[test]
 fn plain_bootp_from_the_host_table_with_cookie() {
     let mut s = server(config(), std::vec![host(7, 50, "/tftpboot/node7.img")]);
     let mut req = Req::new(None, 7);
