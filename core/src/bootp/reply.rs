@@ -38,6 +38,10 @@ pub(crate) struct Reply {
     pub pxe: bool,
     /// The client's option 60 starts with "HTTPClient" (UEFI HTTP boot).
     pub http: bool,
+    /// A proxyDHCP answer: boot information only, no network options.
+    pub proxy: bool,
+    /// Leaves from the boot-server port (the request came in on it).
+    pub boot_server: bool,
     pub nak_message: &'static str,
     /// The largest message the client accepts.
     pub max_len: usize,
@@ -155,6 +159,29 @@ impl Reply {
     ) {
         let _ = w.message_type(kind);
         let _ = w.ip(options::SERVER_ID, config.server_ip);
+        if self.proxy {
+            // PXE 2.1 §2.2.3: the network's DHCP server gives the address
+            // and its options; this answer only says where to boot from,
+            // and must say "PXEClient" for the client to take it. Option
+            // 43's discovery control 8 means: boot the file named here, no
+            // boot-server discovery or menu.
+            let _ = w.push(options::VENDOR_CLASS, b"PXEClient");
+            let vendor: &[u8] = if config.vendor_specific.is_empty() {
+                &[6, 1, 8, 255]
+            } else {
+                &config.vendor_specific
+            };
+            let _ = w.push(options::VENDOR_SPECIFIC, vendor);
+            if self.boot_options {
+                let mut name = [0u8; 15];
+                let text = ip_text(self.siaddr, &mut name);
+                let _ = w.push(options::TFTP_SERVER_NAME, text);
+                if !self.file.is_empty() {
+                    let _ = w.push(options::BOOTFILE_NAME, self.file.as_bytes());
+                }
+            }
+            return;
+        }
         if kind == MessageType::Nak {
             let _ = w.push(options::MESSAGE, self.nak_message.as_bytes());
             return;

@@ -74,6 +74,15 @@ mod event;
 pub use config::{ConfigError, EVENT_QUEUE, MAX_ALIAS, REPLY_QUEUE, ServerConfig};
 pub use event::{Event, IgnoreReason};
 
+/// The port a reply leaves from: the one its request arrived on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReplyPort {
+    /// The server port, 67 ([`Server::handle_datagram`]).
+    Server,
+    /// The PXE boot-server port, 4011 ([`Server::handle_pxe_datagram`]).
+    BootServer,
+}
+
 /// Where a client's address comes from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Addr {
@@ -226,6 +235,9 @@ where
             }
             None => (Ipv4Addr::new(0, 0, 0, 1), Ipv4Addr::UNSPECIFIED),
         };
+        if config.proxy && config.pool.is_some() {
+            return Err(ConfigError::ProxyWithPool);
+        }
         let mut leases = LeaseTable::new(leases, first, last)?;
         hosts.as_mut().sort_unstable_by_key(|h| h.hw);
         for ip in hosts.as_ref().iter().filter_map(|h| h.ip) {
@@ -332,8 +344,21 @@ where
         .then(|| self.leases.ip(index))
     }
 
-    /// Feeds one datagram received on the server port from `from`.
+    /// Feeds one datagram received on the server port (67) from `from`.
     pub fn handle_datagram(&mut self, now: Instant, from: SocketAddr, bytes: &[u8]) {
+        self.handle(now, from, bytes, false);
+    }
+
+    /// Feeds one datagram received on the PXE boot-server port
+    /// ([`PXE_PORT`](crate::wire::bootp::PXE_PORT), 4011) from `from`: a
+    /// PXE client that has its address asks where to boot from (PXE 2.1
+    /// §2.2.4), and gets a DHCPACK with the boot file and no address,
+    /// unicast back. Answered in every mode; a proxyDHCP server needs it.
+    pub fn handle_pxe_datagram(&mut self, now: Instant, from: SocketAddr, bytes: &[u8]) {
+        self.handle(now, from, bytes, true);
+    }
+
+    fn handle(&mut self, now: Instant, from: SocketAddr, bytes: &[u8], boot_server: bool) {
         let msg = match Message::new_checked(bytes) {
             Ok(m) => m,
             Err(error) => return self.event(Event::Malformed { from, error }),
@@ -362,6 +387,10 @@ where
             },
         };
         let queued = self.replies.len();
+        if boot_server || self.config.proxy {
+            self.proxy(now, &msg, &ctx, boot_server);
+            return;
+        }
         match msg.message_type() {
             None => self.bootp(now, &msg, &ctx),
             Some(MessageType::Discover) => self.discover(now, &msg, &ctx),
@@ -434,7 +463,17 @@ where
     }
 
     /// Writes the next reply into `buf` (1500 bytes is always enough).
-    pub fn poll_transmit(&mut self, _now: Instant, buf: &mut [u8]) -> Option<Transmit> {
+    pub fn poll_transmit(&mut self, now: Instant, buf: &mut [u8]) -> Option<Transmit> {
+        self.poll_transmit_from(now, buf).map(|(t, _)| t)
+    }
+
+    /// Like [`Server::poll_transmit`], with the port the reply leaves from:
+    /// the one its request came in on.
+    pub fn poll_transmit_from(
+        &mut self,
+        _now: Instant,
+        buf: &mut [u8],
+    ) -> Option<(Transmit, ReplyPort)> {
         // Held replies are passed over; the others leave in order.
         for _ in 0..self.replies.len() {
             let Some((reply, needs)) = self.replies.pop_front() else {
@@ -445,12 +484,18 @@ where
                 continue;
             }
             if let Some(len) = reply.emit(&self.config, self.hosts.as_ref(), buf) {
-                return Some(Transmit {
+                let port = if reply.boot_server {
+                    ReplyPort::BootServer
+                } else {
+                    ReplyPort::Server
+                };
+                let t = Transmit {
                     destination: SocketAddr::V4(reply.dest),
                     len,
                     source: None,
                     broadcast: reply.broadcast,
-                });
+                };
+                return Some((t, port));
             }
         }
         None
@@ -654,6 +699,8 @@ where
             http: msg
                 .vendor_class()
                 .is_some_and(|v| v.starts_with(b"HTTPClient")),
+            proxy: false,
+            boot_server: false,
             nak_message: "",
             max_len,
         }
@@ -844,6 +891,62 @@ where
             }
             _ => self.ignore(ctx.hw, IgnoreReason::NotOurs),
         }
+    }
+
+    /// proxyDHCP and the PXE boot server: boot information for PXE
+    /// clients, never an address. On port 67 a DHCPDISCOVER gets an OFFER
+    /// without `yiaddr`; on port 4011 a DHCPREQUEST (or INFORM) from a
+    /// client that has its address gets an ACK. Everything else is the
+    /// network's DHCP server's.
+    fn proxy(&mut self, now: Instant, msg: &Message<'_>, ctx: &Ctx, boot_server: bool) {
+        let pxe = msg
+            .vendor_class()
+            .is_some_and(|v| v.starts_with(b"PXEClient"));
+        if !pxe {
+            return self.ignore(ctx.hw, IgnoreReason::NotPxe);
+        }
+        let kind = msg.message_type();
+        let (answer, request) = match (boot_server, kind) {
+            (false, Some(MessageType::Discover)) => (MessageType::Offer, RequestKind::Discover),
+            (true, Some(MessageType::Request)) => (MessageType::Ack, RequestKind::Request),
+            (true, Some(MessageType::Inform)) => (MessageType::Ack, RequestKind::Inform),
+            (true, Some(MessageType::Discover)) => (MessageType::Offer, RequestKind::Discover),
+            _ => return self.ignore(ctx.hw, IgnoreReason::ForDhcpServer),
+        };
+        if boot_server
+            && let Some(id) = msg.server_id()
+            && id != self.config.server_ip
+        {
+            return self.ignore(ctx.hw, IgnoreReason::OtherServer);
+        }
+        let ip = msg.packet().ciaddr();
+        let Some((next_server, file)) = self.boot(now, msg, ctx, ip, request) else {
+            return self.event(Event::Silenced { hw: ctx.hw });
+        };
+        if file.is_empty() {
+            // Nothing to boot: a proxy with nothing to say stays silent.
+            return self.ignore(ctx.hw, IgnoreReason::UnknownClient);
+        }
+        let mut reply = self.reply(msg, ctx, Some(answer));
+        reply.proxy = true;
+        reply.boot_server = boot_server;
+        reply.siaddr = next_server;
+        reply.file = file.clone();
+        self.send(reply);
+        self.event(if answer == MessageType::Ack {
+            Event::ProxyAcked {
+                hw: ctx.hw,
+                ip,
+                file,
+                next_server,
+            }
+        } else {
+            Event::ProxyOffered {
+                hw: ctx.hw,
+                file,
+                next_server,
+            }
+        });
     }
 
     fn inform(&mut self, now: Instant, msg: &Message<'_>, ctx: &Ctx) {

@@ -50,7 +50,9 @@ use core::net::{Ipv4Addr, SocketAddr};
 use crate::bootp::HwAddr;
 use crate::bootp::hosts;
 use crate::bootp::leases::{Lease, LeaseSlot, LeaseState};
-use crate::bootp::server::{ConfigError, Event as BootpEvent, Server as BootpServer, ServerConfig};
+use crate::bootp::server::{
+    ConfigError, Event as BootpEvent, ReplyPort, Server as BootpServer, ServerConfig,
+};
 use crate::ftp::server::{
     Accounts, Endpoint as FtpEndpoint, EndpointConfig as FtpConfig, EndpointEvent as FtpEvent,
     FastPathError,
@@ -94,6 +96,9 @@ pub struct BootpSetup {
     pub listen: SocketAddr,
     /// The interface to bind to and broadcast through.
     pub interface: Option<Interface>,
+    /// Where a proxyDHCP server takes PXE boot-server requests (`None`:
+    /// `listen`'s address, port 4011).
+    pub pxe_listen: Option<SocketAddr>,
 }
 
 impl BootpSetup {
@@ -104,6 +109,7 @@ impl BootpSetup {
             hosts: Vec::new(),
             listen: SocketAddr::from((Ipv4Addr::UNSPECIFIED, crate::wire::bootp::SERVER_PORT)),
             interface: None,
+            pxe_listen: None,
         }
     }
 }
@@ -163,6 +169,8 @@ struct Bootp {
     socket: SocketId,
     listen: SocketAddr,
     bound: Option<SocketAddr>,
+    /// The PXE boot-server socket (port 4011), in proxyDHCP mode.
+    pxe: Option<(SocketId, SocketAddr)>,
 }
 
 /// The whole netboot server (see the [module docs](self)).
@@ -330,14 +338,31 @@ impl<S: Storage, A: Accounts<Store = S>> NetbootServer<S, A> {
                     socket,
                     local: setup.listen,
                     role: UdpRole::Bootp {
-                        interface: setup.interface,
+                        interface: setup.interface.clone(),
                     },
                 }));
+                // A proxyDHCP server is asked for the boot file on the PXE
+                // boot-server port too.
+                let pxe = server.config().proxy.then(|| {
+                    let local = setup.pxe_listen.unwrap_or_else(|| {
+                        SocketAddr::new(setup.listen.ip(), crate::wire::bootp::PXE_PORT)
+                    });
+                    let pxe = tag(TAG_BOOTP, SocketId::from_raw(1));
+                    events.push_back(Event::Socket(SocketRequest::Udp {
+                        socket: pxe,
+                        local,
+                        role: UdpRole::Bootp {
+                            interface: setup.interface,
+                        },
+                    }));
+                    (pxe, local)
+                });
                 Some(Bootp {
                     server,
                     socket,
                     listen: setup.listen,
                     bound: None,
+                    pxe,
                 })
             }
             None => None,
@@ -459,10 +484,12 @@ impl<S: Storage, A: Accounts<Store = S>> NetbootServer<S, A> {
         self.now = now;
         match untag(socket) {
             (TAG_BOOTP, _) => {
-                if let Some(b) = self.bootp.as_mut()
-                    && b.socket == socket
-                {
-                    b.server.handle_datagram(now, from, bytes);
+                if let Some(b) = self.bootp.as_mut() {
+                    if b.socket == socket {
+                        b.server.handle_datagram(now, from, bytes);
+                    } else if b.pxe.is_some_and(|(pxe, _)| pxe == socket) {
+                        b.server.handle_pxe_datagram(now, from, bytes);
+                    }
                 }
             }
             (TAG_TFTP, inner) => {
@@ -486,11 +513,13 @@ impl<S: Storage, A: Accounts<Store = S>> NetbootServer<S, A> {
         match untag(socket) {
             (TAG_BOOTP, _) => {
                 if let Some(b) = self.bootp.as_mut() {
-                    match result {
-                        Ok(addr) => b.bound = Some(addr),
-                        Err(error) => self.events.push_back(Event::ListenFailed {
+                    let pxe = b.pxe.filter(|(pxe, _)| *pxe == socket);
+                    match (result, pxe) {
+                        (Ok(addr), None) => b.bound = Some(addr),
+                        (Ok(_), Some(_)) => {}
+                        (Err(error), pxe) => self.events.push_back(Event::ListenFailed {
                             protocol: Protocol::Bootp,
-                            local: b.listen,
+                            local: pxe.map_or(b.listen, |(_, local)| local),
                             error,
                         }),
                     }
@@ -772,9 +801,13 @@ impl<S: Storage, A: Accounts<Store = S>> NetbootServer<S, A> {
     pub fn poll_transmit(&mut self, now: Instant, buf: &mut [u8]) -> Option<Output> {
         self.now = now;
         if let Some(b) = self.bootp.as_mut()
-            && let Some(t) = b.server.poll_transmit(now, buf)
+            && let Some((t, port)) = b.server.poll_transmit_from(now, buf)
         {
-            return Some(Output::new(b.socket, t));
+            let socket = match (port, b.pxe) {
+                (ReplyPort::BootServer, Some((pxe, _))) => pxe,
+                _ => b.socket,
+            };
+            return Some(Output::new(socket, t));
         }
         if let Some(out) = self.tftp.as_mut().and_then(|t| t.poll_transmit(now, buf)) {
             return Some(tag_output(TAG_TFTP, out));

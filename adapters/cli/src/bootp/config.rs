@@ -15,6 +15,7 @@
 //! listen = "0.0.0.0:67"          # --listen overrides
 //! interface = "eth1"             # --interface overrides
 //! lease_file = "bootp.leases"    # relative to the config file
+//! mode = "dhcp"                  # or "proxy": proxyDHCP, boot information only
 //!
 //! [[host]]
 //! mac = "52:54:00:12:34:56"
@@ -59,6 +60,7 @@ pub struct Raw {
     listen: Option<Spanned<String>>,
     interface: Option<String>,
     lease_file: Option<PathBuf>,
+    mode: Option<Spanned<String>>,
     #[serde(default)]
     host: Vec<RawHost>,
 }
@@ -242,6 +244,26 @@ pub fn check(path: &Path, text: &str, raw: Raw, bootp_dynamic: bool) -> Result<S
     if let Some(n) = &raw.next_server {
         config.next_server = Some(src.ip(n, "next_server")?);
     }
+    if let Some(mode) = &raw.mode {
+        config.proxy = match mode.get_ref().as_str() {
+            "dhcp" => false,
+            "proxy" => true,
+            other => {
+                return Err(src.err(
+                    &mode.span(),
+                    format!("mode {other:?}: expected \"dhcp\" or \"proxy\""),
+                ));
+            }
+        };
+    }
+    if config.proxy
+        && let Some(p) = &raw.pool
+    {
+        return Err(src.err(
+            &p.span(),
+            "a proxyDHCP server (mode = \"proxy\") hands out no addresses: remove the pool",
+        ));
+    }
     let mut host_table = Vec::with_capacity(raw.host.len());
     for h in &raw.host {
         let hw: HwAddr = h
@@ -415,5 +437,17 @@ mod tests {
             )),
             "lab.toml:5: host address 10.0.0.1 is the server's own address"
         );
+        assert_eq!(
+            err(&format!("{BASE}mode = \"relay\"\n")),
+            "lab.toml:3: mode \"relay\": expected \"dhcp\" or \"proxy\""
+        );
+        assert_eq!(
+            err(&format!(
+                "{BASE}mode = \"proxy\"\npool = {{ start = \"10.0.0.100\", end = \"10.0.0.110\" }}\n"
+            )),
+            "lab.toml:4: a proxyDHCP server (mode = \"proxy\") hands out no addresses: remove the pool"
+        );
+        let proxy = parse(Path::new("lab.toml"), &format!("{BASE}mode = \"proxy\"\n")).unwrap();
+        assert!(proxy.server.config().proxy);
     }
 }

@@ -56,6 +56,11 @@ pub struct ServerConfig {
     pub max_hops: u8,
     /// Port replies to relay agents go to.
     pub relay_port: u16,
+    /// proxyDHCP (PXE 2.1 §2.2.3): answer only PXE clients (option 60
+    /// `PXEClient`), with boot information and no address, and leave
+    /// addresses to the network's own DHCP server. Needs no pool (and takes
+    /// none).
+    pub proxy: bool,
 }
 
 impl ServerConfig {
@@ -90,6 +95,7 @@ impl ServerConfig {
             aliases: heapless::Vec::new(),
             max_hops: 16,
             relay_port: SERVER_PORT,
+            proxy: false,
         }
     }
 
@@ -158,6 +164,9 @@ pub enum ConfigError {
         /// The address.
         ip: Ipv4Addr,
     },
+    /// A proxyDHCP server was given a pool: it hands out no addresses.
+    #[error("a proxyDHCP server hands out no addresses: remove the pool")]
+    ProxyWithPool,
     /// The lease storage is smaller than the pool.
     #[error(transparent)]
     LeaseStorage(#[from] TooSmall),

@@ -27,6 +27,10 @@ pub enum IgnoreReason {
     NotOurs,
     /// Replies are queued faster than they are drained.
     Busy,
+    /// A proxyDHCP server answers only PXE clients (option 60 `PXEClient`).
+    NotPxe,
+    /// A request a proxyDHCP server leaves to the network's DHCP server.
+    ForDhcpServer,
 }
 
 /// What the server did.
@@ -60,6 +64,26 @@ pub enum Event {
         /// Client.
         hw: HwAddr,
         /// Address.
+        ip: Ipv4Addr,
+        /// Boot file.
+        file: FileName,
+        /// `siaddr`.
+        next_server: Ipv4Addr,
+    },
+    /// proxyDHCP: a DHCPOFFER with boot information and no address.
+    ProxyOffered {
+        /// Client.
+        hw: HwAddr,
+        /// Boot file.
+        file: FileName,
+        /// `siaddr`.
+        next_server: Ipv4Addr,
+    },
+    /// A PXE boot-server request (port 4011) answered with a DHCPACK.
+    ProxyAcked {
+        /// Client.
+        hw: HwAddr,
+        /// The client's address (`ciaddr`).
         ip: Ipv4Addr,
         /// Boot file.
         file: FileName,
@@ -152,6 +176,23 @@ impl core::fmt::Display for Event {
             } => write!(
                 f,
                 "BOOTREPLY {ip} to {hw} next-server {next_server} file {file}"
+            ),
+            Event::ProxyOffered {
+                hw,
+                file,
+                next_server,
+            } => write!(
+                f,
+                "proxy DHCPOFFER to {hw} next-server {next_server} file {file}"
+            ),
+            Event::ProxyAcked {
+                hw,
+                ip,
+                file,
+                next_server,
+            } => write!(
+                f,
+                "proxy DHCPACK to {hw} at {ip} next-server {next_server} file {file}"
             ),
             Event::Informed { hw, ip } => write!(f, "DHCPACK to {hw} at {ip} (inform)"),
             Event::Nak { hw, requested } => write!(f, "DHCPNAK to {hw} for {requested}"),

@@ -892,3 +892,135 @@ fn without_holding_every_reply_leaves_at_once() {
     );
     assert_eq!(s.held(), 0);
 }
+
+fn proxy_config() -> ServerConfig {
+    let mut c = ServerConfig::new(SERVER, Ipv4Addr::new(255, 255, 255, 0));
+    c.proxy = true;
+    c.file.push_str("pxe/undionly.kpxe").unwrap();
+    c.next_server = Some(ip(2));
+    c
+}
+
+const PXE_ROM: &[u8] = b"PXEClient:Arch:00000:UNDI:002001";
+
+#[test]
+fn proxy_dhcp_offers_boot_information_and_no_address_to_pxe_clients_only() {
+    let mut s = server(proxy_config(), Vec::new());
+    let discover = Req::dhcp(MessageType::Discover, 1)
+        .opt(options::VENDOR_CLASS, PXE_ROM)
+        .opt(options::PARAMETER_LIST, &[1, 3, 43, 60, 66, 67]);
+    let (t, bytes) = ask(&mut s, Instant::ZERO, &discover).unwrap();
+    assert_eq!(t.destination, bcast(68));
+    let m = Message::new_checked(&bytes).unwrap();
+    assert_eq!(m.message_type(), Some(MessageType::Offer));
+    assert_eq!(m.packet().yiaddr(), Ipv4Addr::UNSPECIFIED);
+    assert_eq!(m.packet().siaddr(), ip(2));
+    assert_eq!(m.file(), b"pxe/undionly.kpxe");
+    assert_eq!(m.server_id(), Some(SERVER));
+    assert_eq!(m.vendor_class().as_deref(), Some(&b"PXEClient"[..]));
+    assert_eq!(m.vendor_specific().as_deref(), Some(&[6, 1, 8, 255][..]));
+    assert_eq!(m.bootfile_name().as_deref(), Some(&b"pxe/undionly.kpxe"[..]));
+    // The network's DHCP server's business: no mask, router or lease.
+    for code in [options::SUBNET_MASK, options::ROUTER, options::LEASE_TIME] {
+        assert!(!m.has(code), "option {code} in a proxy offer");
+    }
+    assert!(matches!(
+        events(&mut s).as_slice(),
+        [Event::ProxyOffered { file, next_server, .. }]
+            if file == "pxe/undionly.kpxe" && *next_server == ip(2)
+    ));
+    assert_eq!(s.leases().count(), 0);
+
+    // Not a PXE client, or not a DISCOVER: silence, for the DHCP server.
+    let plain = Req::dhcp(MessageType::Discover, 2);
+    assert!(ask(&mut s, Instant::ZERO, &plain).is_none());
+    let request = Req::dhcp(MessageType::Request, 1)
+        .opt(options::VENDOR_CLASS, PXE_ROM)
+        .opt(options::REQUESTED_IP, &ip(50).octets())
+        .opt(options::SERVER_ID, &[10, 0, 0, 9]);
+    assert!(ask(&mut s, Instant::ZERO, &request).is_none());
+    let bootp = Req::new(None, 1).opt(options::VENDOR_CLASS, PXE_ROM);
+    assert!(ask(&mut s, Instant::ZERO, &bootp).is_none());
+    assert_eq!(
+        events(&mut s),
+        [
+            Event::Ignored {
+                hw: HwAddr::ethernet(mac(2)),
+                reason: IgnoreReason::NotPxe
+            },
+            Event::Ignored {
+                hw: HwAddr::ethernet(mac(1)),
+                reason: IgnoreReason::ForDhcpServer
+            },
+            Event::Ignored {
+                hw: HwAddr::ethernet(mac(1)),
+                reason: IgnoreReason::ForDhcpServer
+            },
+        ]
+    );
+}
+
+#[test]
+fn the_boot_server_port_acks_a_pxe_client_that_has_its_address_by_unicast() {
+    let mut s = server(proxy_config(), Vec::new());
+    let mut req = Req::dhcp(MessageType::Request, 1).opt(options::VENDOR_CLASS, PXE_ROM);
+    req.ciaddr = ip(123);
+    let client = SocketAddr::from((ip(123), 68));
+    s.handle_pxe_datagram(Instant::ZERO, client, &req.bytes());
+    let mut buf = [0u8; 1500];
+    let t = s.poll_transmit(Instant::ZERO, &mut buf).unwrap();
+    assert_eq!((t.destination, t.broadcast), (client, false));
+    let m = Message::new_checked(&buf[..t.len]).unwrap();
+    assert_eq!(m.message_type(), Some(MessageType::Ack));
+    assert_eq!(m.packet().yiaddr(), Ipv4Addr::UNSPECIFIED);
+    assert_eq!(m.packet().ciaddr(), ip(123));
+    assert_eq!(m.file(), b"pxe/undionly.kpxe");
+    assert_eq!(m.vendor_class().as_deref(), Some(&b"PXEClient"[..]));
+    assert!(matches!(
+        events(&mut s).as_slice(),
+        [Event::ProxyAcked { ip: at, .. }] if *at == ip(123)
+    ));
+    // A full server answers the boot-server port the same way, and its
+    // pool is untouched.
+    let mut full = server(config(), Vec::new());
+    full.handle_pxe_datagram(Instant::ZERO, client, &req.bytes());
+    let t = full.poll_transmit(Instant::ZERO, &mut buf).unwrap();
+    let m = Message::new_checked(&buf[..t.len]).unwrap();
+    assert_eq!(
+        (m.message_type(), m.packet().yiaddr()),
+        (Some(MessageType::Ack), Ipv4Addr::UNSPECIFIED)
+    );
+    assert_eq!(full.leases().count(), 0);
+}
+
+#[test]
+fn a_proxy_takes_no_pool_and_is_silent_to_clients_the_policy_silences() {
+    let mut c = proxy_config();
+    c.pool = Some((ip(100), ip(103)));
+    assert_eq!(
+        Server::new(c, Vec::<Host>::new(), std::vec![LeaseSlot::EMPTY; 4]).err(),
+        Some(ConfigError::ProxyWithPool)
+    );
+    struct Done;
+    impl BootPolicy for Done {
+        fn decide(&mut self, _: Instant, _: &BootRequest<'_>) -> BootDecision {
+            BootDecision::Silent
+        }
+    }
+    let mut s =
+        Server::with_policy(proxy_config(), Vec::new(), std::vec![LeaseSlot::EMPTY; 4], Done)
+            .unwrap();
+    let discover = Req::dhcp(MessageType::Discover, 1).opt(options::VENDOR_CLASS, PXE_ROM);
+    assert!(ask(&mut s, Instant::ZERO, &discover).is_none());
+    assert_eq!(
+        events(&mut s),
+        [Event::Silenced {
+            hw: HwAddr::ethernet(mac(1))
+        }]
+    );
+    // Nothing to boot at all: silent too.
+    let mut c = proxy_config();
+    c.file.clear();
+    let mut s = server(c, Vec::new());
+    assert!(ask(&mut s, Instant::ZERO, &discover).is_none());
+}

@@ -47,6 +47,9 @@ pub const MAGIC_COOKIE: [u8; 4] = [99, 130, 83, 99];
 pub const SERVER_PORT: u16 = 67;
 /// The client's UDP port (`bootpc`).
 pub const CLIENT_PORT: u16 = 68;
+/// The PXE boot-server port (PXE 2.1 §2.2.4): where a PXE client that has
+/// its address asks a proxyDHCP or boot server for its boot file.
+pub const PXE_PORT: u16 = 4011;
 /// `htype` of Ethernet (RFC 1700 hardware type 1).
 pub const HTYPE_ETHERNET: u8 = 1;
 /// The broadcast bit of `flags` (RFC 1542 §2.2).
