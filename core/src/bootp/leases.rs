@@ -107,13 +107,28 @@ pub struct Lease {
     pub expires: Instant,
 }
 
-/// The pool's addresses and their leases, in caller storage.
+/// Most address ranges (one per subnet) a table holds.
+pub const MAX_RANGES: usize = 8;
+
+#[derive(Clone, Copy, Debug)]
+struct Range {
+    /// First address.
+    start: u32,
+    /// Addresses in the range.
+    len: u32,
+    /// Slot of the first address.
+    base: u32,
+    /// Where the next search for a free address starts (relative).
+    cursor: u32,
+}
+
+/// The pool's addresses and their leases, in caller storage: one or more
+/// address ranges (one per subnet), whose slots follow each other.
 #[derive(Debug)]
 pub struct LeaseTable<L> {
     slots: L,
-    start: u32,
+    ranges: heapless::Vec<Range, MAX_RANGES>,
     len: u32,
-    cursor: u32,
 }
 
 /// The lease storage cannot hold the pool.
@@ -138,15 +153,45 @@ impl<L: AsRef<[LeaseSlot]> + AsMut<[LeaseSlot]>> LeaseTable<L> {
     /// assert_eq!(table.len(), 16);
     /// assert!(LeaseTable::new([LeaseSlot::EMPTY; 4], Ipv4Addr::new(10, 0, 0, 1), Ipv4Addr::new(10, 0, 0, 9)).is_err());
     /// ```
-    pub fn new(mut storage: L, first: Ipv4Addr, last: Ipv4Addr) -> Result<Self, TooSmall> {
-        let start = u32::from(first);
-        let len = u32::from(last)
-            .checked_sub(start)
-            .map_or(0, |d| d.saturating_add(1));
+    pub fn new(storage: L, first: Ipv4Addr, last: Ipv4Addr) -> Result<Self, TooSmall> {
+        Self::with_ranges(storage, &[(first, last)])
+    }
+
+    /// A table for several ranges `first..=last` (range `r` of the table is
+    /// `ranges[r]`; an empty one when `last < first`), at most
+    /// [`MAX_RANGES`] (the rest are left out). The ranges must not overlap.
+    ///
+    /// ```
+    /// use core::net::Ipv4Addr;
+    /// use netboot_core::bootp::leases::{LeaseSlot, LeaseTable};
+    ///
+    /// let a = (Ipv4Addr::new(10, 0, 0, 100), Ipv4Addr::new(10, 0, 0, 103));
+    /// let b = (Ipv4Addr::new(10, 1, 0, 100), Ipv4Addr::new(10, 1, 0, 101));
+    /// let table = LeaseTable::with_ranges([LeaseSlot::EMPTY; 6], &[a, b]).unwrap();
+    /// assert_eq!(table.ip(4), Ipv4Addr::new(10, 1, 0, 100));
+    /// assert_eq!(table.range_of(4), Some(1));
+    /// assert_eq!(table.index(Ipv4Addr::new(10, 0, 0, 103)), Some(3));
+    /// ```
+    pub fn with_ranges(mut storage: L, ranges: &[(Ipv4Addr, Ipv4Addr)]) -> Result<Self, TooSmall> {
+        let mut list = heapless::Vec::new();
+        let mut total: u64 = 0;
+        for &(first, last) in ranges.iter().take(MAX_RANGES) {
+            let start = u32::from(first);
+            let len = u32::from(last)
+                .checked_sub(start)
+                .map_or(0, |d| d.saturating_add(1));
+            let _ = list.push(Range {
+                start,
+                len,
+                base: total.min(u64::from(u32::MAX)) as u32,
+                cursor: 0,
+            });
+            total += u64::from(len);
+        }
         let have = storage.as_ref().len();
-        if len as usize > have || len == NONE {
+        if total > have as u64 || total >= u64::from(NONE) {
             return Err(TooSmall {
-                need: len as usize,
+                need: total.min(usize::MAX as u64) as usize,
                 have,
             });
         }
@@ -155,9 +200,8 @@ impl<L: AsRef<[LeaseSlot]> + AsMut<[LeaseSlot]>> LeaseTable<L> {
         }
         Ok(LeaseTable {
             slots: storage,
-            start,
-            len,
-            cursor: 0,
+            ranges: list,
+            len: total as u32,
         })
     }
 
@@ -171,6 +215,11 @@ impl<L: AsRef<[LeaseSlot]> + AsMut<[LeaseSlot]>> LeaseTable<L> {
         self.len == 0
     }
 
+    /// True when range `range` has no addresses (or does not exist).
+    pub fn range_is_empty(&self, range: usize) -> bool {
+        self.ranges.get(range).is_none_or(|r| r.len == 0)
+    }
+
     fn slots(&self) -> &[LeaseSlot] {
         &self.slots.as_ref()[..self.len as usize]
     }
@@ -182,13 +231,33 @@ impl<L: AsRef<[LeaseSlot]> + AsMut<[LeaseSlot]>> LeaseTable<L> {
 
     /// The address of slot `index`.
     pub fn ip(&self, index: usize) -> Ipv4Addr {
-        Ipv4Addr::from(self.start.wrapping_add(index as u32))
+        let index = index as u32;
+        let r = self
+            .ranges
+            .iter()
+            .find(|r| index >= r.base && index - r.base < r.len)
+            .or(self.ranges.first());
+        match r {
+            Some(r) => Ipv4Addr::from(r.start.wrapping_add(index.wrapping_sub(r.base))),
+            None => Ipv4Addr::UNSPECIFIED,
+        }
     }
 
     /// The slot of a pool address.
     pub fn index(&self, ip: Ipv4Addr) -> Option<usize> {
-        let off = u32::from(ip).checked_sub(self.start)?;
-        (off < self.len).then_some(off as usize)
+        let ip = u32::from(ip);
+        self.ranges.iter().find_map(|r| {
+            let off = ip.checked_sub(r.start)?;
+            (off < r.len).then_some((r.base + off) as usize)
+        })
+    }
+
+    /// The range slot `index` belongs to.
+    pub fn range_of(&self, index: usize) -> Option<usize> {
+        let index = index as u32;
+        self.ranges
+            .iter()
+            .position(|r| index >= r.base && index - r.base < r.len)
     }
 
     /// True when `ip` is in the pool.
@@ -246,12 +315,20 @@ impl<L: AsRef<[LeaseSlot]> + AsMut<[LeaseSlot]>> LeaseTable<L> {
         !self.available(index, now) && self.slots()[index].state != LeaseState::Reserved
     }
 
-    /// Picks an address for a new client: a never-used one first, else an
-    /// expired or released one. Does not change the table.
+    /// Picks an address for a new client in the first range: a never-used
+    /// one first, else an expired or released one. Does not change the
+    /// table.
     pub fn pick(&self, now: Instant) -> Option<usize> {
-        let n = self.len as usize;
+        self.pick_in(0, now)
+    }
+
+    /// Like [`LeaseTable::pick`], in range `range`.
+    pub fn pick_in(&self, range: usize, now: Instant) -> Option<usize> {
+        let r = *self.ranges.get(range)?;
+        let n = r.len as usize;
         let slots = self.slots();
-        let order = (0..n).map(|i| (self.cursor as usize + i) % n);
+        let base = r.base as usize;
+        let order = (0..n).map(|i| base + (r.cursor as usize + i) % n);
         order
             .clone()
             .find(|&i| slots[i].state == LeaseState::Free && slots[i].key.is_empty())
@@ -323,7 +400,11 @@ impl<L: AsRef<[LeaseSlot]> + AsMut<[LeaseSlot]>> LeaseTable<L> {
         let slot = &mut self.slots_mut()[index];
         slot.state = state;
         slot.expires = expires;
-        self.cursor = (index as u32 + 1) % self.len;
+        if let Some(r) = self.range_of(index)
+            && let Some(range) = self.ranges.get_mut(r)
+        {
+            range.cursor = (index as u32 - range.base + 1) % range.len;
+        }
     }
 
     /// Changes the state of slot `index`, keeping its client.
@@ -447,5 +528,39 @@ mod tests {
         assert!(!t.available(3, Instant::MAX));
         assert_eq!(t.index(Ipv4Addr::new(10, 0, 0, 18)), None);
         assert_eq!(t.ip(7), Ipv4Addr::new(10, 0, 0, 17));
+    }
+
+    #[test]
+    fn ranges_pick_their_own_addresses_and_share_the_client_index() {
+        let a = (Ipv4Addr::new(10, 0, 0, 10), Ipv4Addr::new(10, 0, 0, 11));
+        let empty = (Ipv4Addr::new(10, 5, 0, 1), Ipv4Addr::UNSPECIFIED);
+        let b = (Ipv4Addr::new(10, 1, 0, 10), Ipv4Addr::new(10, 1, 0, 12));
+        let mut t = LeaseTable::with_ranges([LeaseSlot::EMPTY; 5], &[a, empty, b]).unwrap();
+        assert_eq!(t.len(), 5);
+        assert!(t.range_is_empty(1) && !t.range_is_empty(2) && t.range_is_empty(7));
+        let now = Instant::ZERO;
+        assert_eq!(t.pick_in(1, now), None);
+        for n in 0..3u8 {
+            let i = t.pick_in(2, now).unwrap();
+            assert_eq!(t.range_of(i), Some(2));
+            let (k, hw) = key(n);
+            t.assign(i, &k, &hw, LeaseState::Bound, Instant::MAX);
+        }
+        assert_eq!(t.pick_in(2, now), None, "range 2 is full");
+        assert_eq!(
+            t.ip(t.pick_in(0, now).unwrap()),
+            Ipv4Addr::new(10, 0, 0, 10)
+        );
+        // A client known in one range is found from anywhere; moving it to
+        // another range frees its old address.
+        let (k, hw) = key(1);
+        let old = t.find(&k).unwrap();
+        assert_eq!(t.range_of(old), Some(2));
+        t.assign(0, &k, &hw, LeaseState::Bound, Instant::MAX);
+        assert_eq!(t.find(&k), Some(0));
+        assert_eq!(t.state(old).0, LeaseState::Free);
+        assert_eq!(t.index(Ipv4Addr::new(10, 1, 0, 12)), Some(4));
+        assert_eq!(t.index(Ipv4Addr::new(10, 5, 0, 1)), None);
+        assert!(LeaseTable::with_ranges([LeaseSlot::EMPTY; 4], &[a, b]).is_err());
     }
 }

@@ -919,7 +919,10 @@ fn proxy_dhcp_offers_boot_information_and_no_address_to_pxe_clients_only() {
     assert_eq!(m.server_id(), Some(SERVER));
     assert_eq!(m.vendor_class().as_deref(), Some(&b"PXEClient"[..]));
     assert_eq!(m.vendor_specific().as_deref(), Some(&[6, 1, 8, 255][..]));
-    assert_eq!(m.bootfile_name().as_deref(), Some(&b"pxe/undionly.kpxe"[..]));
+    assert_eq!(
+        m.bootfile_name().as_deref(),
+        Some(&b"pxe/undionly.kpxe"[..])
+    );
     // The network's DHCP server's business: no mask, router or lease.
     for code in [options::SUBNET_MASK, options::ROUTER, options::LEASE_TIME] {
         assert!(!m.has(code), "option {code} in a proxy offer");
@@ -1007,9 +1010,13 @@ fn a_proxy_takes_no_pool_and_is_silent_to_clients_the_policy_silences() {
             BootDecision::Silent
         }
     }
-    let mut s =
-        Server::with_policy(proxy_config(), Vec::new(), std::vec![LeaseSlot::EMPTY; 4], Done)
-            .unwrap();
+    let mut s = Server::with_policy(
+        proxy_config(),
+        Vec::new(),
+        std::vec![LeaseSlot::EMPTY; 4],
+        Done,
+    )
+    .unwrap();
     let discover = Req::dhcp(MessageType::Discover, 1).opt(options::VENDOR_CLASS, PXE_ROM);
     assert!(ask(&mut s, Instant::ZERO, &discover).is_none());
     assert_eq!(
