@@ -151,14 +151,24 @@ impl ClientConfig {
     /// assert!(request.has(options::IPXE));
     /// ```
     pub fn push_option(&mut self, code: u8, value: &[u8]) -> Result<(), OptionsFull> {
-        let mut encoded = [0u8; MAX_OPTIONS];
-        let mut w = OptionsWriter::new(&mut encoded);
-        w.push(code, value).map_err(|_| OptionsFull)?;
-        let n = w.len();
-        self.options
-            .extend_from_slice(&encoded[..n])
-            .map_err(|_| OptionsFull)
+        push_option(&mut self.options, code, value)
     }
+}
+
+/// Appends option `code` with `value`, encoded, to `options` (see
+/// [`ClientConfig::push_option`]); nothing is added when it does not fit.
+pub fn push_option(
+    options: &mut heapless::Vec<u8, MAX_OPTIONS>,
+    code: u8,
+    value: &[u8],
+) -> Result<(), OptionsFull> {
+    let mut encoded = [0u8; MAX_OPTIONS];
+    let mut w = OptionsWriter::new(&mut encoded);
+    w.push(code, value).map_err(|_| OptionsFull)?;
+    let n = w.len();
+    options
+        .extend_from_slice(&encoded[..n])
+        .map_err(|_| OptionsFull)
 }
 
 /// A client configuration that cannot work.
