@@ -16,6 +16,30 @@
 //! * every fourth client logs in to FTP as a named user, the others
 //!   anonymously.
 //!
+//! A mixed fleet ([`Fleet::mixed`]) is built of [`Class::MIXED`] in turn
+//! instead, and its server has no default profile, only match rules
+//! (architecture, and architecture with the relay's subnet):
+//!
+//! * legacy BIOS PXE ROMs (vendor class `PXEClient:Arch:00000:UNDI:002001`,
+//!   option 93 = 0, or none for every other one) and UEFI x64 PXE ROMs
+//!   (93 = 7) chainload their profile's iPXE build
+//!   ([`Config::chain`](netboot_core::provision::Config::chain)): round one
+//!   fetches it, then iPXE asks again from scratch with option 175 and
+//!   user class `iPXE`, and gets the stages;
+//! * BIOS iPXE ROMs (93 = 0 with 175, as QEMU's) get the BIOS stages at
+//!   once (they share the BIOS profile: nothing in a request tells
+//!   chainloaded iPXE from iPXE in ROM);
+//! * UEFI x64 ROMs behind a relay: they sit on broadcast segment 1
+//!   ([`Sim::set_segment`]) with a [`Relay`] at [`RELAY`], so the server
+//!   hears their requests only through the relay, with `giaddr` set, and
+//!   answers the relay, which passes the reply on to their segment. The
+//!   server hands out one subnet, so the relay is inside it, in a /28
+//!   ([`RELAY_SUBNET`]) a rule picks [`RELAYED_PROFILE`] by. TFTP and FTP
+//!   go straight to the server (unicast crosses segments as through a
+//!   router).
+//!
+//! Every mixed client speaks DHCP (PXE ROMs and iPXE do).
+//!
 //! Invariants are checked after every event (a violation stops the run
 //! with the seed and the replay command):
 //!
@@ -23,19 +47,27 @@
 //! * no client starts or completes a stage out of the plan's order (a
 //!   stage fetched again after the server lost track of it is allowed; a
 //!   later stage before an earlier one is not);
-//! * every file a client has published (a stage or a manifest file) is
-//!   byte-identical to the server's: nothing fetched twice, cut short or
-//!   corrupted on the wire is ever visible;
+//! * every file a client has published (a chain file, a stage or a
+//!   manifest file) is byte-identical to the server's and one its own
+//!   profile gives it (a client that gets another profile's file, or an
+//!   iPXE ROM that gets a chain file, fails): nothing fetched twice, cut
+//!   short or corrupted on the wire is ever visible;
+//! * a boot ROM fetches only its own chain file, and starts it at most as
+//!   often as the flow tries a download (once, more only after a failed
+//!   download); the chain file handed out as a stage (a loop: iPXE not
+//!   told from the ROM) is a stage out of the plan's order;
 //! * the server's persistence policy: an address the server hands out (a
 //!   DHCPACK or BOOTREPLY) is held by no other client, and a server that
 //!   boots again has a bound lease for every address a client holds (so
 //!   it never hands one out twice).
 //!
 //! [`Fleet::run`] then checks that every client finished with every file
-//! byte-exact, that the server's plan has every client at its last stage,
-//! and that the server leased one distinct address per client, and
+//! of its profile byte-exact and no other file, that each boot ROM
+//! chainloaded exactly once and the server sent it the chain file whole
+//! at most once, that the server's plan has every client at its last
+//! stage, and that the server leased one distinct address per client, and
 //! returns a [`FleetReport`]: simulated time, packets sent and
-//! retransmitted per protocol, stream traffic, retries.
+//! retransmitted per protocol, stream traffic, retries, and per class.
 //!
 //! "Retransmitted" counts a datagram identical to one of the last 16 its
 //! sender sent on the same flow (a resent DATA block, a repeated ACK or
@@ -532,8 +564,8 @@ fn sha256(data: &[u8]) -> [u8; 32] {
     sha2::Sha256::digest(data).into()
 }
 
-/// Every stage and file a client ends up with: the stages, the manifest,
-/// the manifest's files.
+/// Every stage and file a plain client ends up with: the stages, the
+/// manifest, the manifest's files.
 pub fn all_paths() -> Vec<&'static str> {
     STAGES
         .iter()
@@ -543,7 +575,7 @@ pub fn all_paths() -> Vec<&'static str> {
         .collect()
 }
 
-/// The plan's stages, in order.
+/// The plain fleet's plan stages, in order.
 pub fn plan_stages() -> Vec<&'static str> {
     STAGES.iter().map(|(p, _)| *p).chain([MANIFEST]).collect()
 }
