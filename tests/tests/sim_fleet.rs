@@ -12,12 +12,18 @@
 //! and named FTP logins, which is what the per-protocol fleets used to
 //! cover separately.
 //!
+//! The mixed fleet (`fleet_of_mixed_firmware_gets_each_architectures_files`)
+//! is the same run with the server's profiles chosen by match rules: BIOS
+//! and UEFI x64 PXE ROMs that chainload their iPXE build, BIOS iPXE ROMs,
+//! and UEFI ROMs behind a relay agent, each ending with its own profile's
+//! files and nobody else's.
+//!
 //! `SIM_FLEET=<n>` sets the number of clients (see docs/testing.md for the
 //! 10,000-client release run); `SIM_SEED` replays a seed.
 
 use netboot_core::time::{Duration, Instant};
 use netboot_sim::LinkFaults;
-use netboot_sim::fleet::{Crash, Fleet};
+use netboot_sim::fleet::{Class, Crash, Fleet};
 use netboot_sim::seed::check_seeds;
 
 fn clients() -> usize {
@@ -74,5 +80,44 @@ fn fleet_survives_a_server_crash_between_stages() {
         // it hands out the next stage; the invariant checks that no client
         // is sent back).
         assert!(r.stage_retries + r.stage_refetches > 0, "{r}");
+    });
+}
+
+#[test]
+fn fleet_of_mixed_firmware_gets_each_architectures_files() {
+    check_seeds(1, |seed| {
+        let n = clients();
+        let mut fleet = Fleet::new(n, seed);
+        fleet.weather = weather();
+        fleet.mixed = true;
+        let started = std::time::Instant::now();
+        let r = fleet.run();
+        eprintln!("{r}\n  wall-clock time {:.1?}", started.elapsed());
+        // Every client finished with every file of its own profile
+        // byte-exact, and held no file of another (the run checks both,
+        // after every event and at the end).
+        assert_eq!((r.finished, r.byte_exact), (n, n), "{r}");
+        let classes: Vec<Class> = r.classes.iter().map(|c| c.class).collect();
+        assert_eq!(classes, Class::MIXED, "{r}");
+        for (k, c) in r.classes.iter().enumerate() {
+            // Client i is of class i % 4.
+            assert_eq!(c.clients, (n + 3 - k) / 4, "{r}");
+            assert_eq!((c.finished, c.byte_exact), (c.clients, c.clients), "{r}");
+            if c.class.chains() {
+                // Each ROM ran iPXE once: one chain download per client,
+                // more only where a download failed, never more than the
+                // flow's three attempts.
+                assert_eq!(c.chainloaded, c.clients, "{r}");
+                assert!(c.chain_downloads >= c.clients, "{r}");
+                assert!(c.most_chain_downloads <= 3, "{r}");
+                assert!(c.chain_downloads <= c.clients + c.clients / 10, "{r}");
+            } else {
+                assert_eq!((c.chainloaded, c.chain_downloads), (0, 0), "{r}");
+            }
+        }
+        // The relayed clients' every request and reply went through the
+        // relay.
+        assert!(r.relayed.0 > 0 && r.relayed.1 > 0, "{r}");
+        assert!(r.tftp.retransmitted > 0 && r.bootp.retransmitted > 0, "{r}");
     });
 }

@@ -43,6 +43,14 @@ pub const MAX_REPLY: usize = 1472;
 /// How often a NAK or an unanswered DHCPREQUEST may send the client back
 /// to DISCOVER.
 pub const MAX_RESTARTS: u32 = 3;
+/// Most bytes of extra options ([`ClientConfig::options`]) a request
+/// carries, encoded.
+pub const MAX_OPTIONS: usize = 96;
+
+/// The extra options do not fit in [`MAX_OPTIONS`] bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("the extra options exceed {MAX_OPTIONS} bytes")]
+pub struct OptionsFull;
 
 /// How the client asks.
 #[derive(Clone, Debug)]
@@ -63,6 +71,12 @@ pub struct ClientConfig {
     pub vendor_class: heapless::Vec<u8, 64>,
     /// Option 55 (DHCP only).
     pub parameter_list: heapless::Vec<u8, 32>,
+    /// Further options, encoded (code, length, value), appended as they
+    /// are to every request: what a firmware says about itself, such as
+    /// its architecture (93), user class (77) or iPXE's encapsulated
+    /// options (175). Add them with [`ClientConfig::push_option`], which
+    /// keeps the encoding well formed.
+    pub options: heapless::Vec<u8, MAX_OPTIONS>,
     /// First retransmission timeout.
     pub initial_timeout: Duration,
     /// Longest retransmission timeout.
@@ -101,6 +115,7 @@ impl ClientConfig {
             file: FileName::new(),
             vendor_class: heapless::Vec::new(),
             parameter_list,
+            options: heapless::Vec::new(),
             initial_timeout: Duration::from_secs(4),
             max_timeout: Duration::from_secs(64),
             jitter: Duration::from_secs(1),
@@ -108,6 +123,52 @@ impl ClientConfig {
             rng,
         }
     }
+
+    /// Appends option `code` with `value` to [`ClientConfig::options`]
+    /// (split into instances of at most 255 bytes, RFC 3396); nothing is
+    /// added when it does not fit.
+    ///
+    /// ```
+    /// use netboot_core::bootp::{client::{Client, ClientConfig}, HwAddr};
+    /// use netboot_core::rng::Rng;
+    /// use netboot_core::time::Instant;
+    /// use netboot_core::wire::bootp::{options, Message};
+    ///
+    /// // A UEFI x64 PXE ROM chainloaded into iPXE describes itself so.
+    /// let mut c = ClientConfig::new(HwAddr::ethernet([2, 0, 0, 0, 0, 1]), Rng::new(7));
+    /// c.vendor_class.extend_from_slice(b"PXEClient:Arch:00007:UNDI:003000").unwrap();
+    /// c.push_option(options::CLIENT_ARCH, &7u16.to_be_bytes()).unwrap();
+    /// c.push_option(options::USER_CLASS, b"iPXE").unwrap();
+    /// c.push_option(options::IPXE, &[19, 1, 1]).unwrap();
+    /// assert!(c.push_option(options::IPXE, &[0; 200]).is_err());
+    ///
+    /// let mut client = Client::new(c, Instant::ZERO).unwrap();
+    /// let mut buf = [0u8; 1500];
+    /// let t = client.poll_transmit(Instant::ZERO, &mut buf).unwrap();
+    /// let request = Message::new_checked(&buf[..t.len]).unwrap();
+    /// assert_eq!(request.client_arch(), Some(7));
+    /// assert_eq!(request.get(options::USER_CLASS).as_deref(), Some(&b"iPXE"[..]));
+    /// assert!(request.has(options::IPXE));
+    /// ```
+    pub fn push_option(&mut self, code: u8, value: &[u8]) -> Result<(), OptionsFull> {
+        push_option(&mut self.options, code, value)
+    }
+}
+
+/// Appends option `code` with `value`, encoded, to `options` (see
+/// [`ClientConfig::push_option`]); nothing is added when it does not fit.
+pub fn push_option(
+    options: &mut heapless::Vec<u8, MAX_OPTIONS>,
+    code: u8,
+    value: &[u8],
+) -> Result<(), OptionsFull> {
+    let mut encoded = [0u8; MAX_OPTIONS];
+    let mut w = OptionsWriter::new(&mut encoded);
+    w.push(code, value).map_err(|_| OptionsFull)?;
+    let n = w.len();
+    options
+        .extend_from_slice(&encoded[..n])
+        .map_err(|_| OptionsFull)
 }
 
 /// A client configuration that cannot work.
@@ -466,6 +527,9 @@ impl Client {
         if !c.vendor_class.is_empty() {
             let _ = w.push(options::VENDOR_CLASS, &c.vendor_class);
         }
+        // Fits: at most 53 bytes above, 66 for option 60, MAX_OPTIONS here
+        // and the end mark, in 256.
+        let _ = w.raw(&c.options);
         let n = w.finish().ok()?;
         let secs = u16::try_from((now - self.started).as_secs()).unwrap_or(u16::MAX);
         let repr = Repr {

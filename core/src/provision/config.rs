@@ -4,6 +4,7 @@
 use core::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 
 use crate::bootp::HwAddr;
+use crate::bootp::client::{MAX_OPTIONS, OptionsFull, push_option};
 use crate::rng::Rng;
 use crate::tftp::TransferConfig;
 use crate::tftp::options::Request;
@@ -14,6 +15,48 @@ use crate::wire::bootp::SERVER_PORT;
 pub const MAX_USER: usize = 64;
 /// Longest FTP password kept.
 pub const MAX_PASSWORD: usize = 128;
+
+/// How a client describes itself in every BOOTP request: its vendor class
+/// (option 60) and further options, encoded (code, length, value).
+///
+/// ```
+/// use netboot_core::provision::Identity;
+/// use netboot_core::wire::bootp::options;
+///
+/// // A legacy BIOS PXE ROM, and the iPXE it chainloads.
+/// let rom = Identity::vendor(b"PXEClient:Arch:00000:UNDI:002001").unwrap()
+///     .with(options::CLIENT_ARCH, &[0, 0]).unwrap();
+/// let ipxe = rom.clone()
+///     .with(options::USER_CLASS, b"iPXE").unwrap()
+///     .with(options::IPXE, &[19, 1, 1]).unwrap();
+/// assert_eq!(ipxe.options.len(), rom.options.len() + 6 + 5);
+/// assert!(Identity::vendor(&[b'x'; 65]).is_err());
+/// ```
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Identity {
+    /// Option 60 (none when empty).
+    pub vendor_class: heapless::Vec<u8, 64>,
+    /// Further options, encoded; see
+    /// [`ClientConfig::options`](crate::bootp::client::ClientConfig::options).
+    pub options: heapless::Vec<u8, MAX_OPTIONS>,
+}
+
+impl Identity {
+    /// A client that sends option 60 `vendor_class` (at most 64 bytes).
+    pub fn vendor(vendor_class: &[u8]) -> Result<Self, OptionsFull> {
+        Ok(Identity {
+            vendor_class: heapless::Vec::from_slice(vendor_class).map_err(|_| OptionsFull)?,
+            options: heapless::Vec::new(),
+        })
+    }
+
+    /// Adds option `code` with `value` (at most [`MAX_OPTIONS`] bytes of
+    /// options in all).
+    pub fn with(mut self, code: u8, value: &[u8]) -> Result<Self, OptionsFull> {
+        push_option(&mut self.options, code, value)?;
+        Ok(self)
+    }
+}
 
 /// Everything a [`Provision`](super::Provision) needs to know up front.
 #[derive(Clone, Debug)]
@@ -26,6 +69,24 @@ pub struct Config {
     /// Where BOOTP requests go: 255.255.255.255:67 (broadcast), or one
     /// server.
     pub bootp_server: SocketAddrV4,
+    /// What the client says about itself in its BOOTP requests (vendor
+    /// class, architecture, user class...): the firmware's identity.
+    pub identity: Identity,
+    /// The client is a boot ROM that chainloads another program (an iPXE
+    /// build): the first boot file it downloads is that program, not a
+    /// stage. Once it has arrived whole it runs, which is modelled by the
+    /// flow starting BOOTP again from scratch (a new exchange, silence
+    /// meaning nobody answers) as the program, which describes itself with
+    /// this identity (iPXE adds option 175 and user class `iPXE`); what it
+    /// fetches from then on are the stages. The program is stored under
+    /// its name but is no stage: it is reported with
+    /// [`Event::Chainloaded`](super::Event::Chainloaded), not counted in
+    /// [`Provision::stages`](super::Provision::stages), and never read as
+    /// the manifest. It is run once per flow: a client told to boot it
+    /// again later fetches it as a stage, which the plan then sees out of
+    /// order. `None`: the client is that program already (iPXE from the
+    /// start, or firmware that runs the flow itself).
+    pub chain: Option<Identity>,
     /// The TFTP port of the server a BOOTP reply names (BOOTP carries no
     /// port).
     pub tftp_port: u16,
@@ -94,6 +155,8 @@ impl Config {
             hw,
             dhcp: false,
             bootp_server: SocketAddrV4::new(Ipv4Addr::BROADCAST, SERVER_PORT),
+            identity: Identity::default(),
+            chain: None,
             tftp_port: crate::tftp::PORT,
             tftp_options: Request {
                 blksize: Some(1468),

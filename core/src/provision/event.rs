@@ -97,7 +97,22 @@ pub enum Event {
         /// Its size.
         bytes: u64,
     },
-    /// A stage download failed and will be tried again after BOOTP.
+    /// A boot ROM's download of the program it chainloads
+    /// ([`Config::chain`](super::Config::chain)) started.
+    ChainStarted {
+        /// The file.
+        file: PathBuf,
+    },
+    /// The chainloaded program arrived whole and is stored under its name;
+    /// it runs now and asks BOOTP again, as itself.
+    Chainloaded {
+        /// The file.
+        file: PathBuf,
+        /// Its size.
+        bytes: u64,
+    },
+    /// A stage download (or the chainloaded program's) failed and will be
+    /// tried again after BOOTP.
     StageRetry {
         /// The file.
         file: PathBuf,

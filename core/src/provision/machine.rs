@@ -103,6 +103,8 @@ pub struct Provision<S: Storage, B> {
     pub(super) same_answers: u8,
     pub(super) stage_failures: u8,
     pub(super) stage_error: Option<FlowError>,
+    /// The chainloaded program ([`Config::chain`]) runs: BOOTP asks as it.
+    pub(super) chained: bool,
     // FTP phase.
     pub(super) ftp_addr: Option<SocketAddr>,
     pub(super) ftp: Option<ClientSession>,
@@ -147,6 +149,7 @@ impl<S: Storage, B: AsRef<[u8]> + AsMut<[u8]>> Provision<S, B> {
             same_answers: 0,
             stage_failures: 0,
             stage_error: None,
+            chained: false,
             ftp_addr: None,
             ftp: None,
             cursor: Position::START,
@@ -375,10 +378,14 @@ impl<S: Storage, B: AsRef<[u8]> + AsMut<[u8]>> Provision<S, B> {
                 self.tftp_running = true;
                 self.stage_total = None;
                 self.phase = Phase::Fetching;
-                self.push(Event::StageStarted {
-                    index: self.stages,
-                    file,
-                });
+                if self.chaining() {
+                    self.push(Event::ChainStarted { file });
+                } else {
+                    self.push(Event::StageStarted {
+                        index: self.stages,
+                        file,
+                    });
+                }
             }
             Err(_) => {
                 self.store.discard(writer);
@@ -433,6 +440,20 @@ impl<S: Storage, B: AsRef<[u8]> + AsMut<[u8]>> Provision<S, B> {
         self.download = None;
     }
 
+    /// True while the client is the boot ROM whose next download is the
+    /// program it chainloads.
+    fn chaining(&self) -> bool {
+        self.config.chain.is_some() && !self.chained
+    }
+
+    /// What BOOTP requests say about the client now.
+    fn identity(&self) -> &super::config::Identity {
+        match &self.config.chain {
+            Some(program) if self.chained => program,
+            _ => &self.config.identity,
+        }
+    }
+
     pub(super) fn start_round(&mut self, now: Instant, round: Round) {
         let window = match round {
             Round::AfterStage => self.config.silence,
@@ -446,6 +467,8 @@ impl<S: Storage, B: AsRef<[u8]> + AsMut<[u8]>> Provision<S, B> {
         let mut c = ClientConfig::new(self.config.hw, self.config.rng.fork());
         c.dhcp = self.config.dhcp;
         c.server = self.config.bootp_server;
+        c.vendor_class = self.identity().vendor_class.clone();
+        c.options = self.identity().options.clone();
         c.broadcast_flag = self.config.bootp_server.ip().is_broadcast();
         c.attempts = u32::MAX;
         c.initial_timeout = initial;
@@ -611,6 +634,17 @@ impl<S: Storage, B: AsRef<[u8]> + AsMut<[u8]>> Provision<S, B> {
                 self.tftp_files = None;
                 self.tftp_running = false;
                 let file = self.stage.clone();
+                if self.chaining() {
+                    // The ROM runs what it fetched: the program starts over
+                    // with BOOTP, as itself.
+                    self.push(Event::Chainloaded { file, bytes });
+                    self.chained = true;
+                    self.same_answers = 0;
+                    self.stage_failures = 0;
+                    self.stage_error = None;
+                    self.start_round(now, Round::First);
+                    return;
+                }
                 self.push(Event::StageDone {
                     index: self.stages,
                     file: file.clone(),

@@ -3,7 +3,10 @@
 //! 1. ask BOOTP (broadcast, or unicast to one server) for an address and a
 //!    boot file;
 //! 2. fetch that file over TFTP from the server the reply names, into the
-//!    store under its own path;
+//!    store under its own path (a boot ROM that chainloads,
+//!    [`Config::chain`], runs the first file it fetches instead: the
+//!    program starts again at 1 with its own identity, and its files are
+//!    the stages);
 //! 3. ask again, and fetch again, until BOOTP stays silent for
 //!    [`Config::silence`] after a stage (the server's plan stops answering
 //!    a client that has every stage: see [`crate::plan`]);
@@ -95,7 +98,7 @@ mod report;
 #[cfg(test)]
 mod tests;
 
-pub use config::{Config, ConfigError, MAX_PASSWORD, MAX_USER};
+pub use config::{Config, ConfigError, Identity, MAX_PASSWORD, MAX_USER};
 pub use event::{
     Channel, Event, FailedStep, FlowError, FtpFailure, MAX_MESSAGE, Message, Outgoing, Progress,
 };

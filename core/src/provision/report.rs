@@ -50,6 +50,8 @@ pub struct FileReport {
 pub struct Report {
     /// The address BOOTP gave.
     pub address: Option<Ipv4Addr>,
+    /// The program a boot ROM chainloaded before the stages, if any.
+    pub chain: Option<StageReport>,
     /// Stages fetched, in order (a stage fetched again appears again).
     pub stages: Vec<StageReport>,
     /// The manifest (the last stage).
@@ -82,6 +84,13 @@ impl Report {
                 server: self.server.unwrap_or(Ipv4Addr::UNSPECIFIED),
                 bytes: *bytes,
             }),
+            Event::Chainloaded { file, bytes } => {
+                self.chain = Some(StageReport {
+                    file: file.to_string(),
+                    server: self.server.unwrap_or(Ipv4Addr::UNSPECIFIED),
+                    bytes: *bytes,
+                })
+            }
             Event::StageRetry { .. } | Event::FtpRetry { .. } => self.retries += 1,
             Event::ManifestRead { file, server, .. } => {
                 self.manifest = Some(file.to_string());

@@ -899,6 +899,101 @@ fn bad_configurations_are_refused() {
     assert_eq!(c.login(&"u".repeat(65), "p"), Err(ConfigError::TooLong));
 }
 
+/// A BIOS PXE ROM whose profile chainloads iPXE, and the iPXE it becomes.
+fn rom_config(chain: bool) -> Config {
+    use crate::wire::bootp::options;
+    let mut c = Lab::config();
+    let rom = Identity::vendor(b"PXEClient:Arch:00000:UNDI:002001")
+        .unwrap()
+        .with(options::CLIENT_ARCH, &[0, 0])
+        .unwrap();
+    let ipxe = rom
+        .clone()
+        .with(options::USER_CLASS, b"iPXE")
+        .unwrap()
+        .with(options::IPXE, &[19, 1, 1])
+        .unwrap();
+    c.identity = rom;
+    c.chain = chain.then_some(ipxe);
+    c
+}
+
+fn chaining_lab() -> Lab {
+    use crate::plan::Profile;
+    use crate::plan::rules::{Arch, Match};
+    let mut t = ProfileTable::new();
+    let bios = Match {
+        arch: Match::archs(&[Arch::BIOS]),
+        ..Match::ANY
+    };
+    let profile = Profile::new("bios", &STAGES)
+        .unwrap()
+        .chain("ipxe/undionly.kpxe")
+        .unwrap();
+    t.add_rule(bios, profile).unwrap();
+    let mut lab = Lab::new(t);
+    lab.store.insert("ipxe/undionly.kpxe", bytes(9, 4000));
+    lab
+}
+
+#[test]
+fn a_rom_chainloads_ipxe_once_and_ipxe_fetches_the_stages() {
+    let mut lab = chaining_lab();
+    let mut flow = lab.flow(rom_config(true));
+    lab.run(&mut flow);
+    assert!(flow.error().is_none(), "{:?}", flow.error());
+    assert_files_arrived(&lab, &flow);
+    assert_eq!(
+        flow.store().get("ipxe/undionly.kpxe"),
+        lab.store.get("ipxe/undionly.kpxe")
+    );
+    // The program once, then the stages, each once; the program is no
+    // stage.
+    let mut rrqs = vec!["ipxe/undionly.kpxe"];
+    rrqs.extend(STAGES);
+    assert_eq!(lab.rrqs, rrqs);
+    assert_eq!(lab.stage_events(), STAGES);
+    assert_eq!(flow.stages(), 3);
+    let chain_events: Vec<_> = lab
+        .events
+        .iter()
+        .filter(|e| matches!(e, Event::ChainStarted { .. } | Event::Chainloaded { .. }))
+        .collect();
+    assert_eq!(
+        chain_events,
+        [
+            &Event::ChainStarted {
+                file: "ipxe/undionly.kpxe".try_into().unwrap()
+            },
+            &Event::Chainloaded {
+                file: "ipxe/undionly.kpxe".try_into().unwrap(),
+                bytes: 4000
+            }
+        ]
+    );
+    assert_eq!(lab.bootp.policy().plan().stage_of(&MAC), Some(3));
+    let mut report = Report::default();
+    lab.events.iter().for_each(|e| report.record(e));
+    assert!(report.is_success());
+    assert_eq!(report.chain.as_ref().map(|c| c.bytes), Some(4000));
+    assert_eq!(report.stages.len(), 3);
+}
+
+#[test]
+fn a_rom_that_does_not_become_ipxe_is_caught_not_advancing() {
+    // The same ROM, modelled as running what it fetched as a stage and
+    // asking again as itself: the plan hands it iPXE forever.
+    let mut lab = chaining_lab();
+    let mut flow = lab.flow(rom_config(false));
+    lab.run(&mut flow);
+    assert!(
+        matches!(flow.error(), Some(FlowError::NotAdvancing { file }) if file == "ipxe/undionly.kpxe"),
+        "{:?}",
+        flow.error()
+    );
+    assert_eq!(lab.bootp.policy().plan().stage_of(&MAC), Some(0));
+}
+
 #[test]
 fn the_machine_is_as_small_as_documented() {
     let size = std::mem::size_of::<Flow>();

@@ -8,6 +8,8 @@
 //!   core client machine against the host's disk.
 //! * [`provision`]: the core's provisioning flow (BOOTP → TFTP stages →
 //!   manifest → FTP files).
+//! * [`relay`]: a BOOTP/DHCP relay agent, for clients on another
+//!   broadcast segment.
 //! * [`udp`]: a scripted sender, to play a peer no machine models.
 //!
 //! None holds protocol logic: that lives in the machines. What a program
@@ -16,6 +18,7 @@
 pub mod bootp;
 pub mod ftp;
 pub mod provision;
+pub mod relay;
 pub mod server;
 pub mod tftp;
 pub mod udp;

@@ -101,6 +101,9 @@ pub struct Provisioner {
     /// started or `true` when it arrived whole (a stage fetched again
     /// appears again).
     pub stage_log: Vec<(String, bool)>,
+    /// The downloads of the program a boot ROM chainloads
+    /// ([`Config::chain`]), in order, as in [`Provisioner::stage_log`].
+    pub chain_log: Vec<(String, bool)>,
     /// How the flow ended, once it has.
     pub outcome: Option<Result<(), FlowError>>,
     /// When it ended (host time).
@@ -134,6 +137,7 @@ impl Provisioner {
             last_request: None,
             report: Report::default(),
             stage_log: Vec::new(),
+            chain_log: Vec::new(),
             outcome: None,
             finished_at: None,
             bootp_resent: 0,
@@ -233,6 +237,13 @@ impl Provisioner {
                     }
                     Event::StageDone { file, .. } => {
                         self.stage_log.push((file.to_string(), true));
+                        self.published += 1;
+                    }
+                    Event::ChainStarted { file } => {
+                        self.chain_log.push((file.to_string(), false));
+                    }
+                    Event::Chainloaded { file, .. } => {
+                        self.chain_log.push((file.to_string(), true));
                         self.published += 1;
                     }
                     Event::FileDone { .. } => self.published += 1,

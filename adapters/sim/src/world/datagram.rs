@@ -237,7 +237,8 @@ impl Sim {
     }
 
     /// A broadcast reaches the segment: a copy for every other powered
-    /// host listening on its port, each meeting its own link's faults.
+    /// host on the sender's segment listening on its port, each meeting
+    /// its own link's faults.
     pub(super) fn fan_out(
         &mut self,
         from_host: HostId,
@@ -250,7 +251,10 @@ impl Sim {
                 continue;
             }
             let node = &self.net.nodes[to];
-            if !node.powered || !node.ports.contains(&dst.port()) {
+            if !node.powered
+                || !node.ports.contains(&dst.port())
+                || node.segment != self.net.nodes[from_host].segment
+            {
                 continue;
             }
             let arrivals = self.net.datagram_fate(from_host, to, Duration::ZERO, 1);

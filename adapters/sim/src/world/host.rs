@@ -28,6 +28,8 @@ pub(super) struct Node {
     pub(super) boot_ip: Ipv4Addr,
     pub(super) powered: bool,
     pub(super) link_up: bool,
+    /// The broadcast segment the host is on (see [`Sim::set_segment`]).
+    pub(super) segment: u32,
     pub(super) boot: u32,
     pub(super) ports: BTreeSet<u16>,
     pub(super) listeners: BTreeSet<u16>,

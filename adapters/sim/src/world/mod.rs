@@ -169,6 +169,7 @@ impl Sim {
             boot_ip: ip,
             powered: false,
             link_up: true,
+            segment: 0,
             boot: 0,
             ports: BTreeSet::new(),
             listeners: BTreeSet::new(),
@@ -261,6 +262,36 @@ impl Sim {
     /// The weather on the link from `a` to `b`.
     pub fn set_link(&mut self, a: HostId, b: HostId, faults: LinkFaults) {
         self.net.links.insert((a, b), faults);
+    }
+
+    /// Puts `host` on broadcast segment `segment` (every host starts on
+    /// segment 0). A broadcast reaches only the hosts on its sender's
+    /// segment; a unicast datagram or a stream reaches a host on any
+    /// segment, as if a router that adds no faults of its own joined
+    /// them. This is what a relay agent needs: the clients behind it are
+    /// not heard by the server, only by the relay on their segment.
+    ///
+    /// ```
+    /// use std::net::{Ipv4Addr, SocketAddrV4};
+    /// use netboot_core::time::{Duration, Instant};
+    /// use netboot_sim::Sim;
+    /// use netboot_sim::apps::udp::{Scripted, Send};
+    ///
+    /// let mut sim = Sim::new(1);
+    /// let send = |to: Ipv4Addr| Send { at: Instant::ZERO, from_port: 9, to: SocketAddrV4::new(to, 9), bytes: b"hi".to_vec() };
+    /// let script = vec![send(Ipv4Addr::BROADCAST), send(Ipv4Addr::new(10, 0, 0, 2))];
+    /// let a = sim.add_host("a", Ipv4Addr::new(10, 0, 0, 1), move || Box::new(Scripted::new(&[9], script.clone())));
+    /// let b = sim.add_host("b", Ipv4Addr::new(10, 0, 0, 2), || Box::new(Scripted::new(&[9], vec![])));
+    /// let c = sim.add_host("c", Ipv4Addr::new(10, 0, 0, 3), || Box::new(Scripted::new(&[9], vec![])));
+    /// sim.set_segment(a, 1);
+    /// sim.set_segment(c, 1);
+    /// sim.run_for(Duration::from_secs(1));
+    /// let got = |h| sim.app::<Scripted>(h).unwrap().received.len();
+    /// // b, on segment 0, gets only the unicast; c, on a's segment, the broadcast.
+    /// assert_eq!((got(b), got(c)), (1, 1));
+    /// ```
+    pub fn set_segment(&mut self, host: HostId, segment: u32) {
+        self.net.nodes[host].segment = segment;
     }
 
     /// Adds a rule every datagram meets.

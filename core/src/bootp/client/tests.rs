@@ -346,3 +346,29 @@ fn bad_configurations_are_refused() {
         Some(ClientError::ZeroTimeout)
     );
 }
+
+#[test]
+fn extra_options_go_out_in_every_request_and_fill_up_to_the_limit() {
+    let mut s = server(Vec::new());
+    let mut cfg = config(true);
+    cfg.vendor_class.extend_from_slice(&[b'v'; 64]).unwrap();
+    cfg.push_option(options::CLIENT_ARCH, &[0, 7]).unwrap();
+    cfg.push_option(options::USER_CLASS, b"iPXE").unwrap();
+    // Fill the rest: the longest request still fits its options buffer.
+    let left = MAX_OPTIONS - cfg.options.len() - 2;
+    cfg.push_option(options::IPXE, &std::vec![1; left]).unwrap();
+    assert_eq!(cfg.options.len(), MAX_OPTIONS);
+    assert_eq!(cfg.push_option(options::HOSTNAME, b""), Err(OptionsFull));
+    let mut c = Client::new(cfg, Instant::ZERO).unwrap();
+    let sent = run(&mut c, &mut s, |_| false);
+    // DISCOVER and REQUEST (which carries the most options) alike.
+    assert_eq!(sent.len(), 2);
+    for (_, bytes) in &sent {
+        let m = Message::new_checked(bytes).unwrap();
+        assert_eq!(m.client_arch(), Some(7));
+        assert_eq!(m.get(options::USER_CLASS).as_deref(), Some(&b"iPXE"[..]));
+        assert_eq!(m.get(options::IPXE).map(|v| v.len()), Some(left));
+        assert_eq!(m.vendor_class().map(|v| v.len()), Some(64));
+    }
+    assert!(c.assignment().is_some());
+}
