@@ -14,7 +14,9 @@
 use std::path::Path;
 use std::time::Duration;
 
-use netboot_tests::lab::{Console, FirmwareLab, Output, spawn};
+use netboot_tests::lab::{
+    Console, FirmwareLab, IPXE_E1000_ROM, IPXE_EFI, OVMF_CODE, OVMF_VARS, Output, OvmfNic, spawn,
+};
 use netboot_tests::netns::in_netns;
 use netboot_tests::{ChildGuard, netboot_bin, test_bytes};
 
@@ -22,18 +24,38 @@ use netboot_tests::{ChildGuard, netboot_bin, test_bytes};
 /// 10.`net`.1.0/24, pool from .100), standard ports, with `plan` as the
 /// `[[plan.client]]` stages of `mac`.
 fn serve(lab: &FirmwareLab, net: u8, mac: &str, stages: &[&str]) -> (ChildGuard, Output) {
+    let stages: Vec<String> = stages.iter().map(|s| format!("\"{s}\"")).collect();
+    let plan = format!(
+        "[[plan.client]]\nmac = \"{mac}\"\nstages = [{}]\n",
+        stages.join(", ")
+    );
+    serve_plan(lab, net, "", &plan, "plan: 1 client(s)")
+}
+
+/// `netboot serve` as [`serve`] does, with `bootp` added to the `[bootp]`
+/// table and `plan` after `[plan]`; `ready` is the start-up line to wait
+/// for.
+fn serve_plan(
+    lab: &FirmwareLab,
+    net: u8,
+    bootp: &str,
+    plan: &str,
+    ready: &str,
+) -> (ChildGuard, Output) {
     let dir = lab.dir.path();
     let config = dir.join("lab.toml");
-    let stages: Vec<String> = stages.iter().map(|s| format!("\"{s}\"")).collect();
+    let pool = if bootp.contains("mode = \"proxy\"") {
+        String::new()
+    } else {
+        format!("pool = {{ start = \"10.{net}.1.100\", end = \"10.{net}.1.150\" }}\n")
+    };
     std::fs::write(
         &config,
         format!(
             "root = \"{}\"\n\n[bootp]\nserver = \"10.{net}.1.1\"\nsubnet = \"10.{net}.1.0/24\"\n\
-             router = \"10.{net}.1.1\"\ninterface = \"br0\"\n\
-             pool = {{ start = \"10.{net}.1.100\", end = \"10.{net}.1.150\" }}\n\n\
-             [plan]\nreset_after = \"never\"\n\n[[plan.client]]\nmac = \"{mac}\"\nstages = [{}]\n",
+             router = \"10.{net}.1.1\"\ninterface = \"br0\"\n{pool}{bootp}\n\
+             [plan]\nreset_after = \"never\"\n\n{plan}",
             dir.join("root").display(),
-            stages.join(", "),
         ),
     )
     .unwrap();
@@ -45,7 +67,7 @@ fn serve(lab: &FirmwareLab, net: u8, mac: &str, stages: &[&str]) -> (ChildGuard,
             .arg(&config),
     );
     assert!(
-        log.wait("plan: 1 client(s)", Duration::from_secs(20)),
+        log.wait(ready, Duration::from_secs(20)),
         "serve did not start:\n{}",
         log.text()
     );
@@ -152,4 +174,85 @@ fn uboot_in_qemu_bootp_then_tftpboot_of_three_mebibytes_from_netboot_serve() {
     console.run("bootp");
     let silent = format!("bootp: no answer to {mac}: the boot policy says it is done");
     assert!(log.wait(&silent, Duration::from_secs(30)), "{}", log.text());
+}
+
+/// A mixed fleet on one configuration: a UEFI x64 guest (OVMF, whose own
+/// EDK2 PXE is a boot ROM that is not iPXE) and a legacy BIOS guest (QEMU's
+/// iPXE ROM under SeaBIOS) boot side by side on one bridge. The rules choose
+/// by option 93: the UEFI ROM gets the UEFI iPXE build (`chain`), which asks
+/// again as iPXE and gets the UEFI script, not the ROM's file a second time;
+/// the BIOS guest, iPXE already, gets the BIOS script straight away. Each
+/// script prints its own marker, so each guest proves it ran its
+/// architecture's file.
+#[test]
+fn uefi_and_bios_guests_boot_their_architectures_files_from_one_config() {
+    let test = "uefi_and_bios_guests_boot_their_architectures_files_from_one_config";
+    let files = [
+        (OVMF_CODE, "ovmf"),
+        (OVMF_VARS, "ovmf"),
+        (IPXE_EFI, "ipxe"),
+        (IPXE_E1000_ROM, "ipxe-qemu"),
+    ];
+    let Some(lab) = FirmwareLab::with_files(test, &files, 75) else {
+        return;
+    };
+    let (uefi, bios) = ("52:54:00:75:00:01", "52:54:00:75:00:02");
+    let seed = netboot_std::os::os_seed();
+    let (uefi_marker, bios_marker) = (
+        format!("NETBOOT-UEFI-{seed:016x}"),
+        format!("NETBOOT-BIOS-{seed:016x}"),
+    );
+    let root = lab.dir.path().join("root");
+    write(&root, "efi/ipxe.efi", &std::fs::read(IPXE_EFI).unwrap());
+    write(
+        &root,
+        "efi/boot.ipxe",
+        format!("#!ipxe\necho {uefi_marker} ${{platform}}\n").as_bytes(),
+    );
+    write(
+        &root,
+        "bios/boot.ipxe",
+        format!("#!ipxe\necho {bios_marker} ${{platform}}\n").as_bytes(),
+    );
+    let plan = "[[plan.boot]]\nname = \"uefi\"\narch = \"efi-x64\"\nchain = \"efi/ipxe.efi\"\n\
+                stages = [\"efi/boot.ipxe\"]\n\n\
+                [[plan.boot]]\nname = \"bios\"\narch = \"bios\"\nchain = \"bios/undionly.kpxe\"\n\
+                stages = [\"bios/boot.ipxe\"]\n";
+    let (_server, log) = serve_plan(&lab, 75, "", plan, "2 rule(s)");
+    lab.add_tap("tap1");
+    let uefi_console = lab.boot_ovmf(uefi, OvmfNic::Edk2);
+    let bios_console = lab.boot_ipxe_on("tap1", bios, IPXE_E1000_ROM);
+    for (console, marker, platform) in [
+        (&bios_console, &bios_marker, "pcbios"),
+        (&uefi_console, &uefi_marker, "efi"),
+    ] {
+        let line = format!("{marker} {platform}");
+        assert!(
+            console.wait(&line, Duration::from_secs(180)),
+            "{line:?} never appeared; serial console:\n{}\nserver:\n{}",
+            console.text(),
+            log.text()
+        );
+    }
+    // The UEFI guest's own PXE ran first and chainloaded iPXE.
+    let serial = uefi_console.text();
+    assert!(serial.contains(">>Start PXE over IPv4"), "{serial}");
+    assert!(!bios_console.text().contains(&uefi_marker));
+    assert!(!serial.contains(&bios_marker));
+    let text = log.text();
+    for step in [
+        format!("to {uefi} next-server 10.75.1.1 file efi/ipxe.efi"),
+        format!("fetched chainloader efi/ipxe.efi; iPXE gets stage 1/1 next"),
+        format!("to {uefi} next-server 10.75.1.1 file efi/boot.ipxe"),
+        format!("fetched stage 1/1 efi/boot.ipxe; boot phase complete"),
+        format!("to {bios} next-server 10.75.1.1 file bios/boot.ipxe"),
+        format!("fetched stage 1/1 bios/boot.ipxe; boot phase complete"),
+    ] {
+        assert!(
+            log.wait(&step, Duration::from_secs(10)),
+            "missing {step:?}:\n{text}"
+        );
+    }
+    // The BIOS guest is iPXE already: it was never handed its chainloader.
+    assert!(!text.contains("file bios/undionly.kpxe"), "{text}");
 }
