@@ -256,3 +256,152 @@ fn uefi_and_bios_guests_boot_their_architectures_files_from_one_config() {
     // The BIOS guest is iPXE already: it was never handed its chainloader.
     assert!(!text.contains("file bios/undionly.kpxe"), "{text}");
 }
+
+/// A namespace of its own for another DHCP server, joined to the lab's
+/// bridge by a veth pair; deleted (with the veth) when dropped.
+struct OtherHost {
+    ns: String,
+}
+
+impl OtherHost {
+    fn join(lab: &FirmwareLab, cidr: &str) -> OtherHost {
+        use netboot_tests::netns::ip;
+        let id = std::process::id() % 100_000;
+        let ns = format!("nbdhcp{id}");
+        let (outer, inner) = (format!("vdo{id}"), format!("vdi{id}"));
+        ip(&["netns", "add", &ns]);
+        let host = OtherHost { ns };
+        ip(&[
+            "-n",
+            lab.ns(),
+            "link",
+            "add",
+            &outer,
+            "type",
+            "veth",
+            "peer",
+            "name",
+            &inner,
+        ]);
+        ip(&["-n", lab.ns(), "link", "set", &inner, "netns", &host.ns]);
+        ip(&["-n", lab.ns(), "link", "set", &outer, "master", "br0"]);
+        ip(&["-n", lab.ns(), "link", "set", &outer, "up"]);
+        ip(&["-n", &host.ns, "addr", "add", cidr, "dev", &inner]);
+        ip(&["-n", &host.ns, "link", "set", &inner, "up"]);
+        ip(&["-n", &host.ns, "link", "set", "lo", "up"]);
+        host
+    }
+}
+
+impl Drop for OtherHost {
+    fn drop(&mut self) {
+        netboot_tests::netns::ip(&["netns", "del", &self.ns]);
+    }
+}
+
+/// proxyDHCP beside a DHCP server nobody may replace: dnsmasq, on another
+/// host of the same link, gives the address and no boot options; `netboot
+/// serve` in `mode = "proxy"` gives only the boot (no address, port 67 and
+/// the PXE boot-server port 4011). QEMU's iPXE takes the address from one
+/// and the boot file from the other, runs the plan's script, and the
+/// script's second stage prints the marker.
+#[test]
+fn proxy_dhcp_boots_a_guest_beside_dnsmasq_which_gives_the_address() {
+    let test = "proxy_dhcp_boots_a_guest_beside_dnsmasq_which_gives_the_address";
+    let rom = IPXE_E1000_ROM;
+    let Some(lab) = FirmwareLab::new(test, rom, "ipxe-qemu", 76) else {
+        return;
+    };
+    if netboot_tests::require_program(test, "dnsmasq").is_none() {
+        return;
+    }
+    let mac = "52:54:00:76:00:01";
+    let marker = format!("NETBOOT-PROXY-{:016x}", netboot_std::os::os_seed());
+    let root = lab.dir.path().join("root");
+    write(
+        &root,
+        "ipxe/boot.ipxe",
+        // dnsmasq's ACK names itself as next server; the boot server is
+        // the proxy's, which iPXE keeps under `proxydhcp/`.
+        b"#!ipxe\necho proxy stage 1 running\nchain tftp://${proxydhcp/next-server}/ipxe/second.ipxe\n",
+    );
+    write(
+        &root,
+        "ipxe/second.ipxe",
+        format!("#!ipxe\necho {marker}\n").as_bytes(),
+    );
+    let other = OtherHost::join(&lab, "10.76.1.2/24");
+    let leases = lab.dir.path().join("dnsmasq.leases");
+    let (_dnsmasq, dlog) = spawn(
+        "dnsmasq",
+        in_netns(&other.ns, "dnsmasq")
+            .args([
+                "--no-daemon",
+                "--conf-file=/dev/null",
+                "--port=0",
+                "--user=root",
+                "--log-dhcp",
+                "--bind-interfaces",
+                "--listen-address=10.76.1.2",
+                "--dhcp-range=10.76.1.200,10.76.1.210,255.255.255.0,1h",
+            ])
+            .arg(format!("--dhcp-leasefile={}", leases.display()))
+            .arg(format!(
+                "--pid-file={}",
+                lab.dir.path().join("dnsmasq.pid").display()
+            )),
+    );
+    assert!(
+        dlog.wait("DHCP, IP range", Duration::from_secs(10)),
+        "dnsmasq did not start:\n{}",
+        dlog.text()
+    );
+    let plan = format!(
+        "[[plan.client]]\nmac = \"{mac}\"\nstages = [\"ipxe/boot.ipxe\", \"ipxe/second.ipxe\"]\n"
+    );
+    let (_server, log) = serve_plan(&lab, 76, "mode = \"proxy\"\n", &plan, "plan: 1 client(s)");
+    let console = lab.boot_ipxe(mac, rom);
+    let got = console.wait(&marker, Duration::from_secs(180));
+    let serial = console.text();
+    assert!(
+        got,
+        "the marker never appeared; serial console:\n{serial}\nserver:\n{}\ndnsmasq:\n{}",
+        log.text(),
+        dlog.text()
+    );
+    assert!(serial.contains("proxy stage 1 running"), "{serial}");
+    // The address is dnsmasq's; netboot never handed one out.
+    let text = log.text();
+    assert!(
+        dlog.text().contains("DHCPACK(") && dlog.text().contains(mac),
+        "{}",
+        dlog.text()
+    );
+    let ip = wait_for_lease(&leases, mac);
+    assert!(ip.starts_with("10.76.1.2"), "dnsmasq leased {ip}");
+    assert!(
+        !text.contains("DHCPACK 10.76"),
+        "netboot gave an address:\n{text}"
+    );
+    for step in [
+        format!("proxy DHCPOFFER to {mac} next-server 10.76.1.1 file ipxe/boot.ipxe"),
+        format!("plan: {mac} ({ip}) fetched stage 1/2 ipxe/boot.ipxe"),
+        format!("plan: {mac} ({ip}) fetched stage 2/2 ipxe/second.ipxe; boot phase complete"),
+    ] {
+        assert!(
+            log.wait(&step, Duration::from_secs(10)),
+            "missing {step:?}:\n{text}"
+        );
+    }
+}
+
+/// The address dnsmasq's lease file gives `mac`.
+fn wait_for_lease(file: &Path, mac: &str) -> String {
+    netboot_tests::wait_for(Duration::from_secs(10), || {
+        let text = std::fs::read_to_string(file).ok()?;
+        text.lines()
+            .find(|l| l.contains(mac))
+            .and_then(|l| l.split_whitespace().nth(2).map(str::to_string))
+    })
+    .unwrap_or_else(|| panic!("no dnsmasq lease for {mac}"))
+}

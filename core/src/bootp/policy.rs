@@ -140,6 +140,12 @@ pub trait BootPolicy {
     /// address (BOOTREPLY, DHCPOFFER, DHCPACK). Retransmitted requests call
     /// it again; a policy must answer them the same way (compare `xid`).
     fn decide(&mut self, now: Instant, request: &BootRequest<'_>) -> BootDecision;
+
+    /// Another DHCP server is giving client `hw` the address `ip` (a
+    /// proxyDHCP server sees the client's broadcast DHCPREQUEST for it):
+    /// what a policy that attributes downloads by address needs to know.
+    /// Nothing by default.
+    fn observe(&mut self, _now: Instant, _hw: HwAddr, _ip: Ipv4Addr) {}
 }
 
 /// The policy that always takes the server's default.
@@ -155,5 +161,9 @@ impl BootPolicy for DefaultPolicy {
 impl<P: BootPolicy + ?Sized> BootPolicy for &mut P {
     fn decide(&mut self, now: Instant, request: &BootRequest<'_>) -> BootDecision {
         (**self).decide(now, request)
+    }
+
+    fn observe(&mut self, now: Instant, hw: HwAddr, ip: Ipv4Addr) {
+        (**self).observe(now, hw, ip)
     }
 }

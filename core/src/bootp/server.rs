@@ -906,6 +906,14 @@ where
             return self.ignore(ctx.hw, IgnoreReason::NotPxe);
         }
         let kind = msg.message_type();
+        if !boot_server
+            && kind == Some(MessageType::Request)
+            && let Some(ip) = msg.requested_ip()
+        {
+            // The client takes this address from the network's DHCP
+            // server: downloads from it are this client's.
+            self.policy.observe(now, ctx.hw, ip);
+        }
         let (answer, request) = match (boot_server, kind) {
             (false, Some(MessageType::Discover)) => (MessageType::Offer, RequestKind::Discover),
             (true, Some(MessageType::Request)) => (MessageType::Ack, RequestKind::Request),

@@ -268,6 +268,10 @@ impl<P: Profiles, C: Capacity> PlanPolicy<P, C> {
 }
 
 impl<P: Profiles, C: Capacity> BootPolicy for PlanPolicy<P, C> {
+    fn observe(&mut self, now: Instant, hw: HwAddr, ip: Ipv4Addr) {
+        self.learn(now, ip, hw);
+    }
+
     fn decide(&mut self, now: Instant, request: &BootRequest<'_>) -> BootDecision {
         let hw = request.hw;
         let client = request.client();
@@ -650,5 +654,19 @@ mod tests {
         };
         assert_eq!(boot(p.decide(t, &bios)).1, "bios/boot.ipxe");
         assert!(p.take_dirty());
+    }
+
+    #[test]
+    fn an_address_another_server_gives_attributes_downloads() {
+        let mut p: PlanPolicy<_, Fixed<8>> = PlanPolicy::new(profiles(), Reset::Never);
+        let t = Instant::ZERO;
+        // A proxy's offer carries no address.
+        assert_eq!(file(p.decide(t, &request(A, [0, 0, 0, 0]))), "a/one");
+        assert_eq!(p.transfer_complete(t, [10, 0, 0, 50].into(), "a/one"), None);
+        p.observe(t, HwAddr::ethernet(A), Ipv4Addr::new(10, 0, 0, 50));
+        assert!(
+            p.transfer_complete(t, [10, 0, 0, 50].into(), "a/one")
+                .is_some()
+        );
     }
 }
