@@ -42,6 +42,8 @@ pub(crate) struct Reply {
     pub proxy: bool,
     /// Leaves from the boot-server port (the request came in on it).
     pub boot_server: bool,
+    /// The subnet whose network options the reply carries.
+    pub subnet: usize,
     pub nak_message: &'static str,
     /// The largest message the client accepts.
     pub max_len: usize,
@@ -136,18 +138,19 @@ impl Reply {
         w: &mut OptionsWriter<'_>,
     ) {
         // Each push either fits or is skipped; later, smaller ones may fit.
-        let _ = w.ip(options::SUBNET_MASK, config.netmask);
-        if let Some(router) = config.router {
+        let net = config.net(self.subnet);
+        let _ = w.ip(options::SUBNET_MASK, net.netmask);
+        if let Some(router) = net.router {
             let _ = w.ip(options::ROUTER, router);
         }
-        let _ = w.ips(options::DNS_SERVERS, &config.dns);
+        let _ = w.ips(options::DNS_SERVERS, net.dns);
         if let Some(host) = host.filter(|h| !h.hostname.is_empty()) {
             let _ = w.push(options::HOSTNAME, host.hostname.as_bytes());
         }
-        if !config.domain.is_empty() {
-            let _ = w.push(options::DOMAIN_NAME, config.domain.as_bytes());
+        if !net.domain.is_empty() {
+            let _ = w.push(options::DOMAIN_NAME, net.domain.as_bytes());
         }
-        let _ = w.ip(options::BROADCAST_ADDRESS, config.broadcast());
+        let _ = w.ip(options::BROADCAST_ADDRESS, net.broadcast);
     }
 
     fn dhcp_options(

@@ -71,7 +71,9 @@ use crate::wire::bootp::{Message, Op};
 mod config;
 mod event;
 
-pub use config::{ConfigError, EVENT_QUEUE, MAX_ALIAS, REPLY_QUEUE, ServerConfig};
+pub use config::{
+    ConfigError, EVENT_QUEUE, MAX_ALIAS, MAX_SUBNETS, REPLY_QUEUE, ServerConfig, Subnet,
+};
 pub use event::{Event, IgnoreReason};
 
 /// The port a reply leaves from: the one its request arrived on.
@@ -102,6 +104,8 @@ struct Ctx {
     key: ClientKey,
     host: Option<usize>,
     source: SocketAddrV4,
+    /// The subnet the request came from (0: the server's own).
+    subnet: usize,
 }
 
 /// The BOOTP/DHCP server machine.
@@ -156,6 +160,8 @@ pub struct Server<H, L, P = DefaultPolicy> {
     hold: bool,
     version: u64,
     saved: u64,
+    /// Relays of subnets the server does not serve, each reported once.
+    unknown_relays: heapless::Vec<Ipv4Addr, 16>,
 }
 
 impl<H, L> Server<H, L, DefaultPolicy>
@@ -188,10 +194,38 @@ where
         if mask.leading_ones() + mask.trailing_zeros() != 32 {
             return Err(ConfigError::BadNetmask(config.netmask));
         }
+        for (i, sub) in config.relayed.iter().enumerate() {
+            let mask = u32::from(sub.netmask);
+            if mask.leading_ones() + mask.trailing_zeros() != 32 || mask == 0 {
+                return Err(ConfigError::BadNetmask(sub.netmask));
+            }
+            let overlaps = |net: Ipv4Addr, other: Ipv4Addr| {
+                let m = mask & u32::from(other);
+                u32::from(net) & m == u32::from(sub.network) & m
+            };
+            if overlaps(config.server_ip, config.netmask)
+                || config.relayed[..i]
+                    .iter()
+                    .any(|o| overlaps(o.network, o.netmask))
+            {
+                return Err(ConfigError::SubnetOverlaps(sub.network));
+            }
+            if let Some((first, last)) = sub.pool {
+                for ip in [first, last] {
+                    if !sub.contains(ip) || !config.usable_in(i + 1, ip) {
+                        return Err(ConfigError::PoolOutsideSubnet(ip));
+                    }
+                }
+                if u32::from(last) < u32::from(first) {
+                    return Err(ConfigError::PoolReversed { first, last });
+                }
+            }
+        }
+        let served = |ip: Ipv4Addr| (0..=config.relayed.len()).any(|n| config.usable_in(n, ip));
         let list = hosts.as_ref();
         for (i, h) in list.iter().enumerate() {
             if let Some(ip) = h.ip {
-                if !config.usable(ip) {
+                if !served(ip) {
                     return Err(ConfigError::HostOutsideSubnet { index: i, ip });
                 }
                 if ip == config.server_ip {
@@ -235,17 +269,26 @@ where
             }
             None => (Ipv4Addr::new(0, 0, 0, 1), Ipv4Addr::UNSPECIFIED),
         };
-        if config.proxy && config.pool.is_some() {
+        if config.proxy && config.pools().any(|p| p.is_some()) {
             return Err(ConfigError::ProxyWithPool);
         }
-        let mut leases = LeaseTable::new(leases, first, last)?;
+        let empty = (Ipv4Addr::new(0, 0, 0, 1), Ipv4Addr::UNSPECIFIED);
+        let mut ranges: heapless::Vec<(Ipv4Addr, Ipv4Addr), MAX_SUBNETS> = heapless::Vec::new();
+        let _ = ranges.push((first, last));
+        for sub in &config.relayed {
+            let _ = ranges.push(sub.pool.unwrap_or(empty));
+        }
+        let mut leases = LeaseTable::with_ranges(leases, &ranges)?;
         hosts.as_mut().sort_unstable_by_key(|h| h.hw);
         for ip in hosts.as_ref().iter().filter_map(|h| h.ip) {
             leases.reserve(ip);
         }
         leases.reserve(config.server_ip);
-        if let Some(router) = config.router {
-            leases.reserve(router);
+        for router in core::iter::once(config.router).chain(config.relayed.iter().map(|s| s.router))
+        {
+            if let Some(router) = router {
+                leases.reserve(router);
+            }
         }
         Ok(Server {
             config,
@@ -257,6 +300,7 @@ where
             hold: false,
             version: 0,
             saved: 0,
+            unknown_relays: heapless::Vec::new(),
         })
     }
 
@@ -374,7 +418,23 @@ where
         if self.replies.is_full() {
             return self.ignore(hw, IgnoreReason::Busy);
         }
+        let subnet = match self.config.subnet_of_relay(p.giaddr()) {
+            Some(n) => n,
+            None if self.config.proxy || boot_server => 0,
+            None => {
+                let relay = p.giaddr();
+                if !self.unknown_relays.contains(&relay) {
+                    if self.unknown_relays.is_full() {
+                        self.unknown_relays.remove(0);
+                    }
+                    let _ = self.unknown_relays.push(relay);
+                    self.event(Event::UnknownSubnet { relay });
+                }
+                return self.ignore(hw, IgnoreReason::UnknownSubnet);
+            }
+        };
         let ctx = Ctx {
+            subnet,
             hw,
             key: ClientKey::of(&msg),
             host: self.hosts.as_ref().binary_search_by(|h| h.hw.cmp(&hw)).ok(),
@@ -526,9 +586,22 @@ where
 
     /// True when pool addresses may go to this request's client: it is on
     /// our subnet (directly or through a relay on it).
-    fn pool_serves(&self, msg: &Message<'_>) -> bool {
-        let giaddr = msg.packet().giaddr();
-        !self.leases.is_empty() && (giaddr.is_unspecified() || self.config.on_subnet(giaddr))
+    fn pool_serves(&self, ctx: &Ctx) -> bool {
+        !self.leases.range_is_empty(ctx.subnet)
+    }
+
+    /// The client's pool slot, if it is in the subnet of this request.
+    fn lease_here(&self, ctx: &Ctx) -> Option<usize> {
+        self.leases
+            .find(&ctx.key)
+            .filter(|&i| self.leases.range_of(i) == Some(ctx.subnet))
+    }
+
+    /// The host entry's fixed address, when it is on this request's subnet.
+    fn fixed(&self, ctx: &Ctx) -> Option<Ipv4Addr> {
+        self.host(ctx)
+            .and_then(|h| h.ip)
+            .filter(|&ip| self.config.in_subnet(ctx.subnet, ip))
     }
 
     fn ip_of(&self, addr: Addr) -> Ipv4Addr {
@@ -542,42 +615,45 @@ where
     /// client's current or previous lease; else the one it asks for, if
     /// free; else a new one.
     fn choose(&self, now: Instant, msg: &Message<'_>, ctx: &Ctx) -> Result<Addr, IgnoreReason> {
-        if let Some(ip) = self.host(ctx).and_then(|h| h.ip) {
+        if let Some(ip) = self.fixed(ctx) {
             return Ok(Addr::Fixed(ip));
         }
-        if !self.pool_serves(msg) {
+        if !self.pool_serves(ctx) {
             return Err(IgnoreReason::UnknownClient);
         }
-        if let Some(i) = self.leases.find(&ctx.key) {
+        if let Some(i) = self.lease_here(ctx) {
             return Ok(Addr::Pool(i));
         }
         if let Some(i) = msg.requested_ip().and_then(|ip| self.leases.index(ip))
+            && self.leases.range_of(i) == Some(ctx.subnet)
             && self.leases.available(i, now)
         {
             return Ok(Addr::Pool(i));
         }
         self.leases
-            .pick(now)
+            .pick_in(ctx.subnet, now)
             .map(Addr::Pool)
             .ok_or(IgnoreReason::PoolExhausted)
     }
 
     /// Checks the address a DHCPREQUEST asks for (RFC 2131 §4.3.2).
     fn verdict(&self, now: Instant, msg: &Message<'_>, ctx: &Ctx, requested: Ipv4Addr) -> Verdict {
-        if let Some(ip) = self.host(ctx).and_then(|h| h.ip) {
+        if let Some(ip) = self.fixed(ctx) {
             return if ip == requested {
                 Verdict::Ack(Addr::Fixed(ip))
             } else {
                 Verdict::Nak("wrong address for this client")
             };
         }
-        if !self.config.on_subnet(requested) && msg.packet().giaddr().is_unspecified() {
+        if !self.config.in_subnet(ctx.subnet, requested)
+            && (msg.packet().giaddr().is_unspecified() || ctx.subnet > 0)
+        {
             return Verdict::Nak("wrong network");
         }
-        if !self.pool_serves(msg) {
+        if !self.pool_serves(ctx) {
             return Verdict::Silent(IgnoreReason::UnknownClient);
         }
-        if let Some(i) = self.leases.find(&ctx.key) {
+        if let Some(i) = self.lease_here(ctx) {
             return if self.leases.ip(i) == requested {
                 Verdict::Ack(Addr::Pool(i))
             } else {
@@ -701,6 +777,7 @@ where
                 .is_some_and(|v| v.starts_with(b"HTTPClient")),
             proxy: false,
             boot_server: false,
+            subnet: ctx.subnet,
             nak_message: "",
             max_len,
         }
@@ -711,8 +788,8 @@ where
         let _ = self.replies.push_back((reply, 0));
     }
 
-    fn lease_for(&self, _addr: Addr) -> u32 {
-        self.config.lease_time
+    fn lease_for(&self, ctx: &Ctx) -> u32 {
+        self.config.net(ctx.subnet).lease_time
     }
 
     fn expiry(now: Instant, secs: u32) -> Instant {
@@ -724,10 +801,13 @@ where
     }
 
     fn bootp(&mut self, now: Instant, msg: &Message<'_>, ctx: &Ctx) {
-        let addr = if let Some(ip) = self.host(ctx).and_then(|h| h.ip) {
+        let addr = if let Some(ip) = self.fixed(ctx) {
             Addr::Fixed(ip)
-        } else if self.config.bootp_dynamic && self.pool_serves(msg) {
-            match self.leases.find(&ctx.key).or_else(|| self.leases.pick(now)) {
+        } else if self.config.bootp_dynamic && self.pool_serves(ctx) {
+            match self
+                .lease_here(ctx)
+                .or_else(|| self.leases.pick_in(ctx.subnet, now))
+            {
                 Some(i) => Addr::Pool(i),
                 None => return self.ignore(ctx.hw, IgnoreReason::PoolExhausted),
             }
@@ -782,7 +862,7 @@ where
         reply.yiaddr = ip;
         reply.siaddr = next_server;
         reply.file = file.clone();
-        reply.lease = Some(self.lease_for(addr));
+        reply.lease = Some(self.lease_for(ctx));
         self.send(reply);
         self.event(Event::Offered {
             hw: ctx.hw,
@@ -826,7 +906,7 @@ where
                 else {
                     return self.event(Event::Silenced { hw: ctx.hw });
                 };
-                let lease = self.lease_for(addr);
+                let lease = self.lease_for(ctx);
                 if let Addr::Pool(i) = addr {
                     self.leases.assign(
                         i,

@@ -279,11 +279,15 @@ fn tag_output(component: u64, mut out: Output) -> Output {
     out
 }
 
-/// The number of addresses in a pool.
+/// The number of addresses in every subnet's pool.
 fn pool_size(config: &ServerConfig) -> usize {
-    config.pool.map_or(0, |(first, last)| {
-        (u32::from(last).saturating_sub(u32::from(first)) as usize).saturating_add(1)
-    })
+    config
+        .pools()
+        .flatten()
+        .map(|(first, last)| {
+            (u32::from(last).saturating_sub(u32::from(first)) as usize).saturating_add(1)
+        })
+        .sum()
 }
 
 impl<S: Storage, A: Accounts<Store = S>> NetbootServer<S, A> {

@@ -17,6 +17,12 @@
 //! lease_file = "bootp.leases"    # relative to the config file
 //! mode = "dhcp"                  # or "proxy": proxyDHCP, boot information only
 //!
+//! [[relayed]]                   # a subnet behind a DHCP relay (its giaddr)
+//! subnet = "10.2.0.0/24"
+//! router = "10.2.0.1"
+//! pool = { start = "10.2.0.100", end = "10.2.0.199" }
+//! lease_time = 600               # dns, domain as above
+//!
 //! [[host]]
 //! mac = "52:54:00:12:34:56"
 //! ip = "10.0.0.10"
@@ -32,7 +38,7 @@ use std::path::{Path, PathBuf};
 use netboot_core::bootp::HwAddr;
 use netboot_core::bootp::hosts::{self, Host};
 use netboot_core::bootp::leases::LeaseSlot;
-use netboot_core::bootp::server::{ConfigError, Server, ServerConfig};
+use netboot_core::bootp::server::{ConfigError, MAX_SUBNETS, Server, ServerConfig, Subnet};
 use serde::Deserialize;
 use toml::Spanned;
 
@@ -63,6 +69,21 @@ pub struct Raw {
     mode: Option<Spanned<String>>,
     #[serde(default)]
     host: Vec<RawHost>,
+    #[serde(default)]
+    relayed: Vec<Spanned<RawSubnet>>,
+}
+
+/// A `[[relayed]]` subnet: one served through DHCP relays.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSubnet {
+    subnet: Spanned<String>,
+    router: Option<Spanned<String>>,
+    #[serde(default)]
+    dns: Vec<Spanned<String>>,
+    domain: Option<Spanned<String>>,
+    pool: Option<Spanned<RawPool>>,
+    lease_time: Option<u32>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -134,6 +155,36 @@ fn subnet(text: &str) -> Option<(Ipv4Addr, Ipv4Addr)> {
     Some((Ipv4Addr::from(u32::from(addr) & mask), Ipv4Addr::from(mask)))
 }
 
+/// A `pool = { start, end }` table, checked for size.
+fn pool(src: &Source<'_>, p: &Spanned<RawPool>) -> Result<(Ipv4Addr, Ipv4Addr), CliError> {
+    let bad = |what: &str, v: &str| {
+        src.err(
+            &p.span(),
+            format!("pool {what} {v:?} is not an IPv4 address"),
+        )
+    };
+    let start: Ipv4Addr = p
+        .get_ref()
+        .start
+        .parse()
+        .map_err(|_| bad("start", &p.get_ref().start))?;
+    let end: Ipv4Addr = p
+        .get_ref()
+        .end
+        .parse()
+        .map_err(|_| bad("end", &p.get_ref().end))?;
+    let size = u32::from(end)
+        .saturating_sub(u32::from(start))
+        .saturating_add(1);
+    if size > MAX_POOL {
+        return Err(src.err(
+            &p.span(),
+            format!("pool of {size} addresses is larger than {MAX_POOL}"),
+        ));
+    }
+    Ok((start, end))
+}
+
 /// Reads and checks the configuration file at `path`.
 pub fn load(path: &Path) -> Result<Settings, CliError> {
     let text = std::fs::read_to_string(path)
@@ -203,32 +254,7 @@ pub fn check(path: &Path, text: &str, raw: Raw, bootp_dynamic: bool) -> Result<S
             hosts::bounded(d.get_ref(), "domain", 63).map_err(|e| src.err(&d.span(), e))?;
     }
     if let Some(p) = &raw.pool {
-        let bad = |what: &str, v: &str| {
-            src.err(
-                &p.span(),
-                format!("pool {what} {v:?} is not an IPv4 address"),
-            )
-        };
-        let start: Ipv4Addr = p
-            .get_ref()
-            .start
-            .parse()
-            .map_err(|_| bad("start", &p.get_ref().start))?;
-        let end: Ipv4Addr = p
-            .get_ref()
-            .end
-            .parse()
-            .map_err(|_| bad("end", &p.get_ref().end))?;
-        let size = u32::from(end)
-            .saturating_sub(u32::from(start))
-            .saturating_add(1);
-        if size > MAX_POOL {
-            return Err(src.err(
-                &p.span(),
-                format!("pool of {size} addresses is larger than {MAX_POOL}"),
-            ));
-        }
-        config.pool = Some((start, end));
+        config.pool = Some(pool(&src, p)?);
     }
     if let Some(t) = raw.lease_time {
         config.lease_time = t;
@@ -264,6 +290,63 @@ pub fn check(path: &Path, text: &str, raw: Raw, bootp_dynamic: bool) -> Result<S
             "a proxyDHCP server (mode = \"proxy\") hands out no addresses: remove the pool",
         ));
     }
+    for r in &raw.relayed {
+        let r = r.get_ref();
+        let (network, netmask) = subnet(r.subnet.get_ref()).ok_or_else(|| {
+            src.err(
+                &r.subnet.span(),
+                format!(
+                    "subnet {:?} is not ADDRESS/PREFIX (prefix 1 to 30)",
+                    r.subnet.get_ref()
+                ),
+            )
+        })?;
+        let mut sub = Subnet::new(network, netmask);
+        if let Some(router) = &r.router {
+            let ip = src.ip(router, "router")?;
+            if !sub.contains(ip) {
+                return Err(src.err(
+                    &router.span(),
+                    format!("router {ip} is outside the subnet {}", r.subnet.get_ref()),
+                ));
+            }
+            sub.router = Some(ip);
+        }
+        for d in &r.dns {
+            let ip = src.ip(d, "dns")?;
+            sub.dns
+                .push(ip)
+                .map_err(|_| src.err(&d.span(), "at most 4 DNS servers"))?;
+        }
+        if let Some(d) = &r.domain {
+            sub.domain =
+                hosts::bounded(d.get_ref(), "domain", 63).map_err(|e| src.err(&d.span(), e))?;
+        }
+        if let Some(p) = &r.pool {
+            let (start, end) = pool(&src, p)?;
+            for ip in [start, end] {
+                if !sub.contains(ip) {
+                    return Err(src.err(
+                        &p.span(),
+                        format!(
+                            "pool address {ip} is outside the subnet {}",
+                            r.subnet.get_ref()
+                        ),
+                    ));
+                }
+            }
+            sub.pool = Some((start, end));
+        }
+        if let Some(t) = r.lease_time {
+            sub.lease_time = t;
+        }
+        config.relayed.push(sub).map_err(|_| {
+            src.err(
+                &r.subnet.span(),
+                format!("at most {} relayed subnets", MAX_SUBNETS - 1),
+            )
+        })?;
+    }
     let mut host_table = Vec::with_capacity(raw.host.len());
     for h in &raw.host {
         let hw: HwAddr = h
@@ -288,9 +371,11 @@ pub fn check(path: &Path, text: &str, raw: Raw, bootp_dynamic: bool) -> Result<S
         }
         host_table.push(host);
     }
-    let slots = config.pool.map_or(0, |(s, e)| {
-        (u32::from(e).saturating_sub(u32::from(s)) + 1) as usize
-    });
+    let slots = config
+        .pools()
+        .flatten()
+        .map(|(s, e)| (u32::from(e).saturating_sub(u32::from(s)) + 1) as usize)
+        .sum();
     let server = Server::new(config, host_table, vec![LeaseSlot::EMPTY; slots]).map_err(|e| match e {
         ConfigError::HostOutsideSubnet { index, ip } => {
             let span = raw.host[index].ip.as_ref().map_or(raw.host[index].mac.span(), Spanned::span);
@@ -317,6 +402,10 @@ pub fn check(path: &Path, text: &str, raw: Raw, bootp_dynamic: bool) -> Result<S
             &raw.pool.as_ref().map_or(0..0, Spanned::span),
             format!("pool ends at {last} before it starts at {first}"),
         ),
+        ConfigError::SubnetOverlaps(net) => {
+            let at = raw.relayed.iter().find(|r| subnet(r.get_ref().subnet.get_ref()).is_some_and(|(n, _)| n == net));
+            src.err(&at.map_or(0..0, Spanned::span), format!("relayed subnet {net} overlaps the server's subnet or another relayed one"))
+        }
         other => CliError::config(format!("{}: {other}", path.display())),
     })?;
     let listen = match &raw.listen {

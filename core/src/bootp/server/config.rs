@@ -17,6 +17,81 @@ pub const REPLY_QUEUE: usize = 16;
 /// Events waiting for `poll_event`; the oldest is dropped past this.
 pub const EVENT_QUEUE: usize = 32;
 
+/// Most subnets a server serves, its own included.
+pub const MAX_SUBNETS: usize = 8;
+
+/// A subnet served through DHCP relay agents (RFC 1542 §4): its own pool,
+/// router, DNS, domain and lease time. A relayed request selects it by its
+/// `giaddr`, the relay's address on the client's subnet.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Subnet {
+    /// An address of the subnet (the host bits are ignored).
+    pub network: Ipv4Addr,
+    /// Its netmask (option 1).
+    pub netmask: Ipv4Addr,
+    /// Its router (option 3): usually the relay.
+    pub router: Option<Ipv4Addr>,
+    /// Its DNS servers (option 6).
+    pub dns: heapless::Vec<Ipv4Addr, 4>,
+    /// Its domain name (option 15).
+    pub domain: heapless::String<63>,
+    /// Its dynamic pool, first and last address inclusive.
+    pub pool: Option<(Ipv4Addr, Ipv4Addr)>,
+    /// DHCP lease time in seconds.
+    pub lease_time: u32,
+}
+
+impl Subnet {
+    /// The subnet of `network`/`netmask`, with no pool and one-hour leases.
+    ///
+    /// ```
+    /// use core::net::Ipv4Addr;
+    /// use netboot_core::bootp::server::Subnet;
+    ///
+    /// let s = Subnet::new(Ipv4Addr::new(10, 2, 0, 0), Ipv4Addr::new(255, 255, 255, 0));
+    /// assert!(s.contains(Ipv4Addr::new(10, 2, 0, 1)) && !s.contains(Ipv4Addr::new(10, 3, 0, 1)));
+    /// assert_eq!(s.broadcast(), Ipv4Addr::new(10, 2, 0, 255));
+    /// ```
+    pub fn new(network: Ipv4Addr, netmask: Ipv4Addr) -> Self {
+        Subnet {
+            network,
+            netmask,
+            router: None,
+            dns: heapless::Vec::new(),
+            domain: heapless::String::new(),
+            pool: None,
+            lease_time: 3600,
+        }
+    }
+
+    /// True when `ip` is on the subnet.
+    pub fn contains(&self, ip: Ipv4Addr) -> bool {
+        let mask = u32::from(self.netmask);
+        u32::from(ip) & mask == u32::from(self.network) & mask
+    }
+
+    /// The subnet's broadcast address (option 28).
+    pub fn broadcast(&self) -> Ipv4Addr {
+        Ipv4Addr::from(u32::from(self.network) | !u32::from(self.netmask))
+    }
+
+    fn usable(&self, ip: Ipv4Addr) -> bool {
+        self.contains(ip) && ip != self.broadcast() && u32::from(ip) & !u32::from(self.netmask) != 0
+    }
+}
+
+/// The settings of one served subnet: what a reply's network options come
+/// from.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Net<'a> {
+    pub netmask: Ipv4Addr,
+    pub router: Option<Ipv4Addr>,
+    pub dns: &'a [Ipv4Addr],
+    pub domain: &'a str,
+    pub broadcast: Ipv4Addr,
+    pub lease_time: u32,
+}
+
 /// Server-wide settings.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ServerConfig {
@@ -61,6 +136,9 @@ pub struct ServerConfig {
     /// addresses to the network's own DHCP server. Needs no pool (and takes
     /// none).
     pub proxy: bool,
+    /// Subnets served through relays, besides the server's own (whose
+    /// settings are the fields above): subnet 1, 2, ... in this order.
+    pub relayed: heapless::Vec<Subnet, { MAX_SUBNETS - 1 }>,
 }
 
 impl ServerConfig {
@@ -96,6 +174,7 @@ impl ServerConfig {
             max_hops: 16,
             relay_port: SERVER_PORT,
             proxy: false,
+            relayed: heapless::Vec::new(),
         }
     }
 
@@ -114,6 +193,75 @@ impl ServerConfig {
         self.on_subnet(ip)
             && ip != self.broadcast()
             && u32::from(ip) & !u32::from(self.netmask) != 0
+    }
+
+    /// The subnet a request relayed by `giaddr` belongs to: 0 for the
+    /// server's own (also for an unrelayed request, or a relay on it), `n`
+    /// for `relayed[n - 1]`, `None` for a subnet the server does not serve.
+    ///
+    /// ```
+    /// use core::net::Ipv4Addr;
+    /// use netboot_core::bootp::server::{ServerConfig, Subnet};
+    ///
+    /// let mut c = ServerConfig::new(Ipv4Addr::new(10, 0, 0, 1), Ipv4Addr::new(255, 255, 255, 0));
+    /// c.relayed.push(Subnet::new(Ipv4Addr::new(10, 2, 0, 0), Ipv4Addr::new(255, 255, 0, 0))).unwrap();
+    /// assert_eq!(c.subnet_of_relay(Ipv4Addr::UNSPECIFIED), Some(0));
+    /// assert_eq!(c.subnet_of_relay(Ipv4Addr::new(10, 2, 9, 1)), Some(1));
+    /// assert_eq!(c.subnet_of_relay(Ipv4Addr::new(10, 3, 0, 1)), None);
+    /// ```
+    pub fn subnet_of_relay(&self, giaddr: Ipv4Addr) -> Option<usize> {
+        if giaddr.is_unspecified() || self.on_subnet(giaddr) {
+            return Some(0);
+        }
+        self.relayed
+            .iter()
+            .position(|s| s.contains(giaddr))
+            .map(|i| i + 1)
+    }
+
+    /// True when `ip` is a usable host address of subnet `subnet`.
+    pub(super) fn usable_in(&self, subnet: usize, ip: Ipv4Addr) -> bool {
+        match subnet {
+            0 => self.usable(ip),
+            n => self.relayed.get(n - 1).is_some_and(|s| s.usable(ip)),
+        }
+    }
+
+    /// True when `ip` is on subnet `subnet`.
+    pub(super) fn in_subnet(&self, subnet: usize, ip: Ipv4Addr) -> bool {
+        match subnet {
+            0 => self.on_subnet(ip),
+            n => self.relayed.get(n - 1).is_some_and(|s| s.contains(ip)),
+        }
+    }
+
+    /// Every subnet's pool, the server's own first (empty ones included,
+    /// so that pool `n` is subnet `n`'s).
+    pub fn pools(&self) -> impl Iterator<Item = Option<(Ipv4Addr, Ipv4Addr)>> + '_ {
+        core::iter::once(self.pool).chain(self.relayed.iter().map(|s| s.pool))
+    }
+
+    /// The network settings of subnet `subnet` (the server's own when it
+    /// does not exist).
+    pub(crate) fn net(&self, subnet: usize) -> Net<'_> {
+        match subnet.checked_sub(1).and_then(|i| self.relayed.get(i)) {
+            Some(s) => Net {
+                netmask: s.netmask,
+                router: s.router,
+                dns: &s.dns,
+                domain: &s.domain,
+                broadcast: s.broadcast(),
+                lease_time: s.lease_time,
+            },
+            None => Net {
+                netmask: self.netmask,
+                router: self.router,
+                dns: &self.dns,
+                domain: &self.domain,
+                broadcast: self.broadcast(),
+                lease_time: self.lease_time,
+            },
+        }
     }
 }
 
@@ -164,6 +312,10 @@ pub enum ConfigError {
         /// The address.
         ip: Ipv4Addr,
     },
+    /// Two served subnets overlap (a relayed one includes the server's own
+    /// or another).
+    #[error("relayed subnet {0} overlaps another served subnet")]
+    SubnetOverlaps(Ipv4Addr),
     /// A proxyDHCP server was given a pool: it hands out no addresses.
     #[error("a proxyDHCP server hands out no addresses: remove the pool")]
     ProxyWithPool,

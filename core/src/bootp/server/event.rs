@@ -31,6 +31,8 @@ pub enum IgnoreReason {
     NotPxe,
     /// A request a proxyDHCP server leaves to the network's DHCP server.
     ForDhcpServer,
+    /// Relayed from a subnet the server does not serve.
+    UnknownSubnet,
 }
 
 /// What the server did.
@@ -137,6 +139,12 @@ pub enum Event {
         /// What is wrong.
         error: ParseError,
     },
+    /// A relay forwarded a request from a subnet the server does not serve
+    /// (reported once per relay; its requests are ignored).
+    UnknownSubnet {
+        /// The relay's address (`giaddr`).
+        relay: Ipv4Addr,
+    },
     /// Leases changed: time to save them.
     LeasesChanged,
 }
@@ -207,6 +215,10 @@ impl core::fmt::Display for Event {
             Event::Malformed { from, error } => {
                 write!(f, "malformed datagram from {from}: {error}")
             }
+            Event::UnknownSubnet { relay } => write!(
+                f,
+                "requests relayed by {relay} are ignored: no subnet configured for it"
+            ),
             Event::LeasesChanged => f.write_str("leases changed"),
         }
     }

@@ -1031,3 +1031,118 @@ fn a_proxy_takes_no_pool_and_is_silent_to_clients_the_policy_silences() {
     let mut s = server(c, Vec::new());
     assert!(ask(&mut s, Instant::ZERO, &discover).is_none());
 }
+
+fn relayed_config() -> ServerConfig {
+    let mut c = config();
+    let mut a = Subnet::new(Ipv4Addr::new(10, 2, 0, 0), Ipv4Addr::new(255, 255, 255, 0));
+    a.router = Some(Ipv4Addr::new(10, 2, 0, 1));
+    a.pool = Some((Ipv4Addr::new(10, 2, 0, 100), Ipv4Addr::new(10, 2, 0, 101)));
+    a.lease_time = 600;
+    a.domain.push_str("two.lab").unwrap();
+    c.relayed.push(a).unwrap();
+    c
+}
+
+#[test]
+fn relayed_subnets_get_their_own_pool_router_and_lease_time() {
+    let mut s: TestServer =
+        Server::new(relayed_config(), Vec::new(), std::vec![LeaseSlot::EMPTY; 6]).unwrap();
+    let relay = SocketAddr::from(([10, 2, 0, 1], 67));
+    let mut discover = Req::dhcp(MessageType::Discover, 1);
+    discover.giaddr = Ipv4Addr::new(10, 2, 0, 1);
+    discover.hops = 1;
+    let (t, bytes) = ask_from(&mut s, Instant::ZERO, &discover, relay).unwrap();
+    assert_eq!(t.destination, relay);
+    let m = Message::new_checked(&bytes).unwrap();
+    assert_eq!(m.packet().yiaddr(), Ipv4Addr::new(10, 2, 0, 100));
+    assert_eq!(m.router(), Some(Ipv4Addr::new(10, 2, 0, 1)));
+    assert_eq!(m.lease_time(), Some(600));
+    assert_eq!(m.domain_name().as_deref(), Some(&b"two.lab"[..]));
+    assert_eq!(m.broadcast_address(), Some(Ipv4Addr::new(10, 2, 0, 255)));
+    // Its server identifier is still ours, which the relay can reach.
+    assert_eq!(m.server_id(), Some(SERVER));
+    let mut request = Req::dhcp(MessageType::Request, 1)
+        .opt(options::SERVER_ID, &SERVER.octets())
+        .opt(options::REQUESTED_IP, &[10, 2, 0, 100]);
+    request.giaddr = Ipv4Addr::new(10, 2, 0, 1);
+    let (_, bytes) = ask_from(&mut s, Instant::ZERO, &request, relay).unwrap();
+    let ack = Message::new_checked(&bytes).unwrap();
+    assert_eq!(ack.message_type(), Some(MessageType::Ack));
+    // The same machine on the local subnet gets a local address; asking
+    // there for its relayed address is the wrong network.
+    let (_, local) = ask(&mut s, Instant::ZERO, &Req::dhcp(MessageType::Discover, 1)).unwrap();
+    assert_eq!(
+        Message::new_checked(&local).unwrap().packet().yiaddr(),
+        ip(100)
+    );
+    let wrong = Req::dhcp(MessageType::Request, 1).opt(options::REQUESTED_IP, &[10, 2, 0, 100]);
+    let (_, nak) = ask(&mut s, Instant::ZERO, &wrong).unwrap();
+    assert_eq!(
+        Message::new_checked(&nak).unwrap().message_type(),
+        Some(MessageType::Nak)
+    );
+    // A client holds one address: moving to the local subnet gave its
+    // relayed one back, so the relayed pool's two addresses go to two more
+    // relayed clients, and a third gets none.
+    for n in 2..=4 {
+        let mut d = Req::dhcp(MessageType::Discover, n);
+        d.giaddr = Ipv4Addr::new(10, 2, 0, 1);
+        let got = ask_from(&mut s, Instant::ZERO, &d, relay);
+        assert_eq!(got.is_some(), n < 4, "client {n}");
+    }
+}
+
+#[test]
+fn a_subnet_nobody_configured_is_ignored_and_reported_once() {
+    let mut s: TestServer =
+        Server::new(relayed_config(), Vec::new(), std::vec![LeaseSlot::EMPTY; 6]).unwrap();
+    let relay = SocketAddr::from(([10, 9, 0, 1], 67));
+    let mut discover = Req::dhcp(MessageType::Discover, 1);
+    discover.giaddr = Ipv4Addr::new(10, 9, 0, 1);
+    assert!(ask_from(&mut s, Instant::ZERO, &discover, relay).is_none());
+    assert!(ask_from(&mut s, Instant::ZERO, &discover, relay).is_none());
+    let reported: Vec<_> = events(&mut s)
+        .into_iter()
+        .filter(|e| matches!(e, Event::UnknownSubnet { .. }))
+        .collect();
+    assert_eq!(
+        reported,
+        [Event::UnknownSubnet {
+            relay: Ipv4Addr::new(10, 9, 0, 1)
+        }]
+    );
+    assert_eq!(s.leases().count(), 0);
+}
+
+#[test]
+fn relayed_subnets_are_checked() {
+    let mut c = relayed_config();
+    c.relayed[0].pool = Some((Ipv4Addr::new(10, 2, 0, 100), Ipv4Addr::new(10, 3, 0, 1)));
+    assert_eq!(
+        Server::new(c, Vec::<Host>::new(), std::vec![LeaseSlot::EMPTY; 300]).err(),
+        Some(ConfigError::PoolOutsideSubnet(Ipv4Addr::new(10, 3, 0, 1)))
+    );
+    let mut c = relayed_config();
+    c.relayed
+        .push(Subnet::new(
+            Ipv4Addr::new(10, 0, 0, 0),
+            Ipv4Addr::new(255, 255, 0, 0),
+        ))
+        .unwrap();
+    assert_eq!(
+        Server::new(c, Vec::<Host>::new(), std::vec![LeaseSlot::EMPTY; 6]).err(),
+        Some(ConfigError::SubnetOverlaps(Ipv4Addr::new(10, 0, 0, 0)))
+    );
+    // A host may have a fixed address on a relayed subnet.
+    let h = host(5, 0, "x");
+    let mut h = h;
+    h.ip = Some(Ipv4Addr::new(10, 2, 0, 50));
+    assert!(
+        Server::new(
+            relayed_config(),
+            std::vec![h],
+            std::vec![LeaseSlot::EMPTY; 6]
+        )
+        .is_ok()
+    );
+}
