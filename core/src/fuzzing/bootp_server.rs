@@ -3,12 +3,13 @@
 //! The input is a sequence of records: one byte of time step (seconds), one
 //! byte choosing the source, two bytes of length, then that many bytes of
 //! datagram. After each, every reply must parse, be a BOOTREPLY and fit the
-//! buffer; leases must stay inside the pool and never exceed its size.
+//! buffer; leases must stay inside the pools (the server's own and a
+//! relayed subnet's) and never exceed their size.
 
 use crate::bootp::HwAddr;
 use crate::bootp::hosts::Host;
 use crate::bootp::leases::LeaseSlot;
-use crate::bootp::server::{Server, ServerConfig};
+use crate::bootp::server::{Server, ServerConfig, Subnet};
 use crate::time::{Duration, Instant};
 use crate::wire::bootp::{Message, Op};
 use std::net::{Ipv4Addr, SocketAddr};
@@ -24,11 +25,17 @@ pub fn run(data: &[u8]) {
         .vendor_specific
         .extend_from_slice(&[6, 1, 8])
         .unwrap();
+    // A subnet behind a relay, so relayed requests (any giaddr the input
+    // writes) reach a second pool.
+    let mut relayed = Subnet::new(Ipv4Addr::new(10, 1, 0, 0), Ipv4Addr::new(255, 255, 255, 0));
+    relayed.pool = Some((Ipv4Addr::new(10, 1, 0, 100), Ipv4Addr::new(10, 1, 0, 103)));
+    relayed.router = Some(Ipv4Addr::new(10, 1, 0, 1));
+    config.relayed.push(relayed).unwrap();
     let mut host = Host::new(HwAddr::ethernet([0x52, 0x54, 0, 0, 0, 1]));
     host.ip = Some(Ipv4Addr::new(10, 0, 0, 10));
     host.set_file("host.img").unwrap();
     host.push_option(200, &[1; 40]).unwrap();
-    let mut server = Server::new(config, vec![host], vec![LeaseSlot::EMPTY; 8]).unwrap();
+    let mut server = Server::new(config, vec![host], vec![LeaseSlot::EMPTY; 12]).unwrap();
     let sources = [
         SocketAddr::from(([0, 0, 0, 0], 68)),
         SocketAddr::from(([10, 0, 0, 100], 68)),
@@ -53,7 +60,7 @@ pub fn run(data: &[u8]) {
         }
         while server.poll_event().is_some() {}
         let leases: Vec<_> = server.leases().collect();
-        assert!(leases.len() <= 8);
+        assert!(leases.len() <= 12);
         for l in leases {
             assert!(server.lease_table().contains(l.ip));
             assert_ne!(l.ip, Ipv4Addr::new(10, 0, 0, 10));
