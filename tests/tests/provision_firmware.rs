@@ -240,18 +240,27 @@ fn uefi_and_bios_guests_boot_their_architectures_files_from_one_config() {
     assert!(!bios_console.text().contains(&uefi_marker));
     assert!(!serial.contains(&bios_marker));
     let text = log.text();
-    for step in [
-        format!("to {uefi} next-server 10.75.1.1 file efi/ipxe.efi"),
-        format!("fetched chainloader efi/ipxe.efi; iPXE gets stage 1/1 next"),
-        format!("to {uefi} next-server 10.75.1.1 file efi/boot.ipxe"),
-        format!("fetched stage 1/1 efi/boot.ipxe; boot phase complete"),
-        format!("to {bios} next-server 10.75.1.1 file bios/boot.ipxe"),
-        format!("fetched stage 1/1 bios/boot.ipxe; boot phase complete"),
+    for (mac, step) in [
+        (uefi, "next-server 10.75.1.1 file efi/ipxe.efi"),
+        (
+            uefi,
+            "fetched chainloader efi/ipxe.efi; iPXE gets stage 1/1 next",
+        ),
+        (uefi, "next-server 10.75.1.1 file efi/boot.ipxe"),
+        (uefi, "fetched stage 1/1 efi/boot.ipxe; boot phase complete"),
+        (bios, "next-server 10.75.1.1 file bios/boot.ipxe"),
+        (
+            bios,
+            "fetched stage 1/1 bios/boot.ipxe; boot phase complete",
+        ),
     ] {
-        assert!(
-            log.wait(&step, Duration::from_secs(10)),
-            "missing {step:?}:\n{text}"
-        );
+        let found = netboot_tests::wait_for(Duration::from_secs(10), || {
+            log.text()
+                .lines()
+                .any(|l| l.contains(mac) && l.contains(step))
+                .then_some(())
+        });
+        assert!(found.is_some(), "missing {step:?} for {mac}:\n{text}");
     }
     // The BIOS guest is iPXE already: it was never handed its chainloader.
     assert!(!text.contains("file bios/undionly.kpxe"), "{text}");

@@ -284,11 +284,10 @@ where
             leases.reserve(ip);
         }
         leases.reserve(config.server_ip);
-        for router in core::iter::once(config.router).chain(config.relayed.iter().map(|s| s.router))
-        {
-            if let Some(router) = router {
-                leases.reserve(router);
-            }
+        let routers =
+            core::iter::once(config.router).chain(config.relayed.iter().map(|s| s.router));
+        for router in routers.flatten() {
+            leases.reserve(router);
         }
         Ok(Server {
             config,
