@@ -414,3 +414,43 @@ fn wait_for_lease(file: &Path, mac: &str) -> String {
     })
     .unwrap_or_else(|| panic!("no dnsmasq lease for {mac}"))
 }
+
+/// UEFI x64 with QEMU's EFI iPXE ROM: OVMF starts the ROM's iPXE, which
+/// announces itself (option 175, architecture 7), so the same UEFI rule
+/// hands it the UEFI script directly and never the chainloader.
+#[test]
+fn uefi_guest_with_qemus_efi_ipxe_rom_boots_the_uefi_script() {
+    let test = "uefi_guest_with_qemus_efi_ipxe_rom_boots_the_uefi_script";
+    let files = [
+        (OVMF_CODE, "ovmf"),
+        (OVMF_VARS, "ovmf"),
+        (IPXE_E1000_ROM, "ipxe-qemu"),
+    ];
+    let Some(lab) = FirmwareLab::with_files(test, &files, 77) else {
+        return;
+    };
+    let mac = "52:54:00:77:00:01";
+    let marker = format!("NETBOOT-EFIROM-{:016x}", netboot_std::os::os_seed());
+    let root = lab.dir.path().join("root");
+    write(&root, "efi/ipxe.efi", b"not used: the ROM is iPXE already");
+    write(
+        &root,
+        "efi/boot.ipxe",
+        format!("#!ipxe\necho {marker} ${{platform}}\n").as_bytes(),
+    );
+    let plan = "[[plan.boot]]\nname = \"uefi\"\narch = \"efi-x64\"\nchain = \"efi/ipxe.efi\"\n\
+                stages = [\"efi/boot.ipxe\"]\n";
+    let (_server, log) = serve_plan(&lab, 77, "", plan, "1 rule(s)");
+    let console = lab.boot_ovmf(mac, OvmfNic::IpxeRom(IPXE_E1000_ROM));
+    let line = format!("{marker} efi");
+    assert!(
+        console.wait(&line, Duration::from_secs(180)),
+        "{line:?} never appeared; serial console:\n{}\nserver:\n{}",
+        console.text(),
+        log.text()
+    );
+    let done =
+        format!("plan: {mac} (10.77.1.100) fetched stage 1/1 efi/boot.ipxe; boot phase complete");
+    assert!(log.wait(&done, Duration::from_secs(10)), "{}", log.text());
+    assert!(!log.text().contains("file efi/ipxe.efi"), "{}", log.text());
+}
