@@ -475,7 +475,10 @@ mod tests {
             &format!("{BOOTP}[plan]\n[[plan.client]]\nmac = \"zz\"\nstages = [\"a\"]\n"),
             &[],
         );
-        assert!(e.contains("serve.toml:6: mac \"zz\""), "{e}");
+        assert!(
+            e.contains("serve.toml:6: plan.client entry 1: mac \"zz\""),
+            "{e}"
+        );
         let e = err(&format!("{BOOTP}[plan]\nreset_after = \"soon\"\n"), &[]);
         assert!(e.contains("serve.toml:5: reset_after \"soon\""), "{e}");
         let e = err(&format!("{BOOTP}colour = 1\n"), &[]);
