@@ -6,7 +6,7 @@ use crate::bootp::HwAddr;
 use crate::bootp::client::{Client, ClientConfig};
 use crate::rng::Rng;
 use crate::time::Instant;
-use std::net::SocketAddr;
+use core::net::SocketAddr;
 
 /// Runs one input.
 pub fn run(data: &[u8]) {

@@ -12,7 +12,7 @@ use crate::bootp::leases::LeaseSlot;
 use crate::bootp::server::{Server, ServerConfig, Subnet};
 use crate::time::{Duration, Instant};
 use crate::wire::bootp::{Message, Op};
-use std::net::{Ipv4Addr, SocketAddr};
+use core::net::{Ipv4Addr, SocketAddr};
 
 /// Runs one input.
 pub fn run(data: &[u8]) {

@@ -16,9 +16,9 @@
 //! * at most the configured number of TFTP transfers and FTP sessions run;
 //! * after a stop and enough time, the server is idle.
 
-use std::collections::{BTreeMap, BTreeSet};
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::vec::Vec;
+use alloc::collections::{BTreeMap, BTreeSet};
+use alloc::vec::Vec;
+use core::net::{IpAddr, Ipv4Addr, SocketAddr};
 
 use crate::bootp::server::ServerConfig;
 use crate::ftp::server::{Accounts, EndpointConfig as FtpConfig, ServerConfig as FtpSession};

@@ -16,7 +16,7 @@
 //! table's size; the progress file written from the plan parses back to the
 //! same progress.
 
-use std::net::{IpAddr, Ipv4Addr};
+use core::net::{IpAddr, Ipv4Addr};
 
 use crate::bootp::HwAddr;
 use crate::bootp::policy::{Boot, BootDecision, BootPolicy, BootRequest, RequestKind};

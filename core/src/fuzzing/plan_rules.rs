@@ -10,8 +10,8 @@
 //! DHCP options appended to a well-formed BOOTREQUEST header. Some records
 //! also stand for a download completing, so the plan moves.
 
-use std::collections::BTreeSet;
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use alloc::collections::BTreeSet;
+use core::net::{IpAddr, Ipv4Addr, SocketAddr};
 
 use crate::bootp::leases::LeaseSlot;
 use crate::bootp::server::{Server, ServerConfig};

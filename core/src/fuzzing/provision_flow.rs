@@ -16,7 +16,7 @@
 //! under a name with `..` or an empty component; a finished machine stays
 //! finished.
 
-use std::net::{Ipv4Addr, SocketAddr};
+use core::net::{Ipv4Addr, SocketAddr};
 
 use crate::bootp::HwAddr;
 use crate::provision::{Channel, Config, Provision};

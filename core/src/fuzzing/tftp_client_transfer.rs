@@ -7,7 +7,7 @@
 //! per transfer; time never makes it loop; once closed it stays silent; a
 //! download that did not finish leaves no file.
 
-use std::net::SocketAddr;
+use core::net::SocketAddr;
 
 use crate::storage::{MemStore, Storage};
 use crate::tftp::file::{self, CLIENT_DOWNLOAD_MODE, TransferFile};

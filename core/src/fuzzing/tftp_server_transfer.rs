@@ -17,7 +17,7 @@ use crate::tftp::options::Limits;
 use crate::tftp::{Event, Server, ServerConfig, TransferConfig};
 use crate::time::{Duration, Instant};
 use crate::wire::tftp::{MAX_PACKET_LEN, Packet};
-use std::net::SocketAddr;
+use core::net::SocketAddr;
 
 /// Runs one input.
 pub fn run(data: &[u8]) {
@@ -65,7 +65,7 @@ pub fn run(data: &[u8]) {
         }
         let _ = t;
     };
-    let sent = std::cell::Cell::new(0usize);
+    let sent = core::cell::Cell::new(0usize);
     // Batched driving: runs of at most `max_segments` datagrams.
     let batched = data[0] & 4 != 0;
     let max_segments = 1 + usize::from(data[0] >> 3);

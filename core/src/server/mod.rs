@@ -176,7 +176,7 @@ struct Bootp {
 /// The whole netboot server (see the [module docs](self)).
 ///
 /// ```
-/// use std::net::{Ipv4Addr, SocketAddr};
+/// use core::net::{Ipv4Addr, SocketAddr};
 /// use netboot_core::bootp::server::ServerConfig;
 /// use netboot_core::ftp::server::Accounts;
 /// use netboot_core::server::{BootpSetup, Event, NetbootConfig, NetbootServer, Restored};
