@@ -51,7 +51,14 @@ fn fifty_clients_at_once_all_arrive_byte_identical() {
             .iter()
             .enumerate()
             .map(|(i, out)| {
-                let c = client(&server, mac(100 + i as u16), out.path()).seed(i as u64);
+                // Fifty client threads and the server share two cores:
+                // the server can be starved of CPU for longer than the
+                // one-second silence the other tests use, and a starved
+                // server looks finished. Silence must outlast its longest
+                // pause (see `Config::silence`).
+                let c = client(&server, mac(100 + i as u16), out.path())
+                    .seed(i as u64)
+                    .silence(std::time::Duration::from_secs(4));
                 s.spawn(move || c.run().unwrap())
             })
             .collect();
