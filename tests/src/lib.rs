@@ -63,6 +63,24 @@ pub fn require_program(test: &str, program: &str) -> Option<PathBuf> {
     }
 }
 
+/// Requires `python3` with `module` importable (tftpy, pyftpdlib); `false`
+/// after printing why the test skips (outside CI only).
+pub fn require_python_module(test: &str, module: &str) -> bool {
+    let found = find_program("python3").is_some_and(|python| {
+        Command::new(python)
+            .args(["-c", &format!("import {module}")])
+            .output()
+            .is_ok_and(|o| o.status.success())
+    });
+    found
+        || skip(
+            test,
+            &format!(
+                "the Python module {module} is not installed (bash .ci/install-peers installs it)"
+            ),
+        )
+}
+
 /// True when the process runs as root (needed for namespaces, taps, ports
 /// below 1024).
 pub fn is_root() -> bool {

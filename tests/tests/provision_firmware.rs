@@ -96,11 +96,22 @@ fn ipxe_in_qemu_boots_a_two_stage_plan_from_netboot_serve() {
         b"#!ipxe\necho netboot stage 1 script running\nchain tftp://${next-server}/ipxe/second.ipxe\n",
     );
     // The marker exists only in the second file: seeing it proves the
-    // script fetched it.
+    // script fetched it. Before it, the script fetches an empty file and
+    // one of exactly one block (iPXE asks for `blksize` and `tsize`), and
+    // prints their sizes.
+    write(&root, "files/empty.bin", b"");
+    write(&root, "files/block.bin", &test_bytes(73, 512));
     write(
         &root,
         "ipxe/second.ipxe",
-        format!("#!ipxe\necho {marker}\n").as_bytes(),
+        format!(
+            "#!ipxe\n\
+             imgfetch -n empty tftp://${{next-server}}/files/empty.bin && echo EMPTY-FETCHED\n\
+             imgfetch -n block tftp://${{next-server}}/files/block.bin && echo BLOCK-FETCHED\n\
+             imgstat\n\
+             echo {marker}\n"
+        )
+        .as_bytes(),
     );
     let (_server, log) = serve(&lab, 73, mac, &["ipxe/boot.ipxe", "ipxe/second.ipxe"]);
     let console = lab.boot_ipxe(mac, rom);
@@ -117,6 +128,9 @@ fn ipxe_in_qemu_boots_a_two_stage_plan_from_netboot_serve() {
         serial.contains("netboot stage 1 script running"),
         "{serial}"
     );
+    for fetched in ["EMPTY-FETCHED", "BLOCK-FETCHED"] {
+        assert!(serial.contains(fetched), "{fetched} missing:\n{serial}");
+    }
     let ip = "10.73.1.100";
     let text = log.text();
     for step in [
@@ -170,6 +184,23 @@ fn uboot_in_qemu_bootp_then_tftpboot_of_three_mebibytes_from_netboot_serve() {
         "{}",
         log.text()
     );
+    // An empty file and one of exactly one block (U-Boot asks for
+    // `blksize`, `timeout` and `tsize`).
+    write(&root, "uboot/empty.bin", b"");
+    write(&root, "uboot/block.bin", &test_bytes(75, 512));
+    // U-Boot prints no byte count for an empty file (and leaves
+    // `filesize` alone), but the command succeeds: `&&` runs the echo,
+    // whose text exists only once the variable is expanded.
+    console.run("setenv ok FETCHED");
+    console.run("tftpboot 0x3000000 uboot/empty.bin && echo EMPTY-${ok}");
+    wait(&console, "EMPTY-FETCHED", 60);
+    assert!(
+        log.wait("RRQ uboot/empty.bin done, 0 bytes", Duration::from_secs(10)),
+        "{}",
+        log.text()
+    );
+    console.run("tftpboot 0x3000000 uboot/block.bin");
+    wait(&console, "Bytes transferred = 512 (200 hex)", 60);
     // Asked again, the server stays silent: the boot phase is over.
     console.run("bootp");
     let silent = format!("bootp: no answer to {mac}: the boot policy says it is done");

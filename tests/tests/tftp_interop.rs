@@ -3,7 +3,8 @@
 //!
 //! * curl (`tftp://`, `--tftp-blksize` 512, 1468, 65464; get and put) and
 //!   atftp (`--option "blksize N"`, `--option "windowsize 16"`; get and put)
-//!   against our server;
+//!   against our server; tftp-hpa's client and tftpy for empty and
+//!   one-block files;
 //! * our client (library and `netboot tftp get/put`) against atftpd and
 //!   against dnsmasq's TFTP server (which always uses port 69, so it runs in
 //!   a private network namespace).
@@ -19,8 +20,8 @@ use std::time::Duration;
 use netboot_core::wire::tftp::Mode;
 use netboot_mio::tftp::{Client, ServerHandle, TftpServer};
 use netboot_tests::{
-    BoundedOutput, ChildGuard, free_udp_port, netboot_bin, require_program, require_root,
-    test_bytes, unique_name, wait_for,
+    BoundedOutput, ChildGuard, free_udp_port, netboot_bin, require_program, require_python_module,
+    require_root, test_bytes, unique_name, wait_for,
 };
 
 const SIZE: usize = 3 * 1024 * 1024 + 123;
@@ -182,17 +183,25 @@ fn atftp_gets_and_puts_against_our_server() {
     }
 }
 
-/// An empty file and a file of exactly one block reach curl (which asks
-/// for `tsize` and, in 7.88, rejects an OACK announcing `tsize 0`) and
-/// atftp, with and without options.
+/// An empty file, a file of exactly one 512-byte block and one of exactly
+/// one 1468-byte block reach every TFTP client in the suite: curl (which
+/// asks for `tsize` and, in 7.88, rejects an OACK announcing `tsize 0`),
+/// atftp with and without options, tftp-hpa's client (plain RFC 1350, no
+/// options) and tftpy (`blksize` and `tsize`). iPXE and U-Boot fetch the
+/// same files under QEMU in `provision_firmware`.
 #[test]
-fn empty_and_one_block_files_reach_curl_and_atftp() {
-    let (Some(curl), Some(atftp)) = (
-        require_program("empty_and_one_block_files_reach_curl_and_atftp", "curl"),
-        require_program("empty_and_one_block_files_reach_curl_and_atftp", "atftp"),
+fn empty_and_one_block_files_reach_every_tftp_client() {
+    let test = "empty_and_one_block_files_reach_every_tftp_client";
+    let (Some(curl), Some(atftp), Some(tftp_hpa)) = (
+        require_program(test, "curl"),
+        require_program(test, "atftp"),
+        require_program(test, "tftp"),
     ) else {
         return;
     };
+    if !require_python_module(test, "tftpy") {
+        return;
+    }
     let (root, _) = served_dir();
     let files: [(&str, Vec<u8>); 3] = [
         ("empty.bin", Vec::new()),
@@ -235,6 +244,46 @@ fn empty_and_one_block_files_reach_curl_and_atftp() {
             );
             assert_same(&out, bytes);
         }
+        // tftp-hpa's client: `-m binary` is octet mode; it sends no options.
+        // It exits 0 and leaves an empty file even when the server answers
+        // with an error, so its own report decides: no error line, and
+        // (verbose) the byte count it received.
+        let out = work.path().join(format!("hpa-{name}"));
+        let got = Command::new(&tftp_hpa)
+            .args(["-v", "-m", "binary", "127.0.0.1", &port, "-c", "get", name])
+            .arg(&out)
+            .output()
+            .unwrap();
+        let report = format!(
+            "{}{}",
+            String::from_utf8_lossy(&got.stdout),
+            String::from_utf8_lossy(&got.stderr)
+        );
+        assert!(got.status.success(), "tftp-hpa get {name}: {report}");
+        assert!(
+            !report.contains("Error") && !report.contains("timed out"),
+            "tftp-hpa get {name}: {report}"
+        );
+        if !bytes.is_empty() {
+            let received = format!("Received {} bytes", bytes.len());
+            assert!(report.contains(&received), "tftp-hpa get {name}: {report}");
+        }
+        assert_same(&out, bytes);
+        let out = work.path().join(format!("tftpy-{name}"));
+        run(
+            &format!("tftpy get {name} blksize 1468 tsize 0"),
+            Command::new("python3").args([
+                "-c",
+                "import sys, tftpy\n\
+                 c = tftpy.TftpClient('127.0.0.1', int(sys.argv[1]), \
+                 options={'blksize': 1468, 'tsize': 0})\n\
+                 c.download(sys.argv[2], sys.argv[3], timeout=5)",
+                &port,
+                name,
+                out.to_str().unwrap(),
+            ]),
+        );
+        assert_same(&out, bytes);
     }
 }
 
