@@ -167,6 +167,42 @@ fn tftp_put_from_stdin_arrives_identical() {
     );
 }
 
+/// The write request a put sends, refused by a one-shot server with
+/// "access violation" (exit 11).
+fn write_request(stdin: Option<&Path>, local: &str) -> Vec<u8> {
+    let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let url = format!(
+        "tftp://127.0.0.1:{}/x.bin",
+        socket.local_addr().unwrap().port()
+    );
+    let s = socket.try_clone().unwrap();
+    let t = std::thread::spawn(move || {
+        let mut buf = [0u8; 1024];
+        let (n, from) = s.recv_from(&mut buf).unwrap();
+        s.send_to(b"\x00\x05\x00\x02refused\x00", from).unwrap();
+        buf[..n].to_vec()
+    });
+    let mut cmd = netboot();
+    cmd.args(["tftp", "put", local, &url]);
+    let o = match stdin {
+        Some(input) => run_with_stdin("tftp put", &mut cmd, input),
+        None => run("tftp put", &mut cmd),
+    };
+    assert_eq!(o.status.code(), Some(11), "{}", text(&o.stderr));
+    t.join().unwrap()
+}
+
+#[test]
+fn a_put_from_stdin_announces_no_tsize_a_file_does() {
+    let work = tempfile::tempdir().unwrap();
+    let input = work.path().join("in.bin");
+    std::fs::write(&input, test_bytes(5, 5000)).unwrap();
+    let from_stdin = write_request(Some(&input), "-");
+    assert_eq!(from_stdin, b"\x00\x02x.bin\x00octet\x00");
+    let from_file = write_request(None, input.to_str().unwrap());
+    assert_eq!(from_file, b"\x00\x02x.bin\x00octet\x00tsize\x005000\x00");
+}
+
 #[test]
 fn tftp_json_and_quiet() {
     let (server, _root) = tftp_server();

@@ -137,8 +137,8 @@ fn serve(args: ServeArgs) -> Result<(), CliError> {
     });
     crate::signals::stop_on_signals(server.stopper())?;
     match &interface {
-        Some(i) => println!("bootp: listening on {bound} (interface {i})"),
-        None => println!("bootp: listening on {bound}"),
+        Some(i) => crate::output::say(&format!("bootp: listening on {bound} (interface {i})")),
+        None => crate::output::say(&format!("bootp: listening on {bound}")),
     }
     let _ = std::io::stdout().flush();
     server

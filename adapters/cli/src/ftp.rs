@@ -233,7 +233,7 @@ fn serve(args: ServeArgs) -> Result<(), CliError> {
     raise_fd_limit();
     let server = FtpServer::bind(&config).map_err(|e| CliError::start(&e, ""))?;
     if let Some(addr) = server.ftp_addr() {
-        println!("ftp: listening on {addr}");
+        output::say(&format!("ftp: listening on {addr}"));
     }
     crate::signals::stop_on_signals(server.stopper())?;
     server

@@ -265,7 +265,10 @@ fn serve(a: ServeArgs) -> Result<(), CliError> {
     let server = builder.spawn().map_err(|e| CliError::start(&e, ""))?;
     let shown = std::fs::canonicalize(&root).unwrap_or(root);
     for addr in server.local_addrs() {
-        println!("netboot tftp: serving {} on {addr}", shown.display());
+        output::say(&format!(
+            "netboot tftp: serving {} on {addr}",
+            shown.display()
+        ));
     }
     use std::io::Write;
     let _ = std::io::stdout().flush();
