@@ -516,7 +516,11 @@ fn hash() -> Result<(), CliError> {
     if password.is_empty() {
         return Err(CliError::config("empty password on standard input"));
     }
-    output::line(&auth::hash_password(password).map_err(CliError::config)?)
+    let hash = auth::hash_password(password).map_err(CliError::config)?;
+    if output::json() {
+        return output::result(serde_json::json!({ "command": "ftp hash", "hash": hash }));
+    }
+    output::line(&hash)
 }
 
 #[cfg(test)]
