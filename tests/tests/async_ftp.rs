@@ -29,7 +29,7 @@ fn leftovers(root: &std::path::Path) -> Vec<String> {
     std::fs::read_dir(root)
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .filter(|n| n.starts_with(".netboot-upload"))
+        .filter(|n| n.starts_with(".netboot-part"))
         .collect()
 }
 

@@ -267,7 +267,7 @@ fn upload_leftovers(root: &std::path::Path) -> Vec<String> {
     std::fs::read_dir(root)
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .filter(|n| n.starts_with(".netboot-upload") || n == "dropped.bin")
+        .filter(|n| n.starts_with(".netboot-part") || n == "dropped.bin")
         .collect()
 }
 

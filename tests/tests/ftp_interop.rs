@@ -251,7 +251,7 @@ fn python_ftplib_abort_mid_retr_and_stor() {
     assert!(
         leftovers
             .iter()
-            .all(|n| !n.to_string_lossy().starts_with(".netboot-upload")),
+            .all(|n| !n.to_string_lossy().starts_with(".netboot-part")),
         "{leftovers:?}"
     );
 }

@@ -81,7 +81,21 @@ impl Serve {
 /// Runs `netboot provision` against the server on `ports` (BOOTP, TFTP,
 /// FTP); returns exit code, stdout, stderr.
 fn provision(ports: [u16; 3], mac: &str, out: &Path, extra: &[&str]) -> (i32, String, String) {
+    provision_env(ports, mac, out, extra, &[])
+}
+
+/// [`provision`] with these environment variables set.
+fn provision_env(
+    ports: [u16; 3],
+    mac: &str,
+    out: &Path,
+    extra: &[&str],
+    env: &[(&str, &str)],
+) -> (i32, String, String) {
     let mut cmd = Command::new(netboot_bin());
+    cmd.env_remove("NETBOOT_PASSWORD")
+        .env("NETRC", out.join("no-netrc"))
+        .envs(env.iter().copied());
     cmd.args([
         "provision",
         "--json",
@@ -506,4 +520,46 @@ fn a_stop_discards_an_upload_in_flight_and_saves_leases() {
     ));
     let leases = std::fs::read_to_string(dir.path().join("lab.leases")).unwrap();
     assert!(leases.contains("127.23.0.1 bound"), "{leases}");
+}
+
+#[test]
+fn the_ftp_password_comes_from_the_environment_or_a_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("root");
+    write_root(&root);
+    let hash = netboot_std::ftp::auth::hash_with_cost("secret", 64, 1).unwrap();
+    let (config, ports) = write_config(dir.path(), &root, 24, "");
+    let text = std::fs::read_to_string(&config).unwrap().replace(
+        "anonymous = true\n",
+        &format!("anonymous = false\nusers = [{{ name = \"lab\", password_hash = \"{hash}\" }}]\n"),
+    );
+    std::fs::write(&config, text).unwrap();
+    let s = serve(&config, ports, &[]);
+    let env = [("NETBOOT_PASSWORD", "secret")];
+    let out = dir.path().join("env");
+    let (code, stdout, stderr) = provision_env(
+        s.ports(),
+        "02:6e:62:00:24:01",
+        &out,
+        &["--user", "lab"],
+        &env,
+    );
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    let report: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(report["files"].as_array().unwrap().len(), FILES.len());
+    // --password-file comes before NETBOOT_PASSWORD: a wrong one fails
+    // the FTP step.
+    let pw = dir.path().join("pw.txt");
+    std::fs::write(&pw, "wrong\n").unwrap();
+    let out = dir.path().join("file");
+    let (code, stdout, stderr) = provision_env(
+        s.ports(),
+        "02:6e:62:00:24:02",
+        &out,
+        &["--user", "lab", "--password-file", pw.to_str().unwrap()],
+        &env,
+    );
+    assert_eq!(code, 43, "{stdout}\n{stderr}");
+    let report: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(report["error"]["step"], "ftp");
 }

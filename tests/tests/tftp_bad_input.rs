@@ -178,7 +178,7 @@ fn path_traversal_never_leaves_the_root() {
             "upload over a symlink leading outside",
         ),
         (
-            b"\x00\x02.netboot-upload-x\x00octet\x00",
+            b"\x00\x02.netboot-part-x\x00octet\x00",
             2,
             "upload to a temp name",
         ),
@@ -261,12 +261,12 @@ fn oversized_and_random_datagrams_do_not_hurt() {
         std::fs::read_dir(root)
             .unwrap()
             .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-            .filter(|n| n.starts_with(".netboot-upload") || n.starts_with("up-"))
+            .filter(|n| n.starts_with(".netboot-part") || n.starts_with("up-"))
             .collect()
     };
     let open = names(f.root.path());
     assert!(
-        open.iter().any(|n| n.starts_with(".netboot-upload")),
+        open.iter().any(|n| n.starts_with(".netboot-part")),
         "the abandoned uploads were not accepted: {open:?}"
     );
     f.server.shutdown().unwrap();

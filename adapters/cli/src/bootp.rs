@@ -27,6 +27,7 @@ pub enum BootpCommand {
     /// Answer BOOTP and DHCP requests from a host table and a pool.
     Serve(ServeArgs),
     /// Ask for an address and boot file, and print what was assigned.
+    #[command(after_help = crate::exit::help(&[crate::exit::SERVER, crate::exit::BOOTP]))]
     Request(RequestArgs),
 }
 
@@ -45,9 +46,6 @@ pub struct ServeArgs {
     /// Keep leases in this file (default: the configuration's `lease_file`).
     #[arg(long, value_name = "FILE")]
     lease_file: Option<PathBuf>,
-    /// Do not print a line per client step (errors still go to stderr).
-    #[arg(long, short)]
-    quiet: bool,
 }
 
 /// `netboot bootp request`.
@@ -69,9 +67,6 @@ pub struct RequestArgs {
     /// Use DHCP (DISCOVER/REQUEST) instead of plain BOOTP.
     #[arg(long)]
     dhcp: bool,
-    /// Print the assignment as JSON.
-    #[arg(long)]
-    json: bool,
     /// Requests to send before giving up.
     #[arg(long, value_name = "N", default_value_t = 4)]
     attempts: u32,
@@ -132,7 +127,7 @@ fn serve(args: ServeArgs) -> Result<(), CliError> {
     let server = Server::bind(setup).map_err(|e| CliError::start(&e, ""))?;
     let bound = server.bootp_addr().unwrap_or(listen);
     // One line per client step on standard output.
-    let quiet = args.quiet;
+    let quiet = crate::output::quiet();
     let server = server.on_event(move |event| {
         if !quiet && event.is_step() {
             let mut out = std::io::stdout().lock();
@@ -142,8 +137,8 @@ fn serve(args: ServeArgs) -> Result<(), CliError> {
     });
     crate::signals::stop_on_signals(server.stopper())?;
     match &interface {
-        Some(i) => println!("bootp: listening on {bound} (interface {i})"),
-        None => println!("bootp: listening on {bound}"),
+        Some(i) => crate::output::say(&format!("bootp: listening on {bound} (interface {i})")),
+        None => crate::output::say(&format!("bootp: listening on {bound}")),
     }
     let _ = std::io::stdout().flush();
     server
@@ -184,12 +179,13 @@ fn client(args: RequestArgs) -> Result<(), CliError> {
     let listen = SocketAddr::from((Ipv4Addr::UNSPECIFIED, o.client_port));
     match request(&o) {
         Ok(a) => {
-            if args.json {
-                println!("{}", json(&hw, &a));
+            if crate::output::json() {
+                crate::output::result(json(&hw, &a))
+            } else if crate::output::chatty() {
+                crate::output::write(text(&hw, &a).as_bytes())
             } else {
-                print!("{}", text(&hw, &a));
+                Ok(())
             }
-            Ok(())
         }
         Err(e @ (RequestError::TimedOut { .. } | RequestError::Refused)) => {
             Err(CliError::new(20, e.to_string()))

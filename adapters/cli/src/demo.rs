@@ -9,9 +9,10 @@
 //! every file the client stored against the embedded original. It exits 0
 //! only when all of them arrived byte-identical.
 
-use std::io::Write;
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 use clap::Args;
@@ -23,6 +24,8 @@ use netboot_mio::server::Server;
 use netboot_std::setup::ServerSetup;
 
 use crate::exit::CliError;
+use crate::interrupt;
+use crate::output;
 use crate::provision::{Bars, describe, exit_code, summary};
 
 /// The sample root: every file, by its path in the root.
@@ -67,16 +70,13 @@ pub struct DemoArgs {
     /// Seconds of BOOTP silence that end the boot phase.
     #[arg(long, value_name = "SECS", default_value_t = 1.0)]
     silence: f64,
-    /// Print only the summary.
-    #[arg(long, short)]
-    quiet: bool,
 }
 
-fn say(quiet: bool, who: &str, line: &str) {
-    if !quiet {
-        let mut out = std::io::stdout().lock();
-        let _ = writeln!(out, "{who:<6} | {line}");
-        let _ = out.flush();
+/// A step line (not with `-q` or `--json`). A closed standard output only
+/// silences the rest: the demo still runs to its end and cleans up.
+fn say(who: &str, line: &str) {
+    if output::chatty() {
+        let _ = output::line(&format!("{who:<6} | {line}"));
     }
 }
 
@@ -98,20 +98,26 @@ pub fn run(args: DemoArgs) -> Result<(), CliError> {
             "--silence must be between 0 and 60 seconds",
         ));
     }
-    let quiet = args.quiet;
+    let cancel = interrupt::install()?;
     let work = std::env::temp_dir().join(format!("netboot-demo-{}", std::process::id()));
     let root = work.join("root");
+    // Whatever happens below (a failure, a signal, a closed standard
+    // output), the temporary directory goes.
     let result = (|| {
         write_root(&root)
             .map_err(|e| CliError::other(format!("cannot write the sample root: {e}")))?;
         let out = args.out.clone().unwrap_or_else(|| work.join("client"));
-        demo(&root, &out, args.silence, quiet)
+        demo(&root, &out, args.silence, cancel)
     })();
     let _ = std::fs::remove_dir_all(&work);
+    interrupt::check()?;
+    if output::stdout_closed() {
+        return Err(CliError::silent(141));
+    }
     result
 }
 
-fn demo(root: &Path, out: &Path, silence: f64, quiet: bool) -> Result<(), CliError> {
+fn demo(root: &Path, out: &Path, silence: f64, cancel: Arc<AtomicBool>) -> Result<(), CliError> {
     let mut bootp = ServerConfig::new(Ipv4Addr::LOCALHOST, Ipv4Addr::new(255, 0, 0, 0));
     bootp.pool = Some((Ipv4Addr::new(127, 77, 0, 1), Ipv4Addr::new(127, 77, 0, 20)));
     bootp.bootp_dynamic = true;
@@ -129,7 +135,7 @@ fn demo(root: &Path, out: &Path, silence: f64, quiet: bool) -> Result<(), CliErr
         .map_err(|e| CliError::bind(format!("cannot start the demo server: {e}")))?
         .on_event(move |event| {
             if event.is_step() {
-                say(quiet, "server", &event.to_string());
+                say("server", &event.to_string());
             }
         })
         .spawn()
@@ -145,7 +151,6 @@ fn demo(root: &Path, out: &Path, silence: f64, quiet: bool) -> Result<(), CliErr
     let hw = HwAddr::ethernet([0x02, 0x6e, 0x62, 0xde, 0x00, 0x01]);
     let total: usize = SAMPLE_ROOT.iter().map(|(_, d)| d.len()).sum();
     say(
-        quiet,
         "demo",
         &format!(
             "sample root with {} files ({total} bytes) in {}",
@@ -154,17 +159,11 @@ fn demo(root: &Path, out: &Path, silence: f64, quiet: bool) -> Result<(), CliErr
         ),
     );
     say(
-        quiet,
         "demo",
         &format!("server on loopback: bootp {bootp_addr}, tftp {tftp_addr}, ftp {ftp_addr}"),
     );
+    say("demo", &format!("plan: {}", SAMPLE_STAGES.join(" -> ")));
     say(
-        quiet,
-        "demo",
-        &format!("plan: {}", SAMPLE_STAGES.join(" -> ")),
-    );
-    say(
-        quiet,
         "demo",
         &format!("client {hw} stores into {}", out.display()),
     );
@@ -181,18 +180,51 @@ fn demo(root: &Path, out: &Path, silence: f64, quiet: bool) -> Result<(), CliErr
         .on_event(move |event| {
             b.event(event);
             if let Some(line) = describe(event) {
-                say(quiet, "client", &line);
+                say("client", &line);
             }
         })
         .on_progress(move |p| bars.progress(p))
+        .cancel_on(cancel)
         .run()
         .map_err(|e| CliError::other(format!("the demo client could not start: {e}")))?;
     let _ = server.shutdown();
+    interrupt::check()?;
 
-    print!("{}", summary(&hw, &report));
+    if output::json() {
+        // The provisioning report, and whether every file arrived
+        // byte-identical (a difference fails the demo with exit code 1).
+        let mut report_json = crate::provision::json(&hw, &report);
+        let same = report.error.is_none() && differing(out).is_empty();
+        report_json["identical"] = same.into();
+        if report.error.is_none() && !same {
+            report_json["success"] = false.into();
+            report_json["exit_code"] = 1.into();
+        }
+        let _ = output::print_json(&report_json);
+    } else if output::chatty() {
+        let _ = output::write(summary(&hw, &report).as_bytes());
+    }
     if let Some((step, message)) = &report.error {
         return Err(CliError::new(exit_code(*step), message.clone()));
     }
+    let differ = differing(out);
+    if !differ.is_empty() {
+        return Err(CliError::other(format!(
+            "not byte-identical to the embedded originals: {}",
+            differ.join(", ")
+        )));
+    }
+    if output::chatty() {
+        let _ = output::line(&format!(
+            "demo: all {} files arrived byte-identical to the embedded originals",
+            SAMPLE_ROOT.len()
+        ));
+    }
+    Ok(())
+}
+
+/// The sample files that did not arrive byte-identical in `out`.
+fn differing(out: &Path) -> Vec<&'static str> {
     let mut differ = Vec::new();
     for (rel, data) in SAMPLE_ROOT {
         match std::fs::read(out.join(rel)) {
@@ -200,17 +232,7 @@ fn demo(root: &Path, out: &Path, silence: f64, quiet: bool) -> Result<(), CliErr
             _ => differ.push(*rel),
         }
     }
-    if !differ.is_empty() {
-        return Err(CliError::other(format!(
-            "not byte-identical to the embedded originals: {}",
-            differ.join(", ")
-        )));
-    }
-    println!(
-        "demo: all {} files arrived byte-identical to the embedded originals",
-        SAMPLE_ROOT.len()
-    );
-    Ok(())
+    differ
 }
 
 #[cfg(test)]

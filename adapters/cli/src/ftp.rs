@@ -11,7 +11,7 @@
 //!   codes 30-34 (see `exit.rs`).
 
 use std::fs::File;
-use std::io::{BufRead, Read};
+use std::io::{BufRead, Read, Write};
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -25,7 +25,10 @@ use netboot_std::ftp::{FtpConfig, FtpUser, auth};
 use percent_encoding::percent_decode_str;
 use serde::Deserialize;
 
-use crate::exit::CliError;
+use crate::exit::{self, CliError};
+use crate::interrupt;
+use crate::login::LoginArgs;
+use crate::output;
 use crate::progress::Progress;
 
 /// The FTP verbs.
@@ -34,27 +37,35 @@ pub enum FtpCommand {
     /// Serve a directory over FTP.
     Serve(ServeArgs),
     /// Download ftp://[user[:password]@]host[:port]/path to LOCAL (default:
-    /// the file's name, in the current directory).
+    /// the file's name, in the current directory; - is standard output).
+    #[command(after_help = ftp_help())]
     Get {
         /// The remote file.
         url: String,
-        /// Where to write it.
+        /// Where to write it (a file, a directory, or - for standard output).
         local: Option<PathBuf>,
         /// Continue a partial download: fetch from LOCAL's current length.
         #[arg(long, short = 'c')]
         resume: bool,
+        #[command(flatten)]
+        login: LoginArgs,
     },
-    /// Upload LOCAL to ftp://.../path (a path ending in / gets LOCAL's name).
+    /// Upload LOCAL (- for standard input) to ftp://.../path (a path ending
+    /// in / gets LOCAL's name).
+    #[command(after_help = ftp_help())]
     Put {
-        /// The local file.
+        /// The local file, or - for standard input.
         local: PathBuf,
         /// Where to put it.
         url: String,
         /// Append to the remote file instead of replacing it.
         #[arg(long)]
         append: bool,
+        #[command(flatten)]
+        login: LoginArgs,
     },
     /// List a remote directory.
+    #[command(after_help = ftp_help())]
     Ls {
         /// The remote directory (or file).
         url: String,
@@ -64,6 +75,8 @@ pub enum FtpCommand {
         /// RFC 3659 facts (MLSD).
         #[arg(long)]
         mlsd: bool,
+        #[command(flatten)]
+        login: LoginArgs,
     },
     /// Read a password on standard input and print its argon2id hash, for
     /// the `password_hash` of a `[[ftp.users]]` entry.
@@ -120,13 +133,37 @@ struct FileConfig {
     _other: toml::Table,
 }
 
+/// The client verbs' `--help` epilogue: exit codes and password sources.
+fn ftp_help() -> String {
+    format!(
+        "{}\n\nThe password, first found: the URL or --password, --password-file, \
+         NETBOOT_PASSWORD, ~/.netrc (or the file NETRC names); anonymous without a user.",
+        exit::help(&[exit::FTP])
+    )
+}
+
 /// Runs one `netboot ftp` verb.
 pub fn run(command: FtpCommand) -> Result<(), CliError> {
     match command {
         FtpCommand::Serve(args) => serve(args),
-        FtpCommand::Get { url, local, resume } => get(&url, local, resume),
-        FtpCommand::Put { local, url, append } => put(&local, &url, append),
-        FtpCommand::Ls { url, names, mlsd } => ls(&url, names, mlsd),
+        FtpCommand::Get {
+            url,
+            local,
+            resume,
+            login,
+        } => get(&parse_url(&url, &login)?, local, resume),
+        FtpCommand::Put {
+            local,
+            url,
+            append,
+            login,
+        } => put(&local, parse_url(&url, &login)?, append),
+        FtpCommand::Ls {
+            url,
+            names,
+            mlsd,
+            login,
+        } => ls(&parse_url(&url, &login)?, names, mlsd),
         FtpCommand::Hash => hash(),
     }
 }
@@ -196,7 +233,7 @@ fn serve(args: ServeArgs) -> Result<(), CliError> {
     raise_fd_limit();
     let server = FtpServer::bind(&config).map_err(|e| CliError::start(&e, ""))?;
     if let Some(addr) = server.ftp_addr() {
-        println!("ftp: listening on {addr}");
+        output::say(&format!("ftp: listening on {addr}"));
     }
     crate::signals::stop_on_signals(server.stopper())?;
     server
@@ -220,12 +257,29 @@ fn raise_fd_limit() {
 struct FtpUrl {
     host: String,
     port: u16,
-    user: String,
-    password: String,
+    user: Option<String>,
+    password: Option<String>,
     path: String,
 }
 
-fn parse_url(text: &str) -> Result<FtpUrl, CliError> {
+impl FtpUrl {
+    fn user(&self) -> &str {
+        self.user.as_deref().unwrap_or("anonymous")
+    }
+}
+
+fn parse_url(text: &str, login: &LoginArgs) -> Result<FtpUrl, CliError> {
+    let mut url = parse_plain_url(text)?;
+    let user = login.user.clone().or(url.user.take());
+    let password = login.password.clone().or(url.password.take());
+    let l = crate::login::resolve(&url.host, user, password, login.password_file.as_deref())?;
+    url.user = Some(l.user);
+    url.password = Some(l.password);
+    Ok(url)
+}
+
+/// The URL as written: the user and password only when it names them.
+fn parse_plain_url(text: &str) -> Result<FtpUrl, CliError> {
     let bad = |why: &str| {
         CliError::config(format!(
             "{text}: {why} (expected ftp://[user[:password]@]host[:port]/path)"
@@ -247,14 +301,11 @@ fn parse_url(text: &str) -> Result<FtpUrl, CliError> {
             .map(|c| c.into_owned())
             .map_err(|_| bad("not UTF-8"))
     };
-    let (user, password) = if url.username().is_empty() {
-        ("anonymous".to_string(), "netboot@".to_string())
-    } else {
-        (
-            decode(url.username())?,
-            decode(url.password().unwrap_or(""))?,
-        )
+    let user = match url.username() {
+        "" => None,
+        u => Some(decode(u)?),
     };
+    let password = url.password().map(decode).transpose()?;
     let path = decode(url.path().strip_prefix('/').unwrap_or(url.path()))?;
     Ok(FtpUrl {
         host,
@@ -272,9 +323,10 @@ fn connect(url: &FtpUrl) -> Result<FtpClient, CliError> {
         .collect();
     let mut ftp = FtpClient::connect_timeout(&addrs[..], Duration::from_secs(30))
         .map_err(|e| CliError::new(30, e.to_string()))?;
-    ftp.login(&url.user, &url.password).map_err(|e| match e {
+    let password = url.password.as_deref().unwrap_or("");
+    ftp.login(url.user(), password).map_err(|e| match e {
         FtpError::Refused { .. } => {
-            CliError::new(31, format!("login as {} refused: {e}", url.user))
+            CliError::new(31, format!("login as {} refused: {e}", url.user()))
         }
         e => failure(url, e),
     })?;
@@ -283,6 +335,9 @@ fn connect(url: &FtpUrl) -> Result<FtpClient, CliError> {
 
 /// Maps a failed operation onto the exit-code table.
 fn failure(url: &FtpUrl, e: FtpError) -> CliError {
+    if let Some(sig) = interrupt::signal() {
+        return CliError::interrupted(sig);
+    }
     let code = match &e {
         FtpError::Refused { .. } => 32,
         FtpError::Local(_) => 34,
@@ -292,8 +347,8 @@ fn failure(url: &FtpUrl, e: FtpError) -> CliError {
     CliError::new(code, format!("/{}: {e}", url.path))
 }
 
-fn get(url_text: &str, local: Option<PathBuf>, resume: bool) -> Result<(), CliError> {
-    let url = parse_url(url_text)?;
+fn get(url: &FtpUrl, local: Option<PathBuf>, resume: bool) -> Result<(), CliError> {
+    interrupt::install()?;
     let name = Path::new(&url.path).file_name().map(PathBuf::from);
     let local = match local {
         Some(l) if l.is_dir() => {
@@ -302,46 +357,82 @@ fn get(url_text: &str, local: Option<PathBuf>, resume: bool) -> Result<(), CliEr
         Some(l) => l,
         None => name.ok_or_else(|| CliError::config("the URL names no file; give LOCAL"))?,
     };
-    let mut ftp = connect(&url)?;
+    let mut ftp = connect(url)?;
     let local_error =
         |e: &dyn std::fmt::Display| CliError::new(34, format!("{}: {e}", local.display()));
-    if resume {
+    let bytes = if local.as_os_str() == "-" {
+        if resume {
+            return Err(CliError::config("--resume needs a local file, not -"));
+        }
+        let mut out = std::io::stdout().lock();
+        let result = download(&mut ftp, url, 0, &mut out);
+        if let Err(FtpError::Local(e)) = &result
+            && e.kind() == std::io::ErrorKind::BrokenPipe
+        {
+            return Err(output::stdout_error(e));
+        }
+        result.map_err(|e| failure(url, e))?
+    } else if resume {
         // Resuming appends to the file in place, by design.
         let offset = std::fs::metadata(&local).map(|m| m.len()).unwrap_or(0);
-        let file = std::fs::OpenOptions::new()
+        let mut file = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(&local)
             .map_err(|e| local_error(&e))?;
-        download(&mut ftp, &url, offset, &file).map_err(|e| failure(&url, e))?;
+        download(&mut ftp, url, offset, &mut file).map_err(|e| failure(url, e))?
     } else {
         // A new download is written aside and replaces LOCAL only once it
-        // is complete: a failure leaves an existing file as it was.
+        // is complete: a failure or a signal leaves an existing file as it
+        // was, and no partial file.
         let (mut store, mut writer) = write_aside(&local).map_err(|e| local_error(&e))?;
         let result = match writer.file() {
-            Some(file) => download(&mut ftp, &url, 0, file),
+            Some(mut file) => download(&mut ftp, url, 0, &mut file),
             None => Err(FtpError::Local(std::io::Error::other("cannot write"))),
         };
         match result {
-            Ok(_) => store.commit(writer).map_err(|e| local_error(&e))?,
+            Ok(n) => {
+                store.commit(writer).map_err(|e| local_error(&e))?;
+                n
+            }
             Err(e) => {
                 store.discard(writer);
-                return Err(failure(&url, e));
+                return Err(failure(url, e));
             }
         }
-    }
+    };
     let _ = ftp.quit();
-    Ok(())
+    transferred("ftp get", url, &local, bytes)
 }
 
-/// Downloads `url` from `offset` into `file` with a progress bar.
-fn download(ftp: &mut FtpClient, url: &FtpUrl, offset: u64, file: &File) -> Result<u64, FtpError> {
-    use std::io::Write;
+/// The `--json` result of a get or put.
+fn transferred(command: &str, url: &FtpUrl, local: &Path, bytes: u64) -> Result<(), CliError> {
+    output::result(serde_json::json!({
+        "command": command,
+        "server": format!("{}:{}", url.host, url.port),
+        "user": url.user(),
+        "remote": url.path,
+        "local": local.display().to_string(),
+        "bytes": bytes,
+    }))
+}
+
+/// Downloads `url` from `offset` into `sink` with a progress bar; a signal
+/// aborts it at the next block.
+fn download(
+    ftp: &mut FtpClient,
+    url: &FtpUrl,
+    offset: u64,
+    sink: &mut dyn Write,
+) -> Result<u64, FtpError> {
     let total = ftp.size(&url.path).ok();
     let bar = Progress::new(&url.path, total);
     bar.set(offset);
-    let mut writer = std::io::BufWriter::with_capacity(256 * 1024, file);
-    let result = ftp.get(&url.path, offset, &mut writer, &mut |n, _| {
+    let mut writer = std::io::BufWriter::with_capacity(256 * 1024, interrupt::Checked(sink));
+    let result = ftp.get(&url.path, offset, &mut writer, &mut |n, size| {
+        if let Some(size) = size {
+            bar.set_total(offset + size);
+        }
         bar.set(offset + n)
     });
     bar.finish();
@@ -350,21 +441,28 @@ fn download(ftp: &mut FtpClient, url: &FtpUrl, offset: u64, file: &File) -> Resu
     Ok(n)
 }
 
-fn put(local: &Path, url_text: &str, append: bool) -> Result<(), CliError> {
-    let mut url = parse_url(url_text)?;
+fn put(local: &Path, mut url: FtpUrl, append: bool) -> Result<(), CliError> {
+    interrupt::install()?;
+    let from_stdin = local.as_os_str() == "-";
     if url.path.is_empty() || url.path.ends_with('/') {
         let name = local
             .file_name()
             .and_then(|n| n.to_str())
+            .filter(|_| !from_stdin)
             .ok_or_else(|| CliError::config(format!("{}: no file name", local.display())))?;
         url.path.push_str(name);
     }
-    let mut file =
-        File::open(local).map_err(|e| CliError::new(34, format!("{}: {e}", local.display())))?;
-    let total = file.metadata().map(|m| m.len()).ok();
+    let (mut source, total): (Box<dyn Read>, Option<u64>) = if from_stdin {
+        (Box::new(interrupt::Stdin::spawn()), None)
+    } else {
+        let file = File::open(local)
+            .map_err(|e| CliError::new(34, format!("{}: {e}", local.display())))?;
+        let total = file.metadata().map(|m| m.len()).ok();
+        (Box::new(interrupt::CheckedRead(file)), total)
+    };
     let mut ftp = connect(&url)?;
     let bar = Progress::new(&url.path, total);
-    let mut reader = std::io::BufReader::with_capacity(256 * 1024, &mut file);
+    let mut reader = std::io::BufReader::with_capacity(256 * 1024, &mut source);
     let mode = if append {
         StoreMode::Append
     } else {
@@ -377,26 +475,35 @@ fn put(local: &Path, url_text: &str, append: bool) -> Result<(), CliError> {
         &mut |n, _| bar.set(n),
     );
     bar.finish();
-    result.map_err(|e| failure(&url, e))?;
+    let bytes = result.map_err(|e| failure(&url, e))?;
     let _ = ftp.quit();
-    Ok(())
+    transferred("ftp put", &url, local, bytes)
 }
 
-fn ls(url_text: &str, names: bool, mlsd: bool) -> Result<(), CliError> {
-    let url = parse_url(url_text)?;
-    let mut ftp = connect(&url)?;
+fn ls(url: &FtpUrl, names: bool, mlsd: bool) -> Result<(), CliError> {
+    let mut ftp = connect(url)?;
     let kind = match (names, mlsd) {
         (true, _) => ListKind::Names,
         (_, true) => ListKind::Facts,
         _ => ListKind::Long,
     };
     let path = (!url.path.is_empty()).then_some(url.path.as_str());
-    let text = ftp.listing(path, kind).map_err(|e| failure(&url, e))?;
-    for line in text.lines() {
-        println!("{line}");
-    }
+    let text = ftp.listing(path, kind).map_err(|e| failure(url, e))?;
     let _ = ftp.quit();
-    Ok(())
+    if output::json() {
+        return output::result(serde_json::json!({
+            "command": "ftp ls",
+            "server": format!("{}:{}", url.host, url.port),
+            "path": url.path,
+            "entries": text.lines().collect::<Vec<_>>(),
+        }));
+    }
+    let mut listing = String::with_capacity(text.len());
+    for line in text.lines() {
+        listing.push_str(line);
+        listing.push('\n');
+    }
+    output::write(listing.as_bytes())
 }
 
 fn hash() -> Result<(), CliError> {
@@ -409,11 +516,11 @@ fn hash() -> Result<(), CliError> {
     if password.is_empty() {
         return Err(CliError::config("empty password on standard input"));
     }
-    println!(
-        "{}",
-        auth::hash_password(password).map_err(CliError::config)?
-    );
-    Ok(())
+    let hash = auth::hash_password(password).map_err(CliError::config)?;
+    if output::json() {
+        return output::result(serde_json::json!({ "command": "ftp hash", "hash": hash }));
+    }
+    output::line(&hash)
 }
 
 #[cfg(test)]
@@ -422,23 +529,23 @@ mod tests {
 
     #[test]
     fn urls() {
-        let u = parse_url("ftp://al%40ce:p%3Ass@[::1]:2121/dir/a%20b.bin").unwrap();
+        let u = parse_plain_url("ftp://al%40ce:p%3Ass@[::1]:2121/dir/a%20b.bin").unwrap();
         assert_eq!(
             u,
             FtpUrl {
                 host: "::1".into(),
                 port: 2121,
-                user: "al@ce".into(),
-                password: "p:ss".into(),
+                user: Some("al@ce".into()),
+                password: Some("p:ss".into()),
                 path: "dir/a b.bin".into(),
             }
         );
-        let u = parse_url("ftp://example.org/f").unwrap();
+        let u = parse_plain_url("ftp://example.org/f").unwrap();
         assert_eq!(
-            (u.user.as_str(), u.port, u.path.as_str()),
-            ("anonymous", 21, "f")
+            (u.user(), u.password.as_deref(), u.port, u.path.as_str()),
+            ("anonymous", None, 21, "f")
         );
-        assert_eq!(parse_url("http://x/y").unwrap_err().code(), 3);
-        assert_eq!(parse_url("ftp://").unwrap_err().code(), 3);
+        assert_eq!(parse_plain_url("http://x/y").unwrap_err().code(), 3);
+        assert_eq!(parse_plain_url("ftp://").unwrap_err().code(), 3);
     }
 }

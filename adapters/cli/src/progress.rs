@@ -1,4 +1,10 @@
 //! Progress bars on a terminal, silence otherwise.
+//!
+//! With a known size (TFTP `tsize` from the OACK or the local file of a
+//! put; FTP's `SIZE` reply or the 150 reply's "(N bytes)") a bar with the
+//! total, the rate and the time left; without one a spinner with the bytes
+//! and the rate. Nothing is drawn when standard error is not a terminal,
+//! nor with `-q` or `--json`.
 
 use std::io::IsTerminal;
 use std::time::Duration;
@@ -14,17 +20,11 @@ pub struct Progress {
 impl Progress {
     /// A bar labelled `label` for `total` bytes (a spinner when unknown).
     pub fn new(label: &str, total: Option<u64>) -> Self {
-        if !std::io::stderr().is_terminal() {
+        if !std::io::stderr().is_terminal() || !crate::output::chatty() {
             return Progress { bar: None };
         }
         let bar = match total {
-            Some(total) => ProgressBar::new(total).with_style(
-                ProgressStyle::with_template(
-                    "{msg:20!} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} {eta}",
-                )
-                .unwrap_or_else(|_| ProgressStyle::default_bar())
-                .progress_chars("=> "),
-            ),
+            Some(total) => ProgressBar::new(total).with_style(bar_style()),
             None => ProgressBar::new_spinner().with_style(
                 ProgressStyle::with_template("{msg:20!} {spinner} {bytes} {bytes_per_sec}")
                     .unwrap_or_else(|_| ProgressStyle::default_spinner()),
@@ -47,8 +47,12 @@ impl Progress {
 
     /// Learns the total once it is known (from `tsize` or `SIZE`).
     pub fn set_total(&self, total: u64) {
-        if let Some(bar) = &self.bar {
+        if let Some(bar) = &self.bar
+            && bar.length() != Some(total)
+        {
+            // A spinner becomes a bar once the size is known.
             bar.set_length(total);
+            bar.set_style(bar_style());
         }
     }
 
@@ -65,4 +69,12 @@ impl Progress {
             bar.finish_and_clear();
         }
     }
+}
+
+fn bar_style() -> ProgressStyle {
+    ProgressStyle::with_template(
+        "{msg:20!} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} ETA {eta}",
+    )
+    .unwrap_or_else(|_| ProgressStyle::default_bar())
+    .progress_chars("=> ")
 }

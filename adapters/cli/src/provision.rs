@@ -5,13 +5,12 @@
 //!
 //! Settings may also come from the `[provision]` table of `--config`; flags
 //! override it. Exit codes: 40 no BOOTP answer, 41 TFTP failure, 42 bad
-//! manifest, 43 FTP failure, 44 digest mismatch (and 3 bad arguments, 4 a
-//! socket that cannot be bound, 1 anything else).
+//! manifest, 43 FTP failure, 44 digest mismatch (and 2 a bad command line,
+//! 3 a bad configuration or argument value, 4 a socket that cannot be
+//! bound, 130/143 interrupted, 1 anything else).
 
-use std::io::Write;
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -23,6 +22,8 @@ use netboot_mio::provision::Provisioner;
 use serde::Deserialize;
 
 use crate::exit::CliError;
+use crate::interrupt;
+use crate::output;
 use crate::progress::Progress;
 
 /// Options of `netboot provision`.
@@ -65,7 +66,8 @@ pub struct ProvisionArgs {
     /// FTP user [default: anonymous].
     #[arg(long, value_name = "NAME")]
     user: Option<String>,
-    /// FTP password [default: netboot@].
+    /// FTP password (visible in `ps`: prefer --password-file,
+    /// NETBOOT_PASSWORD or ~/.netrc) [default: netboot@].
     #[arg(long, value_name = "TEXT")]
     password: Option<String>,
     /// Ask with DHCP instead of plain BOOTP.
@@ -78,12 +80,9 @@ pub struct ProvisionArgs {
     /// Seconds to wait for a first BOOTP answer [default: 30].
     #[arg(long, value_name = "SECS")]
     timeout: Option<f64>,
-    /// Print a JSON report on standard output (steps go to standard error).
-    #[arg(long)]
-    json: bool,
-    /// Do not print the steps.
-    #[arg(long, short)]
-    quiet: bool,
+    /// Read the FTP password from the first line of FILE.
+    #[arg(long, value_name = "FILE")]
+    password_file: Option<PathBuf>,
 }
 
 /// The whole file: other tables (a shared lab file) are ignored.
@@ -374,11 +373,21 @@ pub fn run(args: ProvisionArgs) -> Result<(), CliError> {
     if let Some(a) = args.ftp_server {
         p = p.ftp_server(a);
     }
-    if args.user.is_some() || args.password.is_some() {
-        let user = args.user.as_deref().unwrap_or("anonymous");
-        let password = args.password.as_deref().unwrap_or("netboot@");
+    // The password: --password (or the config file's), --password-file,
+    // NETBOOT_PASSWORD, then .netrc for the FTP server's address.
+    let host = args
+        .ftp_server
+        .map(|a| a.ip().to_string())
+        .unwrap_or_default();
+    let login = crate::login::resolve(
+        &host,
+        args.user.clone(),
+        args.password.clone(),
+        args.password_file.as_deref(),
+    )?;
+    if login != crate::login::Login::anonymous() {
         p = p
-            .login(user, password)
+            .login(&login.user, &login.password)
             .map_err(|e| CliError::config(e.to_string()))?;
     }
     if let Some(s) = args.silence {
@@ -388,46 +397,31 @@ pub fn run(args: ProvisionArgs) -> Result<(), CliError> {
         p = p.first_answer(seconds("--timeout", s)?);
     }
     p = p.dhcp(args.dhcp);
-    let (json_out, quiet) = (args.json, args.quiet);
     let bars = Bars::default();
     let b = bars.clone();
     p = p.on_event(move |event| {
         b.event(event);
-        if quiet {
-            return;
-        }
         if let Some(line) = describe(event) {
-            if json_out {
-                eprintln!("{line}");
-            } else {
-                let mut o = std::io::stdout().lock();
-                let _ = writeln!(o, "{line}");
-                let _ = o.flush();
-            }
+            // On standard error with --json, not at all with -q.
+            output::say(&line);
         }
     });
     p = p.on_progress(move |progress| bars.progress(progress));
-    let cancel = Arc::new(AtomicBool::new(false));
-    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
-        signal_hook::flag::register(signal, cancel.clone())
-            .map_err(|e| CliError::other(format!("cannot install signal handlers: {e}")))?;
-    }
-    p = p.cancel_on(cancel.clone());
+    p = p.cancel_on(interrupt::install()?);
     let report = p.run().map_err(|e| match e.kind() {
         std::io::ErrorKind::PermissionDenied | std::io::ErrorKind::AddrInUse => CliError::bind(
             format!("{e} (with --server, --client-port 0 asks from any free port)"),
         ),
         _ => CliError::other(e.to_string()),
     })?;
-    if json_out {
-        println!("{}", json(&hw, &report));
-    } else if !quiet || report.error.is_none() {
-        print!("{}", summary(&hw, &report));
+    interrupt::check()?;
+    if output::json() {
+        output::print_json(&json(&hw, &report))?;
+    } else if output::chatty() {
+        output::write(summary(&hw, &report).as_bytes())?;
     }
-    let _ = std::io::stdout().flush();
     match &report.error {
         None => Ok(()),
-        Some(_) if cancel.load(Ordering::Relaxed) => Err(CliError::other("interrupted")),
         Some((step, message)) => Err(CliError::new(exit_code(*step), message.clone())),
     }
 }

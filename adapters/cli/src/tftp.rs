@@ -17,6 +17,7 @@
 //! busy_poll_us = 200
 //! ```
 
+use std::io::{Read, Write};
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -28,7 +29,9 @@ use netboot_core::wire::tftp::{ErrorCode, Mode};
 use netboot_mio::tftp::{Client, ClientError, TftpServer};
 use serde::Deserialize;
 
-use crate::exit::CliError;
+use crate::exit::{self, CliError};
+use crate::interrupt;
+use crate::output;
 use crate::progress::Progress;
 
 /// TFTP server and client.
@@ -36,9 +39,15 @@ use crate::progress::Progress;
 pub enum TftpCommand {
     /// Serve a directory over TFTP until interrupted (SIGINT or SIGTERM).
     Serve(ServeArgs),
-    /// Download a file: netboot tftp get SERVER[:PORT] REMOTE [LOCAL].
+    /// Download a file: netboot tftp get tftp://HOST[:PORT]/REMOTE [LOCAL],
+    /// or netboot tftp get SERVER[:PORT] REMOTE [LOCAL] (LOCAL - is
+    /// standard output).
+    #[command(after_help = exit::help(&[exit::TFTP]))]
     Get(GetArgs),
-    /// Upload a file: netboot tftp put SERVER[:PORT] LOCAL [REMOTE].
+    /// Upload a file: netboot tftp put LOCAL tftp://HOST[:PORT]/REMOTE, or
+    /// netboot tftp put SERVER[:PORT] LOCAL [REMOTE] (LOCAL - is standard
+    /// input; it is sent without tsize).
+    #[command(after_help = exit::help(&[exit::TFTP]))]
     Put(PutArgs),
 }
 
@@ -120,11 +129,13 @@ pub struct TransferArgs {
 /// Arguments of `tftp get`.
 #[derive(Args, Debug)]
 pub struct GetArgs {
-    /// Server, as HOST, HOST:PORT or [IPV6]:PORT (port 69 by default).
+    /// tftp://HOST[:PORT]/PATH, or the server as HOST, HOST:PORT or
+    /// [IPV6]:PORT (port 69 by default) followed by REMOTE.
     server: String,
-    /// File to fetch.
-    remote: String,
-    /// Where to store it [default: REMOTE's file name, here].
+    /// With a server: the file to fetch. With a URL: LOCAL.
+    remote: Option<String>,
+    /// Where to store it: a file, a directory, or - for standard output
+    /// [default: REMOTE's file name, here].
     local: Option<PathBuf>,
     #[command(flatten)]
     transfer: TransferArgs,
@@ -133,11 +144,14 @@ pub struct GetArgs {
 /// Arguments of `tftp put`.
 #[derive(Args, Debug)]
 pub struct PutArgs {
-    /// Server, as HOST, HOST:PORT or [IPV6]:PORT (port 69 by default).
+    /// The server (HOST, HOST:PORT or [IPV6]:PORT; port 69 by default)
+    /// followed by LOCAL [REMOTE]; or LOCAL followed by tftp://HOST[:PORT]/PATH.
     server: String,
-    /// File to send.
-    local: PathBuf,
-    /// Name to store it under [default: LOCAL's file name].
+    /// With a server: the file to send (- for standard input). With a URL
+    /// first: LOCAL; with LOCAL first: the URL.
+    local: String,
+    /// With a server: the name to store it under [default: LOCAL's file
+    /// name].
     remote: Option<String>,
     #[command(flatten)]
     transfer: TransferArgs,
@@ -251,7 +265,10 @@ fn serve(a: ServeArgs) -> Result<(), CliError> {
     let server = builder.spawn().map_err(|e| CliError::start(&e, ""))?;
     let shown = std::fs::canonicalize(&root).unwrap_or(root);
     for addr in server.local_addrs() {
-        println!("netboot tftp: serving {} on {addr}", shown.display());
+        output::say(&format!(
+            "netboot tftp: serving {} on {addr}",
+            shown.display()
+        ));
     }
     use std::io::Write;
     let _ = std::io::stdout().flush();
@@ -328,48 +345,245 @@ fn client(server: SocketAddr, t: &TransferArgs, label: &str, total: Option<u64>)
     c
 }
 
+/// A `tftp://host[:port]/path` URL: the server and the decoded path
+/// (`None` when `text` is not a tftp:// URL).
+fn parse_url(text: &str) -> Option<Result<(String, String), CliError>> {
+    if !text
+        .get(..7)
+        .is_some_and(|s| s.eq_ignore_ascii_case("tftp://"))
+    {
+        return None;
+    }
+    let bad =
+        |why: &str| CliError::config(format!("{text}: {why} (expected tftp://HOST[:PORT]/PATH)"));
+    Some((|| {
+        let url = url::Url::parse(text).map_err(|e| bad(&e.to_string()))?;
+        let host = match url.host() {
+            Some(url::Host::Domain(d)) => d.to_string(),
+            Some(url::Host::Ipv4(a)) => a.to_string(),
+            Some(url::Host::Ipv6(a)) => format!("[{a}]"),
+            None => return Err(bad("no host")),
+        };
+        if !url.username().is_empty() || url.query().is_some() {
+            return Err(bad("TFTP has no user, password or query"));
+        }
+        let server = format!("{host}:{}", url.port().unwrap_or(69));
+        let raw = url.path().strip_prefix('/').unwrap_or(url.path());
+        let path = percent_encoding::percent_decode_str(raw)
+            .decode_utf8()
+            .map_err(|_| bad("the path is not UTF-8"))?
+            .into_owned();
+        Ok((server, path))
+    })())
+}
+
+/// A file removed when dropped: a download for standard output, or
+/// standard input spooled for an upload.
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn new(what: &str) -> Self {
+        Scratch(std::env::temp_dir().join(format!("netboot-{what}-{}", std::process::id())))
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+fn is_dash(p: &Path) -> bool {
+    p.as_os_str() == "-"
+}
+
 fn get(a: GetArgs) -> Result<(), CliError> {
-    let server = resolve_server(&a.server)?;
-    let local = a
-        .local
-        .unwrap_or_else(|| PathBuf::from(netboot_core::path::file_name(&a.remote).to_string()));
-    let mut c = client(server, &a.transfer, &a.remote, None);
-    let stats = c
-        .get(&a.remote, &local)
-        .map_err(|e| client_error(&a.remote, server, e))?;
+    let (server_text, remote, local) = match parse_url(&a.server) {
+        Some(url) => {
+            let (server, path) = url?;
+            if a.local.is_some() {
+                return Err(CliError::config(
+                    "with a tftp:// URL give at most LOCAL after it",
+                ));
+            }
+            (server, path, a.remote.map(PathBuf::from))
+        }
+        None => {
+            let remote = a.remote.ok_or_else(|| {
+                CliError::config("give REMOTE after the server, or a tftp://HOST/PATH URL")
+            })?;
+            (a.server, remote, a.local)
+        }
+    };
+    if remote.is_empty() {
+        return Err(CliError::config("no remote file named"));
+    }
+    let server = resolve_server(&server_text)?;
+    let to_stdout = local.as_deref().is_some_and(is_dash);
+    let scratch = to_stdout.then(|| Scratch::new("stdout"));
+    let local = match (&scratch, local) {
+        (Some(s), _) => s.0.clone(),
+        (None, Some(l)) => l,
+        (None, None) => PathBuf::from(netboot_core::path::file_name(&remote).to_string()),
+    };
+    let mut c = client(server, &a.transfer, &remote, None).cancel_on(interrupt::install()?);
+    let result = c.get(&remote, &local);
+    interrupt::check()?;
+    let stats = result.map_err(|e| client_error(&remote, server, e))?;
     tracing::info!(
-        "tftp: got {} ({} bytes) in {:?}",
-        a.remote,
+        "tftp: got {remote} ({} bytes) in {:?}",
         stats.bytes,
         stats.elapsed
     );
+    if scratch.is_some() {
+        copy_to_stdout(&local)?;
+    }
     c.finish();
-    Ok(())
+    output::result(stats_json(
+        "tftp get",
+        server,
+        &remote,
+        if to_stdout {
+            "-".into()
+        } else {
+            display(&local)
+        },
+        &stats,
+    ))
+}
+
+/// Streams a finished download to standard output.
+fn copy_to_stdout(path: &Path) -> Result<(), CliError> {
+    let mut file = std::fs::File::open(path)
+        .map_err(|e| CliError::new(16, format!("{}: {e}", path.display())))?;
+    let mut out = std::io::stdout().lock();
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        interrupt::check()?;
+        let n = match file.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) => return Err(CliError::new(16, format!("{}: {e}", path.display()))),
+        };
+        out.write_all(&buf[..n])
+            .map_err(|e| output::stdout_error(&e))?;
+    }
+    out.flush().map_err(|e| output::stdout_error(&e))
+}
+
+/// The `--json` result of a transfer.
+fn stats_json(
+    command: &str,
+    server: SocketAddr,
+    remote: &str,
+    local: String,
+    stats: &netboot_mio::tftp::Stats,
+) -> serde_json::Value {
+    serde_json::json!({
+        "command": command,
+        "server": server.to_string(),
+        "remote": remote,
+        "local": local,
+        "bytes": stats.bytes,
+        "elapsed_ms": stats.elapsed.as_millis() as u64,
+        "blksize": stats.negotiated.blksize,
+        "windowsize": stats.negotiated.windowsize,
+        "tsize": stats.negotiated.tsize,
+    })
 }
 
 fn put(a: PutArgs) -> Result<(), CliError> {
-    let server = resolve_server(&a.server)?;
-    let remote = match a.remote {
+    let (server_text, local, remote) = match (parse_url(&a.server), parse_url(&a.local)) {
+        (Some(url), _) | (None, Some(url)) => {
+            let (server, path) = url?;
+            if a.remote.is_some() {
+                return Err(CliError::config(
+                    "with a tftp:// URL give only LOCAL and the URL",
+                ));
+            }
+            let local = if a
+                .server
+                .get(..7)
+                .is_some_and(|s| s.eq_ignore_ascii_case("tftp://"))
+            {
+                a.local
+            } else {
+                a.server
+            };
+            (
+                server,
+                PathBuf::from(local),
+                (!path.is_empty()).then_some(path),
+            )
+        }
+        (None, None) => (a.server, PathBuf::from(a.local), a.remote),
+    };
+    let server = resolve_server(&server_text)?;
+    let from_stdin = is_dash(&local);
+    let remote = match remote {
         Some(r) => r,
-        None => a
-            .local
+        None if from_stdin => {
+            return Err(CliError::config(
+                "standard input has no name: give the remote name",
+            ));
+        }
+        None => local
             .file_name()
             .and_then(|n| n.to_str())
             .map(str::to_string)
-            .ok_or_else(|| CliError::config(format!("{}: not a file", a.local.display())))?,
+            .ok_or_else(|| CliError::config(format!("{}: not a file", local.display())))?,
     };
-    let total = std::fs::metadata(&a.local).ok().map(|m| m.len());
-    let label = display(&a.local);
-    let mut c = client(server, &a.transfer, &label, total);
-    let stats = c
-        .put(&a.local, &remote)
-        .map_err(|e| client_error(&remote, server, e))?;
+    let cancel = interrupt::install()?;
+    let scratch = if from_stdin {
+        Some(spool_stdin()?)
+    } else {
+        None
+    };
+    let (path, total, label) = match &scratch {
+        Some(s) => (s.0.clone(), None, "stdin".to_string()),
+        None => (
+            local.clone(),
+            std::fs::metadata(&local).ok().map(|m| m.len()),
+            display(&local),
+        ),
+    };
+    let mut c = client(server, &a.transfer, &label, total).cancel_on(cancel);
+    if from_stdin {
+        // The size of a stream is not known before it ends.
+        c = c.tsize(false);
+    }
+    let result = c.put(&path, &remote);
+    interrupt::check()?;
+    let stats = result.map_err(|e| client_error(&remote, server, e))?;
     tracing::info!(
         "tftp: put {remote} ({} bytes) in {:?}",
         stats.bytes,
         stats.elapsed
     );
-    Ok(())
+    output::result(stats_json(
+        "tftp put",
+        server,
+        &remote,
+        display(&local),
+        &stats,
+    ))
+}
+
+/// Copies standard input into a scratch file (TFTP reads its source in
+/// blocks by offset), stopping when a signal comes.
+fn spool_stdin() -> Result<Scratch, CliError> {
+    let scratch = Scratch::new("stdin");
+    let local_error = |e: std::io::Error| CliError::new(16, format!("standard input: {e}"));
+    // A new file only: never one an attacker placed (or linked) there.
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&scratch.0)
+        .map_err(local_error)?;
+    let copied = std::io::copy(&mut interrupt::Stdin::spawn(), &mut file);
+    interrupt::check()?;
+    copied.map_err(local_error)?;
+    Ok(scratch)
 }
 
 fn display(p: &Path) -> String {

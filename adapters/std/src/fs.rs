@@ -8,8 +8,9 @@
 //! Paths arrive already normalised by [`netboot_core::path::resolve`], so the
 //! jail is a second, independent wall.
 //!
-//! Uploads in write-aside modes go to a hidden temporary file in the target's
-//! directory (`.netboot-upload-*`), which is renamed into place on commit
+//! Uploads and downloads in write-aside modes go to a hidden temporary file
+//! in the target's directory (`.netboot-part-*`, a partial file whichever
+//! way it travels), which is renamed into place on commit
 //! (hard-linked, for create-only uploads, so an existing file is never
 //! clobbered) and removed on discard or when the writer is dropped. Temporary
 //! files never appear in directory listings. Nothing is `fsync`ed: like
@@ -36,8 +37,9 @@ use netboot_core::storage::{EntryKind, Metadata, Storage, StoreError, WriteMode}
 /// Size of the write buffer of each open upload, in bytes.
 pub const WRITE_BUFFER: usize = 64 * 1024;
 
-/// Prefix of temporary upload files; such names are hidden and unservable.
-pub const TEMP_PREFIX: &str = ".netboot-upload-";
+/// Prefix of the temporary files partial uploads and downloads are written
+/// to; such names are hidden and unservable.
+pub const TEMP_PREFIX: &str = ".netboot-part-";
 
 static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
 

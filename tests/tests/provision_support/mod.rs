@@ -97,7 +97,7 @@ pub fn assert_no_temporaries(dir: &Path) {
     for entry in walk(dir) {
         let name = entry.file_name().unwrap().to_string_lossy().to_string();
         assert!(
-            !name.starts_with(".netboot-upload-"),
+            !name.starts_with(".netboot-part-"),
             "left behind: {}",
             entry.display()
         );

@@ -3,7 +3,10 @@
 use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
+use std::time::Duration;
 
 use mio::net::UdpSocket;
 use mio::{Events, Interest, Poll, Token};
@@ -48,7 +51,11 @@ use super::udp::{Batcher, GroReceiver};
 pub struct Client {
     settings: Settings,
     dallying: Vec<JoinHandle<()>>,
+    cancel: Option<Arc<AtomicBool>>,
 }
+
+/// How often a transfer with a cancel flag looks at it.
+const CANCEL_CHECK: Duration = Duration::from_millis(100);
 
 impl Client {
     /// A client of the TFTP server at `host` on the well-known port 69 (the
@@ -73,6 +80,7 @@ impl Client {
         Client {
             settings,
             dallying: Vec::new(),
+            cancel: None,
         }
     }
 
@@ -85,6 +93,21 @@ impl Client {
     }
 
     netboot_std::tftp_client_setters!();
+
+    /// Abandons a running transfer once `flag` is set (a signal handler
+    /// sets it): the server gets ERROR 0, a partial download is removed
+    /// and the transfer fails with `TransferError::Cancelled`. The flag is
+    /// looked at every 100 ms.
+    pub fn cancel_on(mut self, flag: Arc<AtomicBool>) -> Self {
+        self.cancel = Some(flag);
+        self
+    }
+
+    fn cancelled(&self) -> bool {
+        self.cancel
+            .as_ref()
+            .is_some_and(|c| c.load(Ordering::Relaxed))
+    }
 
     /// Downloads `remote` into `local` (a file, or a directory to put
     /// `remote`'s file name in). The file appears only when complete; on
@@ -171,12 +194,21 @@ impl Client {
             let Some(deadline) = p.client.transfer().poll_timeout() else {
                 break;
             };
-            match poll.poll(&mut events, Some(clock.until(now, deadline))) {
+            let mut wait = clock.until(now, deadline);
+            if self.cancel.is_some() {
+                wait = wait.min(CANCEL_CHECK);
+            }
+            match poll.poll(&mut events, Some(wait)) {
                 Ok(()) => {}
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => return Err(e.into()),
             }
             now = clock.now();
+            if self.cancelled() {
+                p.client.transfer_mut().close(now);
+                io.drive(&mut p, now, &mut []);
+                break;
+            }
             while p.client.outcome().is_none() {
                 let got = match gro.as_mut() {
                     Some(g) => g.recv(&socket, &mut |from, datagram| {
