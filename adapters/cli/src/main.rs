@@ -11,13 +11,17 @@
 #![allow(rustdoc::broken_intra_doc_links)]
 
 mod bootp;
+mod check;
+mod config;
 mod demo;
 mod exit;
 mod ftp;
+mod leases;
 mod logging;
 mod plan;
 mod progress;
 mod provision;
+mod run;
 mod serve;
 mod signals;
 mod tftp;
@@ -54,6 +58,11 @@ enum Command {
     /// BOOTP/DHCP: `serve` a host table and pool, or `request` an address.
     #[command(subcommand)]
     Bootp(bootp::BootpCommand),
+    /// Check a configuration file as `serve` would, binding nothing: exit
+    /// 0 with a summary, or 3 with a `FILE:LINE: message` per error.
+    Check(check::CheckArgs),
+    /// List the leases and plan progress a server keeps.
+    Leases(leases::LeasesArgs),
     /// FTP server and client: serve, get, put, ls.
     Ftp {
         #[command(subcommand)]
@@ -74,6 +83,8 @@ fn main() -> ExitCode {
         Command::Serve(args) => serve::run(args),
         Command::Provision(args) => provision::run(args),
         Command::Bootp(command) => bootp::run(command),
+        Command::Check(args) => check::run(args),
+        Command::Leases(args) => leases::run(args),
         Command::Ftp { command } => ftp::run(command),
         Command::Tftp { command } => tftp::run(command),
     };
