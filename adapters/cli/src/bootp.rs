@@ -104,7 +104,7 @@ pub fn run(command: BootpCommand) -> Result<(), CliError> {
 
 /// `bootp serve`'s server: the `[bootp]` table (the file's other tables
 /// are checked and left alone) and the flags.
-fn start(args: &ServeArgs) -> Result<(Start, SocketAddr, Option<String>), CliError> {
+pub(crate) fn start(args: &ServeArgs) -> Result<(Start, SocketAddr, Option<String>), CliError> {
     let mut cfg = Config::load(Some(&args.config))?;
     let settings = cfg.bootp(false)?.ok_or_else(|| {
         CliError::config(format!(

@@ -1,5 +1,5 @@
 //! `netboot check --config FILE`: everything `serve` would check before it
-//! binds, and nothing more started: the file (syntax, types, unknown
+//! binds, and nothing started: the file (syntax, types, unknown
 //! keys), BOOTP's subnets, pool and hosts, the plan's rules, the FTP
 //! password hashes and passive ports, that the roots are directories,
 //! that the lease and progress files can be read and parsed, and that the
@@ -30,15 +30,20 @@ pub struct CheckArgs {
 
 /// The errors in the file at `path` (none: the summary).
 pub fn check(path: &Path) -> Result<String, Vec<CliError>> {
-    // A file with nothing to serve over TFTP or FTP (BOOTP alone) is
-    // checked as `bootp serve` would read it.
-    let files = Config::load(Some(path))
-        .map(|c| c.file.root.is_some() || c.file.tftp.is_some() || c.file.ftp.is_some())
+    // TFTP and FTP are checked when the file has a root or their table
+    // (a file for `bootp serve` alone has neither), as `serve` runs them.
+    let (tftp, ftp) = Config::load(Some(path))
+        .map(|c| {
+            let top = c.file.root.is_some();
+            let (t, f) = c.table_roots();
+            let tftp = top || t.is_some() || c.file.tftp.is_some();
+            (tftp, top || f.is_some() || c.file.ftp.is_some())
+        })
         .map_err(|e| vec![e])?;
     let args = crate::serve::ServeArgs {
         config: Some(path.to_path_buf()),
-        no_tftp: !files,
-        no_ftp: !files,
+        no_tftp: !tftp,
+        no_ftp: !ftp,
         ..Default::default()
     };
     let settings = crate::serve::settings(&args, false).map_err(|e| vec![e])?;

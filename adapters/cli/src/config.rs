@@ -353,3 +353,155 @@ pub struct Start {
     /// What is saved at shutdown, for the closing line.
     pub saved: Vec<&'static str>,
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    #[derive(Parser)]
+    struct Bootp {
+        #[command(flatten)]
+        a: crate::bootp::ServeArgs,
+    }
+    #[derive(Parser)]
+    struct Tftp {
+        #[command(flatten)]
+        a: crate::tftp::ServeArgs,
+    }
+    #[derive(Parser)]
+    struct Ftp {
+        #[command(flatten)]
+        a: crate::ftp::ServeArgs,
+    }
+    #[derive(Parser)]
+    struct Serve {
+        #[command(flatten)]
+        a: crate::serve::ServeArgs,
+    }
+
+    /// A directory with `root/` and the file `lab.toml` holding `text`.
+    fn lab(text: &str) -> (tempfile::TempDir, String) {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("root")).unwrap();
+        std::fs::create_dir(dir.path().join("other")).unwrap();
+        let path = dir.path().join("lab.toml");
+        std::fs::write(&path, text).unwrap();
+        let shown = path.display().to_string();
+        (dir, shown)
+    }
+
+    const ALL: &str = "root = \"root\"\nuser = \"nobody\"\ngroup = \"nogroup\"\n\
+        [bootp]\nserver = \"127.0.0.1\"\nsubnet = \"127.0.0.0/8\"\nlisten = \"127.0.0.1:0\"\n\
+        [[bootp.host]]\nmac = \"52:54:00:00:00:01\"\nhostname = \"one\"\n\
+        [tftp]\nlisten = [\"127.0.0.1:0\"]\nmax_blksize = 1468\n\
+        [ftp]\nlisten = \"127.0.0.1:0\"\nanonymous = true\n\
+        [plan]\nstages = [\"a\"]\n";
+
+    fn message(r: Result<impl Sized, CliError>) -> String {
+        match r {
+            Ok(_) => panic!("accepted"),
+            Err(e) => {
+                assert_eq!(e.code(), 3, "{e}");
+                e.to_string()
+            }
+        }
+    }
+
+    #[test]
+    fn one_file_serves_every_server_with_its_own_table() {
+        let (dir, path) = lab(ALL);
+        let root = dir.path().join("root");
+        let (bootp, _, _) =
+            crate::bootp::start(&Bootp::parse_from(["t", "--config", &path]).a).unwrap();
+        assert!(bootp.setup.bootp.is_some() && bootp.setup.tftp.is_none());
+        assert_eq!(
+            bootp.privilege,
+            Privilege {
+                user: Some("nobody".into()),
+                group: Some("nogroup".into())
+            }
+        );
+        let (tftp, served) =
+            crate::tftp::start(&Tftp::parse_from(["t", "--config", &path]).a).unwrap();
+        assert_eq!(served, root);
+        let limits = tftp.setup.tftp.as_ref().unwrap().server.limits;
+        assert_eq!(limits.max_blksize, 1468);
+        assert!(tftp.setup.bootp.is_none() && tftp.setup.ftp.is_none());
+        let ftp = crate::ftp::start(&Ftp::parse_from(["t", "--config", &path]).a).unwrap();
+        let ftp_config = ftp.setup.ftp.as_ref().unwrap();
+        assert!(ftp_config.anonymous);
+        assert_eq!(ftp_config.root, root);
+        let serve =
+            crate::serve::settings(&Serve::parse_from(["t", "--config", &path]).a, true).unwrap();
+        assert_eq!(serve.start.setup.root, root);
+    }
+
+    #[test]
+    fn each_server_still_checks_the_tables_it_does_not_use() {
+        let bad = ALL.replace("subnet = \"127.0.0.0/8\"", "subnet = \"127.0.0.0/99\"");
+        let (_dir, path) = lab(&bad);
+        let want = format!("{path}:6: subnet \"127.0.0.0/99\" is not ADDRESS/PREFIX");
+        let e = message(crate::tftp::start(
+            &Tftp::parse_from(["t", "--config", &path]).a,
+        ));
+        assert!(e.starts_with(&want), "{e}");
+        let e = message(crate::ftp::start(
+            &Ftp::parse_from(["t", "--config", &path]).a,
+        ));
+        assert!(e.starts_with(&want), "{e}");
+        let (_dir, path) = lab(&ALL.replace("[plan]\n", "[plann]\n"));
+        let e = message(crate::bootp::start(
+            &Bootp::parse_from(["t", "--config", &path]).a,
+        ));
+        assert!(
+            e.starts_with(&format!("{path}:17: unknown field `plann`")),
+            "{e}"
+        );
+        let (_dir, path) = lab(&ALL.replace("anonymous = true", "anonymus = true"));
+        let e = message(crate::ftp::start(
+            &Ftp::parse_from(["t", "--config", &path]).a,
+        ));
+        assert!(
+            e.starts_with(&format!("{path}:16: unknown field `anonymus`")),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn table_roots_override_the_top_level_and_serve_wants_one() {
+        let (dir, path) = lab(&ALL.replace("[ftp]\n", "[ftp]\nroot = \"other\"\n"));
+        let ftp = crate::ftp::start(&Ftp::parse_from(["t", "--config", &path]).a).unwrap();
+        assert_eq!(ftp.setup.ftp.unwrap().root, dir.path().join("other"));
+        let e = message(crate::serve::settings(
+            &Serve::parse_from(["t", "--config", &path]).a,
+            true,
+        ));
+        assert!(
+            e.starts_with(&format!("{path}:15: serve runs TFTP and FTP from one root")),
+            "{e}"
+        );
+        // The flag names one root for both.
+        let root = dir.path().join("root");
+        let flags = ["t", "--config", &path, "--root", root.to_str().unwrap()];
+        assert!(crate::serve::settings(&Serve::parse_from(flags).a, true).is_ok());
+    }
+
+    #[test]
+    fn nothing_serves_a_directory_nobody_named() {
+        let (_dir, path) = lab("[ftp]\nanonymous = true\n");
+        let e = message(crate::ftp::start(
+            &Ftp::parse_from(["t", "--config", &path, "--anonymous"]).a,
+        ));
+        assert!(e.starts_with("no directory for FTP to serve"), "{e}");
+        let e = message(crate::tftp::start(&Tftp::parse_from(["t"]).a));
+        assert!(e.starts_with("no directory for TFTP to serve"), "{e}");
+        let (_dir, path) = lab("root = \"missing\"\n[tftp]\n");
+        let e = message(crate::tftp::start(
+            &Tftp::parse_from(["t", "--config", &path]).a,
+        ));
+        assert!(e.starts_with(&format!("{path}:1: root ")), "{e}");
+        assert!(e.ends_with("missing is not a directory"), "{e}");
+    }
+}

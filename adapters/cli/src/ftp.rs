@@ -125,7 +125,7 @@ pub fn run(command: FtpCommand) -> Result<(), CliError> {
 
 /// `ftp serve`'s server: the `[ftp]` table and the root (the file's other
 /// tables are checked and left alone), and the flags.
-fn start(args: &ServeArgs) -> Result<Start, CliError> {
+pub(crate) fn start(args: &ServeArgs) -> Result<Start, CliError> {
     let mut cfg = Config::load(args.config.as_deref())?;
     let table_root = cfg.table_roots().1.cloned();
     let root = cfg.root(args.root.as_deref(), table_root.as_ref(), "FTP")?;

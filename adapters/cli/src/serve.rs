@@ -181,7 +181,14 @@ pub fn settings(args: &ServeArgs, need_bootp: bool) -> Result<Settings, CliError
     let (tftp_root, ftp_root) = cfg.table_roots();
     let (tftp_root, ftp_root) = (tftp_root.cloned(), ftp_root.cloned());
     let flag = args.root.as_deref();
-    let root = if args.no_tftp {
+    let root = if args.no_tftp && args.no_ftp {
+        // Nothing is served from it (BOOTP alone): the file's directory.
+        match (flag, args.config.as_deref().and_then(Path::parent)) {
+            (Some(f), _) => f.to_path_buf(),
+            (None, Some(d)) if !d.as_os_str().is_empty() => d.to_path_buf(),
+            _ => PathBuf::from("."),
+        }
+    } else if args.no_tftp {
         cfg.root(flag, ftp_root.as_ref(), "FTP")?
     } else {
         cfg.root(flag, tftp_root.as_ref(), "TFTP")?

@@ -165,7 +165,7 @@ pub fn run(cmd: TftpCommand) -> Result<(), CliError> {
 
 /// `tftp serve`'s server: the `[tftp]` table and the root (the file's
 /// other tables are checked and left alone), and the flags.
-fn start(a: &ServeArgs) -> Result<(Start, PathBuf), CliError> {
+pub(crate) fn start(a: &ServeArgs) -> Result<(Start, PathBuf), CliError> {
     let mut cfg = Config::load(a.config.as_deref())?;
     let table_root = cfg.table_roots().0.cloned();
     let root = cfg.root(a.root.as_deref(), table_root.as_ref(), "TFTP")?;
