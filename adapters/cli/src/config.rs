@@ -17,7 +17,7 @@
 //! Each server reads its own table and still checks the others, so a
 //! mistake anywhere in the file is found by whichever server reads it.
 //! Unknown tables and keys are errors; every error is `FILE:LINE: message`
-//! (exit code 3). Nothing serves a directory nobody named: a server
+//! (exit code 3); `[provision]` belongs to `netboot provision`. Nothing serves a directory nobody named: a server
 //! without a root (flag, its table's `root` or the top-level one) refuses
 //! to start. A `[store]` table is reserved for the storage back end.
 
@@ -53,6 +53,10 @@ pub struct File {
     pub ftp: Option<FtpConfig>,
     /// The provisioning plan.
     pub plan: Option<PlanTable>,
+    /// `netboot provision`'s settings: its own command checks them, and
+    /// the servers leave them alone, so that a lab file can hold them.
+    #[serde(rename = "provision")]
+    _provision: Option<toml::Table>,
 }
 
 /// The `[tftp]` table.

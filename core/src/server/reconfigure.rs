@@ -36,8 +36,13 @@ pub struct Reconfigured {
 }
 
 impl<S: Storage, A: Accounts<Store = S>> NetbootServer<S, A> {
-    /// Applies a new configuration to the running server (see the
-    /// [module docs](self)); `accounts` serves FTP logins from now on.
+    /// Applies a new configuration to the running server; `accounts`
+    /// serves FTP logins from now on. Leases that still fit the new pools,
+    /// each client's plan progress (by hardware address), running TFTP
+    /// transfers and open FTP sessions carry on. What a running server
+    /// cannot change in place (listening addresses, the BOOTP interface,
+    /// DHCP versus proxyDHCP, starting or stopping a protocol) is kept and
+    /// named in [`Reconfigured::needs_restart`].
     /// The BOOTP part is checked first: when it is invalid (a pool outside
     /// its subnet, a duplicate host) nothing changes and the error is
     /// returned. Drain as after any input: a dropped lease is an event, and
