@@ -123,7 +123,7 @@ fn rows(args: &LeasesArgs, now: u64) -> Result<Vec<Row>, CliError> {
     };
     let mut rows: BTreeMap<Vec<u8>, Row> = BTreeMap::new();
     if let Some(path) = &lease_file {
-        let (leases, bad) = netboot_std::leasefile::load(path, Instant::from_secs(now))
+        let (leases, bad) = netboot_std::leasefile::load_at(path, Instant::from_secs(now), now)
             .map_err(|e| unreadable(path, e))?;
         for b in bad {
             eprintln!(
@@ -232,6 +232,70 @@ pub fn run(args: LeasesArgs) -> Result<(), CliError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn leases_and_progress_are_joined_by_mac_with_the_plan_and_hosts() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = dir.path().join("lab.toml");
+        std::fs::write(
+            &config,
+            "[bootp]\nserver = \"10.0.0.1\"\nsubnet = \"10.0.0.0/24\"\n\
+             pool = { start = \"10.0.0.100\", end = \"10.0.0.110\" }\nlease_file = \"l\"\n\
+             [[bootp.host]]\nmac = \"52:54:00:00:00:01\"\nip = \"10.0.0.10\"\nhostname = \"one\"\n\
+             [plan]\nstages = [\"a\", \"b\", \"c\"]\nprogress_file = \"p\"\n",
+        )
+        .unwrap();
+        let now = 1_700_000_000;
+        std::fs::write(
+            dir.path().join("l"),
+            format!(
+                "# netboot leases v1\n10.0.0.100 bound {} 1-52:54:00:00:00:02 hw:01525400000002\n\
+                 10.0.0.101 released {} 1-52:54:00:00:00:03 hw:01525400000003\n",
+                now + 3 * 3600 + 12 * 60,
+                now - 5
+            ),
+        )
+        .unwrap();
+        std::fs::write(
+            dir.path().join("p"),
+            "# netboot plan progress v1\n52:54:00:00:00:01 3\n52:54:00:00:00:02 1\n",
+        )
+        .unwrap();
+        let args = LeasesArgs {
+            config: Some(config),
+            lease_file: None,
+            progress_file: None,
+            json: false,
+        };
+        let rows = rows(&args, now).unwrap();
+        let lines: Vec<String> = rows.iter().map(|r| line(r, now)).collect();
+        let squeeze = |l: &String| l.split_whitespace().collect::<Vec<_>>().join(" ");
+        assert_eq!(
+            lines.iter().map(squeeze).collect::<Vec<_>>(),
+            [
+                "52:54:00:00:00:01 - - - one stage 3/3",
+                "52:54:00:00:00:02 10.0.0.100 bound 2023-11-15 01:25:20Z (in 3h12m) - stage 1/3",
+                "52:54:00:00:00:03 10.0.0.101 released 2023-11-14 22:13:15Z (expired) - -",
+            ]
+        );
+        let second = json(&rows[1], now);
+        assert_eq!(second["expires"], now + 3 * 3600 + 12 * 60);
+        assert_eq!(second["expired"], false);
+        assert_eq!(
+            (second["stage"].clone(), second["stages"].clone()),
+            (1.into(), 3.into())
+        );
+        // Without the plan, the stage count is unknown.
+        let bare = LeasesArgs {
+            config: None,
+            lease_file: None,
+            progress_file: Some(dir.path().join("p")),
+            json: true,
+        };
+        let rows = super::rows(&bare, now).unwrap();
+        assert_eq!(line(&rows[0], now).split_whitespace().last(), Some("3"));
+        assert_eq!(rows[0].stages, None);
+    }
 
     #[test]
     fn spans_and_expiry_read_as_people_write_them() {
