@@ -10,7 +10,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use netboot_tests::lab::spawn;
+use netboot_tests::lab::{Output, spawn};
 use netboot_tests::{
     BoundedOutput, ChildGuard, free_tcp_port, free_udp_port, netboot_bin, test_bytes,
 };
@@ -57,6 +57,15 @@ fn json_of(cmd: &mut Command) -> serde_json::Value {
         String::from_utf8_lossy(&out.stderr)
     );
     serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// Waits up to 10 s for `needle` in the server's output.
+fn expect(log: &Output, needle: &str) {
+    assert!(
+        log.wait(needle, Duration::from_secs(10)),
+        "no {needle:?} in:\n{}",
+        log.text()
+    );
 }
 
 fn reply(control: &mut BufReader<TcpStream>) -> String {
@@ -146,11 +155,7 @@ fn sighup_applies_a_good_file_keeps_transfers_and_refuses_a_broken_one() {
     // A new plan: new clients get the new first stage.
     std::fs::write(&path, config(&root, ports, "\"new.ipxe\"", "")).unwrap();
     guard.signal("HUP");
-    assert!(
-        log.wait("netboot: reloaded", Duration::from_secs(10)),
-        "{}",
-        log.text()
-    );
+    expect(&log, "netboot: reloaded");
     assert!(
         download.child().try_wait().unwrap().is_none(),
         "the download ended before the reload: make it slower"
@@ -176,11 +181,7 @@ fn sighup_applies_a_good_file_keeps_transfers_and_refuses_a_broken_one() {
     )
     .unwrap();
     guard.signal("HUP");
-    assert!(
-        log.wait("reload refused", Duration::from_secs(10)),
-        "{}",
-        log.text()
-    );
+    expect(&log, "reload refused");
     let text = log.text();
     let refused = text.lines().find(|l| l.contains("reload refused")).unwrap();
     assert_eq!(
@@ -239,4 +240,88 @@ fn sighup_applies_a_good_file_keeps_transfers_and_refuses_a_broken_one() {
             .iter()
             .all(|r| r["state"] == "bound")
     );
+}
+
+/// An anonymous FTP login on `port`: the reply to `PASS` (or to `USER`
+/// when that already refuses).
+fn anonymous_login(port: u16) -> (BufReader<TcpStream>, String) {
+    let stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    let mut control = BufReader::new(stream);
+    assert!(reply(&mut control).starts_with("220"));
+    let user = command(&mut control, "USER anonymous");
+    if !user.starts_with("331") {
+        return (control, user);
+    }
+    let pass = command(&mut control, "PASS x@");
+    (control, pass)
+}
+
+#[test]
+fn ftp_serve_reloads_its_accounts_and_keeps_open_sessions() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("f.txt"), b"kept").unwrap();
+    let port = free_tcp_port();
+    let path = dir.path().join("ftp.toml");
+    let hash = netboot_std::ftp::auth::hash_with_cost("b0b", 64, 1).unwrap();
+    let file = |anonymous: bool, extra: &str| {
+        format!(
+            "root = \".\"\n[ftp]\nlisten = \"127.0.0.1:{port}\"\nanonymous = {anonymous}\n\
+             login_delay_ms = 10\n{extra}\n[[ftp.users]]\nname = \"bob\"\npassword_hash = {hash:?}\n"
+        )
+    };
+    std::fs::write(&path, file(true, "")).unwrap();
+    let (guard, log) = spawn(
+        "netboot ftp serve",
+        Command::new(netboot_bin())
+            .args(["ftp", "serve", "--config"])
+            .arg(&path),
+    );
+    assert!(
+        log.wait("ftp: listening on", Duration::from_secs(20)),
+        "{}",
+        log.text()
+    );
+    let (mut open, answer) = anonymous_login(port);
+    assert!(answer.starts_with("230"), "{answer}");
+
+    // Anonymous logins turned off: new ones are refused, the open session
+    // goes on.
+    std::fs::write(&path, file(false, "")).unwrap();
+    guard.signal("HUP");
+    expect(&log, "netboot: reloaded");
+    let (_, refused) = anonymous_login(port);
+    assert!(refused.starts_with("530"), "{refused}");
+    assert!(command(&mut open, "SIZE f.txt").starts_with("213 4"));
+
+    // A listening address that changed needs a restart: said, and the
+    // rest applied (anonymous back on).
+    std::fs::write(
+        &path,
+        file(true, "").replace(&port.to_string(), &free_tcp_port().to_string()),
+    )
+    .unwrap();
+    guard.signal("HUP");
+    expect(&log, "needs a restart to change: ftp listen");
+    let (_, again) = anonymous_login(port);
+    assert!(again.starts_with("230"), "{again}");
+
+    // A broken file: refused, with its line.
+    std::fs::write(&path, file(true, "passive_ports = \"10-20\"\n")).unwrap();
+    guard.signal("HUP");
+    expect(&log, "reload refused");
+    assert!(
+        log.text().contains(&format!(
+            "the running configuration stays: {}:2: passive ports \"10-20\"",
+            path.display()
+        )),
+        "{}",
+        log.text()
+    );
+    assert!(command(&mut open, "NOOP").starts_with("200"));
+    guard.signal("TERM");
+    let (status, _, _) = guard.wait_timeout(Duration::from_secs(20));
+    assert_eq!(status.and_then(|s| s.code()), Some(0), "{}", log.text());
 }

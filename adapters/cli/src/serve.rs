@@ -8,7 +8,7 @@
 //! ```toml
 //! root = "/srv/netboot"               # --root
 //!
-//! [bootp]                             # the format of `netboot bootp serve`
+//! [bootp]                             # also read by `netboot bootp serve`
 //! server = "10.0.0.1"
 //! subnet = "10.0.0.0/24"
 //! pool = { start = "10.0.0.100", end = "10.0.0.199" }
@@ -20,7 +20,7 @@
 //! listen = ["0.0.0.0:69"]             # --tftp-listen (repeatable)
 //! max_blksize = 1468
 //!
-//! [ftp]                               # the format of `netboot ftp serve`
+//! [ftp]                               # also read by `netboot ftp serve`
 //! listen = "0.0.0.0:21"               # --ftp-listen
 //! anonymous = true                    # the default here
 //!
@@ -45,8 +45,11 @@
 //! line on standard output. SIGINT and SIGTERM stop the server cleanly:
 //! running transfers are cancelled, partial uploads discarded, leases and
 //! progress saved (when files are configured for them; the closing line says
-//! so only when the final save made it). Exit codes: 3 bad configuration,
-//! 4 cannot bind.
+//! so only when the final save made it). SIGHUP reads the file again and
+//! applies it to new requests (see [`crate::signals::reload`]; in-flight
+//! transfers, sessions, leases and progress carry on). The whole schema
+//! is in docs/configuration.md ([`crate::config`]). Exit codes: 3 bad
+//! configuration, 4 cannot bind.
 
 use std::io::Write;
 use std::net::SocketAddr;

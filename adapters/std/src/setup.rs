@@ -282,13 +282,15 @@ impl ServerSetup {
             restart.push("progress_file");
         }
         let uploads = self.tftp.as_ref().is_some_and(|t| t.server.writable);
-        if uploads && server.tftp().is_some_and(|t| !t.store().writable()) {
+        let read_only = server.tftp().is_some_and(|t| !t.store().writable());
+        if uploads && read_only {
             restart.push("tftp writable");
         }
         let mut setup = self;
         setup.root = running.root.clone();
         let (mut config, site, _) = setup.core_config(clock)?;
-        if let (Some(t), false) = (config.tftp.as_mut(), uploads) {
+        if let (Some(t), true) = (config.tftp.as_mut(), read_only) {
+            // The root was opened read-only: uploads stay refused.
             t.server.writable = false;
         }
         config.persist = server.persist();
