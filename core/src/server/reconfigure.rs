@@ -58,7 +58,12 @@ impl<S: Storage, A: Accounts<Store = S>> NetbootServer<S, A> {
         let mut dropped = Vec::new();
         match (self.bootp.as_mut(), config.bootp) {
             (Some(b), Some(setup)) if setup.config.proxy != b.server.config().proxy => {
+                // The BOOTP settings stay (the PXE socket comes with the
+                // mode); the plan is still the new one.
                 out.needs_restart.push("bootp mode");
+                b.server
+                    .policy_mut()
+                    .reconfigure(config.profiles, config.reset);
             }
             (Some(b), Some(setup)) => {
                 let slots = vec![LeaseSlot::EMPTY; pool_size(&setup.config)];
