@@ -32,14 +32,11 @@ pub struct CheckArgs {
 pub fn check(path: &Path) -> Result<String, Vec<CliError>> {
     // TFTP and FTP are checked when the file has a root or their table
     // (a file for `bootp serve` alone has neither), as `serve` runs them.
-    let (tftp, ftp) = Config::load(Some(path))
-        .map(|c| {
-            let top = c.file.root.is_some();
-            let (t, f) = c.table_roots();
-            let tftp = top || t.is_some() || c.file.tftp.is_some();
-            (tftp, top || f.is_some() || c.file.ftp.is_some())
-        })
-        .map_err(|e| vec![e])?;
+    let cfg = Config::load(Some(path)).map_err(|e| vec![e])?;
+    let top = cfg.file.root.is_some();
+    let (t, f) = cfg.table_roots();
+    let tftp = top || t.is_some() || cfg.file.tftp.is_some();
+    let ftp = top || f.is_some() || cfg.file.ftp.is_some();
     let args = crate::serve::ServeArgs {
         config: Some(path.to_path_buf()),
         no_tftp: !tftp,
@@ -49,11 +46,11 @@ pub fn check(path: &Path) -> Result<String, Vec<CliError>> {
     let settings = crate::serve::settings(&args, false).map_err(|e| vec![e])?;
     let summary = settings.summary();
     let setup = settings.start.setup;
-    let state: Vec<PathBuf> = [&setup.lease_file, &setup.progress_file]
-        .into_iter()
-        .flatten()
-        .cloned()
-        .collect();
+    let state: Vec<(&str, PathBuf)> =
+        [("bootp", &setup.lease_file), ("plan", &setup.progress_file)]
+            .into_iter()
+            .filter_map(|(table, f)| f.clone().map(|f| (table, f)))
+            .collect();
     let prepared = setup
         .prepare(&Clock::new())
         .map_err(|e| vec![CliError::config(format!("{}: {e}", path.display()))])?;
@@ -62,9 +59,9 @@ pub fn check(path: &Path) -> Result<String, Vec<CliError>> {
         .iter()
         .map(|w| CliError::config(w.clone()))
         .collect();
-    for file in state {
+    for (table, file) in state {
         if let Err(e) = writable_dir(&file) {
-            errors.push(CliError::config(format!("{}: {e}", path.display())));
+            errors.push(cfg.table_err(table, e));
         }
     }
     if errors.is_empty() {
@@ -131,5 +128,59 @@ pub fn run(args: CheckArgs) -> Result<(), CliError> {
             }
             Err(last)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_unreadable_state_line_and_unwritable_directory_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("root")).unwrap();
+        let leases = dir.path().join("l");
+        std::fs::write(
+            &leases,
+            "# netboot leases v1\n10.0.0.5 bogus\nnot a line at all\n",
+        )
+        .unwrap();
+        let path = dir.path().join("lab.toml");
+        std::fs::write(
+            &path,
+            "root = \"root\"\n[bootp]\nserver = \"10.0.0.1\"\nsubnet = \"10.0.0.0/24\"\n\
+             lease_file = \"l\"\n[plan]\nprogress_file = \"gone/p\"\n",
+        )
+        .unwrap();
+        let errors: Vec<String> = check(&path)
+            .unwrap_err()
+            .iter()
+            .map(|e| {
+                assert_eq!(e.code(), 3);
+                e.to_string()
+            })
+            .collect();
+        let l = leases.display();
+        assert_eq!(errors.len(), 3, "{errors:#?}");
+        assert!(
+            errors[0].starts_with(&format!("{l}:2: ignored lease: ")),
+            "{errors:#?}"
+        );
+        assert!(
+            errors[1].starts_with(&format!("{l}:3: ignored lease: ")),
+            "{errors:#?}"
+        );
+        assert!(
+            errors[2].starts_with(&format!("{}:6: ", path.display()))
+                && errors[2].contains("gone/p cannot be saved"),
+            "{errors:#?}"
+        );
+        // Fixed, it says what it holds.
+        std::fs::write(&leases, "").unwrap();
+        std::fs::create_dir(dir.path().join("gone")).unwrap();
+        assert_eq!(
+            check(&path).unwrap(),
+            "bootp 10.0.0.0/24 pool 0 addresses, tftp, ftp, plan 0 clients 0 rules"
+        );
     }
 }
