@@ -8,6 +8,7 @@ use std::time::Duration;
 use netboot_tests::{BoundedOutput, ChildGuard, free_udp_port, netboot_bin};
 
 const CONFIG: &str = r#"
+[bootp]
 server = "10.8.0.1"
 subnet = "10.8.0.0/24"
 router = "10.8.0.1"
@@ -15,7 +16,7 @@ pool = { start = "10.8.0.50", end = "10.8.0.60" }
 lease_time = 120
 file = "undionly.kpxe"
 
-[[host]]
+[[bootp.host]]
 mac = "52:54:00:00:08:07"
 ip = "10.8.0.7"
 hostname = "board7"
@@ -131,7 +132,7 @@ fn no_answer_exits_20_and_bad_configs_exit_3_with_the_line() {
     let config = dir.path().join("bad.toml");
     std::fs::write(
         &config,
-        format!("{CONFIG}\n[[host]]\nmac = \"52:54:00:00:08:07\"\n"),
+        format!("{CONFIG}\n[[bootp.host]]\nmac = \"52:54:00:00:08:07\"\n"),
     )
     .unwrap();
     let out = Command::new(netboot_bin())
@@ -144,7 +145,7 @@ fn no_answer_exits_20_and_bad_configs_exit_3_with_the_line() {
     assert_eq!(
         String::from_utf8_lossy(&out.stderr).trim(),
         format!(
-            "netboot: {}:17: duplicate MAC 52:54:00:00:08:07 (also at line 10)",
+            "netboot: {}:18: duplicate MAC 52:54:00:00:08:07 (also at line 11)",
             config.display()
         )
     );

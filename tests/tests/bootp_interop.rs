@@ -22,9 +22,9 @@ fn our_server(ns: &str, dev: &str, net: u8, mac: &str, dir: &Path) -> (ChildGuar
     std::fs::write(
         &config,
         format!(
-            "server = \"10.{net}.0.1\"\nsubnet = \"10.{net}.0.0/24\"\nrouter = \"10.{net}.0.1\"\n\
+            "[bootp]\nserver = \"10.{net}.0.1\"\nsubnet = \"10.{net}.0.0/24\"\nrouter = \"10.{net}.0.1\"\n\
              pool = {{ start = \"10.{net}.0.100\", end = \"10.{net}.0.150\" }}\nfile = \"pool.img\"\n\
-             lease_file = \"leases\"\n\n[[host]]\nmac = \"{mac}\"\nip = \"10.{net}.0.10\"\n\
+             lease_file = \"leases\"\n\n[[bootp.host]]\nmac = \"{mac}\"\nip = \"10.{net}.0.10\"\n\
              hostname = \"client\"\nfile = \"host/boot.img\"\nnext_server = \"10.{net}.0.2\"\n"
         ),
     )
@@ -56,9 +56,9 @@ fn our_bridge_server(
     std::fs::write(
         &config,
         format!(
-            "server = \"{net}.1\"\nsubnet = \"{net}.0/24\"\nrouter = \"{net}.1\"\n\
+            "[bootp]\nserver = \"{net}.1\"\nsubnet = \"{net}.0/24\"\nrouter = \"{net}.1\"\n\
              pool = {{ start = \"{net}.100\", end = \"{net}.150\" }}\n\n\
-             [[host]]\nmac = \"{mac}\"\nip = \"{net}.10\"\nfile = \"{file}\"\n"
+             [[bootp.host]]\nmac = \"{mac}\"\nip = \"{net}.10\"\nfile = \"{file}\"\n"
         ),
     )
     .unwrap();

@@ -1,6 +1,6 @@
 //! Several subnets behind a real DHCP relay: dnsmasq's `--dhcp-relay`, in a
 //! router namespace, relays three client subnets to `netboot bootp serve`
-//! on a fourth. Two of them are configured as `[[relayed]]` subnets, each
+//! on a fourth. Two of them are configured as `[[bootp.relayed]]` subnets, each
 //! with its own pool, router and lease time; busybox udhcpc on each gets an
 //! address from its own subnet's pool. The third subnet is not configured:
 //! its client gets nothing, and the server says so once.
@@ -87,11 +87,11 @@ fn server(ns: &str, dir: &Path) -> (ChildGuard, Output) {
     let config = dir.join("bootp.toml");
     std::fs::write(
         &config,
-        "server = \"10.180.0.1\"\nsubnet = \"10.180.0.0/24\"\n\
+        "[bootp]\nserver = \"10.180.0.1\"\nsubnet = \"10.180.0.0/24\"\n\
          pool = { start = \"10.180.0.100\", end = \"10.180.0.110\" }\n\n\
-         [[relayed]]\nsubnet = \"10.181.0.0/24\"\nrouter = \"10.181.0.1\"\nlease_time = 600\n\
+         [[bootp.relayed]]\nsubnet = \"10.181.0.0/24\"\nrouter = \"10.181.0.1\"\nlease_time = 600\n\
          pool = { start = \"10.181.0.100\", end = \"10.181.0.110\" }\n\n\
-         [[relayed]]\nsubnet = \"10.182.0.0/24\"\nrouter = \"10.182.0.1\"\nlease_time = 900\n\
+         [[bootp.relayed]]\nsubnet = \"10.182.0.0/24\"\nrouter = \"10.182.0.1\"\nlease_time = 900\n\
          pool = { start = \"10.182.0.200\", end = \"10.182.0.210\" }\n",
     )
     .unwrap();

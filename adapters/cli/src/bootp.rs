@@ -7,7 +7,6 @@
 
 pub mod config;
 
-use std::io::Write;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -15,10 +14,10 @@ use std::time::Duration;
 use clap::{Args, Subcommand};
 use netboot_core::bootp::HwAddr;
 use netboot_mio::bootp::client::{Assigned, RequestError, RequestOptions, request};
-use netboot_mio::server::Server;
 use netboot_std::net::explain_bind_error;
 use netboot_std::setup::ServerSetup;
 
+use crate::config::{Config, Start};
 use crate::exit::CliError;
 
 /// BOOTP/DHCP server and client.
@@ -98,13 +97,20 @@ pub fn run(command: BootpCommand) -> Result<(), CliError> {
     }
 }
 
-fn serve(args: ServeArgs) -> Result<(), CliError> {
-    let settings = config::load(&args.config)?;
+/// `bootp serve`'s server: the `[bootp]` table (the file's other tables
+/// are checked and left alone) and the flags.
+pub(crate) fn start(args: &ServeArgs) -> Result<(Start, SocketAddr, Option<String>), CliError> {
+    let mut cfg = Config::load(Some(&args.config))?;
+    let settings = cfg.bootp(false)?.ok_or_else(|| {
+        CliError::config(format!(
+            "{}: no [bootp] table: `bootp serve` needs one (server, subnet, pool)",
+            args.config.display()
+        ))
+    })?;
+    cfg.check_others()?;
     let listen = args.listen.unwrap_or(settings.listen);
-    let interface = args.interface.or(settings.interface);
-    let lease_file = args.lease_file.or(settings.lease_file);
-    // A server with BOOTP only; it serves no files, so its root is only
-    // opened: the configuration's directory.
+    let interface = args.interface.clone().or(settings.interface);
+    let lease_file = args.lease_file.clone().or(settings.lease_file);
     let dir = args
         .config
         .parent()
@@ -121,29 +127,35 @@ fn serve(args: ServeArgs) -> Result<(), CliError> {
             .interface(i)
             .map_err(|e| CliError::config(e.to_string()))?;
     }
+    let mut saved = Vec::new();
     if let Some(path) = &lease_file {
         setup = setup.lease_file(path);
+        saved.push("leases");
     }
-    let server = Server::bind(setup).map_err(|e| CliError::start(&e, ""))?;
-    let bound = server.bootp_addr().unwrap_or(listen);
-    // One line per client step on standard output.
-    let quiet = crate::output::quiet();
-    let server = server.on_event(move |event| {
-        if !quiet && event.is_step() {
-            let mut out = std::io::stdout().lock();
-            let _ = writeln!(out, "{event}");
-            let _ = out.flush();
+    let start = Start {
+        setup,
+        spin: None,
+        privilege: cfg.privilege(),
+        saved,
+    };
+    Ok((start, listen, interface))
+}
+
+fn serve(args: ServeArgs) -> Result<(), CliError> {
+    let (start, listen, interface) = self::start(&args)?;
+    let run = crate::run::Run {
+        config: Some(args.config.clone()),
+        hint: "",
+        steps: !crate::output::quiet(),
+    };
+    let load: crate::signals::Load = Box::new(move || self::start(&args).map(|s| s.0));
+    crate::run::serve(run, start, load, |server| {
+        let bound = server.bootp_addr().unwrap_or(listen);
+        match &interface {
+            Some(i) => crate::output::say(&format!("bootp: listening on {bound} (interface {i})")),
+            None => crate::output::say(&format!("bootp: listening on {bound}")),
         }
-    });
-    crate::signals::stop_on_signals(server.stopper())?;
-    match &interface {
-        Some(i) => crate::output::say(&format!("bootp: listening on {bound} (interface {i})")),
-        None => crate::output::say(&format!("bootp: listening on {bound}")),
-    }
-    let _ = std::io::stdout().flush();
-    server
-        .run()
-        .map_err(|e| CliError::other(format!("the server failed: {e}")))
+    })
 }
 
 fn client(args: RequestArgs) -> Result<(), CliError> {

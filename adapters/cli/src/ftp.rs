@@ -19,12 +19,13 @@ use std::time::Duration;
 use clap::{Args, Subcommand};
 use netboot_core::ftp::client::{ListKind, StoreMode};
 use netboot_core::storage::Storage;
-use netboot_mio::ftp::{FtpClient, FtpError, FtpServer};
+use netboot_mio::ftp::{FtpClient, FtpError};
 use netboot_std::fs::write_aside;
-use netboot_std::ftp::{FtpConfig, FtpUser, auth};
+use netboot_std::ftp::{FtpUser, auth};
+use netboot_std::setup::ServerSetup;
 use percent_encoding::percent_decode_str;
-use serde::Deserialize;
 
+use crate::config::{Config, Start};
 use crate::exit::{self, CliError};
 use crate::interrupt;
 use crate::login::LoginArgs;
@@ -125,14 +126,6 @@ pub struct ServeArgs {
     max_login_attempts: Option<u8>,
 }
 
-#[derive(Deserialize, Default)]
-#[serde(default)]
-struct FileConfig {
-    ftp: Option<FtpConfig>,
-    #[serde(flatten)]
-    _other: toml::Table,
-}
-
 /// The client verbs' `--help` epilogue: exit codes and password sources.
 fn ftp_help() -> String {
     format!(
@@ -168,27 +161,21 @@ pub fn run(command: FtpCommand) -> Result<(), CliError> {
     }
 }
 
-fn serve_config(args: ServeArgs) -> Result<FtpConfig, CliError> {
-    let mut config = match &args.config {
-        Some(path) => {
-            let text = std::fs::read_to_string(path)
-                .map_err(|e| CliError::config(format!("{}: {e}", path.display())))?;
-            let file: FileConfig = toml::from_str(&text)
-                .map_err(|e| CliError::config(format!("{}: {}", path.display(), e.message())))?;
-            file.ftp.unwrap_or_default()
-        }
-        None => FtpConfig::default(),
-    };
-    if let Some(root) = args.root {
-        config.root = root;
-    }
+/// `ftp serve`'s server: the `[ftp]` table and the root (the file's other
+/// tables are checked and left alone), and the flags.
+pub(crate) fn start(args: &ServeArgs) -> Result<Start, CliError> {
+    let mut cfg = Config::load(args.config.as_deref())?;
+    let table_root = cfg.table_roots().1.cloned();
+    let root = cfg.root(args.root.as_deref(), table_root.as_ref(), "FTP")?;
+    let mut config = cfg.ftp(root, false)?;
+    cfg.check_others()?;
     if let Some(listen) = args.listen {
         config.listen = listen;
     }
     config.anonymous |= args.anonymous;
     config.writable |= args.writable;
     if args.passive_ports.is_some() {
-        config.passive_ports = args.passive_ports;
+        config.passive_ports.clone_from(&args.passive_ports);
     }
     config.passive_ports().map_err(|e| CliError::config(e.0))?;
     if args.masquerade.is_some() {
@@ -206,7 +193,7 @@ fn serve_config(args: ServeArgs) -> Result<FtpConfig, CliError> {
     if let Some(n) = args.max_login_attempts {
         config.max_login_attempts = n;
     }
-    for spec in args.users {
+    for spec in &args.users {
         let (name, password) = spec
             .split_once(':')
             .filter(|(n, _)| !n.is_empty())
@@ -225,24 +212,34 @@ fn serve_config(args: ServeArgs) -> Result<FtpConfig, CliError> {
             "nobody could log in: give --anonymous or at least one --user NAME:PASSWORD",
         ));
     }
-    Ok(config)
+    let setup = ServerSetup::new(&config.root)
+        .no_bootp()
+        .no_tftp()
+        .ftp(config);
+    Ok(Start {
+        setup,
+        spin: None,
+        privilege: cfg.privilege(),
+        saved: Vec::new(),
+    })
 }
 
 fn serve(args: ServeArgs) -> Result<(), CliError> {
-    let config = serve_config(args)?;
+    let start = self::start(&args)?;
     raise_fd_limit();
-    let server = FtpServer::bind(&config).map_err(|e| CliError::start(&e, ""))?;
-    if let Some(addr) = server.ftp_addr() {
-        output::say(&format!("ftp: listening on {addr}"));
-    }
-    crate::signals::stop_on_signals(server.stopper())?;
-    server
-        .run()
-        .map_err(|e| CliError::other(format!("ftp server failed: {e}")))
+    let run = crate::run::Run {
+        config: args.config.clone(),
+        hint: "",
+        steps: false,
+    };
+    let load: crate::signals::Load = Box::new(move || self::start(&args));
+    crate::run::serve(run, start, load, |server| {
+        if let Some(addr) = server.ftp_addr() {
+            output::say(&format!("ftp: listening on {addr}"));
+        }
+    })
 }
 
-/// Thousands of sessions need thousands of descriptors: lift the soft limit
-/// to the hard one.
 fn raise_fd_limit() {
     use rustix::process::{Resource, getrlimit, setrlimit};
     let mut limit = getrlimit(Resource::Nofile);

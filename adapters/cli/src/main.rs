@@ -11,17 +11,21 @@
 #![allow(rustdoc::broken_intra_doc_links)]
 
 mod bootp;
+mod check;
+mod config;
 mod demo;
 mod docs;
 mod exit;
 mod ftp;
 mod interrupt;
+mod leases;
 mod logging;
 mod login;
 mod output;
 mod plan;
 mod progress;
 mod provision;
+mod run;
 mod serve;
 mod signals;
 mod tftp;
@@ -72,6 +76,11 @@ enum Command {
     /// BOOTP/DHCP: `serve` a host table and pool, or `request` an address.
     #[command(subcommand, after_help = exit::help(&[exit::SERVER, exit::BOOTP]))]
     Bootp(bootp::BootpCommand),
+    /// Check a configuration file as `serve` would, binding nothing: exit
+    /// 0 with a summary, or 3 with a `FILE:LINE: message` per error.
+    Check(check::CheckArgs),
+    /// List the leases and plan progress a server keeps.
+    Leases(leases::LeasesArgs),
     /// FTP server and client: serve, get, put, ls.
     #[command(after_help = exit::help(&[exit::SERVER, exit::FTP]))]
     Ftp {
@@ -106,6 +115,8 @@ fn main() -> ExitCode {
         Command::Serve(args) => serve::run(args),
         Command::Provision(args) => provision::run(args),
         Command::Bootp(command) => bootp::run(command),
+        Command::Check(args) => check::run(args),
+        Command::Leases(args) => leases::run(args),
         Command::Ftp { command } => ftp::run(command),
         Command::Tftp { command } => tftp::run(command),
         Command::Completions(args) => docs::completions(args),

@@ -8,7 +8,7 @@
 //! ```toml
 //! root = "/srv/netboot"               # --root
 //!
-//! [bootp]                             # the format of `netboot bootp serve`
+//! [bootp]                             # also read by `netboot bootp serve`
 //! server = "10.0.0.1"
 //! subnet = "10.0.0.0/24"
 //! pool = { start = "10.0.0.100", end = "10.0.0.199" }
@@ -20,7 +20,7 @@
 //! listen = ["0.0.0.0:69"]             # --tftp-listen (repeatable)
 //! max_blksize = 1468
 //!
-//! [ftp]                               # the format of `netboot ftp serve`
+//! [ftp]                               # also read by `netboot ftp serve`
 //! listen = "0.0.0.0:21"               # --ftp-listen
 //! anonymous = true                    # the default here
 //!
@@ -45,132 +45,106 @@
 //! line on standard output. SIGINT and SIGTERM stop the server cleanly:
 //! running transfers are cancelled, partial uploads discarded, leases and
 //! progress saved (when files are configured for them; the closing line says
-//! so only when the final save made it). Exit codes: 3 bad configuration,
-//! 4 cannot bind.
+//! so only when the final save made it). SIGHUP reads the file again and
+//! applies it to new requests (see [`crate::signals::reload`]; in-flight
+//! transfers, sessions, leases and progress carry on). The whole schema
+//! is in docs/configuration.md ([`crate::config`]). Exit codes: 3 bad
+//! configuration, 4 cannot bind.
 
 use std::io::Write;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use clap::Args;
 use netboot_core::plan::Reset;
-use netboot_mio::server::Server;
-use netboot_std::ftp::FtpConfig;
 use netboot_std::setup::ServerSetup;
-use serde::Deserialize;
 
-use crate::bootp::config as bootp_config;
+use crate::config::{Config, Start};
 use crate::exit::CliError;
-use crate::plan::{PlanTable, ResetAfter};
+use crate::plan::ResetAfter;
 
 /// Options of `netboot serve`; each overrides the configuration file.
-#[derive(Args, Debug)]
+#[derive(Args, Debug, Clone, Default)]
 pub struct ServeArgs {
     /// TOML configuration file.
     #[arg(long, value_name = "FILE")]
-    config: Option<PathBuf>,
+    pub(crate) config: Option<PathBuf>,
     /// Directory to serve over TFTP and FTP (the jail).
     #[arg(long, value_name = "DIR")]
-    root: Option<PathBuf>,
+    pub(crate) root: Option<PathBuf>,
     /// Bind BOOTP to this interface and broadcast through it.
     #[arg(long, value_name = "IF")]
-    interface: Option<String>,
+    pub(crate) interface: Option<String>,
     /// BOOTP address and port [default: 0.0.0.0:67].
     #[arg(long, value_name = "ADDR:PORT")]
-    bootp_listen: Option<SocketAddr>,
+    pub(crate) bootp_listen: Option<SocketAddr>,
     /// TFTP address and port, repeatable [default: 0.0.0.0:69].
     #[arg(long, value_name = "ADDR:PORT")]
-    tftp_listen: Vec<SocketAddr>,
+    pub(crate) tftp_listen: Vec<SocketAddr>,
     /// FTP control address and port [default: 0.0.0.0:21].
     #[arg(long, value_name = "ADDR:PORT")]
-    ftp_listen: Option<SocketAddr>,
+    pub(crate) ftp_listen: Option<SocketAddr>,
     /// Do not run BOOTP.
     #[arg(long)]
-    no_bootp: bool,
+    pub(crate) no_bootp: bool,
     /// Do not run TFTP.
     #[arg(long)]
-    no_tftp: bool,
+    pub(crate) no_tftp: bool,
     /// Do not run FTP.
     #[arg(long)]
-    no_ftp: bool,
+    pub(crate) no_ftp: bool,
     /// Keep BOOTP leases in this file.
     #[arg(long, value_name = "FILE")]
-    lease_file: Option<PathBuf>,
+    pub(crate) lease_file: Option<PathBuf>,
     /// Keep plan progress in this file.
     #[arg(long, value_name = "FILE")]
-    progress_file: Option<PathBuf>,
+    pub(crate) progress_file: Option<PathBuf>,
     /// A boot stage of the default plan, in order (repeatable; replaces
     /// the file's `stages`).
     #[arg(long = "stage", value_name = "FILE")]
-    stages: Vec<String>,
+    pub(crate) stages: Vec<String>,
     /// Seconds of silence after a client's last stage before it is served
     /// again from its first, or `never`.
     #[arg(long, value_name = "SECS|never")]
-    reset_after: Option<String>,
-    /// Do not print a line per client step.
-    #[arg(long, short)]
-    quiet: bool,
-}
-
-#[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-struct FileConfig {
-    root: Option<PathBuf>,
-    bootp: Option<bootp_config::Raw>,
-    tftp: Option<TftpTable>,
-    ftp: Option<FtpConfig>,
-    plan: Option<PlanTable>,
-}
-
-/// Whether the `[ftp]` table says anything about anonymous logins.
-#[derive(Deserialize, Default)]
-struct FtpProbe {
-    ftp: Option<AnonymousProbe>,
-}
-
-#[derive(Deserialize, Default)]
-struct AnonymousProbe {
-    anonymous: Option<bool>,
-}
-
-#[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-struct TftpTable {
-    #[serde(default)]
-    listen: Vec<SocketAddr>,
-    max_blksize: Option<u16>,
-    max_windowsize: Option<u16>,
-    max_transfers: Option<usize>,
-    busy_poll_us: Option<u64>,
+    pub(crate) reset_after: Option<String>,
 }
 
 /// What `serve` runs, once the file and the flags are merged.
-struct Settings {
-    setup: ServerSetup,
-    /// The loop's spin after traffic, when `[tftp] busy_poll_us` sets it.
-    spin: Option<Duration>,
-    /// What is saved at shutdown, for the closing line.
-    saved: Vec<&'static str>,
+pub struct Settings {
+    /// The server, and what it says at the end.
+    pub start: Start,
     root: PathBuf,
     interface: Option<String>,
     clients: usize,
     rules: usize,
     default_stages: Option<usize>,
+    /// BOOTP's subnet and pool, as `check` reports them.
+    pub bootp: Option<String>,
 }
 
-fn line_of(text: &str, offset: usize) -> usize {
-    text[..offset.min(text.len())]
-        .bytes()
-        .filter(|&b| b == b'\n')
-        .count()
-        + 1
-}
-
-fn relative_to(config: Option<&Path>, p: PathBuf) -> PathBuf {
-    match config.and_then(Path::parent) {
-        Some(dir) if p.is_relative() => dir.join(p),
-        _ => p,
+impl Settings {
+    /// `check`'s summary: what runs and what the plan holds.
+    pub fn summary(&self) -> String {
+        let mut parts = Vec::new();
+        if let Some(b) = &self.bootp {
+            parts.push(b.clone());
+        }
+        if self.start.setup.tftp.is_some() {
+            parts.push("tftp".to_string());
+        }
+        if self.start.setup.ftp.is_some() {
+            parts.push("ftp".to_string());
+        }
+        parts.push(format!(
+            "plan {} clients {} rules{}",
+            self.clients,
+            self.rules,
+            match self.default_stages {
+                Some(n) => format!(" {n} default stages"),
+                None => String::new(),
+            }
+        ));
+        parts.join(", ")
     }
 }
 
@@ -184,47 +158,74 @@ fn parse_reset(text: &str) -> Option<Reset> {
     }
 }
 
-/// Builds the server from the file at `path` (if any) and the flags.
-fn settings(args: ServeArgs) -> Result<Settings, CliError> {
-    let (file, text) = match &args.config {
-        Some(path) => {
-            let text = std::fs::read_to_string(path)
-                .map_err(|e| CliError::config(format!("cannot read {}: {e}", path.display())))?;
-            let file: FileConfig =
-                toml::from_str(&text).map_err(|e| bootp_config::toml_error(path, &text, &e))?;
-            (file, text)
+/// `10.0.0.0/24 pool 100 addresses`: what `check` says of BOOTP.
+fn bootp_summary(config: &netboot_core::bootp::server::ServerConfig) -> String {
+    let mask = u32::from(config.netmask);
+    let network = std::net::Ipv4Addr::from(u32::from(config.server_ip) & mask);
+    let pool: u64 = config
+        .pools()
+        .flatten()
+        .map(|(a, b)| u64::from(u32::from(b).saturating_sub(u32::from(a))) + 1)
+        .sum();
+    format!(
+        "bootp {network}/{} pool {pool} addresses",
+        mask.leading_ones()
+    )
+}
+
+/// Builds the server from the file named by `--config` (if any) and the
+/// flags. `need_bootp`: a file without `[bootp]` is an error (`serve`)
+/// rather than a server without BOOTP (`check`).
+pub fn settings(args: &ServeArgs, need_bootp: bool) -> Result<Settings, CliError> {
+    let mut cfg = Config::load(args.config.as_deref())?;
+    let (tftp_root, ftp_root) = cfg.table_roots();
+    let (tftp_root, ftp_root) = (tftp_root.cloned(), ftp_root.cloned());
+    let flag = args.root.as_deref();
+    let root = if args.no_tftp && args.no_ftp {
+        // Nothing is served from it (BOOTP alone): the file's directory.
+        match (flag, args.config.as_deref().and_then(Path::parent)) {
+            (Some(f), _) => f.to_path_buf(),
+            (None, Some(d)) if !d.as_os_str().is_empty() => d.to_path_buf(),
+            _ => PathBuf::from("."),
         }
-        None => (FileConfig::default(), String::new()),
+    } else if args.no_tftp {
+        cfg.root(flag, ftp_root.as_ref(), "FTP")?
+    } else {
+        cfg.root(flag, tftp_root.as_ref(), "TFTP")?
     };
-    let path = args.config.as_deref().unwrap_or(Path::new("(flags)"));
-    let at = |span: std::ops::Range<usize>, what: String| {
-        CliError::config(format!(
-            "{}:{}: {what}",
-            path.display(),
-            line_of(&text, span.start)
-        ))
-    };
-    let root = args
-        .root
-        .or_else(|| file.root.map(|r| relative_to(args.config.as_deref(), r)))
-        .ok_or_else(|| {
-            CliError::config("no root directory: give --root DIR or `root` in --config")
-        })?;
-    if !root.is_dir() {
-        return Err(CliError::config(format!(
-            "root {} is not a directory",
-            root.display()
-        )));
+    if !args.no_tftp && !args.no_ftp && flag.is_none() {
+        let other = cfg.root(flag, ftp_root.as_ref(), "FTP")?;
+        let same = |a: &Path, b: &Path| {
+            a == b || std::fs::canonicalize(a).ok() == std::fs::canonicalize(b).ok()
+        };
+        if !same(&root, &other) {
+            let span = ftp_root
+                .as_ref()
+                .or(tftp_root.as_ref())
+                .map_or(0..0, |s| s.span());
+            return Err(cfg.err(
+                span,
+                format!(
+                    "serve runs TFTP and FTP from one root, but TFTP would serve {} and FTP {}: \
+                     give them the same root, or run `netboot tftp serve` and `netboot ftp serve` apart",
+                    root.display(),
+                    other.display()
+                ),
+            ));
+        }
     }
 
     // The plan.
-    let plan = file.plan.unwrap_or_default();
+    let plan = cfg.file.plan.take().unwrap_or_default();
     let stages: Option<Vec<String>> = if args.stages.is_empty() {
         plan.stages.as_ref().map(|s| s.get_ref().clone())
     } else {
         Some(args.stages.clone())
     };
-    let src = crate::plan::Source { path, text: &text };
+    let src = crate::plan::Source {
+        path: &cfg.path,
+        text: &cfg.text,
+    };
     let profiles = crate::plan::profiles(&src, &plan, stages.as_deref())?;
     for stage in profiles.files() {
         let resolved = netboot_core::path::resolve("", stage, netboot_core::path::DotDot::Reject)
@@ -245,7 +246,7 @@ fn settings(args: ServeArgs) -> Result<Settings, CliError> {
         (None, Some(r)) => match r.get_ref() {
             ResetAfter::Secs(s) => Reset::After(netboot_core::time::Duration::from_secs(*s)),
             ResetAfter::Word(w) => parse_reset(w).ok_or_else(|| {
-                at(
+                cfg.err(
                     r.span(),
                     format!("reset_after {w:?}: expected seconds or \"never\""),
                 )
@@ -260,16 +261,19 @@ fn settings(args: ServeArgs) -> Result<Settings, CliError> {
     let mut setup = ServerSetup::new(&root).plan(profiles, reset);
     let mut saved = Vec::new();
     let mut interface = args.interface.clone();
+    let mut summary = None;
     // BOOTP.
-    match (args.no_bootp, file.bootp) {
+    let bootp = cfg.bootp(true)?;
+    match (args.no_bootp, bootp) {
         (true, _) => setup = setup.no_bootp(),
-        (false, None) => {
+        (false, None) if need_bootp => {
             return Err(CliError::config(
                 "BOOTP needs its subnet: give a [bootp] table (server, subnet, pool) in --config, or --no-bootp",
             ));
         }
-        (false, Some(raw)) => {
-            let b = bootp_config::check(path, &text, raw, true)?;
+        (false, None) => setup = setup.no_bootp(),
+        (false, Some(b)) => {
+            summary = Some(bootp_summary(b.server.config()));
             interface = interface.or(b.interface);
             setup = setup
                 .bootp(b.server.config().clone())
@@ -287,82 +291,63 @@ fn settings(args: ServeArgs) -> Result<Settings, CliError> {
             .map_err(|e| CliError::config(e.to_string()))?;
     }
     // TFTP.
-    let tftp = file.tftp.unwrap_or_default();
+    let mut tftp = cfg.tftp()?;
     let mut spin = None;
     if args.no_tftp {
         setup = setup.no_tftp();
     } else {
-        let listens = if args.tftp_listen.is_empty() {
-            tftp.listen.clone()
-        } else {
-            args.tftp_listen.clone()
-        };
-        for l in listens {
-            setup = setup.tftp_listen(l);
+        if !args.tftp_listen.is_empty() {
+            tftp.listen.clone_from(&args.tftp_listen);
         }
-        spin = tftp.busy_poll_us.map(crate::tftp::busy_poll).transpose()?;
-        setup = setup.tftp_config(|t| {
-            if let Some(n) = tftp.max_blksize {
-                t.server.limits.max_blksize = n.clamp(8, 65464);
-            }
-            if let Some(n) = tftp.max_windowsize {
-                t.server.limits.max_windowsize = n.max(1);
-            }
-            if let Some(n) = tftp.max_transfers {
-                t.max_transfers = n.max(1);
-            }
-        });
+        (setup, spin) = tftp.apply(setup)?;
     }
-    // FTP.
+    // FTP: provisioning clients log in anonymously unless told otherwise.
+    let mut ftp = cfg.ftp(root.clone(), true)?;
     if args.no_ftp {
         setup = setup.no_ftp();
     } else {
-        // Provisioning clients log in anonymously unless told otherwise: an
-        // [ftp] table that does not mention `anonymous` allows it.
-        let said = toml::from_str::<FtpProbe>(&text)
-            .ok()
-            .and_then(|p| p.ftp)
-            .and_then(|f| f.anonymous);
-        let mut ftp = file.ftp.unwrap_or_default();
-        ftp.anonymous = said.unwrap_or(true);
         if let Some(l) = args.ftp_listen {
             ftp.listen = l;
         }
         setup = setup.ftp(ftp);
     }
-    if let Some(p) = args.progress_file.or_else(|| {
-        plan.progress_file
-            .map(|p| relative_to(args.config.as_deref(), p))
-    }) {
+    if let Some(p) = args
+        .progress_file
+        .clone()
+        .or_else(|| plan.progress_file.as_deref().map(|p| cfg.relative(p)))
+    {
         setup = setup.progress_file(p);
         saved.push("plan progress");
     }
     Ok(Settings {
-        setup,
-        spin,
-        saved,
+        start: Start {
+            setup,
+            spin,
+            privilege: cfg.privilege(),
+            saved,
+        },
         root,
         interface,
         clients,
         rules,
         default_stages,
+        bootp: summary,
     })
 }
 
-/// Runs `netboot serve` until SIGINT or SIGTERM.
+/// Runs `netboot serve` until SIGINT or SIGTERM; SIGHUP reloads.
 pub fn run(args: ServeArgs) -> Result<(), CliError> {
-    let quiet = args.quiet;
-    let s = settings(args)?;
-    let mut server = Server::bind(s.setup).map_err(|e| {
-        CliError::start(
-            &e,
-            "--bootp-listen, --tftp-listen and --ftp-listen choose other addresses and ports",
-        )
-    })?;
-    if let Some(spin) = s.spin {
-        server = server.busy_poll(spin);
-    }
-    {
+    let s = settings(&args, true)?;
+    let saved = s.start.saved.clone();
+    let run = crate::run::Run {
+        config: args.config.clone(),
+        hint: "--bootp-listen, --tftp-listen and --ftp-listen choose other addresses and ports",
+        steps: !crate::output::quiet(),
+    };
+    let reload_args = args.clone();
+    let load: crate::signals::Load =
+        Box::new(move || settings(&reload_args, true).map(|s| s.start));
+    let result = crate::run::serve(run, s.start, load, |server| {
         let mut out = std::io::stdout().lock();
         let _ = writeln!(out, "netboot: serving {}", s.root.display());
         if let Some(a) = server.bootp_addr() {
@@ -391,30 +376,14 @@ pub fn run(args: ServeArgs) -> Result<(), CliError> {
                 None => "nothing for anyone else".to_string(),
             }
         );
-        let _ = out.flush();
-    }
-    // One line per client step on standard output.
-    let server = server.on_event(move |event| {
-        if !quiet && event.is_step() {
-            let mut out = std::io::stdout().lock();
-            let _ = writeln!(out, "{event}");
-            let _ = out.flush();
-        }
     });
-    let signal_thread = crate::signals::stop_on_signals(server.stopper())?;
-    let result = server
-        .run()
-        .map_err(|e| CliError::other(format!("the server failed: {e}")));
-    signal_thread.close();
     // The state is said to be saved only when the final save made it.
-    if s.saved.is_empty() || result.is_err() {
-        println!("netboot: stopped");
+    if saved.is_empty() || result.is_err() {
+        crate::output::say("netboot: stopped");
     } else {
-        println!("netboot: stopped; {} saved", s.saved.join(" and "));
+        crate::output::say(&format!("netboot: stopped; {} saved", saved.join(" and ")));
     }
     let _ = std::io::stdout().flush();
-    // Give the signal thread a moment to notice it was closed.
-    std::thread::sleep(Duration::from_millis(1));
     result
 }
 
@@ -436,7 +405,7 @@ mod tests {
         let root = dir.path().to_str().unwrap();
         let mut argv = vec!["t", "--config", path.to_str().unwrap(), "--root", root];
         argv.extend_from_slice(flags);
-        settings(T::parse_from(argv).args)
+        settings(&T::parse_from(argv).args, true)
     }
 
     fn err(text: &str, flags: &[&str]) -> String {
@@ -459,6 +428,10 @@ mod tests {
         )
         .unwrap();
         assert_eq!((s.clients, s.default_stages), (1, Some(2)));
+        assert_eq!(
+            s.summary(),
+            "bootp 10.0.0.0/24 pool 0 addresses, tftp, ftp, plan 1 clients 0 rules 2 default stages"
+        );
     }
 
     #[test]

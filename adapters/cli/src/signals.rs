@@ -1,9 +1,18 @@
-//! SIGINT and SIGTERM stop a running server cleanly.
+//! SIGINT and SIGTERM stop a running server cleanly; SIGHUP (what
+//! `systemctl reload` sends) makes it read its configuration file again.
+
+use std::path::{Path, PathBuf};
 
 use netboot_mio::runtime::Stopper;
+use netboot_mio::server::Reloader;
 use signal_hook::iterator::{Handle, Signals};
 
+use crate::config::{Privilege, Start};
 use crate::exit::CliError;
+
+/// Builds a server's [`Start`] from its configuration file and flags, again
+/// at every reload.
+pub type Load = Box<dyn Fn() -> Result<Start, CliError> + Send>;
 
 /// Stops `stopper`'s server on the first SIGINT or SIGTERM (from a thread
 /// of its own); the handle ends that thread.
@@ -17,4 +26,76 @@ pub fn stop_on_signals(stopper: Stopper) -> Result<Handle, CliError> {
         }
     });
     Ok(handle)
+}
+
+/// Reloads the configuration on every SIGHUP (from a thread of its own),
+/// reporting each outcome on standard error (see [`reload`]); without a
+/// file there is nothing to read again, and SIGHUP says so. The handle
+/// ends that thread.
+pub fn reload_on_hangup(
+    reloader: Reloader,
+    path: Option<PathBuf>,
+    running: Privilege,
+    load: Load,
+) -> Result<Handle, CliError> {
+    let mut signals = Signals::new([signal_hook::consts::SIGHUP])
+        .map_err(|e| CliError::other(format!("cannot install signal handlers: {e}")))?;
+    let handle = signals.handle();
+    std::thread::spawn(move || {
+        for _ in signals.forever() {
+            let Some(path) = &path else {
+                eprintln!("netboot: warning: SIGHUP: no --config file to reload");
+                continue;
+            };
+            report(path, reload(&reloader, &running, &load));
+        }
+    });
+    Ok(handle)
+}
+
+/// Reads the configuration again (`load`) and has the running server take
+/// it: the settings that stay as they were until a restart, or the error
+/// that left the running configuration in place (the server goes on
+/// serving it).
+pub fn reload(
+    reloader: &Reloader,
+    running: &Privilege,
+    load: &Load,
+) -> Result<Vec<&'static str>, CliError> {
+    let start = load()?;
+    let mut restart = reloader
+        .reload(start.setup)
+        .map_err(|e| CliError::config(e.to_string()))?;
+    if start.privilege.user != running.user {
+        restart.push("user");
+    }
+    if start.privilege.group != running.group {
+        restart.push("group");
+    }
+    Ok(restart)
+}
+
+/// One line on standard output for a reload applied, one on standard
+/// error for what it could not apply or why it was refused.
+fn report(path: &Path, outcome: Result<Vec<&'static str>, CliError>) {
+    use std::io::Write;
+    match outcome {
+        Ok(restart) => {
+            tracing::info!("reloaded {}", path.display());
+            crate::output::say(&format!("netboot: reloaded {}", path.display()));
+            let _ = std::io::stdout().flush();
+            if !restart.is_empty() {
+                tracing::warn!("needs a restart to change: {}", restart.join(", "));
+                eprintln!(
+                    "netboot: warning: {}: reloaded; needs a restart to change: {}",
+                    path.display(),
+                    restart.join(", ")
+                );
+            }
+        }
+        Err(e) => {
+            tracing::error!("reload refused, the running configuration stays: {e}");
+            eprintln!("netboot: error: reload refused, the running configuration stays: {e}");
+        }
+    }
 }

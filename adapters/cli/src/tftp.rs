@@ -26,9 +26,10 @@ use std::time::Duration;
 use clap::{Args, Subcommand, ValueEnum};
 use netboot_core::tftp::TransferError;
 use netboot_core::wire::tftp::{ErrorCode, Mode};
-use netboot_mio::tftp::{Client, ClientError, TftpServer};
-use serde::Deserialize;
+use netboot_mio::tftp::{Client, ClientError};
+use netboot_std::setup::ServerSetup;
 
+use crate::config::{Config, Start};
 use crate::exit::{self, CliError};
 use crate::interrupt;
 use crate::output;
@@ -157,29 +158,6 @@ pub struct PutArgs {
     transfer: TransferArgs,
 }
 
-#[derive(Deserialize, Default, Debug)]
-#[serde(deny_unknown_fields)]
-struct ConfigFile {
-    #[serde(default)]
-    tftp: TftpConfig,
-}
-
-#[derive(Deserialize, Default, Debug)]
-#[serde(deny_unknown_fields)]
-struct TftpConfig {
-    root: Option<PathBuf>,
-    #[serde(default)]
-    listen: Vec<SocketAddr>,
-    writable: Option<bool>,
-    overwrite: Option<bool>,
-    max_blksize: Option<u16>,
-    max_windowsize: Option<u16>,
-    max_transfers: Option<usize>,
-    max_upload: Option<u64>,
-    accept_timeout: Option<bool>,
-    busy_poll_us: Option<u64>,
-}
-
 /// The server loop's spin after traffic, from `busy_poll_us`: at most a
 /// second (a longer spin is a misconfiguration, not a tuning).
 pub(crate) fn busy_poll(micros: u64) -> Result<Duration, CliError> {
@@ -200,96 +178,65 @@ pub fn run(cmd: TftpCommand) -> Result<(), CliError> {
     }
 }
 
-fn serve(a: ServeArgs) -> Result<(), CliError> {
-    let file = match &a.config {
-        Some(path) => {
-            let text = std::fs::read_to_string(path)
-                .map_err(|e| CliError::config(format!("{}: {e}", path.display())))?;
-            toml::from_str::<ConfigFile>(&text)
-                .map_err(|e| {
-                    CliError::config(format!("{}: {}", path.display(), one_line(&e.to_string())))
-                })?
-                .tftp
-        }
-        None => TftpConfig::default(),
+/// `tftp serve`'s server: the `[tftp]` table and the root (the file's
+/// other tables are checked and left alone), and the flags.
+pub(crate) fn start(a: &ServeArgs) -> Result<(Start, PathBuf), CliError> {
+    let mut cfg = Config::load(a.config.as_deref())?;
+    let table_root = cfg.table_roots().0.cloned();
+    let root = cfg.root(a.root.as_deref(), table_root.as_ref(), "TFTP")?;
+    let mut t = cfg.tftp()?;
+    cfg.check_others()?;
+    if !a.listen.is_empty() {
+        t.listen.clone_from(&a.listen);
+    }
+    if a.writable {
+        t.writable = Some(true);
+    }
+    if a.overwrite {
+        t.overwrite = Some(true);
+    }
+    if a.accept_timeout {
+        t.accept_timeout = Some(true);
+    }
+    if let Some(b) = a.max_blksize {
+        t.max_blksize = Some(toml::Spanned::new(0..0, b));
+    }
+    if let Some(us) = a.busy_poll_us {
+        t.busy_poll_us = Some(toml::Spanned::new(0..0, us));
+    }
+    t.max_windowsize = a.max_windowsize.or(t.max_windowsize);
+    t.max_transfers = a.max_transfers.or(t.max_transfers);
+    t.max_upload = a.max_upload.or(t.max_upload);
+    if t.listen.is_empty() {
+        t.listen.push(SocketAddr::from(([0, 0, 0, 0], 69)));
+    }
+    let (setup, spin) = t.apply(ServerSetup::new(&root).no_bootp().no_ftp())?;
+    let start = Start {
+        setup,
+        spin,
+        privilege: cfg.privilege(),
+        saved: Vec::new(),
     };
-    let root = a
-        .root
-        .or(file.root)
-        .ok_or_else(|| CliError::config("no directory to serve: give --root DIR"))?;
-    if !root.is_dir() {
-        return Err(CliError::config(format!(
-            "{}: not a directory",
-            root.display()
-        )));
-    }
-    let listen = if a.listen.is_empty() {
-        file.listen
-    } else {
-        a.listen
-    };
-    let listen = if listen.is_empty() {
-        vec![SocketAddr::from(([0, 0, 0, 0], 69))]
-    } else {
-        listen
-    };
-    let max_blksize = a.max_blksize.or(file.max_blksize);
-    if max_blksize.is_some_and(|b| !(8..=65464).contains(&b)) {
-        return Err(CliError::config("max_blksize must be within 8..=65464"));
-    }
-    let mut builder = TftpServer::new(&root)
-        .writable(a.writable || file.writable.unwrap_or(false))
-        .overwrite(a.overwrite || file.overwrite.unwrap_or(false))
-        .max_upload(a.max_upload.or(file.max_upload))
-        .accept_timeout(a.accept_timeout || file.accept_timeout.unwrap_or(false));
-    for addr in &listen {
-        builder = builder.bind(*addr);
-    }
-    if let Some(b) = max_blksize {
-        builder = builder.max_blksize(b);
-    }
-    if let Some(w) = a.max_windowsize.or(file.max_windowsize) {
-        builder = builder.max_windowsize(w);
-    }
-    if let Some(n) = a.max_transfers.or(file.max_transfers) {
-        builder = builder.max_transfers(n);
-    }
-    if let Some(us) = a.busy_poll_us.or(file.busy_poll_us) {
-        builder = builder.busy_poll(busy_poll(us)?);
-    }
-    let signals = signal_hook::iterator::Signals::new([
-        signal_hook::consts::SIGINT,
-        signal_hook::consts::SIGTERM,
-    ])
-    .map_err(|e| CliError::other(format!("cannot install signal handlers: {e}")))?;
-    let server = builder.spawn().map_err(|e| CliError::start(&e, ""))?;
-    let shown = std::fs::canonicalize(&root).unwrap_or(root);
-    for addr in server.local_addrs() {
-        output::say(&format!(
-            "netboot tftp: serving {} on {addr}",
-            shown.display()
-        ));
-    }
-    use std::io::Write;
-    let _ = std::io::stdout().flush();
-    let mut signals = signals;
-    loop {
-        if let Some(sig) = signals.pending().next() {
-            tracing::info!("tftp: signal {sig}, stopping");
-            break;
-        }
-        if server.is_finished() {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    server
-        .shutdown()
-        .map_err(|e| CliError::other(format!("server failed: {e}")))
+    Ok((start, root))
 }
 
-fn one_line(s: &str) -> String {
-    s.split_whitespace().collect::<Vec<_>>().join(" ")
+fn serve(a: ServeArgs) -> Result<(), CliError> {
+    let (start, root) = self::start(&a)?;
+    let run = crate::run::Run {
+        config: a.config.clone(),
+        hint: "",
+        steps: false,
+    };
+    let load: crate::signals::Load = Box::new(move || self::start(&a).map(|s| s.0));
+    crate::run::serve(run, start, load, |server| {
+        let shown = std::fs::canonicalize(&root).unwrap_or(root);
+        for addr in server.tftp_addrs() {
+            output::say(&format!(
+                "netboot tftp: serving {} on {addr}",
+                shown.display()
+            ));
+        }
+    })
 }
 
 fn resolve_server(server: &str) -> Result<SocketAddr, CliError> {

@@ -23,8 +23,19 @@ pub fn save(path: &Path, leases: impl Iterator<Item = Lease>, now: Instant) -> i
 /// Reads the leases in `path`; a missing file is no leases. Lines that do
 /// not parse are returned separately so the caller can warn about them.
 pub fn load(path: &Path, now: Instant) -> io::Result<(Vec<Lease>, Vec<BadLine<LeaseLineError>>)> {
+    load_at(path, now, crate::os::unix_now())
+}
+
+/// [`load`], with the Unix time `unix_now` that `now` stands for (the
+/// file holds Unix times; a lease expiring at Unix time `t` then expires
+/// at `now + (t - unix_now)`).
+pub fn load_at(
+    path: &Path,
+    now: Instant,
+    unix_now: u64,
+) -> io::Result<(Vec<Lease>, Vec<BadLine<LeaseLineError>>)> {
     let text = crate::read_saved(path)?;
-    let (leases, bad) = leasefile::parse(&text, now, crate::os::unix_now());
+    let (leases, bad) = leasefile::parse(&text, now, unix_now);
     Ok((leases, BadLine::numbered(bad)))
 }
 

@@ -245,6 +245,65 @@ impl ServerSetup {
         let writable = self.tftp.as_ref().is_some_and(|t| t.server.writable);
         let store = FsStore::open(&self.root, writable)
             .map_err(|e| io::Error::new(e.kind(), format!("root {}: {e}", self.root.display())))?;
+        let (config, site, files) = self.core_config(clock)?;
+        let (restored, warnings) = files.load(now)?;
+        let server = NetbootServer::new(config, store, site, now, restored)
+            .map_err(|e| invalid(e.to_string()))?;
+        Ok(Prepared {
+            server,
+            files,
+            warnings,
+        })
+    }
+
+    /// Applies this setup to `server`, running since it was started from
+    /// `running` (a configuration reload, see
+    /// [`NetbootServer::reconfigure`]): the FTP accounts and roots are
+    /// opened and checked again, and the core takes everything else. The
+    /// served root, the lease and progress files, and TFTP uploads being
+    /// turned on need a restart: they are kept as they are, and named in
+    /// the returned list with what the core could not change either
+    /// (listening addresses...). Errors (a missing FTP root, a malformed
+    /// hash, a bad subnet) change nothing.
+    pub fn reconfigure(
+        self,
+        running: &ServerSetup,
+        server: &mut HostServer,
+        clock: &Clock,
+    ) -> io::Result<Vec<&'static str>> {
+        let mut restart = Vec::new();
+        if self.root != running.root {
+            restart.push("root");
+        }
+        if self.lease_file != running.lease_file {
+            restart.push("lease_file");
+        }
+        if self.progress_file != running.progress_file {
+            restart.push("progress_file");
+        }
+        let uploads = self.tftp.as_ref().is_some_and(|t| t.server.writable);
+        let read_only = server.tftp().is_some_and(|t| !t.store().writable());
+        if uploads && read_only {
+            restart.push("tftp writable");
+        }
+        let mut setup = self;
+        setup.root = running.root.clone();
+        let (mut config, site, _) = setup.core_config(clock)?;
+        if let (Some(t), true) = (config.tftp.as_mut(), read_only) {
+            // The root was opened read-only: uploads stay refused.
+            t.server.writable = false;
+        }
+        config.persist = server.persist();
+        let done = server
+            .reconfigure(clock.now(), config, site)
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e.to_string()))?;
+        restart.extend(done.needs_restart);
+        Ok(restart)
+    }
+
+    /// The core's configuration, the FTP site and the state files this
+    /// setup describes (the root itself is not opened).
+    fn core_config(self, clock: &Clock) -> io::Result<(NetbootConfig, Site, StateFiles)> {
         let (site, ftp) = match self.ftp {
             Some(mut config) => {
                 config.root = self.root.clone();
@@ -259,7 +318,6 @@ impl ServerSetup {
             leases: self.lease_file.filter(|_| self.bootp.is_some()),
             progress: self.progress_file.filter(|_| self.bootp.is_some()),
         };
-        let (restored, warnings) = files.load(now)?;
         let tftp = self.tftp.map(|mut t| {
             if t.listen.is_empty() {
                 t.listen.push(SocketAddr::from((
@@ -281,13 +339,7 @@ impl ServerSetup {
                 progress: files.progress.is_some(),
             },
         };
-        let server = NetbootServer::new(config, store, site, now, restored)
-            .map_err(|e| invalid(e.to_string()))?;
-        Ok(Prepared {
-            server,
-            files,
-            warnings,
-        })
+        Ok((config, site, files))
     }
 }
 

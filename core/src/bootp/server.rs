@@ -186,10 +186,68 @@ where
     /// A server whose boot assignments `policy` decides.
     pub fn with_policy(
         config: ServerConfig,
-        mut hosts: H,
+        hosts: H,
         leases: L,
         policy: P,
     ) -> Result<Self, ConfigError> {
+        let (config, hosts, leases) = Self::checked(config, hosts, leases)?;
+        Ok(Server {
+            config,
+            hosts,
+            leases,
+            policy,
+            replies: Deque::new(),
+            events: Deque::new(),
+            hold: false,
+            version: 0,
+            saved: 0,
+            unknown_relays: heapless::Vec::new(),
+        })
+    }
+
+    /// Takes a new configuration, host table and lease storage while
+    /// running (a configuration reload), keeping the boot policy, the
+    /// queued replies and every lease that still fits: bound, released
+    /// and declined leases are carried into the new table when their
+    /// address is still in a pool and not now reserved (a new fixed host
+    /// address, the server's or a router's); each one that is not is
+    /// passed to `dropped` and forgotten (its client gets a new address
+    /// when it next asks). Outstanding offers are forgotten too: the
+    /// client's REQUEST for one is answered from the new pool. On an error
+    /// nothing changes.
+    pub fn reconfigure(
+        &mut self,
+        config: ServerConfig,
+        hosts: H,
+        leases: L,
+        mut dropped: impl FnMut(&Lease),
+    ) -> Result<(), ConfigError> {
+        let (config, hosts, mut table) = Self::checked(config, hosts, leases)?;
+        let mut changed = false;
+        for lease in self.leases() {
+            if !restore_into(&mut table, &lease) {
+                dropped(&lease);
+                changed = true;
+            }
+        }
+        self.config = config;
+        self.hosts = hosts;
+        self.leases = table;
+        self.unknown_relays.clear();
+        if changed {
+            self.note_state_change();
+            let _ = self.events.push_back(Event::LeasesChanged);
+        }
+        Ok(())
+    }
+
+    /// Checks a configuration and host table (see [`Server::new`]) and
+    /// lays out the lease table over `leases`.
+    fn checked(
+        config: ServerConfig,
+        mut hosts: H,
+        leases: L,
+    ) -> Result<(ServerConfig, H, LeaseTable<L>), ConfigError> {
         let mask = u32::from(config.netmask);
         if mask.leading_ones() + mask.trailing_zeros() != 32 {
             return Err(ConfigError::BadNetmask(config.netmask));
@@ -289,18 +347,7 @@ where
         for router in routers.flatten() {
             leases.reserve(router);
         }
-        Ok(Server {
-            config,
-            hosts,
-            leases,
-            policy,
-            replies: Deque::new(),
-            events: Deque::new(),
-            hold: false,
-            version: 0,
-            saved: 0,
-            unknown_relays: heapless::Vec::new(),
-        })
+        Ok((config, hosts, leases))
     }
 
     /// The configuration.
@@ -338,24 +385,7 @@ where
     /// Restores a saved lease (at start-up). Leases for addresses that are
     /// no longer in the pool, or reserved, are refused with `false`.
     pub fn restore(&mut self, lease: &Lease) -> bool {
-        let Some(i) = self.leases.index(lease.ip) else {
-            return false;
-        };
-        if self.leases.state(i).0 == LeaseState::Reserved {
-            return false;
-        }
-        match lease.state {
-            LeaseState::Bound | LeaseState::Released if !lease.client.is_empty() => {
-                self.leases
-                    .assign(i, &lease.client, &lease.hw, lease.state, lease.expires);
-                true
-            }
-            LeaseState::Declined => {
-                self.leases.quarantine(i, lease.expires);
-                true
-            }
-            _ => false,
-        }
+        restore_into(&mut self.leases, lease)
     }
 
     /// The hardware address of the client that has `ip` (fixed or leased),
@@ -1049,6 +1079,32 @@ where
         reply.file = file;
         self.send(reply);
         self.event(Event::Informed { hw: ctx.hw, ip });
+    }
+}
+
+/// Puts a saved (or carried-over) lease into `table`: `false` when its
+/// address is not in the table's pools, is reserved, or the lease is not
+/// one worth keeping.
+fn restore_into<L>(table: &mut LeaseTable<L>, lease: &Lease) -> bool
+where
+    L: AsRef<[LeaseSlot]> + AsMut<[LeaseSlot]>,
+{
+    let Some(i) = table.index(lease.ip) else {
+        return false;
+    };
+    if table.state(i).0 == LeaseState::Reserved {
+        return false;
+    }
+    match lease.state {
+        LeaseState::Bound | LeaseState::Released if !lease.client.is_empty() => {
+            table.assign(i, &lease.client, &lease.hw, lease.state, lease.expires);
+            true
+        }
+        LeaseState::Declined => {
+            table.quarantine(i, lease.expires);
+            true
+        }
+        _ => false,
     }
 }
 

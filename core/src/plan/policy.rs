@@ -161,6 +161,13 @@ impl<P: Profiles, C: Capacity> PlanPolicy<P, C> {
         &self.plan
     }
 
+    /// Takes a new stage table and reset rule while running, keeping each
+    /// client's progress and the addresses learnt (see
+    /// [`Plan::reconfigure`]).
+    pub fn reconfigure(&mut self, profiles: P, reset: Reset) {
+        self.plan.reconfigure(profiles, reset);
+    }
+
     /// The plan, to restore or reset clients.
     pub fn plan_mut(&mut self) -> &mut Plan<P, C> {
         self.dirty = true;

@@ -281,6 +281,22 @@ impl<P: Profiles, C: Capacity> Plan<P, C> {
         &self.profiles
     }
 
+    /// Takes a new stage table and reset rule while running (a
+    /// configuration reload), keeping every client's progress by its
+    /// hardware address: each tracked client keeps its stage number, and
+    /// its next request settles which profile of the new table it follows
+    /// (as for progress restored after a restart; a stage beyond the new
+    /// profile's count means it has finished). A client that is between
+    /// two stages is therefore handed the new table's file for its stage.
+    pub fn reconfigure(&mut self, profiles: P, reset: Reset) {
+        self.profiles = profiles;
+        self.reset = reset;
+        for progress in self.clients.as_mut_slice() {
+            progress.profile = None;
+            progress.restored = true;
+        }
+    }
+
     /// What to tell `client`, which is asking for a boot file now.
     pub fn boot_for(&mut self, now: Instant, client: &Client<'_>) -> Decision<'_> {
         let Some(profile) = self.profiles.select(client) else {

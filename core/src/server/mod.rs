@@ -34,12 +34,14 @@
 mod event;
 pub mod host;
 pub mod persist;
+mod reconfigure;
 #[cfg(test)]
 mod tests;
 
 pub use event::{Event, Level, Protocol};
 pub use host::{FastPath, Host, Sent, Worker, drive};
 pub use persist::{Persist, SaveError, SaveRequest};
+pub use reconfigure::Reconfigured;
 
 use alloc::boxed::Box;
 use alloc::collections::VecDeque;
@@ -169,6 +171,7 @@ struct Bootp {
     socket: SocketId,
     listen: SocketAddr,
     bound: Option<SocketAddr>,
+    interface: Option<Interface>,
     /// The PXE boot-server socket (port 4011), in proxyDHCP mode.
     pxe: Option<(SocketId, SocketAddr)>,
 }
@@ -345,6 +348,7 @@ impl<S: Storage, A: Accounts<Store = S>> NetbootServer<S, A> {
                         interface: setup.interface.clone(),
                     },
                 }));
+                let interface = setup.interface.clone();
                 // A proxyDHCP server is asked for the boot file on the PXE
                 // boot-server port too.
                 let pxe = server.config().proxy.then(|| {
@@ -366,6 +370,7 @@ impl<S: Storage, A: Accounts<Store = S>> NetbootServer<S, A> {
                     socket,
                     listen: setup.listen,
                     bound: None,
+                    interface,
                     pxe,
                 })
             }

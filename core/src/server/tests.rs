@@ -547,3 +547,103 @@ fn a_failing_disk_at_shutdown_is_tried_once_more_and_not_forever() {
     net.drain();
     assert!(net.server.is_idle() && net.server.is_saved());
 }
+
+#[test]
+fn a_reconfigure_keeps_transfers_leases_and_progress_and_serves_the_new_plan() {
+    let mut net = Net::new(config(Persist::default()), Restored::default());
+    let big: Vec<u8> = (0..5000u32).map(|i| (i * 7 % 251) as u8).collect();
+    net.disk.borrow_mut().insert("big", big.clone());
+    let (ip3, _) = net.dora(3).unwrap();
+    let (ip1, _) = net.dora(1).unwrap();
+    let (ip2, _) = net.dora(2).unwrap();
+    let first = Ipv4Addr::new(10, 0, 0, 100);
+    assert_eq!(
+        [ip3, ip1, ip2],
+        [
+            first,
+            Ipv4Addr::new(10, 0, 0, 101),
+            Ipv4Addr::new(10, 0, 0, 102)
+        ]
+    );
+    // Client 1 is one stage in.
+    net.tftp_get(ip1, "stage1");
+    let hw1 = HwAddr::ethernet([2, 0, 0, 0, 0, 1]);
+    assert_eq!(net.server.stage_of(&hw1), Some(1));
+    // Client 2 has a download under way: its first block is out.
+    let peer = SocketAddr::from((ip2, 2000));
+    let port69 = net.port(69);
+    net.server
+        .handle_datagram(net.now, port69, peer, b"\x00\x01big\x00octet\x00");
+    net.drain();
+    let (socket, _, bytes) = net.take_sent().pop().unwrap();
+    let Ok(Packet::Data { block: 1, data }) = Packet::parse(&bytes) else {
+        panic!("{bytes:?}")
+    };
+    let mut got = data.to_vec();
+
+    // The new configuration: a pool without client 3's address, new stages.
+    let mut new = config(Persist::default());
+    new.bootp.as_mut().unwrap().config.pool =
+        Some((Ipv4Addr::new(10, 0, 0, 101), Ipv4Addr::new(10, 0, 0, 105)));
+    new.profiles = ProfileTable::new();
+    new.profiles.set_default(&["fresh1", "manifest2"]).unwrap();
+    new.tftp.as_mut().unwrap().listen = vec!["10.0.0.1:6969".parse().unwrap()];
+    let done = net
+        .server
+        .reconfigure(net.now, new, Anonymous(net.disk.clone()))
+        .unwrap();
+    net.drain();
+    assert_eq!(
+        done,
+        Reconfigured {
+            needs_restart: vec!["tftp listen"],
+            dropped_leases: 1
+        }
+    );
+    assert!(net.wire.events.contains(&Event::LeaseDropped { ip: first }));
+    let kept: Vec<_> = net.server.leases().map(|l| l.ip).collect();
+    assert_eq!(kept, [ip1, ip2]);
+
+    // The download finishes byte for byte.
+    let mut block = 1u16;
+    loop {
+        let ack = [0, 4, (block >> 8) as u8, block as u8];
+        net.server.handle_datagram(net.now, socket, peer, &ack);
+        net.drain();
+        let Some((_, _, bytes)) = net.take_sent().pop() else {
+            break;
+        };
+        let Ok(Packet::Data { block: b, data }) = Packet::parse(&bytes) else {
+            panic!("{bytes:?}")
+        };
+        block = b;
+        got.extend_from_slice(data);
+    }
+    assert_eq!(got, big);
+
+    // Client 1 keeps its progress and gets the new plan's second stage; a
+    // new client gets the new first stage, from the new pool.
+    assert_eq!(net.server.stage_of(&hw1), Some(1));
+    assert_eq!(net.dora(1).unwrap(), (ip1, "manifest2".to_string()));
+    let (ip4, file) = net.dora(4).unwrap();
+    assert_eq!(file, "fresh1");
+    assert!((101..=105).contains(&ip4.octets()[3]) && ip4 != ip1 && ip4 != ip2);
+}
+
+#[test]
+fn a_bad_reconfigure_changes_nothing() {
+    let mut net = Net::new(config(Persist::default()), Restored::default());
+    let (ip, _) = net.dora(1).unwrap();
+    let mut bad = config(Persist::default());
+    bad.bootp.as_mut().unwrap().config.pool =
+        Some((Ipv4Addr::new(10, 0, 1, 1), Ipv4Addr::new(10, 0, 1, 9)));
+    bad.profiles = ProfileTable::new();
+    bad.profiles.set_default(&["other"]).unwrap();
+    assert!(
+        net.server
+            .reconfigure(net.now, bad, Anonymous(net.disk.clone()))
+            .is_err()
+    );
+    assert_eq!(net.server.leases().map(|l| l.ip).collect::<Vec<_>>(), [ip]);
+    assert_eq!(net.dora(1).unwrap().1, "stage1");
+}

@@ -383,6 +383,24 @@ impl<S: Storage> Endpoint<S> {
         }
     }
 
+    /// Takes a new policy while running (a configuration reload): requests
+    /// from now on are accepted or refused by `config.server` (options
+    /// caps, uploads, timers), and `max_transfers` bounds new transfers.
+    /// Running transfers finish as they started. The listening addresses,
+    /// the batching and the read-ahead buffer stay as they are (a listener
+    /// is not moved while running); the return value is `false` when
+    /// `config.listen` asked for other addresses.
+    pub fn reconfigure(&mut self, config: EndpointConfig) -> bool {
+        self.acceptor = Server::new(config.server);
+        self.max_transfers = config.max_transfers.max(1);
+        config.listen.len() == self.listeners.len()
+            && config
+                .listen
+                .iter()
+                .zip(&self.listeners)
+                .all(|(a, l)| *a == l.local || l.bound == Some(*a))
+    }
+
     // ---- getters ----
 
     /// The acceptor's policy.

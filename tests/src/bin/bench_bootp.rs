@@ -255,7 +255,7 @@ fn start_server(which: &str, pair: &NetnsPair, dir: &std::path::Path, clients: u
             std::fs::write(
                 &config,
                 format!(
-                    "server = \"10.{NET}.0.1\"\nsubnet = \"10.{NET}.0.0/16\"\n\
+                    "[bootp]\nserver = \"10.{NET}.0.1\"\nsubnet = \"10.{NET}.0.0/16\"\n\
                      pool = {{ start = \"10.{NET}.10.0\", end = \"10.{NET}.{last}.255\" }}\nfile = \"bench.img\"\n"
                 ),
             )

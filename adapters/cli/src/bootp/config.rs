@@ -1,7 +1,8 @@
-//! The BOOTP/DHCP server's TOML configuration, and its errors with line
-//! numbers.
+//! The `[bootp]` table of the configuration file (see [`crate::config`]),
+//! checked into a core server, and its errors with line numbers.
 //!
 //! ```toml
+//! [bootp]
 //! server = "10.0.0.1"            # our address: server identifier, default next-server
 //! subnet = "10.0.0.0/24"
 //! router = "10.0.0.1"            # optional
@@ -14,16 +15,16 @@
 //! next_server = "10.0.0.2"       # default TFTP server (default: server)
 //! listen = "0.0.0.0:67"          # --listen overrides
 //! interface = "eth1"             # --interface overrides
-//! lease_file = "bootp.leases"    # relative to the config file
+//! lease_file = "bootp.leases"    # relative to the config file; --lease-file overrides
 //! mode = "dhcp"                  # or "proxy": proxyDHCP, boot information only
 //!
-//! [[relayed]]                   # a subnet behind a DHCP relay (its giaddr)
+//! [[bootp.relayed]]             # a subnet behind a DHCP relay (its giaddr)
 //! subnet = "10.2.0.0/24"
 //! router = "10.2.0.1"
 //! pool = { start = "10.2.0.100", end = "10.2.0.199" }
 //! lease_time = 600               # dns, domain as above
 //!
-//! [[host]]
+//! [[bootp.host]]
 //! mac = "52:54:00:12:34:56"
 //! ip = "10.0.0.10"
 //! hostname = "board1"
@@ -185,14 +186,8 @@ fn pool(src: &Source<'_>, p: &Spanned<RawPool>) -> Result<(Ipv4Addr, Ipv4Addr), 
     Ok((start, end))
 }
 
-/// Reads and checks the configuration file at `path`.
-pub fn load(path: &Path) -> Result<Settings, CliError> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| CliError::config(format!("cannot read {}: {e}", path.display())))?;
-    parse(path, &text)
-}
-
-/// Parses and checks configuration `text` (read from `path`).
+/// Parses and checks a bare BOOTP table `text` (read from `path`).
+#[cfg(test)]
 pub fn parse(path: &Path, text: &str) -> Result<Settings, CliError> {
     let raw: Raw = toml::from_str(text).map_err(|e| toml_error(path, text, &e))?;
     check(path, text, raw, false)

@@ -102,10 +102,16 @@ impl std::fmt::Display for BindError {
 
 impl std::error::Error for BindError {}
 
+/// What a reload answers: the settings that need a restart, or why the
+/// new setup was refused.
+type ReloadReply = mpsc::Sender<std::io::Result<Vec<&'static str>>>;
+
 /// Questions a [`NetbootHandle`] asks the loop, answered on its thread.
 #[derive(Default)]
 struct Asks {
     stage_of: Vec<(HwAddr, mpsc::Sender<Option<usize>>)>,
+    /// New setups to apply, each with where the answer goes.
+    reload: Vec<(ServerSetup, ReloadReply)>,
     /// The loop has ended.
     gone: bool,
 }
@@ -158,6 +164,24 @@ pub struct Server {
     spin: Duration,
     stopper: Stopper,
     asks: Arc<Mutex<Asks>>,
+    /// The setup the server was started from (as this runtime adjusted
+    /// it), which a reload is compared with.
+    running: ServerSetup,
+    segments: usize,
+}
+
+/// This runtime's part of every setup: TFTP windows leave as runs of as
+/// many datagrams as the kernel segments in one send, downloads go out
+/// with sendfile(2) and uploads come in with splice(2) where the kernel
+/// has them.
+fn for_runtime(setup: ServerSetup, segments: usize) -> ServerSetup {
+    let linux = cfg!(target_os = "linux");
+    setup.tftp_config(|t| t.max_segments = segments).fast_paths(
+        netboot_core::ftp::server::FastPaths {
+            sendfile: linux,
+            splice: linux,
+        },
+    )
 }
 
 impl std::fmt::Debug for Server {
@@ -182,14 +206,8 @@ impl Server {
         // segments in one send.
         let batcher = Batcher::probe();
         let segments = batcher.max_segments();
-        let setup = setup.tftp_config(|t| t.max_segments = segments);
-        // This runtime sends downloads with sendfile(2) and receives
-        // uploads with splice(2) where the kernel has them.
-        let linux = cfg!(target_os = "linux");
-        let setup = setup.fast_paths(netboot_core::ftp::server::FastPaths {
-            sendfile: linux,
-            splice: linux,
-        });
+        let setup = for_runtime(setup, segments);
+        let running = setup.clone();
         let clock = Clock::new();
         let (server, services, wake) = setup.start(&clock)?;
         let poll = Poll::new()?;
@@ -209,6 +227,8 @@ impl Server {
             spin,
             stopper: Stopper::new(waker),
             asks: Arc::default(),
+            running,
+            segments,
         };
         server.io.binding = true;
         server.settle(clock.now());
@@ -274,6 +294,15 @@ impl Server {
     /// A handle that stops [`Server::run`] from another thread.
     pub fn stopper(&self) -> Stopper {
         self.stopper.clone()
+    }
+
+    /// A handle that reloads this server's configuration while it runs
+    /// (from another thread, as a signal handler's).
+    pub fn reloader(&self) -> Reloader {
+        Reloader {
+            asks: self.asks.clone(),
+            stopper: self.stopper.clone(),
+        }
     }
 
     /// Runs the server on a new thread.
@@ -378,10 +407,30 @@ impl Server {
 
     /// Answers the handles' questions.
     fn answer(&mut self) {
-        let mut asks = self.asks.lock().unwrap_or_else(|e| e.into_inner());
-        for (hw, reply) in asks.stage_of.drain(..) {
+        let (stage_of, reload) = {
+            let mut asks = self.asks.lock().unwrap_or_else(|e| e.into_inner());
+            (
+                std::mem::take(&mut asks.stage_of),
+                std::mem::take(&mut asks.reload),
+            )
+        };
+        for (hw, reply) in stage_of {
             let _ = reply.send(self.server.stage_of(&hw));
         }
+        for (setup, reply) in reload {
+            let _ = reply.send(self.reconfigure(setup));
+        }
+    }
+
+    /// Applies `setup` to the running server (see
+    /// [`ServerSetup::reconfigure`]): the settings that need a restart, or
+    /// the error that left the running configuration in place.
+    pub fn reconfigure(&mut self, setup: ServerSetup) -> std::io::Result<Vec<&'static str>> {
+        let setup = for_runtime(setup, self.segments);
+        let now = self.io.clock.now();
+        let restart = setup.reconfigure(&self.running, &mut self.server, &self.io.clock)?;
+        self.settle(now);
+        Ok(restart)
     }
 
     fn finish(mut self) -> std::io::Result<()> {
@@ -463,6 +512,15 @@ impl NetbootHandle {
         self.handle.stopper()
     }
 
+    /// A handle that reloads the server's configuration (see
+    /// [`Server::reloader`]).
+    pub fn reloader(&self) -> Reloader {
+        Reloader {
+            asks: self.asks.clone(),
+            stopper: self.handle.stopper(),
+        }
+    }
+
     /// True once the loop thread has ended.
     pub fn is_finished(&self) -> bool {
         self.handle.is_finished()
@@ -477,5 +535,44 @@ impl NetbootHandle {
     /// Waits until the server stops (after a [`Stopper::stop`]).
     pub fn join(self) -> std::io::Result<()> {
         self.handle.join()
+    }
+}
+
+/// Sends a new configuration to a running [`Server`]'s loop and waits for
+/// its answer (clone it for each thread that needs one).
+#[derive(Clone)]
+pub struct Reloader {
+    asks: Arc<Mutex<Asks>>,
+    stopper: Stopper,
+}
+
+impl std::fmt::Debug for Reloader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Reloader").finish_non_exhaustive()
+    }
+}
+
+impl Reloader {
+    /// Has the loop apply `setup` (see [`ServerSetup::reconfigure`]) and
+    /// returns the settings that need a restart, or the error that left
+    /// the running configuration in place. Fails too when the loop has
+    /// stopped or does not answer within 10 seconds.
+    pub fn reload(&self, setup: ServerSetup) -> std::io::Result<Vec<&'static str>> {
+        let (reply, answer) = mpsc::channel();
+        {
+            let mut asks = self.asks.lock().unwrap_or_else(|e| e.into_inner());
+            if asks.gone {
+                return Err(std::io::Error::other("the server has stopped"));
+            }
+            asks.reload.push((setup, reply));
+        }
+        self.stopper.wake();
+        answer
+            .recv_timeout(Duration::from_secs(10))
+            .unwrap_or_else(|_| {
+                Err(std::io::Error::other(
+                    "the server did not answer the reload",
+                ))
+            })
     }
 }

@@ -548,6 +548,20 @@ impl<A: Accounts> Endpoint<A> {
         }
     }
 
+    /// Takes a new configuration and accounts while running (a
+    /// configuration reload): logins, session limits, passive ports and
+    /// the session policy from now on follow `config`, and `accounts`
+    /// answers new logins. Open sessions keep their policy, their store
+    /// and their transfers. The control listener stays where it is; the
+    /// return value is `false` when `config.listen` named another address.
+    pub fn reconfigure(&mut self, config: EndpointConfig, accounts: A) -> bool {
+        let same = config.listen == self.config.listen || Some(config.listen) == self.bound;
+        let listen = self.config.listen;
+        self.config = EndpointConfig { listen, ..config };
+        self.accounts = accounts;
+        same
+    }
+
     // ---- getters ----
 
     /// The control listener.
