@@ -20,38 +20,69 @@ use netboot_core::time::Instant;
 /// CPU time; events that came within `max` of the previous ones while the
 /// loop slept raise it to twice that gap (a spin would have caught them),
 /// up to `max`.
+///
+/// Spinning only pays while the loop has a core to itself. Every spin is
+/// measured against the thread's own CPU clock: a spin during which the
+/// thread ran for less than [`Spin::RAN_SHARE`] of the wall time was
+/// preempted (another runnable thread, a CPU hog, the peer itself, or the
+/// hypervisor wanted the core), so spinning is off for a cooldown that
+/// doubles with every contended spin (from [`Spin::COOLDOWN`] up to
+/// [`Spin::MAX_COOLDOWN`]) and starts over after a clean one. A contended
+/// loop therefore sleeps in `epoll_wait` like any server, and gives the
+/// core to whoever needs it.
 #[derive(Debug)]
 pub(crate) struct Spin {
     max: Duration,
     budget: Duration,
     /// Spinning until then.
     until: Option<Instant>,
+    /// When the spin under way started, and the thread's CPU time then.
+    started: Option<(Instant, Duration)>,
     /// When the last events came.
     last_events: Option<Instant>,
     /// The last poll could sleep.
     slept: bool,
+    /// No spinning before then: the last spin was preempted.
+    cooldown_until: Option<Instant>,
+    /// The next cooldown's length.
+    cooldown: Duration,
 }
 
 impl Spin {
     /// Below this, a budget is zero.
     const FLOOR: Duration = Duration::from_micros(4);
+    /// Spins shorter than this say nothing about contention (clock reads
+    /// and a timer tick are of this order).
+    const MIN_MEASURED: Duration = Duration::from_micros(50);
+    /// The share of a spin's wall time the thread must have run (in
+    /// tenths) for it to count as uncontended.
+    pub(crate) const RAN_SHARE: u32 = 7;
+    /// The first cooldown after a preempted spin.
+    pub(crate) const COOLDOWN: Duration = Duration::from_millis(20);
+    /// The longest cooldown.
+    pub(crate) const MAX_COOLDOWN: Duration = Duration::from_secs(1);
 
     pub(crate) fn new(max: Duration) -> Self {
         Spin {
             max,
             budget: max,
             until: None,
+            started: None,
             last_events: None,
             slept: false,
+            cooldown_until: None,
+            cooldown: Self::COOLDOWN,
         }
     }
 
-    /// True: poll without sleeping.
-    pub(crate) fn before_poll(&mut self, now: Instant) -> bool {
+    /// True: poll without sleeping. `cpu` reads the thread's CPU time; it
+    /// is called only when a spin ends.
+    pub(crate) fn before_poll(&mut self, now: Instant, cpu: impl FnOnce() -> Duration) -> bool {
         match self.until {
             Some(until) if now < until => return true,
             Some(_) => {
                 // The spin caught nothing.
+                self.end_spin(now, cpu());
                 self.budget /= 2;
                 if self.budget < Self::FLOOR {
                     self.budget = Duration::ZERO;
@@ -65,12 +96,30 @@ impl Spin {
     }
 
     /// The poll returned at `now`, with `events` or only for a timer.
-    pub(crate) fn after_poll(&mut self, now: Instant, events: bool) {
+    /// `cpu` reads the thread's CPU time; it is called only when a spin
+    /// ends or starts.
+    pub(crate) fn after_poll(
+        &mut self,
+        now: Instant,
+        events: bool,
+        cpu: impl FnOnce() -> Duration,
+    ) {
         if !events {
             return;
         }
+        let mut cpu = Some(cpu);
+        let mut cpu_now = None;
+        let mut read =
+            || *cpu_now.get_or_insert_with(|| cpu.take().map_or(Duration::ZERO, |f| f()));
+        if self.until.take().is_some() {
+            // A spin caught these events.
+            let c = read();
+            self.end_spin(now, c);
+        }
+        let cooling = self.cooldown_until.is_some_and(|t| now < t);
         if let Some(last) = self.last_events
             && self.slept
+            && !cooling
         {
             let gap = now.saturating_duration_since(last);
             if gap <= self.max {
@@ -82,8 +131,42 @@ impl Spin {
         }
         self.slept = false;
         self.last_events = Some(now);
-        self.until = (!self.budget.is_zero()).then(|| now + self.budget);
+        if self.budget.is_zero() || cooling {
+            return;
+        }
+        self.until = Some(now + self.budget);
+        self.started = Some((now, read()));
     }
+
+    /// A spin ended at `now` with the thread's CPU time at `cpu`: if it was
+    /// preempted, spinning cools down.
+    fn end_spin(&mut self, now: Instant, cpu: Duration) {
+        let Some((start, start_cpu)) = self.started.take() else {
+            return;
+        };
+        let wall = now.saturating_duration_since(start);
+        if wall < Self::MIN_MEASURED {
+            return;
+        }
+        let ran = cpu.saturating_sub(start_cpu);
+        if ran * 10 < wall * Self::RAN_SHARE {
+            self.budget = Duration::ZERO;
+            self.cooldown_until = Some(now + self.cooldown);
+            self.cooldown = (self.cooldown * 2).min(Self::MAX_COOLDOWN);
+        } else {
+            self.cooldown = Self::COOLDOWN;
+        }
+    }
+}
+
+/// The calling thread's CPU time (user and system), from
+/// `CLOCK_THREAD_CPUTIME_ID`: what [`Spin`] measures its spins against.
+pub(crate) fn thread_cpu_time() -> Duration {
+    let t = rustix::time::clock_gettime(rustix::time::ClockId::ThreadCPUTime);
+    Duration::new(
+        t.tv_sec.max(0) as u64,
+        t.tv_nsec.clamp(0, 999_999_999) as u32,
+    )
 }
 
 /// Stops a loop from any thread (a signal handler's thread, say).
@@ -196,45 +279,104 @@ impl Drop for LoopHandle {
 mod tests {
     use super::*;
 
+    /// The CPU clock of a thread that never lost its core: its CPU time
+    /// is the wall time since `t0`.
+    fn alone(t0: Instant, now: Instant) -> impl FnOnce() -> Duration {
+        move || now.saturating_duration_since(t0)
+    }
+
     #[test]
     fn spin_follows_a_quick_peer_and_gives_up_on_a_slow_one() {
         let us = Duration::from_micros;
         let t0 = Instant::from_secs(1);
+        let cpu = |now| alone(t0, now);
         let mut spin = Spin::new(us(200));
         // Off: never spins.
         let mut off = Spin::new(Duration::ZERO);
-        off.after_poll(t0, true);
-        assert!(!off.before_poll(t0));
+        off.after_poll(t0, true, cpu(t0));
+        assert!(!off.before_poll(t0, cpu(t0)));
         // Events: spin for the budget.
-        spin.after_poll(t0, true);
-        assert!(spin.before_poll(t0 + us(50)));
+        spin.after_poll(t0, true, cpu(t0));
+        assert!(spin.before_poll(t0 + us(50), cpu(t0 + us(50))));
         // An answer within the spin keeps the budget.
-        spin.after_poll(t0 + us(60), true);
-        assert!(spin.before_poll(t0 + us(250)));
+        spin.after_poll(t0 + us(60), true, cpu(t0 + us(60)));
+        assert!(spin.before_poll(t0 + us(250), cpu(t0 + us(250))));
         // Spins that catch nothing halve it, down to nothing.
         let mut t = t0 + us(60);
         for expected in [100_000, 50_000, 25_000, 12_500, 6_250, 0] {
-            assert!(!spin.before_poll(t + us(1_000)), "spun past the budget");
+            let end = t + us(1_000);
+            assert!(!spin.before_poll(end, cpu(end)), "spun past the budget");
             t += us(10_000);
-            spin.after_poll(t, true);
+            spin.after_poll(t, true, cpu(t));
             assert_eq!(spin.budget, Duration::from_nanos(expected));
         }
-        assert!(!spin.before_poll(t));
+        assert!(!spin.before_poll(t, cpu(t)));
         // A slow peer (answers after 1 ms of sleep) does not bring it back.
-        spin.after_poll(t + us(1_000), true);
+        spin.after_poll(t + us(1_000), true, cpu(t + us(1_000)));
         assert_eq!(spin.budget, Duration::ZERO);
         // A quick one does: an answer 120 µs after the last sets it to
         // twice that, within the maximum.
-        assert!(!spin.before_poll(t + us(1_000)));
-        spin.after_poll(t + us(1_080), true);
+        assert!(!spin.before_poll(t + us(1_000), cpu(t + us(1_000))));
+        spin.after_poll(t + us(1_080), true, cpu(t + us(1_080)));
         assert_eq!(spin.budget, us(160));
-        assert!(spin.before_poll(t + us(1_200)));
-        spin.after_poll(t + us(1_200), true);
+        assert!(spin.before_poll(t + us(1_200), cpu(t + us(1_200))));
+        spin.after_poll(t + us(1_200), true, cpu(t + us(1_200)));
         // A spin failing once does not stop it for a peer that keeps
         // answering quickly.
-        assert!(!spin.before_poll(t + us(1_365)));
+        assert!(!spin.before_poll(t + us(1_365), cpu(t + us(1_365))));
         assert_eq!(spin.budget, us(80));
-        spin.after_poll(t + us(1_390), true);
+        spin.after_poll(t + us(1_390), true, cpu(t + us(1_390)));
         assert_eq!(spin.budget, us(200));
+    }
+
+    #[test]
+    fn a_preempted_spin_stops_spinning_for_a_growing_cooldown() {
+        let us = Duration::from_micros;
+        let t0 = Instant::from_secs(1);
+        let mut spin = Spin::new(us(200));
+        // A spin of 200 µs during which the thread ran 60 µs: preempted.
+        spin.after_poll(t0, true, || us(1_000));
+        let end = t0 + us(200);
+        assert!(!spin.before_poll(end, || us(1_060)));
+        assert_eq!(spin.budget, Duration::ZERO);
+        // Quick events during the cooldown neither spin nor raise the
+        // budget.
+        let mut t = end;
+        for _ in 0..5 {
+            t += us(100);
+            spin.after_poll(t, true, || panic!("no spin to measure"));
+            assert!(!spin.before_poll(t, || panic!("no spin to measure")));
+            assert_eq!(spin.budget, Duration::ZERO);
+        }
+        // After it, a quick peer brings the spin back.
+        let after = end + Spin::COOLDOWN;
+        spin.after_poll(after, true, || us(5_000));
+        assert!(!spin.before_poll(after, || us(5_000)));
+        spin.after_poll(after + us(100), true, || us(5_100));
+        assert_eq!(spin.budget, us(200));
+        assert!(spin.before_poll(after + us(150), || us(5_150)));
+        // Preempted again: the cooldown doubles.
+        let end = after + us(300);
+        assert!(!spin.before_poll(end, || us(5_120)));
+        assert_eq!(spin.cooldown_until, Some(end + Spin::COOLDOWN * 2));
+        // A clean spin later starts the cooldown over.
+        let later = end + Spin::MAX_COOLDOWN;
+        spin.after_poll(later, true, || us(9_000));
+        assert!(!spin.before_poll(later, || unreachable!("no spin")));
+        spin.after_poll(later + us(100), true, || us(9_000));
+        assert_eq!(spin.budget, us(200));
+        assert!(!spin.before_poll(later + us(400), || us(9_300)));
+        assert_eq!(spin.cooldown, Spin::COOLDOWN);
+    }
+
+    #[test]
+    fn the_thread_cpu_clock_moves_with_work() {
+        let before = thread_cpu_time();
+        let mut x = 0u64;
+        for i in 0..2_000_000u64 {
+            x = x.wrapping_mul(31).wrapping_add(i);
+        }
+        std::hint::black_box(x);
+        assert!(thread_cpu_time() > before);
     }
 }

@@ -42,8 +42,8 @@ use netboot_core::wire::tftp::MAX_PACKET_LEN;
 use netboot_std::clock::Clock;
 use netboot_std::setup::{HostServer, ServerSetup};
 
-use crate::runtime::Spin;
 pub use crate::runtime::{LoopHandle, Stopper};
+use crate::runtime::{Spin, thread_cpu_time};
 use crate::tftp::udp::Batcher;
 use io::Io;
 
@@ -340,7 +340,7 @@ impl Server {
             {
                 break;
             }
-            let timeout = if !self.io.again.is_empty() || spin.before_poll(now) {
+            let timeout = if !self.io.again.is_empty() || spin.before_poll(now, thread_cpu_time) {
                 Some(Duration::ZERO)
             } else {
                 [self.server.poll_timeout(), stop_by]
@@ -360,6 +360,7 @@ impl Server {
                 events
                     .iter()
                     .any(|e| e.token() != WAKER && e.token() != SERVICES),
+                thread_cpu_time,
             );
             for token in std::mem::take(&mut self.io.again) {
                 self.on_ready(token, true, false);
