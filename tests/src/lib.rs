@@ -81,6 +81,111 @@ pub fn require_python_module(test: &str, module: &str) -> bool {
         )
 }
 
+/// CPU seconds (user and system) that process `pid` and the children it
+/// has reaped have used, from `/proc/PID/stat`; `None` once it is gone.
+/// Servers that fork per transfer (tftp-hpa, vsftpd) are counted whole.
+pub fn process_cpu_seconds(pid: u32) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name is in parentheses and may hold spaces: fields are
+    // counted after its closing one (utime is field 14, cstime field 17).
+    let rest = &stat[stat.rfind(')')? + 1..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: u64 = fields
+        .get(11..15)?
+        .iter()
+        .map(|f| f.parse::<u64>().ok())
+        .sum::<Option<u64>>()?;
+    // USER_HZ, the unit of these fields, is 100 on Linux on every
+    // architecture the suite runs on.
+    Some(ticks as f64 / 100.0)
+}
+
+/// The CPU time of a server process and everything it forks, for the
+/// benchmarks: as root, the process is moved into a cgroup (v1 `cpuacct`)
+/// of its own, which also counts children it never reaps (tftp-hpa's
+/// per-transfer children); otherwise [`process_cpu_seconds`].
+#[derive(Debug)]
+pub struct CpuAccount {
+    pid: u32,
+    group: Option<PathBuf>,
+}
+
+impl CpuAccount {
+    const CPUACCT: &str = "/sys/fs/cgroup/cpuacct";
+
+    /// Starts accounting `pid` (call it before the process forks workers).
+    pub fn of(pid: u32) -> CpuAccount {
+        Self::mount();
+        let group = Path::new(Self::CPUACCT).join(unique_name("nbbench"));
+        let moved = std::fs::create_dir(&group).is_ok()
+            && std::fs::write(group.join("cgroup.procs"), pid.to_string()).is_ok();
+        if !moved {
+            let _ = std::fs::remove_dir(&group);
+        }
+        CpuAccount {
+            pid,
+            group: moved.then_some(group),
+        }
+    }
+
+    /// `ip netns exec` gives its command a fresh `/sys` without the cgroup
+    /// mounts: mount the `cpuacct` hierarchy again there (in that command's
+    /// own mount namespace), once.
+    fn mount() {
+        static ONCE: std::sync::Once = std::sync::Once::new();
+        ONCE.call_once(|| {
+            if Path::new(Self::CPUACCT).exists() || !is_root() {
+                return;
+            }
+            let mount = |args: &[&str]| {
+                Command::new("mount")
+                    .args(args)
+                    .status()
+                    .is_ok_and(|s| s.success())
+            };
+            let _ = mount(&["-t", "tmpfs", "cgroups", "/sys/fs/cgroup"])
+                && std::fs::create_dir(Self::CPUACCT).is_ok()
+                && mount(&["-t", "cgroup", "-o", "cpuacct", "cpuacct", Self::CPUACCT]);
+        });
+    }
+
+    /// CPU seconds used so far.
+    pub fn seconds(&self) -> Option<f64> {
+        match &self.group {
+            Some(g) => std::fs::read_to_string(g.join("cpuacct.usage"))
+                .ok()?
+                .trim()
+                .parse::<u64>()
+                .ok()
+                .map(|ns| ns as f64 / 1e9),
+            None => process_cpu_seconds(self.pid),
+        }
+    }
+}
+
+impl Drop for CpuAccount {
+    fn drop(&mut self) {
+        if let Some(g) = &self.group {
+            // Whatever still runs goes back to the root group, so that the
+            // group can go.
+            if let Ok(procs) = std::fs::read_to_string(g.join("cgroup.procs")) {
+                for pid in procs.split_whitespace() {
+                    let _ = std::fs::write(Path::new(Self::CPUACCT).join("cgroup.procs"), pid);
+                }
+            }
+            let _ = std::fs::remove_dir(g);
+        }
+    }
+}
+
+/// CPU seconds per GiB when `cpu` seconds moved `bytes`.
+pub fn cpu_per_gib(cpu: f64, bytes: u64) -> f64 {
+    if bytes == 0 {
+        return 0.0;
+    }
+    cpu / (bytes as f64 / f64::from(1u32 << 30))
+}
+
 /// True when the process runs as root (needed for namespaces, taps, ports
 /// below 1024).
 pub fn is_root() -> bool {

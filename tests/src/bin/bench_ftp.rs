@@ -25,7 +25,7 @@ use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
 use netboot_mio::ftp::FtpClient;
-use netboot_tests::{ChildGuard, free_tcp_port, test_bytes, wait_for};
+use netboot_tests::{ChildGuard, CpuAccount, cpu_per_gib, free_tcp_port, test_bytes, wait_for};
 
 struct Args {
     size_mib: u64,
@@ -326,17 +326,30 @@ fn main() {
         base.display()
     );
 
+    // Each server's CPU time (its own and its session processes') over
+    // the RETRs and over the STORs.
+    let accounts: Vec<CpuAccount> = servers
+        .iter()
+        .map(|s| CpuAccount::of(s.guard.id()))
+        .collect();
+    let cpu = |i: usize| accounts[i].seconds().unwrap_or(f64::NAN);
     let mut retr: Vec<Vec<f64>> = vec![Vec::new(); servers.len()];
     let mut stor: Vec<Vec<f64>> = vec![Vec::new(); servers.len()];
+    let mut retr_cpu = vec![0.0; servers.len()];
+    let mut stor_cpu = vec![0.0; servers.len()];
     for run in 0..args.runs {
         for (i, s) in servers.iter().enumerate() {
+            let before = cpu(i);
             retr[i].push(curl(&[
                 &format!("{}big.bin", s.get_prefix),
                 "-o",
                 "/dev/null",
             ]));
+            let middle = cpu(i);
+            retr_cpu[i] += middle - before;
             let url = format!("{}run{run}.bin", s.put_prefix);
             stor[i].push(curl(&["-T", upload_src.to_str().unwrap(), &url]));
+            stor_cpu[i] += cpu(i) - middle;
             let written = root.join("up").join(format!("run{run}.bin"));
             assert_eq!(
                 std::fs::metadata(&written).map(|m| m.len()).ok(),
@@ -348,7 +361,8 @@ fn main() {
         }
     }
     let mib = args.size_mib as f64;
-    let report = |label: &str, times: &[Vec<f64>]| {
+    let moved = size * args.runs as u64;
+    let report = |label: &str, times: &[Vec<f64>], cpu: &[f64]| {
         let medians: Vec<f64> = times.iter().map(|t| median(t.clone())).collect();
         let best_peer = medians[1..].iter().copied().fold(f64::INFINITY, f64::min);
         println!(
@@ -356,16 +370,17 @@ fn main() {
             args.size_mib, args.runs
         );
         println!(
-            "  {:<10} {:>9} {:>10} {:>22}",
-            "server", "seconds", "MiB/s", "speed vs best peer"
+            "  {:<10} {:>9} {:>10} {:>22} {:>10}",
+            "server", "seconds", "MiB/s", "speed vs best peer", "CPU s/GiB"
         );
-        for (s, m) in servers.iter().zip(&medians) {
+        for ((s, m), c) in servers.iter().zip(&medians).zip(cpu) {
             println!(
-                "  {:<10} {:>9.3} {:>10.0} {:>21.2}x",
+                "  {:<10} {:>9.3} {:>10.0} {:>21.2}x {:>10.2}",
                 s.name,
                 m,
                 mib / m,
-                best_peer / m
+                best_peer / m,
+                cpu_per_gib(*c, moved)
             );
         }
         for (s, t) in servers.iter().zip(times) {
@@ -373,8 +388,8 @@ fn main() {
             println!("  {:<10} runs: {}", s.name, runs.join(" "));
         }
     };
-    report("RETR", &retr);
-    report("STOR", &stor);
+    report("RETR", &retr, &retr_cpu);
+    report("STOR", &stor, &stor_cpu);
 
     let expected = Arc::new(small);
     println!(

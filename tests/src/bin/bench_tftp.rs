@@ -1,13 +1,20 @@
 //! TFTP benchmark runner: downloads one file over loopback, side by side,
-//! from our server, atftpd and dnsmasq with the same clients, and compares
-//! our client with atftp against the same servers. Reports medians of
-//! several runs and ratios. Not a test: nothing here asserts speed.
+//! from our server, atftpd, tftp-hpa's in.tftpd and dnsmasq with the same
+//! clients, and compares our client with atftp against the same servers.
+//! Reports medians of several runs, ratios, and each server's CPU seconds
+//! per GiB served (its own and its reaped children's, from
+//! `/proc/PID/stat`). Not a test: nothing here asserts speed.
 //!
 //! ```text
 //! cargo build --release -p netboot-cli -p netboot-tests
 //! target/release/bench_tftp [--size-mib 100] [--runs 5]
 //! target/release/bench_tftp --lossy [--loss-percent 5] [--size-mib 4]
+//! target/release/bench_tftp --contended [--size-mib 100] [--runs 5]
 //! ```
+//!
+//! `--contended` keeps one CPU hog pinned to each core for the whole run
+//! (every server and client alike competes with them), the conditions of
+//! a boot storm on a busy machine.
 //!
 //! `--lossy` instead fetches the file with curl through a relay that drops
 //! the given share of datagrams in each direction (seeded, so every server
@@ -24,9 +31,36 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use netboot_mio::tftp::Client;
-use netboot_tests::{ChildGuard, find_program, free_udp_port, is_root, unique_name, wait_for};
+use netboot_tests::{
+    ChildGuard, CpuAccount, cpu_per_gib, find_program, free_udp_port, is_root, unique_name,
+    wait_for,
+};
 
 const INNER: &str = "NETBOOT_BENCH_INNER";
+
+/// tftp-hpa's server, unpacked by `.ci/install-peers` (its package
+/// conflicts with atftpd's).
+const TFTPD_HPA: &str = "/opt/tftpd-hpa/usr/sbin/in.tftpd";
+
+/// One busy loop pinned to each core, for `--contended`.
+fn cpu_hogs() -> Vec<ChildGuard> {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    (0..cores)
+        .filter_map(|core| {
+            ChildGuard::spawn(
+                "cpu hog",
+                Command::new("taskset").args([
+                    "-c",
+                    &core.to_string(),
+                    "sh",
+                    "-c",
+                    "while :; do :; done",
+                ]),
+            )
+            .ok()
+        })
+        .collect()
+}
 
 struct Args {
     size_mib: usize,
@@ -34,6 +68,7 @@ struct Args {
     lossy: bool,
     loss_percent: u64,
     no_spin_too: bool,
+    contended: bool,
 }
 
 fn parse_args() -> Args {
@@ -43,6 +78,7 @@ fn parse_args() -> Args {
         lossy: false,
         loss_percent: 5,
         no_spin_too: false,
+        contended: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
@@ -57,6 +93,7 @@ fn parse_args() -> Args {
             "--loss-percent" => args.loss_percent = value() as u64,
             "--lossy" => args.lossy = true,
             "--no-spin-too" => args.no_spin_too = true,
+            "--contended" => args.contended = true,
             _ => usage(),
         }
     }
@@ -65,7 +102,7 @@ fn parse_args() -> Args {
 
 fn usage() -> ! {
     eprintln!(
-        "usage: bench_tftp [--size-mib N] [--runs N] [--no-spin-too] [--lossy [--loss-percent P]]"
+        "usage: bench_tftp [--size-mib N] [--runs N] [--no-spin-too] [--contended] [--lossy [--loss-percent P]]"
     );
     std::process::exit(2)
 }
@@ -81,7 +118,18 @@ fn main() {
                 .status()
                 .is_ok_and(|s| s.success())
         };
-        if ip(&["netns", "add", &ns]) && ip(&["-n", &ns, "link", "set", "lo", "up"]) {
+        // tftp-hpa resolves its --address with AI_ADDRCONFIG, which finds
+        // no IPv4 in a namespace that has only loopback: a veth pair inside
+        // the namespace with an address (never used) gives it one.
+        let created = ip(&["netns", "add", &ns]);
+        if created
+            && ip(&["-n", &ns, "link", "set", "lo", "up"])
+            && ip(&[
+                "-n", &ns, "link", "add", "nbv0", "type", "veth", "peer", "name", "nbv1",
+            ])
+            && ip(&["-n", &ns, "addr", "add", "10.255.255.1/32", "dev", "nbv0"])
+            && ip(&["-n", &ns, "link", "set", "nbv0", "up"])
+        {
             let status = Command::new("ip")
                 .args(["netns", "exec", &ns])
                 .arg(std::env::current_exe().unwrap())
@@ -90,6 +138,9 @@ fn main() {
                 .status();
             ip(&["netns", "del", &ns]);
             std::process::exit(status.map_or(1, |s| s.code().unwrap_or(1)));
+        }
+        if created {
+            ip(&["netns", "del", &ns]);
         }
         eprintln!("cannot create a network namespace; running on the host's loopback");
     }
@@ -100,7 +151,23 @@ fn main() {
 struct Server {
     name: &'static str,
     addr: SocketAddr,
+    cpu: CpuAccount,
     _guard: ChildGuard,
+}
+
+impl Server {
+    fn new(name: &'static str, addr: SocketAddr, guard: ChildGuard) -> Server {
+        Server {
+            name,
+            addr,
+            cpu: CpuAccount::of(guard.id()),
+            _guard: guard,
+        }
+    }
+
+    fn cpu(&self) -> Option<f64> {
+        self.cpu.seconds()
+    }
 }
 
 fn wait_ready(addr: SocketAddr) -> bool {
@@ -138,11 +205,7 @@ fn start_netboot(name: &'static str, root: &Path, extra: &[&str]) -> Server {
     .expect("netboot binary next to bench_tftp (cargo build --release -p netboot-cli)");
     let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
     assert!(wait_ready(addr), "netboot tftp serve did not start");
-    Server {
-        name,
-        addr,
-        _guard: guard,
-    }
+    Server::new(name, addr, guard)
 }
 
 /// Our server first (the ratios compare it with the peers), then the peers,
@@ -164,14 +227,28 @@ fn start_servers(root: &Path, work: &Path, no_spin_too: bool) -> Vec<Server> {
         .unwrap();
         let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
         if wait_ready(addr) {
-            servers.push(Server {
-                name: "atftpd",
-                addr,
-                _guard: guard,
-            });
+            servers.push(Server::new("atftpd", addr, guard));
         }
     } else {
         eprintln!("atftpd not installed: left out");
+    }
+    let hpa = Path::new(TFTPD_HPA);
+    if hpa.exists() {
+        let port = free_udp_port();
+        let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+        let guard = ChildGuard::spawn(
+            "in.tftpd",
+            Command::new(hpa)
+                .args(["--foreground", "--listen", "--user", "root"])
+                .args(["--address", &addr.to_string(), "--secure"])
+                .arg(root),
+        )
+        .unwrap();
+        if wait_ready(addr) {
+            servers.push(Server::new("tftp-hpa", addr, guard));
+        }
+    } else {
+        eprintln!("{TFTPD_HPA} not installed (bash .ci/install-peers unpacks it): left out");
     }
     if let Some(dnsmasq) = find_program("dnsmasq") {
         if std::env::var_os(INNER).is_some() {
@@ -193,11 +270,7 @@ fn start_servers(root: &Path, work: &Path, no_spin_too: bool) -> Vec<Server> {
             .unwrap();
             let addr: SocketAddr = "127.0.0.1:69".parse().unwrap();
             if wait_ready(addr) {
-                servers.push(Server {
-                    name: "dnsmasq",
-                    addr,
-                    _guard: guard,
-                });
+                servers.push(Server::new("dnsmasq", addr, guard));
             }
         } else {
             eprintln!("dnsmasq needs port 69 in a private namespace (run as root): left out");
@@ -280,6 +353,32 @@ fn command(mut cmd: Command) -> Result<(), String> {
     }
 }
 
+/// Runs one row (`run` for each server, interleaved) and prints it, then
+/// the servers' CPU seconds per GiB over that row.
+fn server_row(
+    args: &Args,
+    label: &str,
+    servers: &[Server],
+    out: &Path,
+    size: u64,
+    run: impl FnMut(&Server) -> Result<(), String>,
+) {
+    let before: Vec<Option<f64>> = servers.iter().map(Server::cpu).collect();
+    let row = interleave(args.runs, servers, out, size, run);
+    let cpu: Vec<Result<f64, String>> = servers
+        .iter()
+        .zip(&before)
+        .zip(&row)
+        .map(|((s, b), r)| match (r, b, s.cpu()) {
+            (Ok(_), Some(b), Some(a)) => Ok(cpu_per_gib(a - b, size * args.runs as u64)),
+            (Err(e), _, _) => Err(e.clone()),
+            _ => Err("no /proc stat".into()),
+        })
+        .collect();
+    print_row(label, servers, &row);
+    print_cpu_row(&format!("{label} CPU s/GiB"), servers, &cpu);
+}
+
 fn run(args: &Args) {
     let root = tempfile::tempdir().unwrap();
     let work = tempfile::tempdir().unwrap();
@@ -290,6 +389,11 @@ fn run(args: &Args) {
     std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
     let out = work.path().join("out.bin");
     let servers = start_servers(root.path(), work.path(), args.no_spin_too);
+    let _hogs = if args.contended {
+        cpu_hogs()
+    } else {
+        Vec::new()
+    };
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
         .and_then(|c| {
@@ -299,11 +403,16 @@ fn run(args: &Args) {
         })
         .unwrap_or_default();
     println!(
-        "# TFTP benchmark: {} MiB over loopback, median of {} runs ({}, {} CPUs)\n",
+        "# TFTP benchmark: {} MiB over loopback, median of {} runs ({}, {} CPUs){}\n",
         args.size_mib,
         args.runs,
         cpu,
-        std::thread::available_parallelism().map_or(0, |n| n.get())
+        std::thread::available_parallelism().map_or(0, |n| n.get()),
+        if args.contended {
+            ", a CPU hog pinned to each core"
+        } else {
+            ""
+        }
     );
     let curl = find_program("curl");
     let atftp = find_program("atftp");
@@ -321,14 +430,13 @@ fn run(args: &Args) {
     println!("|---|{}---|", "---|".repeat(servers.len()));
     if let Some(curl) = &curl {
         for blksize in [512u32, 1468, 65464] {
-            let row = interleave(args.runs, &servers, &out, size, |s| {
+            server_row(args, &blksize.to_string(), &servers, &out, size, |s| {
                 let mut c = Command::new(curl);
                 c.args(["-sS", "--tftp-blksize", &blksize.to_string(), "-o"])
                     .arg(&out)
                     .arg(format!("tftp://{}/big.bin", s.addr));
                 command(c)
             });
-            print_row(&blksize.to_string(), &servers, &row);
         }
     }
 
@@ -341,13 +449,12 @@ fn run(args: &Args) {
     );
     println!("|---|{}---|", "---|".repeat(servers.len()));
     for blksize in [512u16, 1468, 65464] {
-        let row = interleave(args.runs, &servers, &out, size, |s| {
+        server_row(args, &blksize.to_string(), &servers, &out, size, |s| {
             let mut c = Client::new(s.addr).blksize(blksize);
             c.get("big.bin", &out)
                 .map(|_| ())
                 .map_err(|e| e.to_string())
         });
-        print_row(&blksize.to_string(), &servers, &row);
     }
 
     // 2. atftp with windowsize 16, every server.
@@ -355,7 +462,7 @@ fn run(args: &Args) {
     println!("| client | {} | netboot vs fastest peer |", names(&servers));
     println!("|---|{}---|", "---|".repeat(servers.len()));
     if let Some(atftp) = &atftp {
-        let row = interleave(args.runs, &servers, &out, size, |s| {
+        server_row(args, "atftp w16", &servers, &out, size, |s| {
             let mut c = Command::new(atftp);
             c.args(["--option", "blksize 1468", "--option", "windowsize 16"])
                 .args(["-g", "-r", "big.bin", "-l"])
@@ -363,7 +470,6 @@ fn run(args: &Args) {
                 .args([s.addr.ip().to_string(), s.addr.port().to_string()]);
             command(c)
         });
-        print_row("atftp w16", &servers, &row);
     }
 
     // 3. Our client vs atftp against the same servers.
@@ -421,10 +527,27 @@ fn names(servers: &[Server]) -> String {
 }
 
 fn print_row(label: &str, servers: &[Server], row: &[Result<f64, String>]) {
+    print_figures(label, servers, row, 3, "faster");
+}
+
+fn print_cpu_row(label: &str, servers: &[Server], row: &[Result<f64, String>]) {
+    print_figures(label, servers, row, 2, "less CPU");
+}
+
+/// One table row: each server's figure (`digits` decimals; lower is
+/// better), and how many times lower ours is than the best peer's.
+fn print_figures(
+    label: &str,
+    servers: &[Server],
+    row: &[Result<f64, String>],
+    digits: usize,
+    better: &str,
+) {
+    debug_assert_eq!(servers.len(), row.len());
     let cells: Vec<String> = row
         .iter()
         .map(|r| match r {
-            Ok(t) => format!("{t:.3}"),
+            Ok(t) => format!("{t:.digits$}"),
             Err(e) => format!("failed ({e})"),
         })
         .collect();
@@ -437,10 +560,9 @@ fn print_row(label: &str, servers: &[Server], row: &[Result<f64, String>]) {
         .copied()
         .reduce(f64::min);
     let ratio = match (ours, best_peer) {
-        (Some(o), Some(p)) => format!("{:.2}x faster", p / o),
+        (Some(o), Some(p)) if *o > 0.0 => format!("{:.2}x {better}", p / o),
         _ => "n/a".to_string(),
     };
-    debug_assert_eq!(servers.len(), row.len());
     println!("| {label} | {} | {ratio} |", cells.join(" | "));
 }
 
