@@ -21,15 +21,16 @@ use netboot_core::time::Instant;
 /// loop slept raise it to twice that gap (a spin would have caught them),
 /// up to `max`.
 ///
-/// Spinning only pays while the loop has a core to itself. Every spin is
-/// measured against the thread's own CPU clock: a spin during which the
-/// thread ran for less than [`Spin::RAN_SHARE`] of the wall time was
-/// preempted (another runnable thread, a CPU hog, the peer itself, or the
-/// hypervisor wanted the core), so spinning is off for a cooldown that
-/// doubles with every contended spin (from [`Spin::COOLDOWN`] up to
-/// [`Spin::MAX_COOLDOWN`]) and starts over after a clean one. A contended
-/// loop therefore sleeps in `epoll_wait` like any server, and gives the
-/// core to whoever needs it.
+/// Spinning only pays while the loop has a core to itself. Spins are
+/// measured against the thread's own CPU clock, summed over windows of
+/// [`Spin::WINDOW`] of spinning (one spin is too short for the scheduler
+/// to show): a window in which the thread ran for less than
+/// [`Spin::RAN_SHARE`] tenths of the wall time was preempted (another
+/// runnable thread, a CPU hog, the peer itself, or the hypervisor wanted
+/// the core), so spinning is off for a cooldown that doubles with every
+/// contended window (from [`Spin::COOLDOWN`] up to [`Spin::MAX_COOLDOWN`])
+/// and starts over after a clean one. A contended loop therefore sleeps in
+/// `epoll_wait` like any server, and gives the core to whoever needs it.
 #[derive(Debug)]
 pub(crate) struct Spin {
     max: Duration,
@@ -42,7 +43,10 @@ pub(crate) struct Spin {
     last_events: Option<Instant>,
     /// The last poll could sleep.
     slept: bool,
-    /// No spinning before then: the last spin was preempted.
+    /// Wall time spun in the current measuring window, and the thread's
+    /// CPU time over those spins.
+    window: (Duration, Duration),
+    /// No spinning before then: the last window was preempted.
     cooldown_until: Option<Instant>,
     /// The next cooldown's length.
     cooldown: Duration,
@@ -51,12 +55,12 @@ pub(crate) struct Spin {
 impl Spin {
     /// Below this, a budget is zero.
     const FLOOR: Duration = Duration::from_micros(4);
-    /// Spins shorter than this say nothing about contention (clock reads
-    /// and a timer tick are of this order).
-    const MIN_MEASURED: Duration = Duration::from_micros(50);
-    /// The share of a spin's wall time the thread must have run (in
+    /// Spinning time over which contention is judged: several scheduler
+    /// slices' worth of chances to be preempted.
+    pub(crate) const WINDOW: Duration = Duration::from_millis(10);
+    /// The share of a window's wall time the thread must have run (in
     /// tenths) for it to count as uncontended.
-    pub(crate) const RAN_SHARE: u32 = 7;
+    pub(crate) const RAN_SHARE: u32 = 8;
     /// The first cooldown after a preempted spin.
     pub(crate) const COOLDOWN: Duration = Duration::from_millis(20);
     /// The longest cooldown.
@@ -68,6 +72,7 @@ impl Spin {
             budget: max,
             until: None,
             started: None,
+            window: (Duration::ZERO, Duration::ZERO),
             last_events: None,
             slept: false,
             cooldown_until: None,
@@ -138,19 +143,20 @@ impl Spin {
         self.started = Some((now, read()));
     }
 
-    /// A spin ended at `now` with the thread's CPU time at `cpu`: if it was
-    /// preempted, spinning cools down.
+    /// A spin ended at `now` with the thread's CPU time at `cpu`; at the
+    /// end of a window, if the thread was preempted, spinning cools down.
     fn end_spin(&mut self, now: Instant, cpu: Duration) {
         let Some((start, start_cpu)) = self.started.take() else {
             return;
         };
-        let wall = now.saturating_duration_since(start);
-        if wall < Self::MIN_MEASURED {
+        self.window.0 += now.saturating_duration_since(start);
+        self.window.1 += cpu.saturating_sub(start_cpu);
+        let (wall, ran) = self.window;
+        if wall < Self::WINDOW {
             return;
         }
-        let ran = cpu.saturating_sub(start_cpu);
+        self.window = (Duration::ZERO, Duration::ZERO);
         if ran * 10 < wall * Self::RAN_SHARE {
-            self.budget = Duration::ZERO;
             self.cooldown_until = Some(now + self.cooldown);
             self.cooldown = (self.cooldown * 2).min(Self::MAX_COOLDOWN);
         } else {
@@ -329,44 +335,55 @@ mod tests {
         assert_eq!(spin.budget, us(200));
     }
 
+    /// Spins of 1 ms, each caught by events at its end, during which the
+    /// thread runs `ran` of it, from `t` until a window closes; returns
+    /// when the last spin ended and the CPU time then.
+    fn spin_a_window(
+        spin: &mut Spin,
+        mut t: Instant,
+        mut cpu: Duration,
+        ran: Duration,
+    ) -> (Instant, Duration) {
+        let ms = Duration::from_millis(1);
+        spin.after_poll(t, true, || cpu);
+        for _ in 0..Spin::WINDOW.as_millis() {
+            assert!(spin.before_poll(t + ms / 2, || unreachable!("still spinning")));
+            t += ms;
+            cpu += ran;
+            spin.after_poll(t, true, || cpu);
+        }
+        (t, cpu)
+    }
+
     #[test]
-    fn a_preempted_spin_stops_spinning_for_a_growing_cooldown() {
+    fn a_preempted_window_stops_spinning_for_a_growing_cooldown() {
         let us = Duration::from_micros;
         let t0 = Instant::from_secs(1);
-        let mut spin = Spin::new(us(200));
-        // A spin of 200 µs during which the thread ran 60 µs: preempted.
-        spin.after_poll(t0, true, || us(1_000));
-        let end = t0 + us(200);
-        assert!(!spin.before_poll(end, || us(1_060)));
-        assert_eq!(spin.budget, Duration::ZERO);
-        // Quick events during the cooldown neither spin nor raise the
-        // budget.
+        let mut spin = Spin::new(us(2_000));
+        // The thread ran 300 µs of every 1 ms spun: preempted.
+        let (end, cpu) = spin_a_window(&mut spin, t0, us(1_000), us(300));
+        assert_eq!(spin.budget, us(2_000), "the budget itself stays");
+        assert_eq!(spin.cooldown_until, Some(end + Spin::COOLDOWN));
+        // Events during the cooldown neither spin nor read the clock.
         let mut t = end;
         for _ in 0..5 {
+            assert!(!spin.before_poll(t, || unreachable!("no spin to measure")));
             t += us(100);
-            spin.after_poll(t, true, || panic!("no spin to measure"));
-            assert!(!spin.before_poll(t, || panic!("no spin to measure")));
-            assert_eq!(spin.budget, Duration::ZERO);
+            spin.after_poll(t, true, || unreachable!("no spin to measure"));
         }
-        // After it, a quick peer brings the spin back.
+        // After it the loop spins again; preempted again, the cooldown
+        // doubles.
         let after = end + Spin::COOLDOWN;
-        spin.after_poll(after, true, || us(5_000));
-        assert!(!spin.before_poll(after, || us(5_000)));
-        spin.after_poll(after + us(100), true, || us(5_100));
-        assert_eq!(spin.budget, us(200));
-        assert!(spin.before_poll(after + us(150), || us(5_150)));
-        // Preempted again: the cooldown doubles.
-        let end = after + us(300);
-        assert!(!spin.before_poll(end, || us(5_120)));
+        assert!(!spin.before_poll(after, || unreachable!("no spin to measure")));
+        let (end, cpu) = spin_a_window(&mut spin, after, cpu, us(300));
         assert_eq!(spin.cooldown_until, Some(end + Spin::COOLDOWN * 2));
-        // A clean spin later starts the cooldown over.
-        let later = end + Spin::MAX_COOLDOWN;
-        spin.after_poll(later, true, || us(9_000));
-        assert!(!spin.before_poll(later, || unreachable!("no spin")));
-        spin.after_poll(later + us(100), true, || us(9_000));
-        assert_eq!(spin.budget, us(200));
-        assert!(!spin.before_poll(later + us(400), || us(9_300)));
+        // A window with the core to itself starts the cooldown over and
+        // keeps spinning.
+        let later = end + Spin::COOLDOWN * 2;
+        assert!(!spin.before_poll(later, || unreachable!("no spin to measure")));
+        let (end, _) = spin_a_window(&mut spin, later, cpu, us(1_000));
         assert_eq!(spin.cooldown, Spin::COOLDOWN);
+        assert!(spin.before_poll(end + us(10), || unreachable!("still spinning")));
     }
 
     #[test]
