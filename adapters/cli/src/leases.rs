@@ -13,6 +13,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use clap::Args;
+use netboot_core::bootp::HwAddr;
 use netboot_core::bootp::leases::LeaseState;
 use netboot_core::ftp::date::DateTime;
 use netboot_core::plan::Profiles;
@@ -151,11 +152,9 @@ fn rows(args: &LeasesArgs, now: u64) -> Result<Vec<Row>, CliError> {
         for (hw, stage) in entries {
             let row = rows.entry(hw.to_vec()).or_default();
             if row.mac.is_empty() {
-                row.mac = hw
-                    .iter()
-                    .map(|b| format!("{b:02x}"))
-                    .collect::<Vec<_>>()
-                    .join(":");
+                // The file keeps the address bytes alone; they print the
+                // same whatever the hardware type.
+                row.mac = HwAddr::new(1, &hw).to_string();
             }
             row.stage = Some(stage);
         }
