@@ -129,12 +129,15 @@ impl CpuAccount {
     }
 
     /// `ip netns exec` gives its command a fresh `/sys` without the cgroup
-    /// mounts: mount the `cpuacct` hierarchy again there (in that command's
-    /// own mount namespace), once.
+    /// mounts: mount the `cpuacct` hierarchy again there, once. Only over
+    /// an empty `/sys/fs/cgroup` (nothing mounted there), so that no
+    /// host's cgroup tree (v1, or v2 with no `cpuacct` directory) is ever
+    /// hidden; elsewhere the fallback is [`process_cpu_seconds`].
     fn mount() {
         static ONCE: std::sync::Once = std::sync::Once::new();
         ONCE.call_once(|| {
-            if Path::new(Self::CPUACCT).exists() || !is_root() {
+            let empty = std::fs::read_dir("/sys/fs/cgroup").is_ok_and(|mut d| d.next().is_none());
+            if !empty || !is_root() {
                 return;
             }
             let mount = |args: &[&str]| {
