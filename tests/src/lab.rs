@@ -51,6 +51,19 @@ impl Output {
     pub fn wait(&self, needle: &str, timeout: Duration) -> bool {
         wait_for(timeout, || self.text().contains(needle).then_some(())).is_some()
     }
+
+    /// Waits until a whole line (one ended by its newline) contains
+    /// `needle`; false after `timeout`. Use it before reading the rest of
+    /// that line: [`Output::wait`] may return while the line is still
+    /// being written.
+    pub fn wait_line(&self, needle: &str, timeout: Duration) -> bool {
+        wait_for(timeout, || {
+            let text = self.text();
+            let complete = &text[..text.rfind('\n').map_or(0, |i| i + 1)];
+            complete.contains(needle).then_some(())
+        })
+        .is_some()
+    }
 }
 
 /// Spawns `cmd` with its output collected.

@@ -62,7 +62,7 @@ fn json_of(cmd: &mut Command) -> serde_json::Value {
 /// Waits up to 10 s for `needle` in the server's output.
 fn expect(log: &Output, needle: &str) {
     assert!(
-        log.wait(needle, Duration::from_secs(10)),
+        log.wait_line(needle, Duration::from_secs(10)),
         "no {needle:?} in:\n{}",
         log.text()
     );

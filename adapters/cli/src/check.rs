@@ -121,7 +121,7 @@ pub fn run(args: CheckArgs) -> Result<(), CliError> {
             }
             let last = errors.pop().unwrap_or_else(|| CliError::config(shown));
             for e in errors {
-                eprintln!("netboot: {e}");
+                crate::output::stderr(&format!("netboot: {e}"));
             }
             Err(last)
         }

@@ -124,12 +124,12 @@ fn rows(args: &LeasesArgs, now: u64) -> Result<Vec<Row>, CliError> {
         let (leases, bad) = netboot_std::leasefile::load_at(path, Instant::from_secs(now), now)
             .map_err(|e| unreadable(path, e))?;
         for b in bad {
-            eprintln!(
+            crate::output::stderr(&format!(
                 "netboot: warning: {}:{}: ignored lease: {}",
                 path.display(),
                 b.line,
                 b.error
-            );
+            ));
         }
         for l in leases {
             let row = rows.entry(l.hw.as_bytes().to_vec()).or_default();
@@ -142,12 +142,12 @@ fn rows(args: &LeasesArgs, now: u64) -> Result<Vec<Row>, CliError> {
     if let Some(path) = &progress_file {
         let (entries, bad) = netboot_std::progress::load(path).map_err(|e| unreadable(path, e))?;
         for b in bad {
-            eprintln!(
+            crate::output::stderr(&format!(
                 "netboot: warning: {}:{}: ignored: {}",
                 path.display(),
                 b.line,
                 b.error
-            );
+            ));
         }
         for (hw, stage) in entries {
             let row = rows.entry(hw.to_vec()).or_default();

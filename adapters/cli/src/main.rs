@@ -126,8 +126,7 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) if e.is_silent() => e.exit_code(),
         Err(e) => {
-            use std::io::Write;
-            let _ = writeln!(std::io::stderr(), "netboot: {e}");
+            output::stderr(&format!("netboot: {e}"));
             if cli.json && !output::stdout_closed() && !output::json_printed() {
                 let _ = output::line(&output::error_json(&e).to_string());
             }

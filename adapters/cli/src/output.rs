@@ -94,6 +94,18 @@ pub fn line(text: &str) -> Result<(), CliError> {
     write(s.as_bytes())
 }
 
+/// Writes `text` and a newline to standard error in one `write`, so that
+/// a line is never split among other output, or caught half-written by
+/// whoever reads the log. (`eprintln!` writes each piece of its format on
+/// its own, since standard error is unbuffered.) Errors are dropped: there
+/// is nowhere left to report them.
+pub fn stderr(text: &str) {
+    let mut s = String::with_capacity(text.len() + 1);
+    s.push_str(text);
+    s.push('\n');
+    let _ = std::io::stderr().lock().write_all(s.as_bytes());
+}
+
 /// A step line or summary: printed unless `-q` or `--json`; with `--json`
 /// it goes to standard error instead (unless `-q`). Never fails: once
 /// standard output is closed the line is dropped (see [`stdout_closed`]).
@@ -103,7 +115,7 @@ pub fn say(text: &str) {
         return;
     }
     if f.json {
-        let _ = writeln!(std::io::stderr(), "{text}");
+        stderr(text);
     } else {
         let _ = line(text);
     }

@@ -231,10 +231,10 @@ pub fn settings(args: &ServeArgs, need_bootp: bool) -> Result<Settings, CliError
         let resolved = netboot_core::path::resolve("", stage, netboot_core::path::DotDot::Reject)
             .map(|p| root.join(p.as_str()));
         if !resolved.as_ref().is_ok_and(|p| p.is_file()) {
-            eprintln!(
+            crate::output::stderr(&format!(
                 "netboot: warning: stage {stage} is not a file in {}",
                 root.display()
-            );
+            ));
         }
     }
     let reset = match (&args.reset_after, &plan.reset_after) {

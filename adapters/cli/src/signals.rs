@@ -44,7 +44,7 @@ pub fn reload_on_hangup(
     std::thread::spawn(move || {
         for _ in signals.forever() {
             let Some(path) = &path else {
-                eprintln!("netboot: warning: SIGHUP: no --config file to reload");
+                crate::output::stderr("netboot: warning: SIGHUP: no --config file to reload");
                 continue;
             };
             report(path, reload(&reloader, &running, &load));
@@ -86,16 +86,18 @@ fn report(path: &Path, outcome: Result<Vec<&'static str>, CliError>) {
             let _ = std::io::stdout().flush();
             if !restart.is_empty() {
                 tracing::warn!("needs a restart to change: {}", restart.join(", "));
-                eprintln!(
+                crate::output::stderr(&format!(
                     "netboot: warning: {}: reloaded; needs a restart to change: {}",
                     path.display(),
                     restart.join(", ")
-                );
+                ));
             }
         }
         Err(e) => {
             tracing::error!("reload refused, the running configuration stays: {e}");
-            eprintln!("netboot: error: reload refused, the running configuration stays: {e}");
+            crate::output::stderr(&format!(
+                "netboot: error: reload refused, the running configuration stays: {e}"
+            ));
         }
     }
 }
