@@ -29,9 +29,9 @@ use netboot_core::time::{Duration, Instant};
 use netboot_sim::apps::ftp::{FtpClient, Op};
 use netboot_sim::apps::server::{SimServer, User};
 use netboot_sim::apps::tftp::{Job, TftpClient};
-use netboot_sim::fleet::{Crash, Fleet, content, transfer};
 use netboot_sim::world::Stats;
 use netboot_sim::{Fault, LinkFaults, Loss, Sim, StoreFaults, Verdict};
+use netboot_tests::fleet::{Crash, Fleet, content, transfer};
 
 const SERVER: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 1);
 

@@ -7,7 +7,7 @@
 //!
 //! The scenario and its invariants (checked after every event: no address
 //! held twice, no stage out of the plan's order, no published file that
-//! differs from the server's) are `netboot_sim::fleet`. The clients mix
+//! differs from the server's) are `netboot_tests::fleet`. The clients mix
 //! DHCP and plain BOOTP, TFTP windows of 1, 4 and 8 blocks, and anonymous
 //! and named FTP logins, which is what the per-protocol fleets used to
 //! cover separately.
@@ -23,8 +23,8 @@
 
 use netboot_core::time::{Duration, Instant};
 use netboot_sim::LinkFaults;
-use netboot_sim::fleet::{Class, Crash, Fleet};
 use netboot_sim::seed::check_seeds;
+use netboot_tests::fleet::{Class, Crash, Fleet};
 
 fn clients() -> usize {
     std::env::var("SIM_FLEET")

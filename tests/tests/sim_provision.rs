@@ -8,8 +8,8 @@
 use netboot_core::rng::Rng;
 use netboot_core::time::{Duration, Instant};
 use netboot_sim::LinkFaults;
-use netboot_sim::fleet::{Crash, Fleet};
 use netboot_sim::seed::check_seeds;
+use netboot_tests::fleet::{Crash, Fleet};
 
 #[test]
 fn a_few_clients_on_a_perfect_network() {

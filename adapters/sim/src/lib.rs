@@ -20,9 +20,6 @@
 //!   host's disk, in any mix of BOOTP/DHCP, TFTP and FTP), and a BOOTP,
 //!   TFTP and FTP client and the provisioning client flow, all moving
 //!   bytes between simulated sockets and core machines.
-//! * [`fleet`]: the fleet scenario: many provisioning clients running the
-//!   whole flow against one combined server, with its invariants and
-//!   report.
 //! * [`seed`]: `SIM_SEED` / `SIM_SEEDS`, and the replay command printed on
 //!   failure.
 //! * [`trace`]: the trace hash.
@@ -48,7 +45,6 @@
 
 pub mod apps;
 pub mod faults;
-pub mod fleet;
 pub mod seed;
 pub mod store;
 pub mod trace;

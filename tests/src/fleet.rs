@@ -99,12 +99,12 @@ use netboot_core::tftp::rto::RtoConfig;
 use netboot_core::time::{Duration, Instant};
 use netboot_core::wire::bootp::{CLIENT_PORT, SERVER_PORT, options};
 
-use crate::apps::provision::{Provisioner, RequestId, request_id};
-use crate::apps::relay::Relay;
-use crate::apps::server::{SimServer, User, bootp_setup, ftp_endpoint, tftp_endpoint};
-use crate::faults::{Fault, LinkFaults};
-use crate::trace::hash_bytes;
-use crate::world::{HostId, Observed, Sim, Stats};
+use netboot_sim::apps::provision::{Provisioner, RequestId, request_id};
+use netboot_sim::apps::relay::Relay;
+use netboot_sim::apps::server::{SimServer, User, bootp_setup, ftp_endpoint, tftp_endpoint};
+use netboot_sim::faults::{Fault, LinkFaults};
+use netboot_sim::trace::hash_bytes;
+use netboot_sim::world::{HostId, Observed, Sim, Stats};
 
 /// The server's address.
 pub const SERVER: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 1);
@@ -346,7 +346,7 @@ pub struct Crash {
 /// A fleet scenario.
 ///
 /// ```
-/// use netboot_sim::fleet::Fleet;
+/// use netboot_tests::fleet::Fleet;
 ///
 /// let report = Fleet::new(3, 42).run();
 /// assert_eq!(report.byte_exact, 3);
