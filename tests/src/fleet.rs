@@ -373,6 +373,41 @@ pub struct Fleet {
     pub mixed: bool,
 }
 
+/// Where TFTP retransmissions came from: each one classified by its
+/// kind, by what its sender had just seen (its own timer, or a datagram of
+/// the same transfer) and by whether the receiver already had an earlier
+/// copy (a resend it did not need).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TftpRetransmissions {
+    /// DATA resent when the sender's timer fired: (all, already delivered).
+    pub data_after_timeout: (u64, u64),
+    /// DATA resent after an ACK inside the window (RFC 7440 go-back):
+    /// (all, already delivered).
+    pub data_after_ack: (u64, u64),
+    /// DATA resent after some other datagram (an OACK, a repeated
+    /// request): (all, already delivered).
+    pub data_other: (u64, u64),
+    /// ACKs (and OACKs) repeated when the receiver's timer fired.
+    pub ack_after_timeout: u64,
+    /// ACKs repeated in answer to a DATA block (a gap, or a block the
+    /// sender repeated because it lost our ACK).
+    pub ack_after_data: u64,
+    /// Requests (RRQ/WRQ) and errors repeated.
+    pub other: u64,
+}
+
+impl TftpRetransmissions {
+    /// All of them (equals [`Traffic::retransmitted`] of TFTP).
+    pub fn total(&self) -> u64 {
+        self.data_after_timeout.0
+            + self.data_after_ack.0
+            + self.data_other.0
+            + self.ack_after_timeout
+            + self.ack_after_data
+            + self.other
+    }
+}
+
 /// Datagrams of one protocol.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Traffic {
@@ -403,6 +438,8 @@ pub struct FleetReport {
     pub bootp: Traffic,
     /// TFTP datagrams (everything else).
     pub tftp: Traffic,
+    /// Where the TFTP retransmissions came from.
+    pub tftp_why: TftpRetransmissions,
     /// FTP control and data connections opened.
     pub ftp_connections: u64,
     /// Bytes carried by the streams.
@@ -460,6 +497,20 @@ impl fmt::Display for FleetReport {
             self.stage_refetches,
             self.ftp_retries
         )?;
+        let w = &self.tftp_why;
+        writeln!(
+            f,
+            "  TFTP resent: DATA after a timeout {} ({} already delivered), after an ACK inside the window {} ({}), after other {} ({}); ACK after a timeout {}, answering DATA {}; requests {}",
+            w.data_after_timeout.0,
+            w.data_after_timeout.1,
+            w.data_after_ack.0,
+            w.data_after_ack.1,
+            w.data_other.0,
+            w.data_other.1,
+            w.ack_after_timeout,
+            w.ack_after_data,
+            w.other
+        )?;
         write!(
             f,
             "  server: at most {} TFTP transfers at once, booted {} time(s); {} events, trace hash {:016x}",
@@ -492,11 +543,24 @@ impl fmt::Display for FleetReport {
     }
 }
 
+/// What a host last reacted to: its timer, or a TFTP datagram (opcode).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Trigger {
+    Timer,
+    Tftp(u16),
+    Other,
+}
+
 /// Per-protocol datagram counts, kept by an observer.
 #[derive(Default)]
 struct Counter {
     bootp: Traffic,
     tftp: Traffic,
+    tftp_why: TftpRetransmissions,
+    /// What each host last reacted to.
+    trigger: HashMap<HostId, Trigger>,
+    /// TFTP datagrams delivered: (from, to, fingerprint).
+    delivered: std::collections::HashSet<(SocketAddrV4, SocketAddrV4, u64)>,
     /// The last 16 fingerprints per sender and flow.
     flows: HashMap<(HostId, SocketAddrV4, SocketAddrV4), ([u64; 16], usize)>,
     /// The last BOOTP request's [`RequestId`] per host.
@@ -530,7 +594,60 @@ impl Counter {
         class.sent += 1;
         if repeat {
             class.retransmitted += 1;
+            if !bootp {
+                self.classify(host, from, to, bytes, h);
+            }
         }
+    }
+
+    /// Files a TFTP retransmission under its cause.
+    fn classify(
+        &mut self,
+        host: HostId,
+        from: SocketAddrV4,
+        to: SocketAddrV4,
+        bytes: &[u8],
+        h: u64,
+    ) {
+        let trigger = self.trigger.get(&host).copied().unwrap_or(Trigger::Other);
+        let had = self.delivered.contains(&(from, to, h));
+        let w = &mut self.tftp_why;
+        match opcode(bytes) {
+            3 => {
+                let slot = match trigger {
+                    Trigger::Timer => &mut w.data_after_timeout,
+                    Trigger::Tftp(4) => &mut w.data_after_ack,
+                    _ => &mut w.data_other,
+                };
+                slot.0 += 1;
+                slot.1 += u64::from(had);
+            }
+            4 | 6 => match trigger {
+                Trigger::Timer => w.ack_after_timeout += 1,
+                _ => w.ack_after_data += 1,
+            },
+            _ => w.other += 1,
+        }
+    }
+
+    fn delivered(&mut self, host: HostId, from: SocketAddrV4, to: SocketAddrV4, bytes: &[u8]) {
+        let bootp = [from.port(), to.port()]
+            .iter()
+            .any(|p| *p == SERVER_PORT || *p == CLIENT_PORT);
+        if bootp {
+            self.trigger.insert(host, Trigger::Other);
+            return;
+        }
+        self.trigger.insert(host, Trigger::Tftp(opcode(bytes)));
+        self.delivered.insert((from, to, hash_bytes(bytes)));
+    }
+}
+
+/// A TFTP datagram's opcode (0 when too short).
+fn opcode(bytes: &[u8]) -> u16 {
+    match bytes {
+        [a, b, ..] => u16::from_be_bytes([*a, *b]),
+        _ => 0,
     }
 }
 
@@ -854,15 +971,21 @@ impl Fleet {
         add_invariants(&mut sim, self.expected());
         let counter = Rc::new(RefCell::new(Counter::default()));
         let c = counter.clone();
-        sim.observe(move |_, ev| {
-            if let Observed::Sent {
+        sim.observe(move |_, ev| match ev {
+            Observed::Sent {
                 host,
                 from,
                 to,
                 bytes,
-            } = ev
-            {
-                c.borrow_mut().sent(*host, *from, *to, bytes);
+            } => c.borrow_mut().sent(*host, *from, *to, bytes),
+            Observed::Delivered {
+                host,
+                from,
+                to,
+                bytes,
+            } => c.borrow_mut().delivered(*host, *from, *to, bytes),
+            Observed::Timer { host } => {
+                c.borrow_mut().trigger.insert(*host, Trigger::Timer);
             }
         });
         (sim, counter)
@@ -888,6 +1011,7 @@ impl Fleet {
             stats: sim.stats(),
             bootp: counter.bootp,
             tftp: counter.tftp,
+            tftp_why: counter.tftp_why,
             ftp_connections: sim.stats().connections,
             stream_bytes: sim.stats().stream_bytes,
             stage_retries: 0,
@@ -954,6 +1078,13 @@ impl Fleet {
         report.median_finished = times.get(times.len() / 2).copied().unwrap_or(Instant::ZERO);
         if let Some(s) = sim.app::<SimServer>(0) {
             report.peak_transfers = s.peak_transfers();
+        }
+        if report.tftp_why.total() != report.tftp.retransmitted {
+            sim.fail(&format!(
+                "TFTP retransmissions by cause ({}) differ from their count ({})",
+                report.tftp_why.total(),
+                report.tftp.retransmitted
+            ));
         }
         if report.bootp.retransmitted + report.tftp.retransmitted != report.stats.retransmitted {
             sim.fail(&format!(

@@ -34,9 +34,26 @@ fn clients() -> usize {
 }
 
 /// 10% loss, 2% duplication, 10% reordering by up to 5 ms, 1 ms latency
-/// and 0.5 ms jitter.
+/// and 0.5 ms jitter; `SIM_WEATHER=LOSS,DUP,REORDER,JITTER_US` (percent,
+/// percent, percent, microseconds) replaces it, for measuring where
+/// retransmissions come from (docs/benchmarks.md, "Loss").
 fn weather() -> LinkFaults {
-    LinkFaults::lossy(10.0, 2.0, 10.0)
+    let Ok(spec) = std::env::var("SIM_WEATHER") else {
+        return LinkFaults::lossy(10.0, 2.0, 10.0);
+    };
+    let v: Vec<f64> = spec
+        .split(',')
+        .map(|x| {
+            x.trim()
+                .parse()
+                .expect("SIM_WEATHER: LOSS,DUP,REORDER,JITTER_US")
+        })
+        .collect();
+    assert_eq!(v.len(), 4, "SIM_WEATHER: LOSS,DUP,REORDER,JITTER_US");
+    LinkFaults {
+        jitter: Duration::from_micros(v[3] as u64),
+        ..LinkFaults::lossy(v[0], v[1], v[2])
+    }
 }
 
 #[test]
