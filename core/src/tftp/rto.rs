@@ -86,8 +86,8 @@ impl Rto {
         }
     }
 
-    /// A fixed timeout (a negotiated `timeout` option): no samples, no
-    /// back-off.
+    /// A fixed timeout (a negotiated `timeout` option): samples never
+    /// change it, and there is no back-off.
     pub fn fixed(timeout: Duration) -> Self {
         Rto {
             config: RtoConfig {
@@ -118,11 +118,20 @@ impl Rto {
         self.srtt
     }
 
+    /// The shortest time in which the peer can have answered a datagram
+    /// sent now, as far as the estimate knows: SRTT less twice RTTVAR (a
+    /// short round trip), or `None` before the first sample. An answer
+    /// that comes sooner was provoked by something sent earlier. On an
+    /// erratic path the variance eats the estimate and this falls to zero:
+    /// a real answer taken for an old one would cost a timeout.
+    pub fn reaction(&self) -> Option<Duration> {
+        self.srtt.map(|srtt| srtt.saturating_sub(self.rttvar * 2))
+    }
+
     /// Feeds one round-trip measurement (never of a retransmitted packet).
+    /// A fixed timeout stays as negotiated; the round-trip estimate is
+    /// still kept (see [`Rto::reaction`]).
     pub fn sample(&mut self, rtt: Duration) {
-        if self.fixed {
-            return;
-        }
         match self.srtt {
             None => {
                 self.srtt = Some(rtt);
@@ -133,6 +142,9 @@ impl Rto {
                 self.rttvar = (self.rttvar * 3 + delta) / 4;
                 self.srtt = Some((srtt * 7 + rtt) / 8);
             }
+        }
+        if self.fixed {
+            return;
         }
         let srtt = self.srtt.unwrap_or(rtt);
         let rto = srtt.saturating_add((self.rttvar * 4).max(GRANULARITY));

@@ -2,6 +2,20 @@
 //! 4), resend from the first unacknowledged block, no resend on duplicate
 //! ACKs, and round-trip samples under Karn's rule.
 //!
+//! RFC 7440's receiver answers a gap with an ACK of the last block it got
+//! in order, and the sender goes back to the block after it. After going
+//! back, more gap reports keep arriving for a while: ones the receiver sent
+//! about the old blocks before the resent ones reached it. They still move
+//! the window (an ACK is cumulative) but, within a reaction time
+//! ([`Rto::reaction`](super::rto::Rto::reaction)) of going back, do not
+//! make the sender go back again: the blocks they ask for are already on
+//! their way. (Measured in the simulated fleet, where such cascades made
+//! the sender resend windows over and over: docs/benchmarks.md, "Loss".)
+//! An ACK of the block before the window stays a duplicate, even though
+//! an RFC 7440 receiver also sends it when the window's first block is
+//! lost: on the wire it is the same datagram as a repeat of the ACK that
+//! opened the window, and resending on it is the Sorcerer's Apprentice.
+//!
 //! Blocks are counted from 1 in 64 bits; the wire carries the low 16 bits, so
 //! block numbers roll over from 65,535 to 0. An ACK is matched against the
 //! blocks sent and not yet acknowledged, a range never wider than the window
@@ -49,6 +63,8 @@ pub(super) struct Sender {
     marks: heapless::Deque<Mark, MARKS>,
     /// The block being timed and when it was first sent.
     timing: Option<(u64, Instant)>,
+    /// When the sender last went back after a gap report.
+    went_back: Option<Instant>,
 }
 
 impl Sender {
@@ -68,6 +84,7 @@ impl Sender {
             staged: None,
             marks,
             timing: None,
+            went_back: None,
         }
     }
 
@@ -235,9 +252,30 @@ impl Transfer {
             self.finish_done();
             return;
         }
-        // RFC 7440: an ACK inside the window means the rest was lost.
-        self.send.next = self.send.base;
-        self.send.staged = None;
+        if self.send.next <= self.send.base {
+            // The window was acknowledged whole: the next one starts.
+            self.arm(now);
+            return;
+        }
+        // RFC 7440: an ACK inside the window means the rest was lost,
+        // unless this is an earlier gap report still arriving.
+        let recovering = match (self.send.went_back, self.rto.reaction()) {
+            (Some(at), Some(reaction)) => now.saturating_duration_since(at) < reaction,
+            _ => false,
+        };
+        if recovering {
+            self.arm(now);
+        } else {
+            self.go_back(now);
+        }
+    }
+
+    /// Resends from the first unacknowledged block.
+    fn go_back(&mut self, now: Instant) {
+        let s = &mut self.send;
+        s.went_back = Some(now);
+        s.next = s.base;
+        s.staged = None;
         self.arm(now);
     }
 

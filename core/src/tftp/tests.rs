@@ -1181,3 +1181,113 @@ fn a_batched_window_sends_its_first_block_alone_then_the_rest_in_one_run() {
         ack = [0, 4, 0, (first + 15) as u8].to_vec();
     }
 }
+
+/// A server sending `blocks` 512-byte blocks with window 4 to [`CLIENT`],
+/// driven by hand: returns the transfer, its file, the store, and a
+/// function that drives it at a time and returns the DATA block numbers
+/// sent.
+fn windowed_sender(blocks: usize) -> (Transfer, TransferFile<MemStore>, MemStore) {
+    let mut store = MemStore::new();
+    store.insert("w.bin", file(21, 512 * blocks + 7));
+    let (t, files) =
+        accept_from_client(&mut store, b"\x00\x01w.bin\x00octet\x00windowsize\x004\x00");
+    (t, files, store)
+}
+
+fn data_sent(
+    t: &mut Transfer,
+    files: &mut TransferFile<MemStore>,
+    store: &mut MemStore,
+    now: Instant,
+    rx: &mut [u8],
+) -> Vec<u16> {
+    let mut tx = vec![0u8; 700];
+    let mut sent = Vec::new();
+    file::drive(
+        file::Driven {
+            transfer: t,
+            file: files,
+            store,
+            received: rx,
+        },
+        now,
+        &mut tx,
+        &mut |d, _| {
+            if d[..2] == [0, 3] {
+                sent.push(u16::from_be_bytes([d[2], d[3]]));
+            }
+        },
+        &mut |_, _| {},
+    );
+    sent
+}
+
+fn ack(t: &mut Transfer, now: Instant, block: u16) -> Vec<u8> {
+    let mut a = vec![0, 4];
+    a.extend_from_slice(&block.to_be_bytes());
+    t.handle_datagram(now, addr(CLIENT), &a);
+    a
+}
+
+#[test]
+fn a_repeated_ack_of_the_block_before_the_window_never_resends_it() {
+    let (mut t, mut f, mut s) = windowed_sender(12);
+    let ms = Instant::from_millis;
+    assert!(data_sent(&mut t, &mut f, &mut s, ms(0), &mut []).is_empty()); // OACK
+    let mut a = ack(&mut t, ms(10), 0);
+    assert_eq!(
+        data_sent(&mut t, &mut f, &mut s, ms(10), &mut a),
+        [1, 2, 3, 4]
+    );
+    // ACK 0 again, soon and late: a copy of the ACK that opened the
+    // window, or the client's answer to a repeated OACK. Either way, no
+    // resend; a lost first block costs a timeout.
+    for at in [11, 25] {
+        let mut a = ack(&mut t, ms(at), 0);
+        assert!(data_sent(&mut t, &mut f, &mut s, ms(at), &mut a).is_empty());
+    }
+}
+
+#[test]
+fn gap_reports_sent_before_the_resend_arrived_do_not_go_back_twice() {
+    let (mut t, mut f, mut s) = windowed_sender(12);
+    let ms = Instant::from_millis;
+    let _ = data_sent(&mut t, &mut f, &mut s, ms(0), &mut []);
+    let mut a = ack(&mut t, ms(10), 0);
+    assert_eq!(
+        data_sent(&mut t, &mut f, &mut s, ms(10), &mut a),
+        [1, 2, 3, 4]
+    );
+    // Block 2 lost: the client reports the gap with ACK 1; back to 2.
+    let mut a = ack(&mut t, ms(20), 1);
+    assert_eq!(
+        data_sent(&mut t, &mut f, &mut s, ms(20), &mut a),
+        [2, 3, 4, 5]
+    );
+    // A report of a later gap, sent before the resend reached the client
+    // (it arrives within a reaction time of the 10 ms round trip): the
+    // window moves on to 3..6, nothing already on its way is sent again.
+    let mut a = ack(&mut t, ms(22), 2);
+    assert_eq!(data_sent(&mut t, &mut f, &mut s, ms(22), &mut a), [6]);
+    // A gap reported a reaction time after the resend is news: go back.
+    let mut a = ack(&mut t, ms(40), 3);
+    assert_eq!(
+        data_sent(&mut t, &mut f, &mut s, ms(40), &mut a),
+        [4, 5, 6, 7]
+    );
+}
+
+#[test]
+fn lockstep_never_resends_on_a_repeated_ack() {
+    let mut store = MemStore::new();
+    store.insert("w.bin", file(22, 512 * 3));
+    let (mut t, mut f) = accept_from_client(&mut store, b"\x00\x01w.bin\x00octet\x00");
+    let ms = Instant::from_millis;
+    assert_eq!(data_sent(&mut t, &mut f, &mut store, ms(0), &mut []), [1]);
+    let mut a = ack(&mut t, ms(10), 1);
+    assert_eq!(data_sent(&mut t, &mut f, &mut store, ms(10), &mut a), [2]);
+    // ACK 1 again, late enough to be a gap report in a window: in
+    // lockstep it is a duplicate (the Sorcerer's Apprentice rule).
+    let mut a = ack(&mut t, ms(30), 1);
+    assert!(data_sent(&mut t, &mut f, &mut store, ms(30), &mut a).is_empty());
+}
