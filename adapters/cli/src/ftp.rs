@@ -101,8 +101,8 @@ pub struct ServeArgs {
     anonymous: bool,
     /// An account, NAME:PASSWORD (repeatable); the password is hashed at
     /// start-up and never stored.
-    #[arg(long = "user", value_name = "NAME:PASSWORD")]
-    users: Vec<String>,
+    #[arg(long = "account", value_name = "NAME:PASSWORD")]
+    accounts: Vec<String>,
     /// Let accounts modify files (anonymous never can).
     #[arg(long)]
     writable: bool,
@@ -124,6 +124,8 @@ pub struct ServeArgs {
     /// Failed logins before a session is closed.
     #[arg(long)]
     max_login_attempts: Option<u8>,
+    #[command(flatten)]
+    pub(crate) privilege: crate::privilege::PrivilegeArgs,
 }
 
 /// The client verbs' `--help` epilogue: exit codes and password sources.
@@ -193,11 +195,19 @@ pub(crate) fn start(args: &ServeArgs) -> Result<Start, CliError> {
     if let Some(n) = args.max_login_attempts {
         config.max_login_attempts = n;
     }
-    for spec in &args.users {
+    if let Some(user) = &args.privilege.user
+        && user.contains(':')
+    {
+        // The value is not repeated: it may hold a password.
+        return Err(CliError::config(
+            "--user names the user the server runs as, not a login: give an FTP account as --account NAME:PASSWORD",
+        ));
+    }
+    for spec in &args.accounts {
         let (name, password) = spec
             .split_once(':')
             .filter(|(n, _)| !n.is_empty())
-            .ok_or_else(|| CliError::config("--user expects NAME:PASSWORD"))?;
+            .ok_or_else(|| CliError::config("--account expects NAME:PASSWORD"))?;
         let password_hash = auth::hash_password(password).map_err(CliError::config)?;
         config.users.retain(|u| u.name != name);
         config.users.push(FtpUser {
@@ -209,7 +219,7 @@ pub(crate) fn start(args: &ServeArgs) -> Result<Start, CliError> {
     }
     if !config.anonymous && config.users.is_empty() {
         return Err(CliError::config(
-            "nobody could log in: give --anonymous or at least one --user NAME:PASSWORD",
+            "nobody could log in: give --anonymous or at least one --account NAME:PASSWORD",
         ));
     }
     let setup = ServerSetup::new(&config.root)
@@ -219,7 +229,7 @@ pub(crate) fn start(args: &ServeArgs) -> Result<Start, CliError> {
     Ok(Start {
         setup,
         spin: None,
-        privilege: cfg.privilege(),
+        privilege: args.privilege.over(cfg.privilege()),
         saved: Vec::new(),
     })
 }
