@@ -7,10 +7,11 @@ use std::process::Command;
 use std::time::Duration;
 
 use ftp_support::{BIG, run, run_ok, serve};
-use netboot_tests::{ChildGuard, free_tcp_port, netboot_bin, test_bytes, wait_for};
+use netboot_tests::netboot_command;
+use netboot_tests::{ChildGuard, free_tcp_port, test_bytes, wait_for};
 
 fn netboot() -> Command {
-    Command::new(netboot_bin())
+    netboot_command()
 }
 
 #[test]
