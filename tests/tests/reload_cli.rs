@@ -12,7 +12,8 @@ use std::time::Duration;
 
 use netboot_tests::lab::{Output, spawn};
 use netboot_tests::{
-    BoundedOutput, ChildGuard, free_tcp_port, free_udp_port, netboot_bin, test_bytes,
+    BoundedOutput, ChildGuard, free_tcp_port, free_udp_port, netboot_bin, netboot_command,
+    test_bytes,
 };
 
 fn config(root: &Path, ports: [u16; 3], stages: &str, extra: &str) -> String {
@@ -117,10 +118,7 @@ fn sighup_applies_a_good_file_keeps_transfers_and_refuses_a_broken_one() {
 
     let (guard, log) = spawn(
         "netboot serve",
-        Command::new(netboot_bin())
-            .arg("serve")
-            .arg("--config")
-            .arg(&path),
+        netboot_command().arg("serve").arg("--config").arg(&path),
     );
     assert!(
         log.wait("plan: ", Duration::from_secs(20)),
@@ -275,7 +273,7 @@ fn ftp_serve_reloads_its_accounts_and_keeps_open_sessions() {
     std::fs::write(&path, file(true, "")).unwrap();
     let (guard, log) = spawn(
         "netboot ftp serve",
-        Command::new(netboot_bin())
+        netboot_command()
             .args(["ftp", "serve", "--config"])
             .arg(&path),
     );
