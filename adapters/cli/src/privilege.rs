@@ -365,6 +365,30 @@ mod tests {
     }
 
     #[test]
+    fn a_flag_wins_over_the_file_and_the_file_over_the_default() {
+        let file = Privilege {
+            user: Some("nobody".into()),
+            group: Some("nogroup".into()),
+        };
+        let flags = PrivilegeArgs {
+            user: Some("netboot".into()),
+            group: None,
+        };
+        assert_eq!(
+            flags.over(file.clone()),
+            Privilege {
+                user: Some("netboot".into()),
+                group: Some("nogroup".into())
+            }
+        );
+        assert_eq!(PrivilegeArgs::default().over(file.clone()), file);
+        assert_eq!(
+            PrivilegeArgs::default().over(Privilege::default()),
+            Privilege::default()
+        );
+    }
+
+    #[test]
     fn the_lines_say_what_happened() {
         let kept = Dropped {
             user: "root".into(),

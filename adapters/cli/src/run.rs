@@ -49,6 +49,9 @@ pub fn serve(
             s
         })
     });
+    // systemd's socket is reached while still root (it may not be
+    // writable by the account the server switches to).
+    let notifying = crate::notify::enabled();
     let bound = setup.clone();
     let mut server = Server::bind(setup).map_err(|e| CliError::start(&e, run.hint))?;
     // Every listener is bound, the root open, the state read: root is no
@@ -61,7 +64,7 @@ pub fn serve(
     let _ = std::io::stdout().flush();
     let on = listening(&server);
     let ready = format!("{on}; {who}");
-    if run.steps || crate::notify::enabled() {
+    if run.steps || notifying {
         // One line per client step on standard output, and a status line
         // for systemd now and then.
         let mut status = crate::notify::StatusLine::new(STATUS_EVERY);
