@@ -494,3 +494,47 @@ fn json_log_lines_parse_with_level_and_message() {
         "{err}"
     );
 }
+
+#[test]
+fn the_shipped_units_pass_systemd_analyze_verify() {
+    let test = "the_shipped_units_pass_systemd_analyze_verify";
+    let Some(analyze) = require_program(test, "systemd-analyze") else {
+        return;
+    };
+    let dist = Path::new(env!("CARGO_MANIFEST_DIR")).join("../adapters/cli/dist");
+    let dir = tempfile::tempdir().unwrap();
+    let service = std::fs::read_to_string(dist.join("netboot.service")).unwrap();
+    assert!(
+        service.contains(
+            "ExecStart=/usr/local/bin/netboot serve --config /etc/netboot/netboot.toml\n"
+        )
+    );
+    // verify wants the command to exist: the binary built here.
+    let service = service.replace("/usr/local/bin/netboot", netboot_bin().to_str().unwrap());
+    std::fs::write(dir.path().join("netboot.service"), service).unwrap();
+    std::fs::copy(
+        dist.join("netboot.socket"),
+        dir.path().join("netboot.socket"),
+    )
+    .unwrap();
+    let out = Command::new(analyze)
+        .current_dir(dir.path())
+        // The man page is `netboot man`'s, not installed here.
+        .args([
+            "verify",
+            "--man=no",
+            "./netboot.service",
+            "./netboot.socket",
+        ])
+        .stdin(Stdio::null())
+        .bounded_output()
+        .unwrap();
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(out.status.code(), Some(0), "{said}");
+    // An unknown key or a bad value is only a warning: there must be none.
+    assert_eq!(said, "");
+}

@@ -286,6 +286,9 @@ pub struct Services {
     stopping: bool,
     /// Why the last save failed, until one succeeds.
     save_error: Option<String>,
+    /// The runtime is binding its listeners and reports a failure to its
+    /// caller: a listener that failed is logged at debug level only.
+    binding: bool,
 }
 
 /// Events kept for a callback set late; past this they are only logged.
@@ -346,6 +349,7 @@ impl Services {
                 jobs: Some(job_tx),
                 results: done_rx,
                 save_error: None,
+                binding: false,
                 thread: Some(thread),
                 on_event: None,
                 early: Vec::new(),
@@ -418,6 +422,13 @@ impl Services {
         }
     }
 
+    /// While `on`, the runtime is binding its listening sockets and returns
+    /// a failure to its caller, which reports it: a listener that failed
+    /// is then logged at debug level, not as an error line of its own.
+    pub fn binding(&mut self, on: bool) {
+        self.binding = on;
+    }
+
     /// Why the last save failed, when the last one did (the file and the
     /// system's reason).
     pub fn save_error(&self) -> Option<&str> {
@@ -469,7 +480,11 @@ impl Worker<FsStore, Site> for Services {
 
     /// Logs `event` and passes it to the callback.
     fn report(&mut self, event: &Event) {
-        log(event);
+        match event {
+            // The runtime's caller reports it (one line, with the way out).
+            Event::ListenFailed { .. } if self.binding => tracing::debug!("{event}"),
+            _ => log(event),
+        }
         match self.on_event.as_mut() {
             Some(f) => f(event),
             None if self.early.len() < EARLY_EVENTS => self.early.push(event.clone()),

@@ -234,8 +234,10 @@ impl Server {
         };
         server.io.inherited = inherited;
         server.io.binding = true;
+        server.io.services.binding(true);
         server.settle(clock.now());
         server.io.binding = false;
+        server.io.services.binding(false);
         // A socket handed over for a listener the server does not run is a
         // mistake of whoever handed it.
         if let Some(left) = server.io.inherited.first()
