@@ -277,6 +277,26 @@ pub fn netboot_command() -> std::process::Command {
     cmd
 }
 
+/// `netboot bootp request --json` for `mac` (plain BOOTP, four tries from
+/// 0.5 s apart), unicast to the server on loopback port `port` from a free
+/// client port.
+pub fn bootp_request_command(port: u16, mac: &str) -> Command {
+    let mut cmd = Command::new(netboot_bin());
+    cmd.args(["bootp", "request", "--server", &format!("127.0.0.1:{port}")])
+        .args(["--client-port", &free_udp_port().to_string()])
+        .args([
+            "--timeout",
+            "0.5",
+            "--attempts",
+            "4",
+            "--json",
+            "--mac",
+            mac,
+        ])
+        .stdin(Stdio::null());
+    cmd
+}
+
 /// Polls `check` every 10 ms until it returns `Some` or `timeout` passes.
 pub fn wait_for<T>(timeout: Duration, mut check: impl FnMut() -> Option<T>) -> Option<T> {
     let start = Instant::now();

@@ -15,8 +15,8 @@ use std::time::Duration;
 
 use netboot_tests::lab::{Output, spawn_split};
 use netboot_tests::{
-    BoundedOutput, ChildGuard, free_tcp_port, free_udp_port, is_root, netboot_bin, netboot_command,
-    require_program, skip, test_bytes,
+    BoundedOutput, ChildGuard, bootp_request_command, free_tcp_port, free_udp_port, is_root,
+    netboot_bin, netboot_command, require_program, skip, test_bytes,
 };
 
 /// `nobody`'s ids on Debian.
@@ -32,6 +32,25 @@ fn require_root(test: &str) -> bool {
             test,
             "needs root: a server switches users only when started as root",
         )
+}
+
+/// Root, and curl for the downloads.
+fn require_root_and_curl(test: &str) -> bool {
+    require_root(test) && require_program(test, "curl").is_some()
+}
+
+/// A [`lab`] on free ports for `test`, once it may run: the ports, the
+/// directory and the image's bytes.
+fn lab_for(test: &str, curl: bool) -> Option<([u16; 3], tempfile::TempDir, Vec<u8>)> {
+    let may = match curl {
+        true => require_root_and_curl(test),
+        false => require_root(test),
+    };
+    let ports = ports();
+    may.then(|| {
+        let (dir, image) = lab(ports);
+        (ports, dir, image)
+    })
 }
 
 /// A lab the user `nobody` can work in: `root/` (readable, with
@@ -118,21 +137,7 @@ fn assert_runs_as_nobody(pid: u32) {
 
 /// A BOOTP request with netboot's own client, for `mac`.
 fn bootp_try(port: u16, mac: &str) -> std::process::Output {
-    Command::new(netboot_bin())
-        .args(["bootp", "request", "--server", &format!("127.0.0.1:{port}")])
-        .args(["--client-port", &free_udp_port().to_string()])
-        .args([
-            "--timeout",
-            "0.5",
-            "--attempts",
-            "4",
-            "--json",
-            "--mac",
-            mac,
-        ])
-        .stdin(Stdio::null())
-        .bounded_output()
-        .unwrap()
+    bootp_request_command(port, mac).bounded_output().unwrap()
 }
 
 /// A BOOTP exchange that must succeed: the boot file the client is told.
@@ -175,14 +180,9 @@ fn stop(guard: ChildGuard, all: &Output) -> i32 {
 #[test]
 fn serve_drops_to_nobody_and_still_serves_bootp_and_tftp() {
     let test = "serve_drops_to_nobody_and_still_serves_bootp_and_tftp";
-    if !require_root(test) {
-        return;
-    }
-    let Some(_) = require_program(test, "curl") else {
+    let Some((ports, dir, image)) = lab_for(test, true) else {
         return;
     };
-    let ports = ports();
-    let (dir, image) = lab(ports);
     let (guard, out, err) = spawn_split(
         "netboot serve",
         &mut serve(dir.path(), &["--user", "nobody"]),
@@ -215,47 +215,42 @@ fn serve_drops_to_nobody_and_still_serves_bootp_and_tftp() {
 #[test]
 fn a_missing_user_or_an_unwritable_lease_directory_stops_start_up() {
     let test = "a_missing_user_or_an_unwritable_lease_directory_stops_start_up";
-    if !require_root(test) {
+    let Some((_, dir, _)) = lab_for(test, false) else {
         return;
-    }
-    let ports = ports();
-    let (dir, _) = lab(ports);
-    let root = dir.path().join("root");
-    let out = netboot_command()
-        .args(["tftp", "serve", "--listen", "127.0.0.1:0", "--root"])
-        .arg(&root)
-        .args(["--user", "netboot-no-such-user"])
-        .stdin(Stdio::null())
-        .bounded_output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(3));
+    };
+    // Start-up ends with exit code 3: standard output and error.
+    let refused = |cmd: &mut Command| {
+        let out = cmd.stdin(Stdio::null()).bounded_output().unwrap();
+        assert_eq!(out.status.code(), Some(3));
+        let text = |b: &[u8]| String::from_utf8_lossy(b).to_string();
+        (text(&out.stdout), text(&out.stderr))
+    };
+    let (stdout, stderr) = refused(
+        netboot_command()
+            .args(["tftp", "serve", "--listen", "127.0.0.1:0", "--root"])
+            .arg(dir.path().join("root"))
+            .args(["--user", "netboot-no-such-user"]),
+    );
     assert_eq!(
-        String::from_utf8_lossy(&out.stderr),
+        stderr,
         "netboot: user \"netboot-no-such-user\" does not exist: create it (useradd --system netboot-no-such-user) or choose another with --user\n"
     );
-    assert_eq!(String::from_utf8_lossy(&out.stdout), "", "nothing served");
+    assert_eq!(stdout, "", "nothing served");
 
     // The lease file's directory is root's: nobody could not rename a new
     // file into it, which start-up says before serving.
     let state = dir.path().join("state");
     std::os::unix::fs::chown(&state, Some(0), Some(0)).unwrap();
-    let out = serve(dir.path(), &["--user", "nobody"])
-        .stdin(Stdio::null())
-        .bounded_output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(3));
+    let (stdout, stderr) = refused(&mut serve(dir.path(), &["--user", "nobody"]));
     assert_eq!(
-        String::from_utf8_lossy(&out.stderr),
+        stderr,
         format!(
             "netboot: lease file {leases}: directory {state} is not writable by user nobody: Permission denied (os error 13) (the file is saved by renaming a new one into it); chown the directory to nobody or choose another place\n",
             leases = state.join("netboot.leases").display(),
             state = state.display(),
         )
     );
-    assert!(
-        !String::from_utf8_lossy(&out.stdout).contains("listening"),
-        "nothing served"
-    );
+    assert!(!stdout.contains("listening"), "nothing served: {stdout}");
 }
 
 /// The datagrams received on `socket` until one holds `needle`, or 20 s
@@ -334,12 +329,9 @@ fn activated(cmd: Command, fds: Vec<std::os::fd::RawFd>, names: &str) -> Command
 #[test]
 fn passed_sockets_serve_tftp_and_ftp_and_systemd_hears_ready_reloading_and_stopping() {
     let test = "passed_sockets_serve_tftp_and_ftp_and_systemd_hears_ready_reloading_and_stopping";
-    if !require_root(test) {
+    if !require_root_and_curl(test) {
         return;
     }
-    let Some(_) = require_program(test, "curl") else {
-        return;
-    };
     use std::os::fd::AsRawFd;
     // The sockets "systemd" binds: BOOTP and TFTP by name, FTP by its
     // address (its name says nothing).
@@ -368,6 +360,14 @@ fn passed_sockets_serve_tftp_and_ftp_and_systemd_hears_ready_reloading_and_stopp
         notified(&notify, "READY=1", &mut seen),
         "{seen:?}\n{}",
         err.text()
+    );
+    assert_eq!(
+        seen.last().unwrap(),
+        &format!(
+            "READY=1\nSTATUS=listening on bootp 127.0.0.1:{}, tftp 127.0.0.1:{}, ftp 127.0.0.1:{}; \
+             running as user nobody (uid {NOBODY}, gid {NOGROUP}, no supplementary groups)",
+            ports[0], ports[1], ports[2]
+        )
     );
     assert_runs_as_nobody(guard.id());
     for (proto, port) in ["bootp", "tftp"].iter().zip(ports) {
@@ -413,18 +413,21 @@ fn passed_sockets_serve_tftp_and_ftp_and_systemd_hears_ready_reloading_and_stopp
     assert_eq!(err.text(), "", "no warning or error (no restart needed)");
 }
 
-/// A server running as nobody whose lease directory becomes root's after
-/// start-up, given a lease: its stderr, its stdout and its exit code.
-fn unsaved(log_format: &str) -> (String, String, i32) {
-    let ports = ports();
-    let (dir, _) = lab(ports);
-    let (guard, out, err) = spawn_split(
-        "netboot serve",
-        &mut serve(
-            dir.path(),
-            &["--user", "nobody", "--log-format", log_format],
-        ),
+/// For `test`, once it may run: a server running as nobody whose lease
+/// directory becomes root's after start-up, given a lease, then stopped,
+/// which must exit 5. Its standard error and output. `journal`: started
+/// as systemd starts a unit whose standard error is the journal.
+fn unsaved(test: &str, log_format: &str, journal: bool) -> Option<(String, String)> {
+    let (ports, dir, _) = lab_for(test, false)?;
+    let mut cmd = serve(
+        dir.path(),
+        &["--user", "nobody", "--log-format", log_format],
     );
+    cmd.env_remove("INVOCATION_ID").env_remove("JOURNAL_STREAM");
+    if journal {
+        cmd.env("JOURNAL_STREAM", "8:4242");
+    }
+    let (guard, out, err) = spawn_split("netboot serve", &mut cmd);
     expect(&out, "plan: ", &err);
     assert_eq!(bootp_request(ports[0], "02:00:00:00:66:03"), IMAGE);
     std::os::unix::fs::chown(dir.path().join("state"), Some(0), Some(0)).unwrap();
@@ -436,17 +439,16 @@ fn unsaved(log_format: &str) -> (String, String, i32) {
     let code = stop(guard, &err);
     // Let the readers take the last lines.
     std::thread::sleep(Duration::from_millis(100));
-    (err.text(), out.text(), code)
+    assert_eq!(code, 5, "{}", err.text());
+    Some((err.text(), out.text()))
 }
 
 #[test]
 fn a_failed_save_is_an_error_line_and_exit_code_5() {
     let test = "a_failed_save_is_an_error_line_and_exit_code_5";
-    if !require_root(test) {
+    let Some((err, out)) = unsaved(test, "text", false) else {
         return;
-    }
-    let (err, out, code) = unsaved("text");
-    assert_eq!(code, 5, "{err}");
+    };
     let error = err
         .lines()
         .find(|l| l.contains(" ERROR ") && l.contains("cannot save "))
@@ -467,11 +469,9 @@ fn a_failed_save_is_an_error_line_and_exit_code_5() {
 #[test]
 fn json_log_lines_parse_with_level_and_message() {
     let test = "json_log_lines_parse_with_level_and_message";
-    if !require_root(test) {
+    let Some((err, _)) = unsaved(test, "json", false) else {
         return;
-    }
-    let (err, _, code) = unsaved("json");
-    assert_eq!(code, 5, "{err}");
+    };
     let mut levels = Vec::new();
     for line in err.lines().filter(|l| !l.starts_with("netboot: ")) {
         let v: serde_json::Value =
@@ -537,4 +537,23 @@ fn the_shipped_units_pass_systemd_analyze_verify() {
     assert_eq!(out.status.code(), Some(0), "{said}");
     // An unknown key or a bad value is only a warning: there must be none.
     assert_eq!(said, "");
+}
+
+#[test]
+fn under_systemd_log_lines_carry_the_journal_priority_and_no_time() {
+    let test = "under_systemd_log_lines_carry_the_journal_priority_and_no_time";
+    let Some((err, _)) = unsaved(test, "text", true) else {
+        return;
+    };
+    let error = err
+        .lines()
+        .find(|l| l.contains("cannot save "))
+        .unwrap_or_else(|| panic!("no error line in:\n{err}"));
+    let message = error
+        .strip_prefix("<3>netboot_std::host: cannot save ")
+        .unwrap_or_else(|| panic!("{error}"));
+    assert!(
+        message.ends_with("state/netboot.leases: Permission denied (os error 13)"),
+        "{error}"
+    );
 }
