@@ -556,4 +556,10 @@ fn under_systemd_log_lines_carry_the_journal_priority_and_no_time() {
         message.ends_with("state/netboot.leases: Permission denied (os error 13)"),
         "{error}"
     );
+    // The command's own closing line is an error for the journal too.
+    let last = err.lines().last().unwrap();
+    assert!(
+        last.starts_with("<3>netboot: stopped; leases NOT saved: cannot save "),
+        "{last}"
+    );
 }

@@ -99,7 +99,7 @@ pub struct ServeArgs {
     /// Allow anonymous read-only logins.
     #[arg(long)]
     anonymous: bool,
-    /// An account, NAME:PASSWORD (repeatable); the password is hashed at
+    /// An FTP login, NAME:PASSWORD (repeatable); the password is hashed at
     /// start-up and never stored.
     #[arg(long = "account", value_name = "NAME:PASSWORD")]
     accounts: Vec<String>,

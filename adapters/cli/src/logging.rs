@@ -40,7 +40,10 @@ pub enum LogFormat {
 /// True when standard error goes to the journal (or at least the process
 /// runs as a systemd unit).
 pub fn under_systemd() -> bool {
-    std::env::var_os("JOURNAL_STREAM").is_some() || std::env::var_os("INVOCATION_ID").is_some()
+    static UNDER: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *UNDER.get_or_init(|| {
+        std::env::var_os("JOURNAL_STREAM").is_some() || std::env::var_os("INVOCATION_ID").is_some()
+    })
 }
 
 /// The filter for `-v` counted `verbosity` times, unless `RUST_LOG` says.

@@ -71,8 +71,8 @@ pub struct PrivilegeArgs {
     /// (overrides the file's `user`) [default: netboot]; `root` keeps root.
     #[arg(long, value_name = "NAME", env = "NETBOOT_USER")]
     pub user: Option<String>,
-    /// ...and this group (overrides the file's `group`) [default: the
-    /// user's primary group].
+    /// When started as root, run as this group once the ports are bound
+    /// (overrides the file's `group`) [default: the user's primary group].
     #[arg(long, value_name = "NAME", env = "NETBOOT_GROUP")]
     pub group: Option<String>,
 }
