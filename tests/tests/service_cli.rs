@@ -236,6 +236,29 @@ fn a_missing_user_or_an_unwritable_lease_directory_stops_start_up() {
         "netboot: user \"netboot-no-such-user\" does not exist: create it (useradd --system netboot-no-such-user) or choose another with --user\n"
     );
     assert_eq!(stdout, "", "nothing served");
+    // TFTP uploads into a root nobody cannot write to.
+    let root = dir.path().join("root");
+    let (stdout, stderr) = refused(
+        netboot_command()
+            .args([
+                "tftp",
+                "serve",
+                "--writable",
+                "--listen",
+                "127.0.0.1:0",
+                "--root",
+            ])
+            .arg(&root)
+            .args(["--user", "nobody"]),
+    );
+    assert_eq!(
+        stderr,
+        format!(
+            "netboot: root {}: TFTP uploads are on (writable), but user nobody cannot write there: Permission denied (os error 13); chown the root to nobody or turn uploads off\n",
+            root.display()
+        )
+    );
+    assert_eq!(stdout, "", "nothing served");
 
     // The lease file's directory is root's: nobody could not rename a new
     // file into it, which start-up says before serving.

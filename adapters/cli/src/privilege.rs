@@ -90,8 +90,8 @@ impl PrivilegeArgs {
 
 /// Gives up root for `privilege` once `setup`'s server is bound (see
 /// [`drop_privileges`]), then checks that the account can still serve
-/// the root (when TFTP or FTP runs) and save the state files
-/// ([`check_access`]).
+/// the root (when TFTP or FTP runs), save the state files
+/// ([`check_access`]) and write the root when TFTP takes uploads.
 pub fn drop_for(setup: &ServerSetup, privilege: &Privilege) -> Result<Dropped, CliError> {
     let who = drop_privileges(privilege.user.as_deref(), privilege.group.as_deref())?;
     let serves = setup.tftp.is_some() || setup.ftp.is_some();
@@ -105,6 +105,20 @@ pub fn drop_for(setup: &ServerSetup, privilege: &Privilege) -> Result<Dropped, C
     .filter_map(|(what, file)| Some((what, file.as_deref()?)))
     .collect();
     check_access(&who, root, &state)?;
+    let uploads = setup.tftp.as_ref().is_some_and(|t| t.server.writable);
+    if uploads
+        && let Err(e) = rustix::fs::access(
+            &setup.root,
+            rustix::fs::Access::WRITE_OK | rustix::fs::Access::EXEC_OK,
+        )
+    {
+        return Err(CliError::config(format!(
+            "root {}: TFTP uploads are on (writable), but user {} cannot write there: {e}; chown the root to {} or turn uploads off",
+            setup.root.display(),
+            who.user,
+            who.user
+        )));
+    }
     Ok(who)
 }
 
