@@ -122,6 +122,34 @@ pub fn drop_for(setup: &ServerSetup, privilege: &Privilege) -> Result<Dropped, C
     Ok(who)
 }
 
+/// What is wrong with the accounts `privilege` names, as `check` reports
+/// it: `("user", message)` for a user that does not exist, `("group",
+/// message)` for a group.
+pub fn missing_accounts(privilege: &Privilege) -> Vec<(&'static str, String)> {
+    let mut missing = Vec::new();
+    if let Some(u) = &privilege.user
+        && find("/etc/passwd", u).is_none()
+    {
+        missing.push((
+            "user",
+            format!(
+                "user \"{u}\" does not exist: create it (useradd --system {u}) or choose another"
+            ),
+        ));
+    }
+    if let Some(g) = &privilege.group
+        && find("/etc/group", g).is_none()
+    {
+        missing.push((
+            "group",
+            format!(
+                "group \"{g}\" does not exist: create it (groupadd --system {g}) or choose another"
+            ),
+        ));
+    }
+    missing
+}
+
 /// One line of `/etc/passwd` or `/etc/group`: name, id, and for a user
 /// the primary group.
 struct Entry {
