@@ -2,9 +2,11 @@
 //!
 //! * `serve` runs [`netboot_mio::ftp::FtpServer`] (a server with FTP only)
 //!   until SIGINT or SIGTERM. Settings come from the `[ftp]` table of `--config`
-//!   and are overridden by flags. `--user NAME:PASSWORD` hashes the
+//!   and are overridden by flags. `--account NAME:PASSWORD` hashes the
 //!   password (argon2id) at start-up; only the hash is kept in memory, and
 //!   configuration files hold hashes only (`netboot ftp hash` makes one).
+//!   `--user` and `--group` are the account the server runs as, as for
+//!   every server (see [`crate::privilege`]).
 //! * `get URL [LOCAL]`, `put LOCAL URL`, `ls URL` with URLs
 //!   `ftp://[user[:password]@]host[:port]/path` (RFC 1738; anonymous when no
 //!   user is given). Errors are one line carrying the server's reply; exit
