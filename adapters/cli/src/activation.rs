@@ -7,11 +7,12 @@
 //! removed (as `sd_listen_fds(1)` does) and the descriptors marked
 //! close-on-exec.
 //!
-//! Each socket is given a listener of `netboot serve`: by its name (`bootp`,
-//! `pxe`, `tftp`: UDP; `ftp`: TCP), which then also sets the listener's
-//! address to the socket's, or else by its type and local address against
-//! the configured addresses. A socket that matches nothing is an error
-//! naming it.
+//! Each socket is given a listener of the server (`serve`, or a protocol's
+//! `serve`): by its name (`bootp`, `pxe`, `tftp`: UDP; `ftp`: TCP), which
+//! then also sets the listener's address to the socket's (named TFTP
+//! sockets replace the configured TFTP addresses), or else by its type and
+//! local address against the configured addresses. A socket that matches
+//! nothing is an error naming it.
 
 use std::net::SocketAddr;
 use std::os::fd::{FromRawFd, OwnedFd};
@@ -158,21 +159,23 @@ impl Assigned {
     /// address: a named TFTP socket replaces the configured TFTP
     /// addresses, as at start-up.
     pub fn readdress(&self, mut setup: ServerSetup) -> ServerSetup {
-        let mut tftp_cleared = false;
-        for &(role, addr, named) in &self.listeners {
+        let tftp_named = self
+            .listeners
+            .iter()
+            .any(|&(role, _, named)| role == Role::Tftp && named);
+        if let (true, Some(t)) = (tftp_named, setup.tftp.as_mut()) {
+            t.listen.clear();
+        }
+        for &(role, addr, _) in &self.listeners {
             setup = match role {
                 Role::Bootp => setup.bootp_listen(addr),
                 Role::Pxe => setup.pxe_listen(addr),
                 Role::Ftp => setup.ftp_listen(addr),
                 Role::Tftp => {
-                    if let Some(t) = setup.tftp.as_mut() {
-                        if named && !tftp_cleared {
-                            t.listen.clear();
-                            tftp_cleared = true;
-                        }
-                        if !t.listen.contains(&addr) {
-                            t.listen.push(addr);
-                        }
+                    if let Some(t) = setup.tftp.as_mut()
+                        && !t.listen.contains(&addr)
+                    {
+                        t.listen.push(addr);
                     }
                     setup
                 }
@@ -319,6 +322,20 @@ mod tests {
         let again = assigned.readdress(ServerSetup::new(root.path()));
         assert_eq!(again.tftp.as_ref().unwrap().listen, [tftp_addr]);
         assert_eq!(again.inherited.len(), 0);
+        // A named TFTP socket replaces the configured addresses, but not
+        // one of them that a socket was passed for, whatever the order.
+        let (configured, named) = (udp(), udp());
+        let (a, b) = (
+            configured.local_addr().unwrap(),
+            named.local_addr().unwrap(),
+        );
+        let other = std::net::SocketAddr::from(([127, 0, 0, 1], 9));
+        let setup = ServerSetup::new(root.path())
+            .tftp_listen(other)
+            .tftp_listen(a);
+        let passed = vec![passed("x", configured), passed("tftp", named)];
+        let (setup, _) = assign(setup, passed).unwrap();
+        assert_eq!(setup.tftp.as_ref().unwrap().listen, [a, b]);
     }
 
     #[test]
