@@ -73,6 +73,28 @@ pub fn spawn(name: &str, cmd: &mut Command) -> (ChildGuard, Output) {
 
 /// Spawns `cmd` with the given standard input and its output collected.
 pub fn spawn_with_stdin(name: &str, cmd: &mut Command, stdin: Stdio) -> (ChildGuard, Output) {
+    let (guard, out) = spawn_piped(name, cmd, stdin);
+    let (stdout, stderr) = out;
+    let both = Output::default();
+    collect(stdout, both.clone());
+    collect(stderr, both.clone());
+    (guard, both)
+}
+
+/// Spawns `cmd` with its standard output and standard error collected
+/// apart: `(guard, stdout, stderr)`.
+pub fn spawn_split(name: &str, cmd: &mut Command) -> (ChildGuard, Output, Output) {
+    let (guard, (stdout, stderr)) = spawn_piped(name, cmd, Stdio::null());
+    let (out, err) = (Output::default(), Output::default());
+    collect(stdout, out.clone());
+    collect(stderr, err.clone());
+    (guard, out, err)
+}
+
+type Pipe = Box<dyn Read + Send>;
+
+/// Spawns `cmd` with `stdin` and its two output pipes taken.
+fn spawn_piped(name: &str, cmd: &mut Command, stdin: Stdio) -> (ChildGuard, (Pipe, Pipe)) {
     let child = cmd
         .stdin(stdin)
         .stdout(Stdio::piped())
@@ -80,28 +102,26 @@ pub fn spawn_with_stdin(name: &str, cmd: &mut Command, stdin: Stdio) -> (ChildGu
         .spawn()
         .unwrap_or_else(|e| panic!("start {name}: {e}"));
     let mut guard = ChildGuard::new(name, child);
-    let out = Output::default();
     let child = guard.child();
-    let pipes: Vec<Box<dyn Read + Send>> = vec![
-        Box::new(child.stdout.take().unwrap()),
-        Box::new(child.stderr.take().unwrap()),
-    ];
-    for mut pipe in pipes {
-        let out = out.clone();
-        std::thread::spawn(move || {
-            let mut buf = [0u8; 4096];
-            while let Ok(n) = pipe.read(&mut buf) {
-                if n == 0 {
-                    break;
-                }
-                out.0
-                    .lock()
-                    .unwrap()
-                    .push_str(&String::from_utf8_lossy(&buf[..n]));
+    let stdout: Pipe = Box::new(child.stdout.take().unwrap());
+    let stderr: Pipe = Box::new(child.stderr.take().unwrap());
+    (guard, (stdout, stderr))
+}
+
+/// Appends everything `pipe` yields to `out`, from a thread of its own.
+fn collect(mut pipe: Pipe, out: Output) {
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = pipe.read(&mut buf) {
+            if n == 0 {
+                break;
             }
-        });
-    }
-    (guard, out)
+            out.0
+                .lock()
+                .unwrap()
+                .push_str(&String::from_utf8_lossy(&buf[..n]));
+        }
+    });
 }
 
 /// Runs `ip -n ns args...`, panicking on failure.

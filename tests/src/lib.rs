@@ -253,6 +253,50 @@ pub fn netboot_bin() -> PathBuf {
     bin
 }
 
+/// The environment that makes a `netboot` server started by the tests keep
+/// root when they run as root (`NETBOOT_USER=root`, as `--user root`), and
+/// nothing otherwise (a server not started as root does not switch users).
+///
+/// A server started as root switches to the `netboot` user once its ports
+/// are bound; the directories these tests serve and save leases in are
+/// their own temporary ones (mode 0700, root's), which that user could not
+/// read. What matters here is the protocols, not the account:
+/// `service_cli.rs` tests the switch itself, with directories made for it.
+pub fn keep_root() -> Vec<(&'static str, &'static str)> {
+    if rustix::process::geteuid().is_root() {
+        vec![("NETBOOT_USER", "root")]
+    } else {
+        Vec::new()
+    }
+}
+
+/// `netboot` as a command, with [`keep_root`]'s environment.
+pub fn netboot_command() -> std::process::Command {
+    let mut cmd = std::process::Command::new(netboot_bin());
+    cmd.envs(keep_root());
+    cmd
+}
+
+/// `netboot bootp request --json` for `mac` (plain BOOTP, four tries from
+/// 0.5 s apart), unicast to the server on loopback port `port` from a free
+/// client port.
+pub fn bootp_request_command(port: u16, mac: &str) -> Command {
+    let mut cmd = Command::new(netboot_bin());
+    cmd.args(["bootp", "request", "--server", &format!("127.0.0.1:{port}")])
+        .args(["--client-port", &free_udp_port().to_string()])
+        .args([
+            "--timeout",
+            "0.5",
+            "--attempts",
+            "4",
+            "--json",
+            "--mac",
+            mac,
+        ])
+        .stdin(Stdio::null());
+    cmd
+}
+
 /// Polls `check` every 10 ms until it returns `Some` or `timeout` passes.
 pub fn wait_for<T>(timeout: Duration, mut check: impl FnMut() -> Option<T>) -> Option<T> {
     let start = Instant::now();

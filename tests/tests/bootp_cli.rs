@@ -2,10 +2,11 @@
 //! on loopback.
 
 use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::Duration;
 
-use netboot_tests::{BoundedOutput, ChildGuard, free_udp_port, netboot_bin};
+use netboot_tests::netboot_command;
+use netboot_tests::{BoundedOutput, ChildGuard, free_udp_port};
 
 const CONFIG: &str = r#"
 [bootp]
@@ -30,7 +31,7 @@ fn start_server(dir: &std::path::Path) -> (ChildGuard, u16) {
     let port = free_udp_port();
     let mut child = ChildGuard::spawn(
         "netboot bootp serve",
-        Command::new(netboot_bin())
+        netboot_command()
             .args(["bootp", "serve", "--config"])
             .arg(&config)
             .args(["--listen", &format!("127.0.0.1:{port}")])
@@ -50,7 +51,7 @@ fn start_server(dir: &std::path::Path) -> (ChildGuard, u16) {
 }
 
 fn request(port: u16, extra: &[&str]) -> std::process::Output {
-    Command::new(netboot_bin())
+    netboot_command()
         .args(["bootp", "request", "--server", &format!("127.0.0.1:{port}")])
         .args([
             "--client-port",
@@ -135,7 +136,7 @@ fn no_answer_exits_20_and_bad_configs_exit_3_with_the_line() {
         format!("{CONFIG}\n[[bootp.host]]\nmac = \"52:54:00:00:08:07\"\n"),
     )
     .unwrap();
-    let out = Command::new(netboot_bin())
+    let out = netboot_command()
         .args(["bootp", "serve", "--config"])
         .arg(&config)
         .args(["--listen", "127.0.0.1:0"])
@@ -158,7 +159,7 @@ fn a_port_in_use_exits_4_and_says_why() {
     std::fs::write(&config, CONFIG).unwrap();
     let taken = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
     let addr = taken.local_addr().unwrap();
-    let out = Command::new(netboot_bin())
+    let out = netboot_command()
         .args(["bootp", "serve", "--config"])
         .arg(&config)
         .args(["--listen", &addr.to_string()])

@@ -10,6 +10,7 @@
 use std::path::Path;
 use std::time::Duration;
 
+use netboot_tests::keep_root;
 use netboot_tests::lab::{FirmwareLab, Output, hw_addr, spawn};
 use netboot_tests::netns::{NetnsPair, in_netns};
 use netboot_tests::{ChildGuard, netboot_bin, require_program, require_root, wait_for};
@@ -32,6 +33,7 @@ fn our_server(ns: &str, dev: &str, net: u8, mac: &str, dir: &Path) -> (ChildGuar
     let (guard, out) = spawn(
         "netboot bootp serve",
         in_netns(ns, netboot_bin().to_str().unwrap())
+            .envs(keep_root())
             .args(["bootp", "serve", "--interface", dev, "--config"])
             .arg(&config),
     );
@@ -65,6 +67,7 @@ fn our_bridge_server(
     let (guard, log) = spawn(
         "netboot bootp serve",
         in_netns(ns, netboot_bin().to_str().unwrap())
+            .envs(keep_root())
             .args(["bootp", "serve", "--interface", bridge, "--config"])
             .arg(&config),
     );

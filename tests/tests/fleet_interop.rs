@@ -11,6 +11,7 @@
 use std::path::Path;
 use std::time::Duration;
 
+use netboot_tests::keep_root;
 use netboot_tests::lab::{Output, hw_addr, spawn};
 use netboot_tests::netns::{NetnsPair, in_netns};
 use netboot_tests::{ChildGuard, netboot_bin, require_program, require_root, wait_for};
@@ -73,6 +74,7 @@ url = "http://10.{NET}.0.1/efi/ipxe.efi"
     let (guard, log) = spawn(
         "netboot serve",
         in_netns(&pair.server, netboot_bin().to_str().unwrap())
+            .envs(keep_root())
             .args([
                 "serve",
                 "--no-ftp",

@@ -7,10 +7,11 @@ use std::process::Command;
 use std::time::Duration;
 
 use ftp_support::{BIG, run, run_ok, serve};
-use netboot_tests::{ChildGuard, free_tcp_port, netboot_bin, test_bytes, wait_for};
+use netboot_tests::netboot_command;
+use netboot_tests::{ChildGuard, free_tcp_port, test_bytes, wait_for};
 
 fn netboot() -> Command {
-    Command::new(netboot_bin())
+    netboot_command()
 }
 
 #[test]
@@ -186,7 +187,7 @@ fn serve_from_flags_and_config_file() {
         netboot()
             .args(["-v", "ftp", "serve", "--config"])
             .arg(&conf)
-            .args(["--user", "carol:c4r0l"]),
+            .args(["--account", "carol:c4r0l"]),
     )
     .unwrap();
     wait_for(Duration::from_secs(30), || {
@@ -257,9 +258,15 @@ fn serve_refuses_bad_settings_clearly() {
             "passive ports",
         ),
         (
-            &["--user", "nopassword", "--listen", "127.0.0.1:0"],
+            &["--account", "nopassword", "--listen", "127.0.0.1:0"],
             3,
-            "NAME:PASSWORD",
+            "--account expects NAME:PASSWORD",
+        ),
+        // The old account flag: --user is the user the server runs as.
+        (
+            &["--user", "carol:c4r0l", "--listen", "127.0.0.1:0"],
+            3,
+            "netboot: --user names the user the server runs as, not a login: give an FTP account as --account NAME:PASSWORD",
         ),
     ];
     for (args, code, needle) in cases {

@@ -11,6 +11,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use netboot_tests::lab::{Output, spawn};
+use netboot_tests::netboot_command;
 use netboot_tests::{
     ChildGuard, free_tcp_port, free_udp_port, in_ci, is_root, netboot_bin, require_program,
 };
@@ -52,7 +53,7 @@ fn write_config(dir: &Path, root: &Path, net: u8, extra: &str) -> (std::path::Pa
 fn serve(config: &Path, ports: [u16; 3], flags: &[&str]) -> Serve {
     let (guard, log) = spawn(
         "netboot serve",
-        Command::new(netboot_bin())
+        netboot_command()
             .arg("serve")
             .arg("--config")
             .arg(config)
@@ -122,10 +123,9 @@ fn provision_env(
 
 #[test]
 fn the_readme_demo_command_exits_zero_with_every_file_identical() {
-    let (status, stdout, stderr) =
-        ChildGuard::spawn("netboot demo", Command::new(netboot_bin()).arg("demo"))
-            .unwrap()
-            .wait_timeout(Duration::from_secs(60));
+    let (status, stdout, stderr) = ChildGuard::spawn("netboot demo", netboot_command().arg("demo"))
+        .unwrap()
+        .wait_timeout(Duration::from_secs(60));
     assert!(status.is_some_and(|s| s.success()), "{stdout}\n{stderr}");
     assert!(
         stdout.contains("demo: all 7 files arrived byte-identical"),
@@ -332,7 +332,7 @@ fn unprivileged_netboot(test: &str) -> Option<Command> {
         );
         return None;
     }
-    Some(Command::new(netboot_bin()))
+    Some(netboot_command())
 }
 
 #[test]
@@ -414,10 +414,7 @@ fn a_bad_configuration_names_its_line() {
     .unwrap();
     let (status, _, stderr) = ChildGuard::spawn(
         "netboot serve",
-        Command::new(netboot_bin())
-            .arg("serve")
-            .arg("--config")
-            .arg(&config),
+        netboot_command().arg("serve").arg("--config").arg(&config),
     )
     .unwrap()
     .wait_timeout(Duration::from_secs(20));

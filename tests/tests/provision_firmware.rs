@@ -14,6 +14,7 @@
 use std::path::Path;
 use std::time::Duration;
 
+use netboot_tests::keep_root;
 use netboot_tests::lab::{
     Console, FirmwareLab, IPXE_E1000_ROM, IPXE_EFI, OVMF_CODE, OVMF_VARS, Output, OvmfNic, spawn,
 };
@@ -62,6 +63,7 @@ fn serve_plan(
     let (guard, log) = spawn(
         "netboot serve",
         in_netns(lab.ns(), netboot_bin().to_str().unwrap())
+            .envs(keep_root())
             .arg("serve")
             .arg("--config")
             .arg(&config),

@@ -16,6 +16,7 @@ mod provision_support;
 use std::path::Path;
 use std::time::Duration;
 
+use netboot_tests::keep_root;
 use netboot_tests::lab::{Output, hw_addr, spawn};
 use netboot_tests::netns::NetnsPair;
 use netboot_tests::{BoundedOutput, ChildGuard, netboot_bin, require_root, test_bytes};
@@ -57,6 +58,7 @@ fn serve(pair: &NetnsPair, config: &Path) -> (ChildGuard, Output) {
     let (guard, log) = spawn(
         "netboot serve",
         pair.in_server(netboot_bin().to_str().unwrap())
+            .envs(keep_root())
             .arg("serve")
             .arg("--config")
             .arg(config),
@@ -73,6 +75,7 @@ fn provision(pair: &NetnsPair, out: &Path, extra: &[&str]) -> (ChildGuard, Outpu
     spawn(
         "netboot provision",
         pair.in_client(netboot_bin().to_str().unwrap())
+            .envs(keep_root())
             .args(["provision", "--json", "--silence", "3", "--interface"])
             .arg(&pair.client_if)
             .arg("--out")

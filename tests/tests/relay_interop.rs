@@ -12,6 +12,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
+use netboot_tests::keep_root;
 use netboot_tests::lab::{Output, spawn};
 use netboot_tests::netns::{in_netns, ip};
 use netboot_tests::{ChildGuard, netboot_bin, require_program, require_root};
@@ -98,6 +99,7 @@ fn server(ns: &str, dir: &Path) -> (ChildGuard, Output) {
     let (guard, log) = spawn(
         "netboot bootp serve",
         in_netns(ns, netboot_bin().to_str().unwrap())
+            .envs(keep_root())
             .args(["bootp", "serve", "--config"])
             .arg(&config),
     );

@@ -12,7 +12,8 @@ use std::time::Duration;
 
 use netboot_tests::lab::{Output, spawn};
 use netboot_tests::{
-    BoundedOutput, ChildGuard, free_tcp_port, free_udp_port, netboot_bin, test_bytes,
+    BoundedOutput, ChildGuard, bootp_request_command, free_tcp_port, free_udp_port, netboot_bin,
+    netboot_command, test_bytes,
 };
 
 fn config(root: &Path, ports: [u16; 3], stages: &str, extra: &str) -> String {
@@ -29,20 +30,7 @@ fn config(root: &Path, ports: [u16; 3], stages: &str, extra: &str) -> String {
 
 /// The boot file a plain BOOTP client `mac` is told about.
 fn boot_file(port: u16, mac: &str) -> String {
-    let mut cmd = Command::new(netboot_bin());
-    cmd.args(["bootp", "request", "--server", &format!("127.0.0.1:{port}")])
-        .args(["--client-port", &free_udp_port().to_string()])
-        .args([
-            "--timeout",
-            "0.5",
-            "--attempts",
-            "4",
-            "--json",
-            "--mac",
-            mac,
-        ])
-        .stdin(Stdio::null());
-    json_of(&mut cmd)["file"]
+    json_of(&mut bootp_request_command(port, mac))["file"]
         .as_str()
         .unwrap_or_default()
         .to_string()
@@ -117,10 +105,7 @@ fn sighup_applies_a_good_file_keeps_transfers_and_refuses_a_broken_one() {
 
     let (guard, log) = spawn(
         "netboot serve",
-        Command::new(netboot_bin())
-            .arg("serve")
-            .arg("--config")
-            .arg(&path),
+        netboot_command().arg("serve").arg("--config").arg(&path),
     );
     assert!(
         log.wait("plan: ", Duration::from_secs(20)),
@@ -275,7 +260,7 @@ fn ftp_serve_reloads_its_accounts_and_keeps_open_sessions() {
     std::fs::write(&path, file(true, "")).unwrap();
     let (guard, log) = spawn(
         "netboot ftp serve",
-        Command::new(netboot_bin())
+        netboot_command()
             .args(["ftp", "serve", "--config"])
             .arg(&path),
     );

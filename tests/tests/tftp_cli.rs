@@ -5,17 +5,18 @@
 use std::io::{BufRead, BufReader};
 use std::net::{SocketAddr, UdpSocket};
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::Duration;
 
-use netboot_tests::{BoundedOutput, ChildGuard, netboot_bin, test_bytes};
+use netboot_tests::netboot_command;
+use netboot_tests::{BoundedOutput, ChildGuard, test_bytes};
 
 /// Starts `netboot tftp serve ARGS` and returns it with the address it
 /// printed.
 fn serve(args: &[&str], cwd: &Path) -> (ChildGuard, SocketAddr) {
     let mut child = ChildGuard::spawn(
         "netboot tftp serve",
-        Command::new(netboot_bin())
+        netboot_command()
             .current_dir(cwd)
             .args(["tftp", "serve"])
             .args(args),
@@ -35,7 +36,7 @@ fn serve(args: &[&str], cwd: &Path) -> (ChildGuard, SocketAddr) {
 }
 
 fn netboot(args: &[&str]) -> std::process::Output {
-    Command::new(netboot_bin())
+    netboot_command()
         .args(args)
         .stdin(Stdio::null())
         .bounded_output()

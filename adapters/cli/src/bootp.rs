@@ -45,6 +45,8 @@ pub struct ServeArgs {
     /// Keep leases in this file (default: the configuration's `lease_file`).
     #[arg(long, value_name = "FILE")]
     lease_file: Option<PathBuf>,
+    #[command(flatten)]
+    pub(crate) privilege: crate::privilege::PrivilegeArgs,
 }
 
 /// `netboot bootp request`.
@@ -135,7 +137,7 @@ pub(crate) fn start(args: &ServeArgs) -> Result<(Start, SocketAddr, Option<Strin
     let start = Start {
         setup,
         spin: None,
-        privilege: cfg.privilege(),
+        privilege: args.privilege.over(cfg.privilege()),
         saved,
     };
     Ok((start, listen, interface))

@@ -2,8 +2,9 @@
 //! binds, and nothing started: the file (syntax, types, unknown
 //! keys), BOOTP's subnets, pool and hosts, the plan's rules, the FTP
 //! password hashes and passive ports, that the roots are directories,
-//! that the lease and progress files can be read and parsed, and that the
-//! directories they are saved in are writable. It shares `serve`'s own
+//! that the lease and progress files can be read and parsed, that the
+//! directories they are saved in are writable, and that the `user` and
+//! `group` to run as exist. It shares `serve`'s own
 //! code ([`crate::serve::settings`] and the server's preparation), so the
 //! two cannot disagree. Exit 0 with a one-line summary, or 3 with one
 //! `FILE:LINE: message` line per error found.
@@ -41,6 +42,7 @@ pub fn check(path: &Path) -> Result<String, Vec<CliError>> {
     };
     let settings = crate::serve::settings(&args, false).map_err(|e| vec![e])?;
     let summary = settings.summary();
+    let accounts = crate::privilege::missing_accounts(&settings.start.privilege);
     let setup = settings.start.setup;
     let state: Vec<(&str, PathBuf)> =
         [("bootp", &setup.lease_file), ("plan", &setup.progress_file)]
@@ -60,11 +62,34 @@ pub fn check(path: &Path) -> Result<String, Vec<CliError>> {
             errors.push(cfg.table_err(table, e));
         }
     }
+    for (key, message) in accounts {
+        let at = top_level_key(&cfg.text, key);
+        errors.push(cfg.err(at..at, message));
+    }
     if errors.is_empty() {
         Ok(summary)
     } else {
         Err(errors)
     }
+}
+
+/// Where the top-level `key` is set in `text` (before the first table),
+/// for its line number.
+fn top_level_key(text: &str, key: &str) -> usize {
+    let mut offset = 0;
+    for line in text.lines() {
+        let l = line.trim_start();
+        if l.starts_with('[') {
+            break;
+        }
+        if l.strip_prefix(key)
+            .is_some_and(|rest| rest.trim_start().starts_with('='))
+        {
+            return offset;
+        }
+        offset += line.len() + 1;
+    }
+    0
 }
 
 /// Can `file` be saved where it is (a new file beside it, then renamed)?
@@ -179,5 +204,30 @@ mod tests {
             check(&path).unwrap(),
             "bootp 10.0.0.0/24 pool 0 addresses, tftp, ftp, plan 0 clients 0 rules"
         );
+    }
+
+    #[test]
+    fn accounts_that_do_not_exist_are_named_with_their_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("lab.toml");
+        std::fs::write(
+            &path,
+            "root = \".\"\n# the account\nuser = \"netboot-nobody-here\"\ngroup=\"root\"\n[tftp]\n",
+        )
+        .unwrap();
+        let errors: Vec<String> = check(&path)
+            .unwrap_err()
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(
+            errors,
+            [format!(
+                "{}:3: user \"netboot-nobody-here\" does not exist: create it (useradd --system netboot-nobody-here) or choose another",
+                path.display()
+            )]
+        );
+        std::fs::write(&path, "root = \".\"\nuser = \"root\"\ngroup = \"root\"\n").unwrap();
+        assert!(check(&path).is_ok());
     }
 }

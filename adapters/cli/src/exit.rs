@@ -10,6 +10,7 @@
 //! | 2 | bad command line: unknown flag, missing argument (from clap) |
 //! | 3 | bad configuration file or argument value (a URL, a MAC, a range) |
 //! | 4 | a server could not bind or listen |
+//! | 5 | a server stopped, but its final save of leases or plan progress failed |
 //! | 10-19 | TFTP client: 10 not found, 11 access violation, 12 timed out, 13 disk full, 14 file exists, 15 other TFTP error, 16 local file error |
 //! | 20-29 | BOOTP client: 20 no answer |
 //! | 30-39 | FTP client: 30 cannot connect, 31 login refused, 32 file refused by the server, 33 transfer failed, 34 local file error |
@@ -54,8 +55,12 @@ pub const PROVISION: &str = "  40   no BOOTP answer
   43   FTP failure
   44   digest mismatch";
 
-/// A server's extra exit code.
-pub const SERVER: &str = "  4    a socket could not be bound (port in use, privileged port)";
+/// A server's extra exit codes.
+pub const SERVER: &str = "  4    a socket could not be bound (port in use, privileged port)
+  5    stopped, but the final save of leases or plan progress failed";
+
+/// The exit code of a server that stopped without its final save.
+pub const UNSAVED: u8 = 5;
 
 /// The `after_long_help` text listing the common codes and `extra`.
 pub fn help(extra: &[&str]) -> String {
@@ -117,6 +122,11 @@ impl CliError {
     #[allow(dead_code)]
     pub fn bind(message: impl Into<String>) -> Self {
         Self::new(4, message)
+    }
+
+    /// Exit code 5: a server stopped without saving its state.
+    pub fn unsaved(message: impl Into<String>) -> Self {
+        Self::new(UNSAVED, message)
     }
 
     /// The process exit code for this failure.

@@ -2,9 +2,11 @@
 //!
 //! * `serve` runs [`netboot_mio::ftp::FtpServer`] (a server with FTP only)
 //!   until SIGINT or SIGTERM. Settings come from the `[ftp]` table of `--config`
-//!   and are overridden by flags. `--user NAME:PASSWORD` hashes the
+//!   and are overridden by flags. `--account NAME:PASSWORD` hashes the
 //!   password (argon2id) at start-up; only the hash is kept in memory, and
 //!   configuration files hold hashes only (`netboot ftp hash` makes one).
+//!   `--user` and `--group` are the account the server runs as, as for
+//!   every server (see [`crate::privilege`]).
 //! * `get URL [LOCAL]`, `put LOCAL URL`, `ls URL` with URLs
 //!   `ftp://[user[:password]@]host[:port]/path` (RFC 1738; anonymous when no
 //!   user is given). Errors are one line carrying the server's reply; exit
@@ -99,10 +101,10 @@ pub struct ServeArgs {
     /// Allow anonymous read-only logins.
     #[arg(long)]
     anonymous: bool,
-    /// An account, NAME:PASSWORD (repeatable); the password is hashed at
+    /// An FTP login, NAME:PASSWORD (repeatable); the password is hashed at
     /// start-up and never stored.
-    #[arg(long = "user", value_name = "NAME:PASSWORD")]
-    users: Vec<String>,
+    #[arg(long = "account", value_name = "NAME:PASSWORD")]
+    accounts: Vec<String>,
     /// Let accounts modify files (anonymous never can).
     #[arg(long)]
     writable: bool,
@@ -124,6 +126,8 @@ pub struct ServeArgs {
     /// Failed logins before a session is closed.
     #[arg(long)]
     max_login_attempts: Option<u8>,
+    #[command(flatten)]
+    pub(crate) privilege: crate::privilege::PrivilegeArgs,
 }
 
 /// The client verbs' `--help` epilogue: exit codes and password sources.
@@ -193,11 +197,19 @@ pub(crate) fn start(args: &ServeArgs) -> Result<Start, CliError> {
     if let Some(n) = args.max_login_attempts {
         config.max_login_attempts = n;
     }
-    for spec in &args.users {
+    if let Some(user) = &args.privilege.user
+        && user.contains(':')
+    {
+        // The value is not repeated: it may hold a password.
+        return Err(CliError::config(
+            "--user names the user the server runs as, not a login: give an FTP account as --account NAME:PASSWORD",
+        ));
+    }
+    for spec in &args.accounts {
         let (name, password) = spec
             .split_once(':')
             .filter(|(n, _)| !n.is_empty())
-            .ok_or_else(|| CliError::config("--user expects NAME:PASSWORD"))?;
+            .ok_or_else(|| CliError::config("--account expects NAME:PASSWORD"))?;
         let password_hash = auth::hash_password(password).map_err(CliError::config)?;
         config.users.retain(|u| u.name != name);
         config.users.push(FtpUser {
@@ -209,7 +221,7 @@ pub(crate) fn start(args: &ServeArgs) -> Result<Start, CliError> {
     }
     if !config.anonymous && config.users.is_empty() {
         return Err(CliError::config(
-            "nobody could log in: give --anonymous or at least one --user NAME:PASSWORD",
+            "nobody could log in: give --anonymous or at least one --account NAME:PASSWORD",
         ));
     }
     let setup = ServerSetup::new(&config.root)
@@ -219,7 +231,7 @@ pub(crate) fn start(args: &ServeArgs) -> Result<Start, CliError> {
     Ok(Start {
         setup,
         spin: None,
-        privilege: cfg.privilege(),
+        privilege: args.privilege.over(cfg.privilege()),
         saved: Vec::new(),
     })
 }

@@ -10,6 +10,7 @@
 // are literal (`[default: 69]`, `ftp://[user[:password]@]host`), not links.
 #![allow(rustdoc::broken_intra_doc_links)]
 
+mod activation;
 mod bootp;
 mod check;
 mod config;
@@ -21,8 +22,10 @@ mod interrupt;
 mod leases;
 mod logging;
 mod login;
+mod notify;
 mod output;
 mod plan;
+mod privilege;
 mod progress;
 mod provision;
 mod run;
@@ -52,6 +55,17 @@ pub(crate) struct Cli {
     /// (a failure too: {"success": false, "exit_code": N, "error": "..."}).
     #[arg(long, global = true)]
     json: bool,
+
+    /// Log lines as plain text or one JSON object per line (under systemd,
+    /// text has the journal's `<N>` priorities and no timestamps).
+    #[arg(
+        long,
+        value_enum,
+        value_name = "FORMAT",
+        default_value_t,
+        global = true
+    )]
+    log_format: logging::LogFormat,
 
     #[command(subcommand)]
     command: Command,
@@ -105,7 +119,7 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    logging::init(cli.verbose);
+    logging::init(cli.verbose, cli.log_format);
     output::init(output::Flags {
         quiet: cli.quiet,
         json: cli.json,

@@ -98,9 +98,19 @@ pub fn line(text: &str) -> Result<(), CliError> {
 /// a line is never split among other output, or caught half-written by
 /// whoever reads the log. (`eprintln!` writes each piece of its format on
 /// its own, since standard error is unbuffered.) Errors are dropped: there
-/// is nowhere left to report them.
+/// is nowhere left to report them. Under systemd
+/// ([`crate::logging::under_systemd`]) the line starts with the journal's
+/// priority: `<4>` for a `netboot: warning:` line, `<3>` for the rest.
 pub fn stderr(text: &str) {
-    let mut s = String::with_capacity(text.len() + 1);
+    let mut s = String::with_capacity(text.len() + 4);
+    // Under systemd the journal reads the line's priority from a `<N>`
+    // prefix (see `logging`): these lines are warnings or errors.
+    if crate::logging::under_systemd() {
+        s.push_str(match text.starts_with("netboot: warning:") {
+            true => "<4>",
+            false => "<3>",
+        });
+    }
     s.push_str(text);
     s.push('\n');
     let _ = std::io::stderr().lock().write_all(s.as_bytes());

@@ -45,11 +45,16 @@
 //! line on standard output. SIGINT and SIGTERM stop the server cleanly:
 //! running transfers are cancelled, partial uploads discarded, leases and
 //! progress saved (when files are configured for them; the closing line says
-//! so only when the final save made it). SIGHUP reads the file again and
+//! so only when the final save made it; when it did not, standard error
+//! gets `netboot: stopped; leases NOT saved: CAUSE` and the exit code is
+//! 5). Started as root, the server runs as `--user` (default `netboot`)
+//! once bound ([`crate::privilege`]); under systemd it takes the sockets
+//! it is passed and reports its state ([`crate::activation`],
+//! [`crate::notify`]). SIGHUP reads the file again and
 //! applies it to new requests (see [`crate::signals::reload`]; in-flight
 //! transfers, sessions, leases and progress carry on). The whole schema
 //! is in docs/configuration.md ([`crate::config`]). Exit codes: 3 bad
-//! configuration, 4 cannot bind.
+//! configuration, 4 cannot bind, 5 stopped without saving.
 
 use std::io::Write;
 use std::net::SocketAddr;
@@ -107,6 +112,8 @@ pub struct ServeArgs {
     /// again from its first, or `never`.
     #[arg(long, value_name = "SECS|never")]
     pub(crate) reset_after: Option<String>,
+    #[command(flatten)]
+    pub(crate) privilege: crate::privilege::PrivilegeArgs,
 }
 
 /// What `serve` runs, once the file and the flags are merged.
@@ -323,7 +330,7 @@ pub fn settings(args: &ServeArgs, need_bootp: bool) -> Result<Settings, CliError
         start: Start {
             setup,
             spin,
-            privilege: cfg.privilege(),
+            privilege: args.privilege.over(cfg.privilege()),
             saved,
         },
         root,
@@ -377,11 +384,14 @@ pub fn run(args: ServeArgs) -> Result<(), CliError> {
             }
         );
     });
-    // The state is said to be saved only when the final save made it.
-    if saved.is_empty() || result.is_err() {
-        crate::output::say("netboot: stopped");
-    } else {
-        crate::output::say(&format!("netboot: stopped; {} saved", saved.join(" and ")));
+    // The state is said to be saved only when the final save made it;
+    // when it did not, the error line says what was not saved.
+    match &result {
+        Err(e) if e.code() == crate::exit::UNSAVED => {}
+        Ok(()) if !saved.is_empty() => {
+            crate::output::say(&format!("netboot: stopped; {} saved", saved.join(" and ")));
+        }
+        _ => crate::output::say("netboot: stopped"),
     }
     let _ = std::io::stdout().flush();
     result

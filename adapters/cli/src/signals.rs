@@ -15,13 +15,15 @@ use crate::exit::CliError;
 pub type Load = Box<dyn Fn() -> Result<Start, CliError> + Send>;
 
 /// Stops `stopper`'s server on the first SIGINT or SIGTERM (from a thread
-/// of its own); the handle ends that thread.
+/// of its own), telling systemd it is stopping; the handle ends that
+/// thread.
 pub fn stop_on_signals(stopper: Stopper) -> Result<Handle, CliError> {
     let mut signals = Signals::new([signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM])
         .map_err(|e| CliError::other(format!("cannot install signal handlers: {e}")))?;
     let handle = signals.handle();
     std::thread::spawn(move || {
         if signals.forever().next().is_some() {
+            crate::notify::stopping();
             stopper.stop();
         }
     });
@@ -29,7 +31,8 @@ pub fn stop_on_signals(stopper: Stopper) -> Result<Handle, CliError> {
 }
 
 /// Reloads the configuration on every SIGHUP (from a thread of its own),
-/// reporting each outcome on standard error (see [`reload`]); without a
+/// reporting each outcome on standard error (see [`reload`]) and to
+/// systemd (`RELOADING=1`, then `READY=1`, see [`crate::notify`]); without a
 /// file there is nothing to read again, and SIGHUP says so. The handle
 /// ends that thread.
 pub fn reload_on_hangup(
@@ -43,11 +46,23 @@ pub fn reload_on_hangup(
     let handle = signals.handle();
     std::thread::spawn(move || {
         for _ in signals.forever() {
+            // systemd hears of the reload (RELOADING=1) and of its end
+            // (READY=1), whatever came of it.
+            crate::notify::reloading();
             let Some(path) = &path else {
                 crate::output::stderr("netboot: warning: SIGHUP: no --config file to reload");
+                crate::notify::reloaded("nothing to reload (no --config file)");
                 continue;
             };
-            report(path, reload(&reloader, &running, &load));
+            let outcome = reload(&reloader, &running, &load);
+            crate::notify::reloaded(&match &outcome {
+                Ok(_) => format!("reloaded {}", path.display()),
+                Err(_) => format!(
+                    "reload of {} refused; the running configuration stays",
+                    path.display()
+                ),
+            });
+            report(path, outcome);
         }
     });
     Ok(handle)
@@ -85,7 +100,6 @@ fn report(path: &Path, outcome: Result<Vec<&'static str>, CliError>) {
             crate::output::say(&format!("netboot: reloaded {}", path.display()));
             let _ = std::io::stdout().flush();
             if !restart.is_empty() {
-                tracing::warn!("needs a restart to change: {}", restart.join(", "));
                 crate::output::stderr(&format!(
                     "netboot: warning: {}: reloaded; needs a restart to change: {}",
                     path.display(),
@@ -94,7 +108,6 @@ fn report(path: &Path, outcome: Result<Vec<&'static str>, CliError>) {
             }
         }
         Err(e) => {
-            tracing::error!("reload refused, the running configuration stays: {e}");
             crate::output::stderr(&format!(
                 "netboot: error: reload refused, the running configuration stays: {e}"
             ));

@@ -92,6 +92,8 @@ pub struct ServeArgs {
     /// TOML configuration file (section [tftp]); flags override it.
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
+    #[command(flatten)]
+    pub(crate) privilege: crate::privilege::PrivilegeArgs,
 }
 
 /// Transfer mode on the command line.
@@ -214,7 +216,7 @@ pub(crate) fn start(a: &ServeArgs) -> Result<(Start, PathBuf), CliError> {
     let start = Start {
         setup,
         spin,
-        privilege: cfg.privilege(),
+        privilege: a.privilege.over(cfg.privilege()),
         saved: Vec::new(),
     };
     Ok((start, root))

@@ -284,6 +284,11 @@ pub struct Services {
     early: Vec<Event>,
     /// The server is stopping: saves are written at once.
     stopping: bool,
+    /// Why the last save failed, until one succeeds.
+    save_error: Option<String>,
+    /// The runtime is binding its listeners and reports a failure to its
+    /// caller: a listener that failed is logged at debug level only.
+    binding: bool,
 }
 
 /// Events kept for a callback set late; past this they are only logged.
@@ -343,6 +348,8 @@ impl Services {
                 files,
                 jobs: Some(job_tx),
                 results: done_rx,
+                save_error: None,
+                binding: false,
                 thread: Some(thread),
                 on_event: None,
                 early: Vec::new(),
@@ -394,14 +401,38 @@ impl Services {
     }
 
     /// Writes the state `request` names now, on this thread (at shutdown).
-    pub fn save_now(&self, now: Instant, request: SaveRequest, server: &HostServer) -> bool {
-        match self.files.snapshot(request, server, now).write() {
-            Ok(()) => true,
+    pub fn save_now(&mut self, now: Instant, request: SaveRequest, server: &HostServer) -> bool {
+        let result = self.files.snapshot(request, server, now).write();
+        self.saved(&result)
+    }
+
+    /// Logs a failed save (an error line) and keeps its cause for
+    /// [`Services::save_error`]; a save that made it clears it.
+    fn saved(&mut self, result: &io::Result<()>) -> bool {
+        match result {
+            Ok(()) => {
+                self.save_error = None;
+                true
+            }
             Err(e) => {
                 tracing::error!("{e}");
+                self.save_error = Some(e.to_string());
                 false
             }
         }
+    }
+
+    /// While `on`, the runtime is binding its listening sockets and returns
+    /// a failure to its caller, which reports it: a listener that failed
+    /// is then logged at debug level, not as an error line of its own.
+    pub fn binding(&mut self, on: bool) {
+        self.binding = on;
+    }
+
+    /// Why the last save failed, when the last one did (the file and the
+    /// system's reason).
+    pub fn save_error(&self) -> Option<&str> {
+        self.save_error.as_deref()
     }
 
     /// The answers that are ready: hands each to `server`. Call it when the
@@ -412,10 +443,8 @@ impl Services {
             match done {
                 Done::Verified { socket, ok } => server.login_verified(now, socket, ok),
                 Done::Saved { version, result } => {
-                    if let Err(e) = &result {
-                        tracing::error!("{e}");
-                    }
-                    server.saved(now, version, result.is_ok());
+                    let ok = self.saved(&result);
+                    server.saved(now, version, ok);
                 }
             }
         }
@@ -451,7 +480,11 @@ impl Worker<FsStore, Site> for Services {
 
     /// Logs `event` and passes it to the callback.
     fn report(&mut self, event: &Event) {
-        log(event);
+        match event {
+            // The runtime's caller reports it (one line, with the way out).
+            Event::ListenFailed { .. } if self.binding => tracing::debug!("{event}"),
+            _ => log(event),
+        }
         match self.on_event.as_mut() {
             Some(f) => f(event),
             None if self.early.len() < EARLY_EVENTS => self.early.push(event.clone()),

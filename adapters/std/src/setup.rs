@@ -17,6 +17,7 @@ use std::io;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use netboot_core::bootp::hosts::Host;
 use netboot_core::bootp::server::ServerConfig as BootpConfig;
@@ -86,6 +87,34 @@ pub struct ServerSetup {
     /// The FTP fast paths the runtime that drives the server takes over
     /// (`sendfile`, `splice`); none by default.
     pub fast_paths: FastPaths,
+    /// Listening sockets handed over already bound (socket activation):
+    /// the runtime uses one instead of binding a listener whose address is
+    /// the socket's own.
+    pub inherited: Vec<Inherited>,
+}
+
+/// A listening socket a server is given instead of binding it, such as one
+/// systemd passed in (socket activation). The runtime takes the one whose
+/// local address is the listener's: a BOOTP, proxyDHCP or TFTP listener
+/// takes a UDP socket, FTP a TCP listener. Shared so that a
+/// [`ServerSetup`] stays cheap to clone; the runtime duplicates the
+/// descriptor.
+#[derive(Clone, Debug)]
+pub enum Inherited {
+    /// A bound UDP socket.
+    Udp(Arc<std::net::UdpSocket>),
+    /// A listening TCP socket.
+    Tcp(Arc<std::net::TcpListener>),
+}
+
+impl Inherited {
+    /// Where the socket is bound.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        match self {
+            Inherited::Udp(s) => s.local_addr(),
+            Inherited::Tcp(l) => l.local_addr(),
+        }
+    }
 }
 
 impl ServerSetup {
@@ -109,6 +138,7 @@ impl ServerSetup {
             lease_file: None,
             progress_file: None,
             fast_paths: FastPaths::default(),
+            inherited: Vec::new(),
         }
     }
 
@@ -120,6 +150,7 @@ impl ServerSetup {
             setup.listen = old.listen;
             setup.interface = old.interface;
             setup.hosts = old.hosts;
+            setup.pxe_listen = old.pxe_listen;
         }
         self.bootp = Some(setup);
         self
@@ -229,6 +260,24 @@ impl ServerSetup {
     /// [`Event::Splice`](netboot_core::server::Event::Splice)).
     pub fn fast_paths(mut self, fast: FastPaths) -> Self {
         self.fast_paths = fast;
+        self
+    }
+
+    /// Uses `socket` for the listener bound where it is (see [`Inherited`]);
+    /// repeatable. Point the listener there too ([`ServerSetup::bootp_listen`],
+    /// [`ServerSetup::tftp_listen`], [`ServerSetup::ftp_listen`]) when the
+    /// configured address differs.
+    pub fn inherited(mut self, socket: Inherited) -> Self {
+        self.inherited.push(socket);
+        self
+    }
+
+    /// Where the proxyDHCP (PXE boot-server) listener binds, when BOOTP runs
+    /// as a proxy: by default port 4011 of BOOTP's address.
+    pub fn pxe_listen(mut self, addr: SocketAddr) -> Self {
+        if let Some(b) = self.bootp.as_mut() {
+            b.pxe_listen = Some(addr);
+        }
         self
     }
 

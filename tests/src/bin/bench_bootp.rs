@@ -260,7 +260,8 @@ fn start_server(which: &str, pair: &NetnsPair, dir: &std::path::Path, clients: u
                 ),
             )
             .unwrap();
-            cmd.arg(netboot())
+            cmd.envs(netboot_tests::keep_root())
+                .arg(netboot())
                 .args([
                     "bootp",
                     "serve",

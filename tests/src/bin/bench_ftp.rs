@@ -91,6 +91,7 @@ fn ours(bin: &Path, root: &Path, work: &Path) -> Server {
     let guard = ChildGuard::spawn(
         "netboot",
         Command::new(bin)
+            .envs(netboot_tests::keep_root())
             .args(["ftp", "serve", "--config"])
             .arg(&conf),
     )

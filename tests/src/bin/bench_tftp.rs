@@ -196,6 +196,7 @@ fn start_netboot(name: &'static str, root: &Path, extra: &[&str]) -> Server {
     let guard = ChildGuard::spawn(
         "netboot",
         Command::new(&netboot)
+            .envs(netboot_tests::keep_root())
             .args(["tftp", "serve", "--root"])
             .arg(root)
             .args(["--listen", &format!("127.0.0.1:{port}")])

@@ -20,6 +20,7 @@ use netboot_std::fs::FsStore;
 use netboot_std::ftp::site::Site;
 use netboot_std::host::{Services, connect, open_error, send_datagram, write_stream};
 use netboot_std::net::explain_bind_error;
+use netboot_std::setup::Inherited;
 
 use super::fast::Fast;
 use crate::tftp::udp::Batcher;
@@ -92,6 +93,8 @@ pub(super) struct Io {
     pub(super) fast_ready: Vec<SocketId>,
     /// Sources left readable after a bounded turn, served next time round.
     pub(super) again: Vec<Token>,
+    /// Listening sockets handed over bound, not yet taken by a listener.
+    pub(super) inherited: Vec<Inherited>,
 }
 
 impl Io {
@@ -120,7 +123,27 @@ impl Io {
             bind_error: None,
             fast_ready: Vec::new(),
             again: Vec::new(),
+            inherited: Vec::new(),
         })
+    }
+
+    /// The inherited socket bound at `local` of the kind `udp` says, taken
+    /// out of the list (a duplicate of its descriptor, non-blocking).
+    fn take_inherited(&mut self, local: SocketAddr, udp: bool) -> Option<io::Result<Socket>> {
+        let at = self.inherited.iter().position(|s| {
+            matches!(s, Inherited::Udp(_)) == udp && s.local_addr().is_ok_and(|a| a == local)
+        })?;
+        let socket = match self.inherited.swap_remove(at) {
+            Inherited::Udp(s) => s.try_clone().and_then(|s| {
+                s.set_nonblocking(true)?;
+                Ok(Socket::Udp(UdpSocket::from_std(s)))
+            }),
+            Inherited::Tcp(l) => l.try_clone().and_then(|l| {
+                l.set_nonblocking(true)?;
+                Ok(Socket::Listener(TcpListener::from_std(l)))
+            }),
+        };
+        Some(socket)
     }
 
     /// Empties the worker's wake-up socket.
@@ -247,6 +270,17 @@ impl Host<FsStore, Site> for Io {
         local: SocketAddr,
         role: &UdpRole,
     ) -> Result<SocketAddr, OpenError> {
+        if let Some(taken) = self.take_inherited(local, true) {
+            // The handed-over socket gets what binding would have set and
+            // the role needs: broadcasts for BOOTP replies.
+            let taken = taken.and_then(|s| {
+                if let (Socket::Udp(u), UdpRole::Bootp { .. }) = (&s, role) {
+                    u.set_broadcast(true)?;
+                }
+                Ok((local, s))
+            });
+            return self.opened(socket, local, taken);
+        }
         let opened = netboot_std::host::open_udp(local, role)
             .and_then(|s| Ok((s.local_addr()?, Socket::Udp(UdpSocket::from_std(s)))));
         self.opened(socket, local, opened)
@@ -259,6 +293,10 @@ impl Host<FsStore, Site> for Io {
         local: SocketAddr,
         backlog: u32,
     ) -> Result<SocketAddr, OpenError> {
+        if let Some(taken) = self.take_inherited(local, false) {
+            let taken = taken.map(|s| (local, s));
+            return self.opened(socket, local, taken);
+        }
         let opened = netboot_std::host::listen(local, backlog)
             .and_then(|l| Ok((l.local_addr()?, Socket::Listener(TcpListener::from_std(l)))));
         self.opened(socket, local, opened)

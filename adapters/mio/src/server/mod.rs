@@ -7,7 +7,8 @@
 //!
 //! * binds the sockets the core asks for (the listening ones before
 //!   anything runs, so that a port that cannot be bound is reported at once,
-//!   with its cause and the way out), and the transfer, passive and data
+//!   with its cause and the way out; or takes the ones handed over bound,
+//!   [`ServerSetup::inherited`]), and the transfer, passive and data
 //!   sockets as it goes;
 //! * reads every socket until the kernel has nothing more, hands each
 //!   datagram, connection and chunk to the core and drains it after each
@@ -206,7 +207,8 @@ impl Server {
         // segments in one send.
         let batcher = Batcher::probe();
         let segments = batcher.max_segments();
-        let setup = for_runtime(setup, segments);
+        let mut setup = for_runtime(setup, segments);
+        let inherited = std::mem::take(&mut setup.inherited);
         let running = setup.clone();
         let clock = Clock::new();
         let (server, services, wake) = setup.start(&clock)?;
@@ -230,9 +232,27 @@ impl Server {
             running,
             segments,
         };
+        server.io.inherited = inherited;
         server.io.binding = true;
+        server.io.services.binding(true);
         server.settle(clock.now());
         server.io.binding = false;
+        server.io.services.binding(false);
+        // A socket handed over for a listener the server does not run is a
+        // mistake of whoever handed it.
+        if let Some(left) = server.io.inherited.first()
+            && server.io.bind_error.is_none()
+        {
+            let at = left
+                .local_addr()
+                .map_or_else(|e| e.to_string(), |a| a.to_string());
+            server.io.bind_error = Some(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                BindError(format!(
+                    "a socket handed over ({at}) matches no listener of this server"
+                )),
+            ));
+        }
         match server.io.bind_error.take() {
             Some(e) => Err(e),
             None => Ok(server),
@@ -454,11 +474,54 @@ impl Server {
             (true, false) => "leases",
             _ => "plan progress",
         };
-        Err(std::io::Error::other(format!(
-            "the final save failed: the {what} on disk are older than the server's"
-        )))
+        let cause = self
+            .io
+            .services
+            .save_error()
+            .unwrap_or("the final save did not complete")
+            .to_string();
+        Err(std::io::Error::other(Unsaved { what, cause }))
     }
 }
+
+/// The error of [`Server::run`] when the server stopped but its final save
+/// did not make it: what is older on disk than in the server, and why.
+///
+/// ```
+/// use netboot_mio::server::Unsaved;
+///
+/// let e = std::io::Error::other(Unsaved { what: "leases", cause: "cannot save x: denied".into() });
+/// assert_eq!(Unsaved::of(&e).unwrap().what, "leases");
+/// assert_eq!(e.to_string(), "the final save failed: the leases on disk are older than the server's: cannot save x: denied");
+/// assert!(Unsaved::of(&std::io::Error::other("poll failed")).is_none());
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unsaved {
+    /// `leases`, `plan progress`, or `leases and plan progress`.
+    pub what: &'static str,
+    /// Why the last save failed (the file and the system's reason).
+    pub cause: String,
+}
+
+impl Unsaved {
+    /// The [`Unsaved`] inside `e`, if that is what `e` is.
+    pub fn of(e: &std::io::Error) -> Option<&Unsaved> {
+        e.get_ref()
+            .and_then(|inner| inner.downcast_ref::<Unsaved>())
+    }
+}
+
+impl std::fmt::Display for Unsaved {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "the final save failed: the {} on disk are older than the server's: {}",
+            self.what, self.cause
+        )
+    }
+}
+
+impl std::error::Error for Unsaved {}
 
 /// A [`Server`] running on its own thread. Dropping it stops it.
 #[derive(Debug)]
