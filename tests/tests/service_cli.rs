@@ -204,6 +204,10 @@ fn serve_drops_to_nobody_and_still_serves_bootp_and_tftp() {
 
     assert_eq!(stop(guard, &err), 0, "{}", err.text());
     expect(&out, "netboot: stopped; leases saved", &out);
+    // What it served, counted from the transfer it finished, and its CPU.
+    let kib = format!("{:.1} KiB", image.len() as f64 / 1024.0);
+    let served = format!("netboot: served {kib} (TFTP {kib}, FTP 0 bytes) with ");
+    assert!(out.text().contains(&served), "{}", out.text());
     let leases = dir.path().join("state/netboot.leases");
     let meta = std::fs::metadata(&leases).unwrap();
     assert_eq!((meta.uid(), meta.gid()), (NOBODY, NOGROUP));
