@@ -5,6 +5,7 @@
 use core::net::{Ipv4Addr, SocketAddrV4};
 
 use super::HwAddr;
+use super::extra::{self, ExtraOptions};
 use super::hosts::{FileName, Host};
 use super::server::ServerConfig;
 use crate::wire::bootp::options::{self, MessageType, OptionsWriter};
@@ -44,6 +45,9 @@ pub(crate) struct Reply {
     pub boot_server: bool,
     /// The subnet whose network options the reply carries.
     pub subnet: usize,
+    /// The boot profile's extra options, written last; each replaces the
+    /// server's option of the same code.
+    pub extra: ExtraOptions,
     pub nak_message: &'static str,
     /// The largest message the client accepts.
     pub max_len: usize,
@@ -100,9 +104,18 @@ impl Reply {
             Some(kind) => self.dhcp_options(kind, config, host, &mut w),
             None => self.bootp_options(config, host, &mut w),
         }
-        let n = w.len();
-        scratch[n] = options::END;
+        let mut n = w.len();
         let nak = self.kind == Some(MessageType::Nak);
+        if !nak && (self.kind.is_some() || self.cookie) && !self.extra.is_empty() {
+            n = extra::strip(&mut scratch, n, &self.extra);
+            for (_, option) in extra::iter(&self.extra) {
+                if n + option.len() <= budget {
+                    scratch[n..n + option.len()].copy_from_slice(option);
+                    n += option.len();
+                }
+            }
+        }
+        scratch[n] = options::END;
         let mut flags = self.flags;
         if nak && !self.giaddr.is_unspecified() {
             flags |= FLAG_BROADCAST;

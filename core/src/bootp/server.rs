@@ -58,6 +58,7 @@ use core::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 
 use heapless::Deque;
 
+use super::extra::ExtraOptions;
 use super::hosts::{self, FileName, Host};
 use super::leases::{Lease, LeaseSlot, LeaseState, LeaseTable};
 use super::policy::{Boot, BootDecision, BootPolicy, BootRequest, DefaultPolicy, RequestKind};
@@ -712,7 +713,7 @@ where
         ctx: &Ctx,
         ip: Ipv4Addr,
         kind: RequestKind,
-    ) -> Option<(Ipv4Addr, FileName)> {
+    ) -> Option<(Ipv4Addr, FileName, ExtraOptions)> {
         let host = ctx.host.and_then(|i| self.hosts.as_ref().get(i));
         let requested = msg.file();
         let alias = self
@@ -754,9 +755,13 @@ where
             },
         };
         match self.policy.decide(now, &request) {
-            BootDecision::Default => Some((next_server, file.clone())),
-            BootDecision::Boot { next_server, file } => Some((next_server, file)),
-            BootDecision::NoBoot => Some((next_server, FileName::new())),
+            BootDecision::Default => Some((next_server, file.clone(), ExtraOptions::new())),
+            BootDecision::Boot {
+                next_server,
+                file,
+                options,
+            } => Some((next_server, file, options)),
+            BootDecision::NoBoot => Some((next_server, FileName::new(), ExtraOptions::new())),
             BootDecision::Silent => None,
         }
     }
@@ -807,6 +812,7 @@ where
             proxy: false,
             boot_server: false,
             subnet: ctx.subnet,
+            extra: ExtraOptions::new(),
             nak_message: "",
             max_len,
         }
@@ -844,7 +850,8 @@ where
             return self.ignore(ctx.hw, IgnoreReason::UnknownClient);
         };
         let ip = self.ip_of(addr);
-        let Some((next_server, file)) = self.boot(now, msg, ctx, ip, RequestKind::Bootp) else {
+        let Some((next_server, file, extra)) = self.boot(now, msg, ctx, ip, RequestKind::Bootp)
+        else {
             return self.event(Event::Silenced { hw: ctx.hw });
         };
         if let Addr::Pool(i) = addr {
@@ -856,6 +863,7 @@ where
         reply.yiaddr = ip;
         reply.siaddr = next_server;
         reply.file = file.clone();
+        reply.extra = extra;
         self.send(reply);
         self.event(Event::BootpReplied {
             hw: ctx.hw,
@@ -871,7 +879,8 @@ where
             Err(reason) => return self.ignore(ctx.hw, reason),
         };
         let ip = self.ip_of(addr);
-        let Some((next_server, file)) = self.boot(now, msg, ctx, ip, RequestKind::Discover) else {
+        let Some((next_server, file, extra)) = self.boot(now, msg, ctx, ip, RequestKind::Discover)
+        else {
             return self.event(Event::Silenced { hw: ctx.hw });
         };
         if let Addr::Pool(i) = addr {
@@ -891,6 +900,7 @@ where
         reply.yiaddr = ip;
         reply.siaddr = next_server;
         reply.file = file.clone();
+        reply.extra = extra;
         reply.lease = Some(self.lease_for(ctx));
         self.send(reply);
         self.event(Event::Offered {
@@ -931,7 +941,8 @@ where
             }
             Verdict::Ack(addr) => {
                 let ip = self.ip_of(addr);
-                let Some((next_server, file)) = self.boot(now, msg, ctx, ip, RequestKind::Request)
+                let Some((next_server, file, extra)) =
+                    self.boot(now, msg, ctx, ip, RequestKind::Request)
                 else {
                     return self.event(Event::Silenced { hw: ctx.hw });
                 };
@@ -950,6 +961,7 @@ where
                 reply.yiaddr = ip;
                 reply.siaddr = next_server;
                 reply.file = file.clone();
+                reply.extra = extra;
                 reply.lease = Some(lease);
                 self.send(reply);
                 self.event(Event::Acked {
@@ -1037,7 +1049,7 @@ where
             return self.ignore(ctx.hw, IgnoreReason::OtherServer);
         }
         let ip = msg.packet().ciaddr();
-        let Some((next_server, file)) = self.boot(now, msg, ctx, ip, request) else {
+        let Some((next_server, file, extra)) = self.boot(now, msg, ctx, ip, request) else {
             return self.event(Event::Silenced { hw: ctx.hw });
         };
         if file.is_empty() {
@@ -1049,6 +1061,7 @@ where
         reply.boot_server = boot_server;
         reply.siaddr = next_server;
         reply.file = file.clone();
+        reply.extra = extra;
         self.send(reply);
         self.event(if answer == MessageType::Ack {
             Event::ProxyAcked {
@@ -1071,12 +1084,14 @@ where
         if ip.is_unspecified() {
             return self.ignore(ctx.hw, IgnoreReason::NoAddress);
         }
-        let Some((next_server, file)) = self.boot(now, msg, ctx, ip, RequestKind::Inform) else {
+        let Some((next_server, file, extra)) = self.boot(now, msg, ctx, ip, RequestKind::Inform)
+        else {
             return self.event(Event::Silenced { hw: ctx.hw });
         };
         let mut reply = self.reply(msg, ctx, Some(MessageType::Ack));
         reply.siaddr = next_server;
         reply.file = file;
+        reply.extra = extra;
         self.send(reply);
         self.event(Event::Informed { hw: ctx.hw, ip });
     }

@@ -619,6 +619,7 @@ impl BootPolicy for Stages {
             BootDecision::Boot {
                 next_server: Ipv4Addr::new(10, 0, 0, 9),
                 file: "stage1.bin".try_into().unwrap(),
+                options: Default::default(),
             }
         }
     }
@@ -1145,4 +1146,75 @@ fn relayed_subnets_are_checked() {
         )
         .is_ok()
     );
+}
+
+/// Boots everyone with the same extra options.
+struct WithOptions(crate::bootp::extra::ExtraOptions);
+
+impl BootPolicy for WithOptions {
+    fn decide(&mut self, _now: Instant, request: &BootRequest<'_>) -> BootDecision {
+        BootDecision::Boot {
+            next_server: request.default.next_server,
+            file: "stage1.bin".try_into().unwrap(),
+            options: self.0.clone(),
+        }
+    }
+}
+
+/// Every option code of `m` in order, with its value.
+fn option_list(m: &Message<'_>) -> Vec<(u8, Vec<u8>)> {
+    m.options()
+        .map(|o| o.unwrap())
+        .map(|o| (o.code, o.data.to_vec()))
+        .collect()
+}
+
+#[test]
+fn a_profiles_extra_options_follow_the_servers_and_replace_the_same_code() {
+    use crate::bootp::extra;
+    let mut o = extra::ExtraOptions::new();
+    extra::push(&mut o, 252, b"http://10.0.0.1/wpad.dat").unwrap();
+    extra::push(&mut o, options::ROUTER, &ip(253).octets()).unwrap();
+    extra::push(&mut o, options::TFTP_SERVER_NAME, b"10.0.0.9").unwrap();
+    let mut c = config();
+    c.bootp_dynamic = true;
+    let mut s: TestServer<WithOptions> = Server::with_policy(
+        c,
+        Vec::new(),
+        std::vec![LeaseSlot::EMPTY; 4],
+        WithOptions(o),
+    )
+    .unwrap();
+    let ack = dora(&mut s, Instant::ZERO, 1);
+    let m = Message::new_checked(&ack).unwrap();
+    assert_eq!(m.message_type(), Some(MessageType::Ack));
+    let list = option_list(&m);
+    let codes: Vec<u8> = list.iter().map(|(c, _)| *c).collect();
+    // The server's own first (its router replaced), then the profile's in
+    // the order given; option 66 although the client did not ask for it.
+    assert_eq!(codes, [53, 54, 51, 58, 59, 1, 28, 252, 3, 66]);
+    assert_eq!(m.router(), Some(ip(253)));
+    assert_eq!(
+        m.get(252).as_deref(),
+        Some(&b"http://10.0.0.1/wpad.dat"[..])
+    );
+    assert_eq!(m.tftp_server_name().as_deref(), Some(&b"10.0.0.9"[..]));
+    assert_eq!(m.server_id(), Some(SERVER));
+    // A NAK carries none of them.
+    let nak = Req::dhcp(MessageType::Request, 1)
+        .opt(options::SERVER_ID, &SERVER.octets())
+        .opt(options::REQUESTED_IP, &ip(50).octets());
+    let (_, bytes) = ask(&mut s, Instant::ZERO, &nak).unwrap();
+    let m = Message::new_checked(&bytes).unwrap();
+    assert_eq!(m.message_type(), Some(MessageType::Nak));
+    assert!(!m.has(252) && !m.has(options::ROUTER));
+    // A plain BOOTP reply with the cookie carries them too.
+    let (_, bytes) = ask(&mut s, Instant::ZERO, &Req::new(None, 2)).unwrap();
+    let m = Message::new_checked(&bytes).unwrap();
+    assert_eq!(m.message_type(), None);
+    assert_eq!(
+        m.get(252).as_deref(),
+        Some(&b"http://10.0.0.1/wpad.dat"[..])
+    );
+    assert_eq!(m.router(), Some(ip(253)));
 }
