@@ -45,6 +45,9 @@ pub(crate) struct Reply {
     pub boot_server: bool,
     /// The subnet whose network options the reply carries.
     pub subnet: usize,
+    /// The local subnet whose socket the request came in on (0: the main
+    /// socket): the reply leaves through it.
+    pub via: usize,
     /// The boot profile's extra options, written last; each replaces the
     /// server's option of the same code.
     pub extra: ExtraOptions,
@@ -174,7 +177,7 @@ impl Reply {
         w: &mut OptionsWriter<'_>,
     ) {
         let _ = w.message_type(kind);
-        let _ = w.ip(options::SERVER_ID, config.server_ip);
+        let _ = w.ip(options::SERVER_ID, config.server_of(self.subnet));
         if self.proxy {
             // PXE 2.1 §2.2.3: the network's DHCP server gives the address
             // and its options; this answer only says where to boot from,

@@ -107,6 +107,8 @@ struct Ctx {
     source: SocketAddrV4,
     /// The subnet the request came from (0: the server's own).
     subnet: usize,
+    /// The local subnet whose socket received it (0: the main socket).
+    via: usize,
 }
 
 /// The BOOTP/DHCP server machine.
@@ -254,6 +256,18 @@ where
             return Err(ConfigError::BadNetmask(config.netmask));
         }
         for (i, sub) in config.relayed.iter().enumerate() {
+            if let Some(name) = &sub.interface {
+                let server_ok = sub.server.is_some_and(|ip| sub.usable(ip));
+                if !server_ok {
+                    return Err(ConfigError::SubnetServer(sub.network));
+                }
+                if config.relayed[..i]
+                    .iter()
+                    .any(|o| o.interface.as_ref() == Some(name))
+                {
+                    return Err(ConfigError::InterfaceTwice(sub.network));
+                }
+            }
             let mask = u32::from(sub.netmask);
             if mask.leading_ones() + mask.trailing_zeros() != 32 || mask == 0 {
                 return Err(ConfigError::BadNetmask(sub.netmask));
@@ -343,6 +357,9 @@ where
             leases.reserve(ip);
         }
         leases.reserve(config.server_ip);
+        for ip in config.relayed.iter().filter_map(|s| s.server) {
+            leases.reserve(ip);
+        }
         let routers =
             core::iter::once(config.router).chain(config.relayed.iter().map(|s| s.router));
         for router in routers.flatten() {
@@ -420,7 +437,28 @@ where
 
     /// Feeds one datagram received on the server port (67) from `from`.
     pub fn handle_datagram(&mut self, now: Instant, from: SocketAddr, bytes: &[u8]) {
-        self.handle(now, from, bytes, false);
+        self.handle(now, from, bytes, false, 0);
+    }
+
+    /// Feeds one datagram received on the server port by the socket of
+    /// local subnet `subnet` (`n` for `relayed[n - 1]`, one with an
+    /// [`interface`](Subnet::interface)): a request without a relay is
+    /// served from that subnet, and its reply leaves through the same
+    /// socket ([`Server::poll_transmit_via`]). 0, or a subnet that is not
+    /// local, is the main socket, as [`Server::handle_datagram`].
+    pub fn handle_datagram_on(
+        &mut self,
+        now: Instant,
+        subnet: usize,
+        from: SocketAddr,
+        bytes: &[u8],
+    ) {
+        let local = if self.config.local_subnets().any(|(n, _)| n == subnet) {
+            subnet
+        } else {
+            0
+        };
+        self.handle(now, from, bytes, false, local);
     }
 
     /// Feeds one datagram received on the PXE boot-server port
@@ -429,10 +467,17 @@ where
     /// §2.2.4), and gets a DHCPACK with the boot file and no address,
     /// unicast back. Answered in every mode; a proxyDHCP server needs it.
     pub fn handle_pxe_datagram(&mut self, now: Instant, from: SocketAddr, bytes: &[u8]) {
-        self.handle(now, from, bytes, true);
+        self.handle(now, from, bytes, true, 0);
     }
 
-    fn handle(&mut self, now: Instant, from: SocketAddr, bytes: &[u8], boot_server: bool) {
+    fn handle(
+        &mut self,
+        now: Instant,
+        from: SocketAddr,
+        bytes: &[u8],
+        boot_server: bool,
+        via: usize,
+    ) {
         let msg = match Message::new_checked(bytes) {
             Ok(m) => m,
             Err(error) => return self.event(Event::Malformed { from, error }),
@@ -448,7 +493,12 @@ where
         if self.replies.is_full() {
             return self.ignore(hw, IgnoreReason::Busy);
         }
-        let subnet = match self.config.subnet_of_relay(p.giaddr()) {
+        let relayed = if p.giaddr().is_unspecified() {
+            Some(via)
+        } else {
+            self.config.subnet_of_relay(p.giaddr())
+        };
+        let subnet = match relayed {
             Some(n) => n,
             None if self.config.proxy || boot_server => 0,
             None => {
@@ -465,6 +515,7 @@ where
         };
         let ctx = Ctx {
             subnet,
+            via,
             hw,
             key: ClientKey::of(&msg),
             host: self.hosts.as_ref().binary_search_by(|h| h.hw.cmp(&hw)).ok(),
@@ -561,9 +612,21 @@ where
     /// the one its request came in on.
     pub fn poll_transmit_from(
         &mut self,
-        _now: Instant,
+        now: Instant,
         buf: &mut [u8],
     ) -> Option<(Transmit, ReplyPort)> {
+        self.poll_transmit_via(now, buf)
+            .map(|(t, port, _)| (t, port))
+    }
+
+    /// Like [`Server::poll_transmit_from`], with the local subnet whose
+    /// socket the request came in on (0: the main socket; see
+    /// [`Server::handle_datagram_on`]): the reply leaves through it.
+    pub fn poll_transmit_via(
+        &mut self,
+        _now: Instant,
+        buf: &mut [u8],
+    ) -> Option<(Transmit, ReplyPort, usize)> {
         // Held replies are passed over; the others leave in order.
         for _ in 0..self.replies.len() {
             let Some((reply, needs)) = self.replies.pop_front() else {
@@ -585,7 +648,7 @@ where
                     source: None,
                     broadcast: reply.broadcast,
                 };
-                return Some((t, port));
+                return Some((t, port, reply.via));
             }
         }
         None
@@ -730,7 +793,7 @@ where
         let next_server = host
             .and_then(|h| h.next_server)
             .or(self.config.next_server)
-            .unwrap_or(self.config.server_ip);
+            .unwrap_or(self.config.server_of(ctx.subnet));
         let vendor_class = msg.vendor_class();
         let client_id = msg.client_id();
         let user_class = msg.get(options::USER_CLASS);
@@ -746,7 +809,7 @@ where
             user_class: user_class.as_deref(),
             ipxe_options: msg.has(options::IPXE),
             network: match msg.packet().giaddr() {
-                Ipv4Addr::UNSPECIFIED => self.config.server_ip,
+                Ipv4Addr::UNSPECIFIED => self.config.server_of(ctx.subnet),
                 relay => relay,
             },
             default: Boot {
@@ -812,6 +875,7 @@ where
             proxy: false,
             boot_server: false,
             subnet: ctx.subnet,
+            via: ctx.via,
             extra: ExtraOptions::new(),
             nak_message: "",
             max_len,
@@ -913,7 +977,7 @@ where
     fn request(&mut self, now: Instant, msg: &Message<'_>, ctx: &Ctx) {
         let p = msg.packet();
         if let Some(server_id) = msg.server_id()
-            && server_id != self.config.server_ip
+            && server_id != self.config.server_of(ctx.subnet)
         {
             // The client took another server's offer: release ours.
             if let Some(i) = self.leases.find(&ctx.key)
@@ -975,13 +1039,14 @@ where
         }
     }
 
-    fn ours(&self, msg: &Message<'_>) -> bool {
-        msg.server_id().is_none_or(|id| id == self.config.server_ip)
+    fn ours(&self, msg: &Message<'_>, ctx: &Ctx) -> bool {
+        msg.server_id()
+            .is_none_or(|id| id == self.config.server_of(ctx.subnet))
     }
 
     fn release(&mut self, msg: &Message<'_>, ctx: &Ctx) {
         let ip = msg.packet().ciaddr();
-        if !self.ours(msg) {
+        if !self.ours(msg, ctx) {
             return self.ignore(ctx.hw, IgnoreReason::OtherServer);
         }
         match self.leases.find(&ctx.key) {
@@ -1000,7 +1065,7 @@ where
         let Some(ip) = msg.requested_ip() else {
             return self.ignore(ctx.hw, IgnoreReason::NoAddress);
         };
-        if !self.ours(msg) {
+        if !self.ours(msg, ctx) {
             return self.ignore(ctx.hw, IgnoreReason::OtherServer);
         }
         match self.leases.find(&ctx.key) {
@@ -1044,7 +1109,7 @@ where
         };
         if boot_server
             && let Some(id) = msg.server_id()
-            && id != self.config.server_ip
+            && id != self.config.server_of(ctx.subnet)
         {
             return self.ignore(ctx.hw, IgnoreReason::OtherServer);
         }

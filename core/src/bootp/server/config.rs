@@ -7,6 +7,7 @@ use core::net::Ipv4Addr;
 use crate::bootp::HwAddr;
 use crate::bootp::hosts::FileName;
 use crate::bootp::leases::TooSmall;
+use crate::socket::Interface;
 use crate::wire::bootp::SERVER_PORT;
 
 /// The longest generic boot file name an alias maps.
@@ -20,9 +21,16 @@ pub const EVENT_QUEUE: usize = 32;
 /// Most subnets a server serves, its own included.
 pub const MAX_SUBNETS: usize = 8;
 
-/// A subnet served through DHCP relay agents (RFC 1542 §4): its own pool,
-/// router, DNS, domain and lease time. A relayed request selects it by its
-/// `giaddr`, the relay's address on the client's subnet.
+/// A subnet besides the server's own: its own pool, router, DNS, domain
+/// and lease time.
+///
+/// * Behind DHCP relay agents (RFC 1542 §4): a relayed request selects it
+///   by its `giaddr`, the relay's address on the client's subnet.
+/// * Local, on an interface of the server's host ([`Subnet::interface`]):
+///   the server gets a BOOTP socket bound to that interface, and a request
+///   that arrives on it without a relay is served from this subnet, with
+///   [`Subnet::server`] as the server identifier, and answered through the
+///   same socket.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Subnet {
     /// An address of the subnet (the host bits are ignored).
@@ -39,6 +47,13 @@ pub struct Subnet {
     pub pool: Option<(Ipv4Addr, Ipv4Addr)>,
     /// DHCP lease time in seconds.
     pub lease_time: u32,
+    /// The interface the subnet is on, when it is local to the server's
+    /// host (`None`: behind relays).
+    pub interface: Option<Interface>,
+    /// The server's own address on the subnet (option 54 and the default
+    /// `siaddr` of its clients); needed with `interface`. `None`: the
+    /// server's main address.
+    pub server: Option<Ipv4Addr>,
 }
 
 impl Subnet {
@@ -61,6 +76,8 @@ impl Subnet {
             domain: heapless::String::new(),
             pool: None,
             lease_time: 3600,
+            interface: None,
+            server: None,
         }
     }
 
@@ -75,7 +92,7 @@ impl Subnet {
         Ipv4Addr::from(u32::from(self.network) | !u32::from(self.netmask))
     }
 
-    fn usable(&self, ip: Ipv4Addr) -> bool {
+    pub(super) fn usable(&self, ip: Ipv4Addr) -> bool {
         self.contains(ip) && ip != self.broadcast() && u32::from(ip) & !u32::from(self.netmask) != 0
     }
 }
@@ -219,6 +236,25 @@ impl ServerConfig {
             .map(|i| i + 1)
     }
 
+    /// The server's own address on subnet `subnet`: its [`Subnet::server`]
+    /// when it has one, else [`ServerConfig::server_ip`].
+    pub fn server_of(&self, subnet: usize) -> Ipv4Addr {
+        subnet
+            .checked_sub(1)
+            .and_then(|i| self.relayed.get(i))
+            .and_then(|s| s.server)
+            .unwrap_or(self.server_ip)
+    }
+
+    /// Every local subnet on an interface of its own: its number (`n` for
+    /// `relayed[n - 1]`) and the interface.
+    pub fn local_subnets(&self) -> impl Iterator<Item = (usize, &Interface)> + '_ {
+        self.relayed
+            .iter()
+            .enumerate()
+            .filter_map(|(i, s)| s.interface.as_ref().map(|name| (i + 1, name)))
+    }
+
     /// True when `ip` is a usable host address of subnet `subnet`.
     pub(super) fn usable_in(&self, subnet: usize, ip: Ipv4Addr) -> bool {
         match subnet {
@@ -316,6 +352,17 @@ pub enum ConfigError {
     /// or another).
     #[error("relayed subnet {0} overlaps another served subnet")]
     SubnetOverlaps(Ipv4Addr),
+    /// A local subnet (one with an interface) has no server address of
+    /// its own on it, or one that is not a host address of the subnet.
+    #[error("subnet {0} on an interface needs the server's own address on it")]
+    SubnetServer(Ipv4Addr),
+    /// A subnet names the interface of an earlier one, or the main one's.
+    #[error("subnet {0} is on an interface another subnet is on")]
+    InterfaceTwice(Ipv4Addr),
+    /// Subnets are on interfaces of their own but the main one is not: its
+    /// socket, bound to no interface, would answer their clients too.
+    #[error("subnets on interfaces of their own need the main subnet on an interface too")]
+    MainInterfaceNeeded,
     /// A proxyDHCP server was given a pool: it hands out no addresses.
     #[error("a proxyDHCP server hands out no addresses: remove the pool")]
     ProxyWithPool,

@@ -1218,3 +1218,95 @@ fn a_profiles_extra_options_follow_the_servers_and_replace_the_same_code() {
     );
     assert_eq!(m.router(), Some(ip(253)));
 }
+
+/// The server's own subnet plus a local one on interface `veth2`.
+fn two_links() -> ServerConfig {
+    let mut c = config();
+    let mut sub = Subnet::new(Ipv4Addr::new(10, 42, 0, 0), Ipv4Addr::new(255, 255, 255, 0));
+    sub.interface = Some("veth2".try_into().unwrap());
+    sub.server = Some(Ipv4Addr::new(10, 42, 0, 1));
+    sub.router = Some(Ipv4Addr::new(10, 42, 0, 254));
+    sub.pool = Some((Ipv4Addr::new(10, 42, 0, 100), Ipv4Addr::new(10, 42, 0, 103)));
+    c.relayed.push(sub).unwrap();
+    c
+}
+
+/// Feeds `req` as received by the socket of local subnet `via`; the one
+/// reply and the subnet whose socket it leaves through.
+fn ask_on(s: &mut TestServer, via: usize, req: &Req) -> Option<(Vec<u8>, usize)> {
+    s.handle_datagram_on(Instant::ZERO, via, from68(), &req.bytes());
+    let mut buf = [0u8; 1500];
+    let (t, _, out) = s.poll_transmit_via(Instant::ZERO, &mut buf)?;
+    assert!(s.poll_transmit_via(Instant::ZERO, &mut buf).is_none());
+    Some((buf[..t.len].to_vec(), out))
+}
+
+#[test]
+fn a_local_request_is_served_from_the_subnet_of_the_interface_it_arrived_on() {
+    let mut s = Server::new(two_links(), Vec::new(), std::vec![LeaseSlot::EMPTY; 8]).unwrap();
+    let second = Ipv4Addr::new(10, 42, 0, 1);
+    // On the second link's socket: its pool, router, server identifier and
+    // next server, answered through the same socket.
+    let (offer, via) = ask_on(&mut s, 1, &Req::dhcp(MessageType::Discover, 1)).unwrap();
+    assert_eq!(via, 1);
+    let m = Message::new_checked(&offer).unwrap();
+    assert_eq!(m.packet().yiaddr(), Ipv4Addr::new(10, 42, 0, 100));
+    assert_eq!(m.server_id(), Some(second));
+    assert_eq!(m.packet().siaddr(), second);
+    assert_eq!(m.router(), Some(Ipv4Addr::new(10, 42, 0, 254)));
+    assert_eq!(m.broadcast_address(), Some(Ipv4Addr::new(10, 42, 0, 255)));
+    let req = Req::dhcp(MessageType::Request, 1)
+        .opt(options::SERVER_ID, &second.octets())
+        .opt(options::REQUESTED_IP, &[10, 42, 0, 100]);
+    let (ack, via) = ask_on(&mut s, 1, &req).unwrap();
+    assert_eq!(via, 1);
+    assert_eq!(
+        Message::new_checked(&ack).unwrap().message_type(),
+        Some(MessageType::Ack)
+    );
+    // The same client's REQUEST naming the main server's identifier is
+    // another server's business on this link.
+    let other = Req::dhcp(MessageType::Request, 1)
+        .opt(options::SERVER_ID, &SERVER.octets())
+        .opt(options::REQUESTED_IP, &[10, 42, 0, 100]);
+    assert!(ask_on(&mut s, 1, &other).is_none());
+    // On the main socket: the main subnet, as before.
+    let (offer, via) = ask_on(&mut s, 0, &Req::dhcp(MessageType::Discover, 2)).unwrap();
+    assert_eq!(via, 0);
+    let m = Message::new_checked(&offer).unwrap();
+    assert_eq!(m.packet().yiaddr(), ip(100));
+    assert_eq!(m.server_id(), Some(SERVER));
+    assert_eq!(m.router(), Some(ROUTER));
+    // A subnet number that is not a local subnet is the main socket.
+    let (offer, via) = ask_on(&mut s, 7, &Req::dhcp(MessageType::Discover, 3)).unwrap();
+    assert_eq!(via, 0);
+    assert_eq!(
+        Message::new_checked(&offer).unwrap().packet().yiaddr(),
+        ip(101)
+    );
+    // The second subnet's server address is never leased.
+    assert!(s.leases().all(|l| l.ip != second));
+}
+
+#[test]
+fn a_local_subnet_needs_its_own_server_address_and_an_interface_of_its_own() {
+    let fails = |c: ServerConfig| Server::new(c, Vec::new(), std::vec![LeaseSlot::EMPTY; 8]).err();
+    let net = Ipv4Addr::new(10, 42, 0, 0);
+    let mut c = two_links();
+    c.relayed[0].server = None;
+    assert_eq!(fails(c), Some(ConfigError::SubnetServer(net)));
+    let mut c = two_links();
+    c.relayed[0].server = Some(Ipv4Addr::new(10, 43, 0, 1));
+    assert_eq!(fails(c), Some(ConfigError::SubnetServer(net)));
+    let mut c = two_links();
+    let mut third = c.relayed[0].clone();
+    third.network = Ipv4Addr::new(10, 43, 0, 0);
+    third.server = Some(Ipv4Addr::new(10, 43, 0, 1));
+    third.router = None;
+    third.pool = None;
+    c.relayed.push(third).unwrap();
+    assert_eq!(
+        fails(c),
+        Some(ConfigError::InterfaceTwice(Ipv4Addr::new(10, 43, 0, 0)))
+    );
+}
