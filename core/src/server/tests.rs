@@ -660,8 +660,8 @@ fn a_bad_reconfigure_changes_nothing() {
     assert_eq!(net.dora(1).unwrap().1, "stage1");
 }
 
-#[test]
-fn each_local_subnet_gets_a_socket_on_its_interface_and_answers_through_it() {
+/// The main subnet on `veth1`, a second one on `veth2`.
+fn two_links() -> NetbootConfig {
     use crate::bootp::server::Subnet;
     let mut c = config(Persist::default());
     let setup = c.bootp.as_mut().unwrap();
@@ -671,6 +671,12 @@ fn each_local_subnet_gets_a_socket_on_its_interface_and_answers_through_it() {
     sub.server = Some(Ipv4Addr::new(10, 42, 0, 1));
     sub.pool = Some((Ipv4Addr::new(10, 42, 0, 100), Ipv4Addr::new(10, 42, 0, 109)));
     setup.config.relayed.push(sub).unwrap();
+    c
+}
+
+#[test]
+fn each_local_subnet_gets_a_socket_on_its_interface_and_answers_through_it() {
+    let c = two_links();
     // Without the main subnet on an interface, or with two subnets on one,
     // the server refuses to start.
     for (main, want) in [
@@ -740,4 +746,25 @@ fn each_local_subnet_gets_a_socket_on_its_interface_and_answers_through_it() {
     // The main socket still serves the main subnet.
     let (ip, _) = net.dora(1).unwrap();
     assert_eq!(ip, Ipv4Addr::new(10, 0, 0, 100));
+}
+
+#[test]
+fn a_reload_cannot_move_a_subnet_to_another_interface() {
+    let mut net = Net::new(two_links(), Restored::default());
+    let mut moved = two_links();
+    let setup = moved.bootp.as_mut().unwrap();
+    setup.config.relayed[0].interface = Some("veth3".try_into().unwrap());
+    setup.config.relayed[0].lease_time = 60;
+    moved.profiles = ProfileTable::new();
+    moved.profiles.set_default(&["fresh1"]).unwrap();
+    let done = net
+        .server
+        .reconfigure(net.now, moved, Anonymous(net.disk.clone()))
+        .unwrap();
+    assert_eq!(done.needs_restart, ["bootp subnet interfaces"]);
+    // The BOOTP settings stay whole; the plan is the new one.
+    let config = net.server.bootp().unwrap().config();
+    assert_eq!(config.relayed[0].interface.as_deref(), Some("veth2"));
+    assert_eq!(config.relayed[0].lease_time, 3600);
+    assert_eq!(net.dora(1).unwrap().1, "fresh1");
 }
