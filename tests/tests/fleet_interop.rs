@@ -13,6 +13,7 @@
 use std::path::Path;
 use std::time::Duration;
 
+use netboot_tests::dhcp::script;
 use netboot_tests::lab::{Output, hw_addr, spawn};
 use netboot_tests::netns::{NetnsPair, in_netns};
 use netboot_tests::{ChildGuard, netboot_bin, require_program, require_root, wait_for};
@@ -95,14 +96,6 @@ url = "http://10.{NET}.0.1/efi/ipxe.efi"
         log.text()
     );
     (guard, log)
-}
-
-fn script(dir: &Path, name: &str, body: &str) -> std::path::PathBuf {
-    use std::os::unix::fs::PermissionsExt;
-    let path = dir.join(name);
-    std::fs::write(&path, format!("#!/bin/sh\n{body}\nexit 0\n")).unwrap();
-    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
-    path
 }
 
 /// One dhclient exchange with `conf` as its configuration: the

@@ -20,6 +20,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
+use netboot_tests::dhcp::script;
 use netboot_tests::lab::{Output, spawn};
 use netboot_tests::netns::{in_netns, ip};
 use netboot_tests::{ChildGuard, netboot_bin, require_program, require_root};
@@ -64,18 +65,15 @@ fn link(a: &str, a_cidr: &str, b: &str, b_cidr: &str, tag: &str) -> (String, Str
 }
 
 fn udhcpc(ns: &str, dev: &str, dir: &Path, run: &str) -> (bool, String, Output) {
-    use std::os::unix::fs::PermissionsExt;
     let out = dir.join(format!("{run}.out"));
-    let script = dir.join(format!("{run}.sh"));
-    std::fs::write(
-        &script,
-        format!(
-            "#!/bin/sh\n[ \"$1\" = bound ] && echo \"$ip $subnet $router $lease $serverid\" >> {}\nexit 0\n",
+    let script = script(
+        dir,
+        &format!("{run}.sh"),
+        &format!(
+            "[ \"$1\" = bound ] && echo \"$ip $subnet $router $lease $serverid\" >> {}",
             out.display()
         ),
-    )
-    .unwrap();
-    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    );
     let (client, log) = spawn(
         "udhcpc",
         in_netns(ns, "udhcpc")
