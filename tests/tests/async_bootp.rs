@@ -20,8 +20,8 @@ use netboot_tests::{
 fn bootp_server(net: [u8; 3], host_mac: [u8; 6], listen: &str) -> BootpServer {
     let ip = |last| Ipv4Addr::new(net[0], net[1], net[2], last);
     let mut c = ServerConfig::new(ip(1), Ipv4Addr::new(255, 255, 255, 0));
-    c.pool = Some((ip(100), ip(149)));
-    c.router = Some(ip(1));
+    c.net.pool = Some((ip(100), ip(149)));
+    c.net.router = Some(ip(1));
     c.file.push_str("pool.img").unwrap();
     let mut h = Host::new(HwAddr::ethernet(host_mac));
     h.ip = Some(ip(10));

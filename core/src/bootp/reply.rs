@@ -154,19 +154,19 @@ impl Reply {
         w: &mut OptionsWriter<'_>,
     ) {
         // Each push either fits or is skipped; later, smaller ones may fit.
-        let net = config.net(self.subnet);
+        let (net, broadcast) = config.net(self.subnet);
         let _ = w.ip(options::SUBNET_MASK, net.netmask);
         if let Some(router) = net.router {
             let _ = w.ip(options::ROUTER, router);
         }
-        let _ = w.ips(options::DNS_SERVERS, net.dns);
+        let _ = w.ips(options::DNS_SERVERS, &net.dns);
         if let Some(host) = host.filter(|h| !h.hostname.is_empty()) {
             let _ = w.push(options::HOSTNAME, host.hostname.as_bytes());
         }
         if !net.domain.is_empty() {
             let _ = w.push(options::DOMAIN_NAME, net.domain.as_bytes());
         }
-        let _ = w.ip(options::BROADCAST_ADDRESS, net.broadcast);
+        let _ = w.ip(options::BROADCAST_ADDRESS, broadcast);
     }
 
     fn dhcp_options(

@@ -73,7 +73,7 @@ mod config;
 mod event;
 
 pub use config::{
-    ConfigError, EVENT_QUEUE, MAX_ALIAS, MAX_SUBNETS, REPLY_QUEUE, ServerConfig, Subnet,
+    ConfigError, EVENT_QUEUE, MAX_ALIAS, MAX_SUBNETS, NetConfig, REPLY_QUEUE, ServerConfig, Subnet,
 };
 pub use event::{Event, IgnoreReason};
 
@@ -125,7 +125,7 @@ struct Ctx {
 /// use netboot_core::wire::bootp::{options::OptionsWriter, Message, MessageType, Op, Repr, Vend};
 ///
 /// let mut config = ServerConfig::new(Ipv4Addr::new(10, 0, 0, 1), Ipv4Addr::new(255, 255, 255, 0));
-/// config.pool = Some((Ipv4Addr::new(10, 0, 0, 100), Ipv4Addr::new(10, 0, 0, 109)));
+/// config.net.pool = Some((Ipv4Addr::new(10, 0, 0, 100), Ipv4Addr::new(10, 0, 0, 109)));
 /// config.file.push_str("boot.ipxe").unwrap();
 /// let hosts: [Host; 0] = [];
 /// let mut server = Server::new(config, hosts, [LeaseSlot::EMPTY; 10]).unwrap();
@@ -251,9 +251,9 @@ where
         mut hosts: H,
         leases: L,
     ) -> Result<(ServerConfig, H, LeaseTable<L>), ConfigError> {
-        let mask = u32::from(config.netmask);
+        let mask = u32::from(config.net.netmask);
         if mask.leading_ones() + mask.trailing_zeros() != 32 {
-            return Err(ConfigError::BadNetmask(config.netmask));
+            return Err(ConfigError::BadNetmask(config.net.netmask));
         }
         for (i, sub) in config.relayed.iter().enumerate() {
             if let Some(name) = &sub.interface {
@@ -268,22 +268,22 @@ where
                     return Err(ConfigError::InterfaceTwice(sub.network));
                 }
             }
-            let mask = u32::from(sub.netmask);
+            let mask = u32::from(sub.net.netmask);
             if mask.leading_ones() + mask.trailing_zeros() != 32 || mask == 0 {
-                return Err(ConfigError::BadNetmask(sub.netmask));
+                return Err(ConfigError::BadNetmask(sub.net.netmask));
             }
             let overlaps = |net: Ipv4Addr, other: Ipv4Addr| {
                 let m = mask & u32::from(other);
                 u32::from(net) & m == u32::from(sub.network) & m
             };
-            if overlaps(config.server_ip, config.netmask)
+            if overlaps(config.server_ip, config.net.netmask)
                 || config.relayed[..i]
                     .iter()
-                    .any(|o| overlaps(o.network, o.netmask))
+                    .any(|o| overlaps(o.network, o.net.netmask))
             {
                 return Err(ConfigError::SubnetOverlaps(sub.network));
             }
-            if let Some((first, last)) = sub.pool {
+            if let Some((first, last)) = sub.net.pool {
                 for ip in [first, last] {
                     if !sub.contains(ip) || !config.usable_in(i + 1, ip) {
                         return Err(ConfigError::PoolOutsideSubnet(ip));
@@ -328,7 +328,7 @@ where
                 }
             }
         }
-        let (first, last) = match config.pool {
+        let (first, last) = match config.net.pool {
             Some((first, last)) => {
                 for ip in [first, last] {
                     if !config.usable(ip) {
@@ -349,7 +349,7 @@ where
         let mut ranges: heapless::Vec<(Ipv4Addr, Ipv4Addr), MAX_SUBNETS> = heapless::Vec::new();
         let _ = ranges.push((first, last));
         for sub in &config.relayed {
-            let _ = ranges.push(sub.pool.unwrap_or(empty));
+            let _ = ranges.push(sub.net.pool.unwrap_or(empty));
         }
         let mut leases = LeaseTable::with_ranges(leases, &ranges)?;
         hosts.as_mut().sort_unstable_by_key(|h| h.hw);
@@ -361,7 +361,7 @@ where
             leases.reserve(ip);
         }
         let routers =
-            core::iter::once(config.router).chain(config.relayed.iter().map(|s| s.router));
+            core::iter::once(config.net.router).chain(config.relayed.iter().map(|s| s.net.router));
         for router in routers.flatten() {
             leases.reserve(router);
         }
@@ -888,7 +888,7 @@ where
     }
 
     fn lease_for(&self, ctx: &Ctx) -> u32 {
-        self.config.net(ctx.subnet).lease_time
+        self.config.net(ctx.subnet).0.lease_time
     }
 
     fn expiry(now: Instant, secs: u32) -> Instant {

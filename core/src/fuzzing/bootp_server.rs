@@ -17,10 +17,10 @@ use core::net::{Ipv4Addr, SocketAddr};
 /// Runs one input.
 pub fn run(data: &[u8]) {
     let mut config = ServerConfig::new(Ipv4Addr::new(10, 0, 0, 1), Ipv4Addr::new(255, 255, 255, 0));
-    config.pool = Some((Ipv4Addr::new(10, 0, 0, 100), Ipv4Addr::new(10, 0, 0, 107)));
-    config.router = Some(Ipv4Addr::new(10, 0, 0, 1));
+    config.net.pool = Some((Ipv4Addr::new(10, 0, 0, 100), Ipv4Addr::new(10, 0, 0, 107)));
+    config.net.router = Some(Ipv4Addr::new(10, 0, 0, 1));
     config.bootp_dynamic = true;
-    config.lease_time = 60;
+    config.net.lease_time = 60;
     config
         .vendor_specific
         .extend_from_slice(&[6, 1, 8])
@@ -28,8 +28,8 @@ pub fn run(data: &[u8]) {
     // A subnet behind a relay, so relayed requests (any giaddr the input
     // writes) reach a second pool.
     let mut relayed = Subnet::new(Ipv4Addr::new(10, 1, 0, 0), Ipv4Addr::new(255, 255, 255, 0));
-    relayed.pool = Some((Ipv4Addr::new(10, 1, 0, 100), Ipv4Addr::new(10, 1, 0, 103)));
-    relayed.router = Some(Ipv4Addr::new(10, 1, 0, 1));
+    relayed.net.pool = Some((Ipv4Addr::new(10, 1, 0, 100), Ipv4Addr::new(10, 1, 0, 103)));
+    relayed.net.router = Some(Ipv4Addr::new(10, 1, 0, 1));
     config.relayed.push(relayed).unwrap();
     let mut host = Host::new(HwAddr::ethernet([0x52, 0x54, 0, 0, 0, 1]));
     host.ip = Some(Ipv4Addr::new(10, 0, 0, 10));

@@ -120,11 +120,11 @@ fn files(t: &ProfileTable, id: u16) -> BTreeSet<(String, bool)> {
 pub fn run(data: &[u8]) {
     let table = rules();
     let mut config = ServerConfig::new(SERVER, Ipv4Addr::new(255, 255, 255, 0));
-    config.pool = Some((Ipv4Addr::new(10, 0, 0, 100), Ipv4Addr::new(10, 0, 0, 115)));
+    config.net.pool = Some((Ipv4Addr::new(10, 0, 0, 100), Ipv4Addr::new(10, 0, 0, 115)));
     config.bootp_dynamic = true;
     config.authoritative = true;
     config.file.push_str("default.img").unwrap();
-    config.router = Some(Ipv4Addr::new(10, 0, 0, 254));
+    config.net.router = Some(Ipv4Addr::new(10, 0, 0, 254));
     let policy: PlanPolicy<ProfileTable, Heap> =
         PlanPolicy::with_capacity(table.clone(), Reset::Never, 16);
     let mut server =

@@ -203,7 +203,7 @@ const LOCAL_SOCKETS: u64 = 16;
 /// }
 ///
 /// let mut bootp = ServerConfig::new(Ipv4Addr::new(10, 0, 0, 1), Ipv4Addr::new(255, 255, 255, 0));
-/// bootp.pool = Some((Ipv4Addr::new(10, 0, 0, 100), Ipv4Addr::new(10, 0, 0, 199)));
+/// bootp.net.pool = Some((Ipv4Addr::new(10, 0, 0, 100), Ipv4Addr::new(10, 0, 0, 199)));
 /// let mut config = NetbootConfig::new();
 /// config.bootp = Some(BootpSetup::new(bootp));
 /// config.tftp = Some(EndpointConfig::new(vec!["0.0.0.0:69".parse().unwrap()]));

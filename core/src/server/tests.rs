@@ -122,7 +122,7 @@ struct Net {
 
 fn config(persist: Persist) -> NetbootConfig {
     let mut bootp = ServerConfig::new(SERVER, Ipv4Addr::new(255, 255, 255, 0));
-    bootp.pool = Some((Ipv4Addr::new(10, 0, 0, 100), Ipv4Addr::new(10, 0, 0, 109)));
+    bootp.net.pool = Some((Ipv4Addr::new(10, 0, 0, 100), Ipv4Addr::new(10, 0, 0, 109)));
     let mut c = NetbootConfig::new();
     c.bootp = Some(BootpSetup::new(bootp));
     c.tftp = Some(TftpConfig::new(vec!["10.0.0.1:69".parse().unwrap()]));
@@ -595,7 +595,7 @@ fn a_reconfigure_keeps_transfers_leases_and_progress_and_serves_the_new_plan() {
 
     // The new configuration: a pool without client 3's address, new stages.
     let mut new = config(Persist::default());
-    new.bootp.as_mut().unwrap().config.pool =
+    new.bootp.as_mut().unwrap().config.net.pool =
         Some((Ipv4Addr::new(10, 0, 0, 101), Ipv4Addr::new(10, 0, 0, 105)));
     new.profiles = ProfileTable::new();
     new.profiles.set_default(&["fresh1", "manifest2"]).unwrap();
@@ -647,7 +647,7 @@ fn a_bad_reconfigure_changes_nothing() {
     let mut net = Net::new(config(Persist::default()), Restored::default());
     let (ip, _) = net.dora(1).unwrap();
     let mut bad = config(Persist::default());
-    bad.bootp.as_mut().unwrap().config.pool =
+    bad.bootp.as_mut().unwrap().config.net.pool =
         Some((Ipv4Addr::new(10, 0, 1, 1), Ipv4Addr::new(10, 0, 1, 9)));
     bad.profiles = ProfileTable::new();
     bad.profiles.set_default(&["other"]).unwrap();
@@ -669,7 +669,7 @@ fn two_links() -> NetbootConfig {
     let mut sub = Subnet::new(Ipv4Addr::new(10, 42, 0, 0), Ipv4Addr::new(255, 255, 255, 0));
     sub.interface = Some("veth2".try_into().unwrap());
     sub.server = Some(Ipv4Addr::new(10, 42, 0, 1));
-    sub.pool = Some((Ipv4Addr::new(10, 42, 0, 100), Ipv4Addr::new(10, 42, 0, 109)));
+    sub.net.pool = Some((Ipv4Addr::new(10, 42, 0, 100), Ipv4Addr::new(10, 42, 0, 109)));
     setup.config.relayed.push(sub).unwrap();
     c
 }
@@ -754,7 +754,7 @@ fn a_reload_cannot_move_a_subnet_to_another_interface() {
     let mut moved = two_links();
     let setup = moved.bootp.as_mut().unwrap();
     setup.config.relayed[0].interface = Some("veth3".try_into().unwrap());
-    setup.config.relayed[0].lease_time = 60;
+    setup.config.relayed[0].net.lease_time = 60;
     moved.profiles = ProfileTable::new();
     moved.profiles.set_default(&["fresh1"]).unwrap();
     let done = net
@@ -765,6 +765,6 @@ fn a_reload_cannot_move_a_subnet_to_another_interface() {
     // The BOOTP settings stay whole; the plan is the new one.
     let config = net.server.bootp().unwrap().config();
     assert_eq!(config.relayed[0].interface.as_deref(), Some("veth2"));
-    assert_eq!(config.relayed[0].lease_time, 3600);
+    assert_eq!(config.relayed[0].net.lease_time, 3600);
     assert_eq!(net.dora(1).unwrap().1, "fresh1");
 }

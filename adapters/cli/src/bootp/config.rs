@@ -225,16 +225,17 @@ fn net(src: &Source<'_>, f: NetFields<'_>) -> Result<Subnet, CliError> {
                 format!("router {ip} is outside the subnet {text}"),
             ));
         }
-        sub.router = Some(ip);
+        sub.net.router = Some(ip);
     }
     for d in f.dns {
         let ip = src.ip(d, "dns")?;
-        sub.dns
+        sub.net
+            .dns
             .push(ip)
             .map_err(|_| src.err(&d.span(), "at most 4 DNS servers"))?;
     }
     if let Some(d) = f.domain {
-        sub.domain =
+        sub.net.domain =
             hosts::bounded(d.get_ref(), "domain", 63).map_err(|e| src.err(&d.span(), e))?;
     }
     if let Some(p) = f.pool {
@@ -249,10 +250,10 @@ fn net(src: &Source<'_>, f: NetFields<'_>) -> Result<Subnet, CliError> {
                 ));
             }
         }
-        sub.pool = Some((start, end));
+        sub.net.pool = Some((start, end));
     }
     if let Some(t) = f.lease_time {
-        sub.lease_time = t;
+        sub.net.lease_time = t;
     }
     Ok(sub)
 }
@@ -287,7 +288,7 @@ pub fn check(path: &Path, text: &str, raw: Raw, bootp_dynamic: bool) -> Result<S
             lease_time: raw.lease_time,
         },
     )?;
-    let mut config = ServerConfig::new(server_ip, own.netmask);
+    let mut config = ServerConfig::new(server_ip, own.net.netmask);
     if !config.on_subnet(own.network) || own.network == server_ip {
         return Err(src.err(
             &raw.server.span(),
@@ -297,11 +298,7 @@ pub fn check(path: &Path, text: &str, raw: Raw, bootp_dynamic: bool) -> Result<S
             ),
         ));
     }
-    config.router = own.router;
-    config.dns = own.dns;
-    config.domain = own.domain;
-    config.pool = own.pool;
-    config.lease_time = own.lease_time;
+    config.net = own.net;
     config.bootp_dynamic = raw.bootp_dynamic.unwrap_or(bootp_dynamic);
     if let Some(a) = raw.authoritative {
         config.authoritative = a;
@@ -511,9 +508,9 @@ mod tests {
         assert_eq!(s.interface.as_deref(), Some("eth9"));
         assert_eq!(s.lease_file, Some(PathBuf::from("/etc/netboot/leases")));
         let c = s.server.config();
-        assert_eq!(c.lease_time, 600);
+        assert_eq!(c.net.lease_time, 600);
         assert_eq!(
-            c.pool,
+            c.net.pool,
             Some((Ipv4Addr::new(10, 0, 0, 100), Ipv4Addr::new(10, 0, 0, 199)))
         );
         assert_eq!(s.server.hosts()[0].file.as_str(), "board1.bin");

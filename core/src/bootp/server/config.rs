@@ -21,8 +21,58 @@ pub const EVENT_QUEUE: usize = 32;
 /// Most subnets a server serves, its own included.
 pub const MAX_SUBNETS: usize = 8;
 
-/// A subnet besides the server's own: its own pool, router, DNS, domain
-/// and lease time.
+/// What every served subnet has, the server's own and each other one: its
+/// netmask and the network options, pool and lease time its clients get.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NetConfig {
+    /// The netmask (option 1).
+    pub netmask: Ipv4Addr,
+    /// The router (option 3).
+    pub router: Option<Ipv4Addr>,
+    /// DNS servers (option 6).
+    pub dns: heapless::Vec<Ipv4Addr, 4>,
+    /// The domain name (option 15).
+    pub domain: heapless::String<63>,
+    /// The dynamic pool, first and last address inclusive.
+    pub pool: Option<(Ipv4Addr, Ipv4Addr)>,
+    /// DHCP lease time in seconds (`u32::MAX`: infinite).
+    pub lease_time: u32,
+}
+
+impl NetConfig {
+    /// A subnet with `netmask`, no router, DNS, domain or pool, and
+    /// one-hour leases.
+    pub fn new(netmask: Ipv4Addr) -> Self {
+        NetConfig {
+            netmask,
+            router: None,
+            dns: heapless::Vec::new(),
+            domain: heapless::String::new(),
+            pool: None,
+            lease_time: 3600,
+        }
+    }
+
+    /// True when `a` and `b` are on the same subnet.
+    fn same(&self, a: Ipv4Addr, b: Ipv4Addr) -> bool {
+        let mask = u32::from(self.netmask);
+        u32::from(a) & mask == u32::from(b) & mask
+    }
+
+    /// The broadcast address (option 28) of the subnet `ip` is on.
+    fn broadcast_of(&self, ip: Ipv4Addr) -> Ipv4Addr {
+        Ipv4Addr::from(u32::from(ip) | !u32::from(self.netmask))
+    }
+
+    /// True when `ip` is a host address of the subnet `on` is on.
+    fn usable(&self, on: Ipv4Addr, ip: Ipv4Addr) -> bool {
+        self.same(on, ip)
+            && ip != self.broadcast_of(on)
+            && u32::from(ip) & !u32::from(self.netmask) != 0
+    }
+}
+
+/// A subnet besides the server's own, with its own [`NetConfig`].
 ///
 /// * Behind DHCP relay agents (RFC 1542 §4): a relayed request selects it
 ///   by its `giaddr`, the relay's address on the client's subnet.
@@ -35,18 +85,9 @@ pub const MAX_SUBNETS: usize = 8;
 pub struct Subnet {
     /// An address of the subnet (the host bits are ignored).
     pub network: Ipv4Addr,
-    /// Its netmask (option 1).
-    pub netmask: Ipv4Addr,
-    /// Its router (option 3): usually the relay.
-    pub router: Option<Ipv4Addr>,
-    /// Its DNS servers (option 6).
-    pub dns: heapless::Vec<Ipv4Addr, 4>,
-    /// Its domain name (option 15).
-    pub domain: heapless::String<63>,
-    /// Its dynamic pool, first and last address inclusive.
-    pub pool: Option<(Ipv4Addr, Ipv4Addr)>,
-    /// DHCP lease time in seconds.
-    pub lease_time: u32,
+    /// Its netmask, router (usually the relay), DNS, domain, pool and
+    /// lease time.
+    pub net: NetConfig,
     /// The interface the subnet is on, when it is local to the server's
     /// host (`None`: behind relays).
     pub interface: Option<Interface>,
@@ -70,12 +111,7 @@ impl Subnet {
     pub fn new(network: Ipv4Addr, netmask: Ipv4Addr) -> Self {
         Subnet {
             network,
-            netmask,
-            router: None,
-            dns: heapless::Vec::new(),
-            domain: heapless::String::new(),
-            pool: None,
-            lease_time: 3600,
+            net: NetConfig::new(netmask),
             interface: None,
             server: None,
         }
@@ -83,30 +119,17 @@ impl Subnet {
 
     /// True when `ip` is on the subnet.
     pub fn contains(&self, ip: Ipv4Addr) -> bool {
-        let mask = u32::from(self.netmask);
-        u32::from(ip) & mask == u32::from(self.network) & mask
+        self.net.same(self.network, ip)
     }
 
     /// The subnet's broadcast address (option 28).
     pub fn broadcast(&self) -> Ipv4Addr {
-        Ipv4Addr::from(u32::from(self.network) | !u32::from(self.netmask))
+        self.net.broadcast_of(self.network)
     }
 
     pub(super) fn usable(&self, ip: Ipv4Addr) -> bool {
-        self.contains(ip) && ip != self.broadcast() && u32::from(ip) & !u32::from(self.netmask) != 0
+        self.net.usable(self.network, ip)
     }
-}
-
-/// The settings of one served subnet: what a reply's network options come
-/// from.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct Net<'a> {
-    pub netmask: Ipv4Addr,
-    pub router: Option<Ipv4Addr>,
-    pub dns: &'a [Ipv4Addr],
-    pub domain: &'a str,
-    pub broadcast: Ipv4Addr,
-    pub lease_time: u32,
 }
 
 /// Server-wide settings.
@@ -115,18 +138,9 @@ pub struct ServerConfig {
     /// The server's address on the client subnet: option 54, and the default
     /// `siaddr`.
     pub server_ip: Ipv4Addr,
-    /// The subnet mask of the client subnet (option 1).
-    pub netmask: Ipv4Addr,
-    /// The default router (option 3).
-    pub router: Option<Ipv4Addr>,
-    /// DNS servers (option 6).
-    pub dns: heapless::Vec<Ipv4Addr, 4>,
-    /// Domain name (option 15).
-    pub domain: heapless::String<63>,
-    /// The dynamic pool, first and last address inclusive.
-    pub pool: Option<(Ipv4Addr, Ipv4Addr)>,
-    /// DHCP lease time in seconds (`u32::MAX`: infinite).
-    pub lease_time: u32,
+    /// The client subnet's netmask, router, DNS, domain, pool and lease
+    /// time.
+    pub net: NetConfig,
     /// How long an offered address stays reserved for the client, seconds.
     pub offer_hold: u32,
     /// How long a declined address stays out of the pool, seconds.
@@ -174,12 +188,7 @@ impl ServerConfig {
     pub fn new(server_ip: Ipv4Addr, netmask: Ipv4Addr) -> Self {
         ServerConfig {
             server_ip,
-            netmask,
-            router: None,
-            dns: heapless::Vec::new(),
-            domain: heapless::String::new(),
-            pool: None,
-            lease_time: 3600,
+            net: NetConfig::new(netmask),
             offer_hold: 60,
             decline_hold: 600,
             bootp_dynamic: false,
@@ -197,19 +206,16 @@ impl ServerConfig {
 
     /// The subnet's broadcast address (option 28).
     pub fn broadcast(&self) -> Ipv4Addr {
-        Ipv4Addr::from(u32::from(self.server_ip) | !u32::from(self.netmask))
+        self.net.broadcast_of(self.server_ip)
     }
 
     /// True when `ip` is on the server's subnet.
     pub fn on_subnet(&self, ip: Ipv4Addr) -> bool {
-        let mask = u32::from(self.netmask);
-        u32::from(ip) & mask == u32::from(self.server_ip) & mask
+        self.net.same(self.server_ip, ip)
     }
 
     pub(super) fn usable(&self, ip: Ipv4Addr) -> bool {
-        self.on_subnet(ip)
-            && ip != self.broadcast()
-            && u32::from(ip) & !u32::from(self.netmask) != 0
+        self.net.usable(self.server_ip, ip)
     }
 
     /// The subnet a request relayed by `giaddr` belongs to: 0 for the
@@ -274,29 +280,15 @@ impl ServerConfig {
     /// Every subnet's pool, the server's own first (empty ones included,
     /// so that pool `n` is subnet `n`'s).
     pub fn pools(&self) -> impl Iterator<Item = Option<(Ipv4Addr, Ipv4Addr)>> + '_ {
-        core::iter::once(self.pool).chain(self.relayed.iter().map(|s| s.pool))
+        core::iter::once(self.net.pool).chain(self.relayed.iter().map(|s| s.net.pool))
     }
 
-    /// The network settings of subnet `subnet` (the server's own when it
-    /// does not exist).
-    pub(crate) fn net(&self, subnet: usize) -> Net<'_> {
+    /// The settings of subnet `subnet` (the server's own when it does not
+    /// exist) and its broadcast address.
+    pub(crate) fn net(&self, subnet: usize) -> (&NetConfig, Ipv4Addr) {
         match subnet.checked_sub(1).and_then(|i| self.relayed.get(i)) {
-            Some(s) => Net {
-                netmask: s.netmask,
-                router: s.router,
-                dns: &s.dns,
-                domain: &s.domain,
-                broadcast: s.broadcast(),
-                lease_time: s.lease_time,
-            },
-            None => Net {
-                netmask: self.netmask,
-                router: self.router,
-                dns: &self.dns,
-                domain: &self.domain,
-                broadcast: self.broadcast(),
-                lease_time: self.lease_time,
-            },
+            Some(s) => (&s.net, s.broadcast()),
+            None => (&self.net, self.broadcast()),
         }
     }
 }

@@ -19,8 +19,8 @@ fn mac(n: u8) -> [u8; 6] {
 
 fn config() -> ServerConfig {
     let mut c = ServerConfig::new(SERVER, Ipv4Addr::new(255, 255, 255, 0));
-    c.router = Some(ROUTER);
-    c.pool = Some((ip(100), ip(103)));
+    c.net.router = Some(ROUTER);
+    c.net.pool = Some((ip(100), ip(103)));
     c.file.push_str("default.0").unwrap();
     c
 }
@@ -729,8 +729,8 @@ fn an_exhausted_pool_offers_nothing() {
 #[test]
 fn router_and_server_addresses_are_never_offered() {
     let mut c = config();
-    c.pool = Some((ip(1), ip(4)));
-    c.router = Some(ip(2));
+    c.net.pool = Some((ip(1), ip(4)));
+    c.net.router = Some(ip(2));
     let mut s = Server::new(c, Vec::new(), std::vec![LeaseSlot::EMPTY; 4]).unwrap();
     let mut got = Vec::new();
     for n in 1..=2 {
@@ -770,25 +770,25 @@ fn bad_configurations_are_refused_with_the_reason() {
         Some(ConfigError::HostOutsideSubnet { index: 0, .. })
     ));
     let mut c = config();
-    c.pool = Some((ip(103), ip(100)));
+    c.net.pool = Some((ip(103), ip(100)));
     assert!(matches!(
         new(c, Vec::new()),
         Some(ConfigError::PoolReversed { .. })
     ));
     let mut c = config();
-    c.pool = Some((ip(100), ip(255)));
+    c.net.pool = Some((ip(100), ip(255)));
     assert_eq!(
         new(c, Vec::new()),
         Some(ConfigError::PoolOutsideSubnet(ip(255)))
     );
     let mut c = config();
-    c.pool = Some((ip(100), ip(110)));
+    c.net.pool = Some((ip(100), ip(110)));
     assert!(matches!(
         new(c, Vec::new()),
         Some(ConfigError::LeaseStorage(_))
     ));
     let mut c = config();
-    c.netmask = Ipv4Addr::new(255, 0, 255, 0);
+    c.net.netmask = Ipv4Addr::new(255, 0, 255, 0);
     assert!(matches!(
         new(c, Vec::new()),
         Some(ConfigError::BadNetmask(_))
@@ -1000,7 +1000,7 @@ fn the_boot_server_port_acks_a_pxe_client_that_has_its_address_by_unicast() {
 #[test]
 fn a_proxy_takes_no_pool_and_is_silent_to_clients_the_policy_silences() {
     let mut c = proxy_config();
-    c.pool = Some((ip(100), ip(103)));
+    c.net.pool = Some((ip(100), ip(103)));
     assert_eq!(
         Server::new(c, Vec::<Host>::new(), std::vec![LeaseSlot::EMPTY; 4]).err(),
         Some(ConfigError::ProxyWithPool)
@@ -1036,10 +1036,10 @@ fn a_proxy_takes_no_pool_and_is_silent_to_clients_the_policy_silences() {
 fn relayed_config() -> ServerConfig {
     let mut c = config();
     let mut a = Subnet::new(Ipv4Addr::new(10, 2, 0, 0), Ipv4Addr::new(255, 255, 255, 0));
-    a.router = Some(Ipv4Addr::new(10, 2, 0, 1));
-    a.pool = Some((Ipv4Addr::new(10, 2, 0, 100), Ipv4Addr::new(10, 2, 0, 101)));
-    a.lease_time = 600;
-    a.domain.push_str("two.lab").unwrap();
+    a.net.router = Some(Ipv4Addr::new(10, 2, 0, 1));
+    a.net.pool = Some((Ipv4Addr::new(10, 2, 0, 100), Ipv4Addr::new(10, 2, 0, 101)));
+    a.net.lease_time = 600;
+    a.net.domain.push_str("two.lab").unwrap();
     c.relayed.push(a).unwrap();
     c
 }
@@ -1118,7 +1118,7 @@ fn a_subnet_nobody_configured_is_ignored_and_reported_once() {
 #[test]
 fn relayed_subnets_are_checked() {
     let mut c = relayed_config();
-    c.relayed[0].pool = Some((Ipv4Addr::new(10, 2, 0, 100), Ipv4Addr::new(10, 3, 0, 1)));
+    c.relayed[0].net.pool = Some((Ipv4Addr::new(10, 2, 0, 100), Ipv4Addr::new(10, 3, 0, 1)));
     assert_eq!(
         Server::new(c, Vec::<Host>::new(), std::vec![LeaseSlot::EMPTY; 300]).err(),
         Some(ConfigError::PoolOutsideSubnet(Ipv4Addr::new(10, 3, 0, 1)))
@@ -1225,8 +1225,8 @@ fn two_links() -> ServerConfig {
     let mut sub = Subnet::new(Ipv4Addr::new(10, 42, 0, 0), Ipv4Addr::new(255, 255, 255, 0));
     sub.interface = Some("veth2".try_into().unwrap());
     sub.server = Some(Ipv4Addr::new(10, 42, 0, 1));
-    sub.router = Some(Ipv4Addr::new(10, 42, 0, 254));
-    sub.pool = Some((Ipv4Addr::new(10, 42, 0, 100), Ipv4Addr::new(10, 42, 0, 103)));
+    sub.net.router = Some(Ipv4Addr::new(10, 42, 0, 254));
+    sub.net.pool = Some((Ipv4Addr::new(10, 42, 0, 100), Ipv4Addr::new(10, 42, 0, 103)));
     c.relayed.push(sub).unwrap();
     c
 }
@@ -1302,8 +1302,8 @@ fn a_local_subnet_needs_its_own_server_address_and_an_interface_of_its_own() {
     let mut third = c.relayed[0].clone();
     third.network = Ipv4Addr::new(10, 43, 0, 0);
     third.server = Some(Ipv4Addr::new(10, 43, 0, 1));
-    third.router = None;
-    third.pool = None;
+    third.net.router = None;
+    third.net.pool = None;
     c.relayed.push(third).unwrap();
     assert_eq!(
         fails(c),
