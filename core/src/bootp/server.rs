@@ -301,7 +301,9 @@ where
                 if !served(ip) {
                     return Err(ConfigError::HostOutsideSubnet { index: i, ip });
                 }
-                if ip == config.server_ip {
+                let mut servers = core::iter::once(config.server_ip)
+                    .chain(config.relayed.iter().filter_map(|s| s.server));
+                if servers.any(|server| server == ip) {
                     return Err(ConfigError::DuplicateIp {
                         first: usize::MAX,
                         second: i,

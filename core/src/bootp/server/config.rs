@@ -167,8 +167,9 @@ pub struct ServerConfig {
     /// addresses to the network's own DHCP server. Needs no pool (and takes
     /// none).
     pub proxy: bool,
-    /// Subnets served through relays, besides the server's own (whose
-    /// settings are the fields above): subnet 1, 2, ... in this order.
+    /// The subnets besides the server's own (whose settings are
+    /// [`ServerConfig::net`]), behind relays or local to an interface of
+    /// their own: subnet 1, 2, ... in this order.
     pub relayed: heapless::Vec<Subnet, { MAX_SUBNETS - 1 }>,
 }
 

@@ -1309,4 +1309,15 @@ fn a_local_subnet_needs_its_own_server_address_and_an_interface_of_its_own() {
         fails(c),
         Some(ConfigError::InterfaceTwice(Ipv4Addr::new(10, 43, 0, 0)))
     );
+    // A host cannot have the server's address on the second link.
+    let mut h = Host::new(HwAddr::ethernet(mac(1)));
+    h.ip = Some(Ipv4Addr::new(10, 42, 0, 1));
+    assert_eq!(
+        Server::new(two_links(), std::vec![h], std::vec![LeaseSlot::EMPTY; 8]).err(),
+        Some(ConfigError::DuplicateIp {
+            first: usize::MAX,
+            second: 0,
+            ip: Ipv4Addr::new(10, 42, 0, 1)
+        })
+    );
 }
