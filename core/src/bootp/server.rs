@@ -25,6 +25,14 @@
 //!   requests go to `giaddr` on [`ServerConfig::relay_port`]. Pool addresses
 //!   go only to clients on the server's own subnet (a relayed request from
 //!   another subnet can still get a host's fixed address).
+//! * Local subnets ([`Subnet::interface`]): a datagram the driver received
+//!   on a local subnet's socket ([`Server::handle_datagram_on`]) without a
+//!   relay is served from that subnet, with its [`Subnet::server`] as
+//!   server identifier and default `siaddr`, and its reply leaves through
+//!   the same socket ([`Server::poll_transmit_via`]).
+//! * A boot policy's extra options ([`BootDecision::Boot`]) follow the
+//!   server's own in every reply but a NAK; each replaces the server's
+//!   option of the same code (see [`super::extra`]).
 //! * Destinations (RFC 2131 §4.1, RFC 1542 §5.4): a client with `ciaddr`
 //!   gets a unicast; a NAK without relay, and every reply to a client with
 //!   no address yet, is broadcast to 255.255.255.255. RFC 2131 allows a
