@@ -154,7 +154,7 @@ impl Reply {
         w: &mut OptionsWriter<'_>,
     ) {
         // Each push either fits or is skipped; later, smaller ones may fit.
-        let (net, broadcast) = config.net(self.subnet);
+        let (net, broadcast) = config.net_of(self.subnet);
         let _ = w.ip(options::SUBNET_MASK, net.netmask);
         if let Some(router) = net.router {
             let _ = w.ip(options::ROUTER, router);

@@ -898,7 +898,7 @@ where
     }
 
     fn lease_for(&self, ctx: &Ctx) -> u32 {
-        self.config.net(ctx.subnet).0.lease_time
+        self.config.net_of(ctx.subnet).0.lease_time
     }
 
     fn expiry(now: Instant, secs: u32) -> Instant {

@@ -286,7 +286,7 @@ impl ServerConfig {
 
     /// The settings of subnet `subnet` (the server's own when it does not
     /// exist) and its broadcast address.
-    pub(crate) fn net(&self, subnet: usize) -> (&NetConfig, Ipv4Addr) {
+    pub(crate) fn net_of(&self, subnet: usize) -> (&NetConfig, Ipv4Addr) {
         match subnet.checked_sub(1).and_then(|i| self.relayed.get(i)) {
             Some(s) => (&s.net, s.broadcast()),
             None => (&self.net, self.broadcast()),
