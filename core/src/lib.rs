@@ -84,7 +84,7 @@
 //! }
 //!
 //! let mut config = ServerConfig::new(Ipv4Addr::new(10, 0, 0, 1), Ipv4Addr::new(255, 255, 255, 0));
-//! config.pool = Some((Ipv4Addr::new(10, 0, 0, 100), Ipv4Addr::new(10, 0, 0, 109)));
+//! config.net.pool = Some((Ipv4Addr::new(10, 0, 0, 100), Ipv4Addr::new(10, 0, 0, 109)));
 //! let hosts: [Host; 0] = [];
 //! let mut server = Server::new(config, hosts, [LeaseSlot::EMPTY; 10]).unwrap();
 //! let mut client_config = ClientConfig::new(HwAddr::ethernet([2, 0, 0, 0, 0, 1]), Rng::new(7));

@@ -737,7 +737,7 @@ impl Fleet {
         let mut bootp = BootpConfig::new(SERVER, Ipv4Addr::new(255, 255, 0, 0));
         let first = Ipv4Addr::new(10, 0, 1, 1);
         let last = Ipv4Addr::from(u32::from(first) + self.clients as u32 + 16);
-        bootp.pool = Some((first, last));
+        bootp.net.pool = Some((first, last));
         bootp.bootp_dynamic = true;
         let mut config = NetbootConfig::new();
         config.bootp = Some(bootp_setup(bootp, Vec::new()));

@@ -10,6 +10,7 @@ use netboot_async_std::bootp::{BootpServer, RequestError, RequestOptions, reques
 use netboot_core::bootp::HwAddr;
 use netboot_core::bootp::hosts::Host;
 use netboot_core::bootp::server::ServerConfig;
+use netboot_tests::dhcp::script;
 use netboot_tests::netns::{NetnsPair, enter};
 use netboot_tests::{
     BoundedOutput, ChildGuard, free_udp_port, require_program, require_root, wait_for,
@@ -19,8 +20,8 @@ use netboot_tests::{
 fn bootp_server(net: [u8; 3], host_mac: [u8; 6], listen: &str) -> BootpServer {
     let ip = |last| Ipv4Addr::new(net[0], net[1], net[2], last);
     let mut c = ServerConfig::new(ip(1), Ipv4Addr::new(255, 255, 255, 0));
-    c.pool = Some((ip(100), ip(149)));
-    c.router = Some(ip(1));
+    c.net.pool = Some((ip(100), ip(149)));
+    c.net.router = Some(ip(1));
     c.file.push_str("pool.img").unwrap();
     let mut h = Host::new(HwAddr::ethernet(host_mac));
     h.ip = Some(ip(10));
@@ -140,17 +141,14 @@ fn isc_dhclient_against_the_async_server_in_namespaces() {
         .recv_timeout(Duration::from_secs(10))
         .expect("server started");
     let out = dir.path().join("dhclient.out");
-    let script = dir.path().join("dhclient-script");
-    std::fs::write(
-        &script,
-        format!(
-            "#!/bin/sh\necho \"reason=$reason ip=$new_ip_address mask=$new_subnet_mask file=$new_filename next=$new_next_server host=$new_host_name\" >> {}\nexit 0\n",
+    let script = script(
+        dir.path(),
+        "dhclient-script",
+        &format!(
+            "echo \"reason=$reason ip=$new_ip_address mask=$new_subnet_mask file=$new_filename next=$new_next_server host=$new_host_name\" >> {}",
             out.display()
         ),
-    )
-    .unwrap();
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    );
     let _dhclient = ChildGuard::spawn(
         "dhclient",
         pair.in_client("dhclient")

@@ -10,6 +10,7 @@
 use std::path::Path;
 use std::time::Duration;
 
+use netboot_tests::dhcp::script;
 use netboot_tests::keep_root;
 use netboot_tests::lab::{FirmwareLab, Output, hw_addr, spawn};
 use netboot_tests::netns::{NetnsPair, in_netns};
@@ -114,14 +115,6 @@ impl BootpLab {
             lab,
         })
     }
-}
-
-fn script(dir: &Path, name: &str, body: &str) -> std::path::PathBuf {
-    use std::os::unix::fs::PermissionsExt;
-    let path = dir.join(name);
-    std::fs::write(&path, format!("#!/bin/sh\n{body}\nexit 0\n")).unwrap();
-    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
-    path
 }
 
 #[test]

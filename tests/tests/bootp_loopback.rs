@@ -17,8 +17,8 @@ use netboot_tests::free_udp_port;
 
 fn config() -> ServerConfig {
     let mut c = ServerConfig::new(Ipv4Addr::new(10, 9, 0, 1), Ipv4Addr::new(255, 255, 255, 0));
-    c.pool = Some((Ipv4Addr::new(10, 9, 0, 100), Ipv4Addr::new(10, 9, 0, 149)));
-    c.router = Some(Ipv4Addr::new(10, 9, 0, 1));
+    c.net.pool = Some((Ipv4Addr::new(10, 9, 0, 100), Ipv4Addr::new(10, 9, 0, 149)));
+    c.net.router = Some(Ipv4Addr::new(10, 9, 0, 1));
     c.file.push_str("default.ipxe").unwrap();
     c
 }

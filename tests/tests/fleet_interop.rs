@@ -3,7 +3,9 @@
 //! a UEFI x64 ROM, iPXE on UEFI, a UEFI HTTP-boot client and an ARM64
 //! machine no rule names, by sending what those firmware send (options 60,
 //! 77, 93 and 175). One `netboot serve` configuration answers each with
-//! its own boot file. The firmware themselves boot under QEMU in
+//! its own boot file, and with its rule's extra DHCP options (a WPAD URL,
+//! a site option in hex, a router that replaces the server's, NTP
+//! servers), which the clients' scripts and lease files show. The firmware themselves boot under QEMU in
 //! `provision_firmware.rs`.
 //!
 //! Every wait is bounded; processes are killed before the namespaces go.
@@ -11,6 +13,7 @@
 use std::path::Path;
 use std::time::Duration;
 
+use netboot_tests::dhcp::script;
 use netboot_tests::keep_root;
 use netboot_tests::lab::{Output, hw_addr, spawn};
 use netboot_tests::netns::{NetnsPair, in_netns};
@@ -53,6 +56,7 @@ name = "bios"
 arch = "bios"
 chain = "bios/undionly.kpxe"
 stages = ["bios/boot.ipxe"]
+options = {{ 252 = "http://10.{NET}.0.1/wpad.dat", 224 = {{ hex = "01:02:ff" }}, 3 = {{ ip = "10.{NET}.0.254" }} }}
 
 [[plan.boot]]
 name = "uefi"
@@ -60,6 +64,7 @@ arch = ["efi-x64", "efi-bc"]
 chain = "efi/ipxe.efi"
 stages = ["efi/boot.ipxe"]
 next_server = "10.{NET}.0.2"
+options = {{ 42 = {{ ip = ["10.{NET}.0.5", "10.{NET}.0.6"] }}, 201 = "uefi-site" }}
 
 [[plan.boot]]
 name = "http"
@@ -93,14 +98,6 @@ url = "http://10.{NET}.0.1/efi/ipxe.efi"
         log.text()
     );
     (guard, log)
-}
-
-fn script(dir: &Path, name: &str, body: &str) -> std::path::PathBuf {
-    use std::os::unix::fs::PermissionsExt;
-    let path = dir.join(name);
-    std::fs::write(&path, format!("#!/bin/sh\n{body}\nexit 0\n")).unwrap();
-    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
-    path
 }
 
 /// One dhclient exchange with `conf` as its configuration: the
@@ -152,7 +149,8 @@ fn udhcpc(pair: &NetnsPair, dir: &Path, run: &str, args: &[&str], log: &Output) 
         dir,
         &format!("{run}.sh"),
         &format!(
-            "[ \"$1\" = bound ] && echo \"$boot_file $siaddr\" >> {}",
+            "[ \"$1\" = bound ] && env | sort > {} && echo \"$boot_file $siaddr\" >> {}",
+            dir.join(format!("{run}.env")).display(),
             out.display()
         ),
     );
@@ -215,6 +213,20 @@ fn real_clients_claiming_each_firmware_get_that_firmwares_boot_file() {
         &log,
     );
     assert_eq!(got, format!("bios/undionly.kpxe {server}"));
+    // The rule's options, after the server's: the WPAD URL, the site option
+    // (busybox shows codes it has no name for in hex) and the rule's router
+    // instead of the server's.
+    let env = std::fs::read_to_string(d.join("bios-rom.env")).unwrap();
+    for want in [
+        format!("wpad=http://10.{NET}.0.1/wpad.dat"),
+        "opt224=0102ff".to_string(),
+        format!("router=10.{NET}.0.254"),
+    ] {
+        assert!(
+            env.lines().any(|l| l == want),
+            "missing {want:?} in:\n{env}"
+        );
+    }
 
     // A UEFI x64 ROM (EDK2's PXE sends exactly this): the UEFI iPXE build,
     // from the profile's next server.
@@ -223,6 +235,16 @@ fn real_clients_claiming_each_firmware_get_that_firmwares_boot_file() {
     );
     let got = dhclient(&pair, d, "uefi-rom", &uefi_rom, &log);
     assert_eq!(got, format!("efi/ipxe.efi {efi_server}"));
+    // dhclient keeps every option it was given in its lease file: the UEFI
+    // rule's NTP servers and its site option, and no BIOS rule's WPAD URL.
+    let lease = std::fs::read_to_string(d.join("uefi-rom.leases")).unwrap();
+    for want in [
+        format!("option ntp-servers 10.{NET}.0.5,10.{NET}.0.6;"),
+        "option unknown-201 \"uefi-site\";".to_string(),
+    ] {
+        assert!(lease.contains(&want), "missing {want:?} in:\n{lease}");
+    }
+    assert!(!lease.contains("wpad.dat"), "{lease}");
 
     // iPXE on UEFI, the second round: option 175 and user class iPXE. It
     // gets the script stage, not the ROM again.

@@ -55,7 +55,7 @@ fn pool(size: u8) -> (Ipv4Addr, Ipv4Addr) {
 
 fn server_config(pool_size: u8) -> ServerConfig {
     let mut c = ServerConfig::new(SERVER, Ipv4Addr::new(255, 255, 255, 0));
-    c.pool = Some(pool(pool_size));
+    c.net.pool = Some(pool(pool_size));
     c.file.push_str("default.img").unwrap();
     c.bootp_dynamic = true;
     c.decline_hold = 3600;

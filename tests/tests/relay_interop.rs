@@ -5,6 +5,14 @@
 //! address from its own subnet's pool. The third subnet is not configured:
 //! its client gets nothing, and the server says so once.
 //!
+//! Several local subnets: a server namespace with three veth links, two of
+//! them configured as subnets of their own by interface (`[bootp]
+//! interface` and a `[[bootp.subnets]]` table with `interface` and
+//! `server`); udhcpc on each link gets an address from its own link's pool,
+//! that subnet's router and the server's address on that link as server
+//! identifier. The client on the third link, which has no subnet, gets
+//! nothing.
+//!
 //! Only addresses inside the namespaces the test creates are used; every
 //! wait is bounded, and processes die before the namespaces go.
 
@@ -12,6 +20,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
+use netboot_tests::dhcp::script;
 use netboot_tests::keep_root;
 use netboot_tests::lab::{Output, spawn};
 use netboot_tests::netns::{in_netns, ip};
@@ -57,18 +66,15 @@ fn link(a: &str, a_cidr: &str, b: &str, b_cidr: &str, tag: &str) -> (String, Str
 }
 
 fn udhcpc(ns: &str, dev: &str, dir: &Path, run: &str) -> (bool, String, Output) {
-    use std::os::unix::fs::PermissionsExt;
     let out = dir.join(format!("{run}.out"));
-    let script = dir.join(format!("{run}.sh"));
-    std::fs::write(
-        &script,
-        format!(
-            "#!/bin/sh\n[ \"$1\" = bound ] && echo \"$ip $subnet $router $lease\" >> {}\nexit 0\n",
+    let script = script(
+        dir,
+        &format!("{run}.sh"),
+        &format!(
+            "[ \"$1\" = bound ] && echo \"$ip $subnet $router $lease $serverid\" >> {}",
             out.display()
         ),
-    )
-    .unwrap();
-    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    );
     let (client, log) = spawn(
         "udhcpc",
         in_netns(ns, "udhcpc")
@@ -85,9 +91,9 @@ fn udhcpc(ns: &str, dev: &str, dir: &Path, run: &str) -> (bool, String, Output) 
 }
 
 fn server(ns: &str, dir: &Path) -> (ChildGuard, Output) {
-    let config = dir.join("bootp.toml");
-    std::fs::write(
-        &config,
+    serve(
+        ns,
+        dir,
         "[bootp]\nserver = \"10.180.0.1\"\nsubnet = \"10.180.0.0/24\"\n\
          pool = { start = \"10.180.0.100\", end = \"10.180.0.110\" }\n\n\
          [[bootp.relayed]]\nsubnet = \"10.181.0.0/24\"\nrouter = \"10.181.0.1\"\nlease_time = 600\n\
@@ -95,13 +101,18 @@ fn server(ns: &str, dir: &Path) -> (ChildGuard, Output) {
          [[bootp.relayed]]\nsubnet = \"10.182.0.0/24\"\nrouter = \"10.182.0.1\"\nlease_time = 900\n\
          pool = { start = \"10.182.0.200\", end = \"10.182.0.210\" }\n",
     )
-    .unwrap();
+}
+
+/// `netboot bootp serve` in `ns` with `config` as its file, once it listens.
+fn serve(ns: &str, dir: &Path, config: &str) -> (ChildGuard, Output) {
+    let path = dir.join("bootp.toml");
+    std::fs::write(&path, config).unwrap();
     let (guard, log) = spawn(
         "netboot bootp serve",
         in_netns(ns, netboot_bin().to_str().unwrap())
             .envs(keep_root())
             .args(["bootp", "serve", "--config"])
-            .arg(&config),
+            .arg(&path),
     );
     assert!(
         log.wait("bootp: listening on 0.0.0.0:67", Duration::from_secs(10)),
@@ -170,10 +181,10 @@ fn subnets_behind_dnsmasqs_relay_each_get_their_own_pool() {
         log.text(),
         rlog.text()
     );
-    assert_eq!(got, "10.181.0.100 255.255.255.0 10.181.0.1 600");
+    assert_eq!(got, "10.181.0.100 255.255.255.0 10.181.0.1 600 10.180.0.1");
     let (ok, got, ulog) = udhcpc(&clients[1], &client_ifs[1], d, "two");
     assert!(ok, "{}\nserver:\n{}", ulog.text(), log.text());
-    assert_eq!(got, "10.182.0.200 255.255.255.0 10.182.0.1 900");
+    assert_eq!(got, "10.182.0.200 255.255.255.0 10.182.0.1 900 10.180.0.1");
     // The third subnet has no configuration: no answer, one line.
     let (ok, got, _) = udhcpc(&clients[2], &client_ifs[2], d, "three");
     assert!(!ok && got.is_empty(), "an unconfigured subnet got {got:?}");
@@ -181,4 +192,60 @@ fn subnets_behind_dnsmasqs_relay_each_get_their_own_pool() {
     let line = "requests relayed by 10.183.0.1 are ignored: no subnet configured for it";
     assert_eq!(text.matches(line).count(), 1, "{text}");
     assert!(!text.contains("10.183.0.1") || text.contains(line));
+}
+
+#[test]
+fn local_subnets_by_interface_each_serve_their_own_link() {
+    let test = "local_subnets_by_interface_each_serve_their_own_link";
+    if !require_root(test) || require_program(test, "udhcpc").is_none() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let mut spaces = Namespaces(Vec::new());
+    let srv = spaces.add("ls");
+    let clients: Vec<String> = (1..=3).map(|i| spaces.add(&format!("l{i}"))).collect();
+    let mut links = Vec::new();
+    for (i, c) in clients.iter().enumerate() {
+        let net = 41 + i;
+        links.push(link(
+            &srv,
+            &format!("10.{net}.0.1/24"),
+            c,
+            "",
+            &format!("l{i}"),
+        ));
+    }
+    let text = format!(
+        r#"[bootp]
+server = "10.41.0.1"
+subnet = "10.41.0.0/24"
+router = "10.41.0.254"
+interface = "{one}"
+pool = {{ start = "10.41.0.100", end = "10.41.0.110" }}
+
+[[bootp.subnets]]
+subnet = "10.42.0.0/24"
+interface = "{two}"
+server = "10.42.0.1"
+router = "10.42.0.254"
+lease_time = 900
+pool = {{ start = "10.42.0.200", end = "10.42.0.210" }}
+"#,
+        one = links[0].0,
+        two = links[1].0,
+    );
+    let (_server, log) = serve(&srv, dir.path(), &text);
+    let d = dir.path();
+    let (ok, got, ulog) = udhcpc(&clients[0], &links[0].1, d, "link1");
+    assert!(ok, "{}\nserver:\n{}", ulog.text(), log.text());
+    assert_eq!(got, "10.41.0.100 255.255.255.0 10.41.0.254 3600 10.41.0.1");
+    let (ok, got, ulog) = udhcpc(&clients[1], &links[1].1, d, "link2");
+    assert!(ok, "{}\nserver:\n{}", ulog.text(), log.text());
+    assert_eq!(got, "10.42.0.200 255.255.255.0 10.42.0.254 900 10.42.0.1");
+    // The third link has no subnet: no socket listens there.
+    let (ok, got, _) = udhcpc(&clients[2], &links[2].1, d, "link3");
+    assert!(!ok && got.is_empty(), "a link with no subnet got {got:?}");
+    let text = log.text();
+    assert!(!text.contains("10.43.0."), "{text}");
+    assert_eq!(text.matches("DHCPACK").count(), 2, "{text}");
 }

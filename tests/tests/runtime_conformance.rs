@@ -73,7 +73,7 @@ fn served(dir: &Path) -> ServerSetup {
 
 fn setup(dir: &Path) -> ServerSetup {
     let mut bootp = ServerConfig::new(SERVER, Ipv4Addr::new(255, 0, 0, 0));
-    bootp.pool = Some((A, Ipv4Addr::new(127, 0, 0, 120)));
+    bootp.net.pool = Some((A, Ipv4Addr::new(127, 0, 0, 120)));
     let mut plan = ProfileTable::new();
     plan.set_default(&["stage1", "manifest"]).unwrap();
     plan.add_client(&MAC_C, &["missing.img"]).unwrap();
@@ -596,7 +596,7 @@ struct Simulated {
 /// The std runtimes' configuration, as the simulated server's.
 fn simulated_config() -> NetbootConfig {
     let mut bootp = ServerConfig::new(SERVER, Ipv4Addr::new(255, 0, 0, 0));
-    bootp.pool = Some((A, Ipv4Addr::new(127, 0, 0, 120)));
+    bootp.net.pool = Some((A, Ipv4Addr::new(127, 0, 0, 120)));
     let mut plan = ProfileTable::new();
     plan.set_default(&["stage1", "manifest"]).unwrap();
     plan.add_client(&MAC_C, &["missing.img"]).unwrap();

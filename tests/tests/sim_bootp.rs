@@ -28,9 +28,9 @@ fn mac(i: usize) -> HwAddr {
 
 fn server_config() -> ServerConfig {
     let mut c = ServerConfig::new(SERVER, Ipv4Addr::new(255, 255, 255, 0));
-    c.pool = Some(POOL);
+    c.net.pool = Some(POOL);
     c.file.push_str("default.img").unwrap();
-    c.lease_time = 3600;
+    c.net.lease_time = 3600;
     // Plain BOOTP clients without a table entry get a permanent pool address.
     c.bootp_dynamic = true;
     c

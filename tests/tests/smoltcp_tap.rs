@@ -128,7 +128,7 @@ fn firmware_netboots_over_a_tap_against_our_servers() {
         // Our servers, bound inside the namespace.
         let mut config =
             ServerConfig::new(Ipv4Addr::new(10, 65, 0, 1), Ipv4Addr::new(255, 255, 255, 0));
-        config.router = Some(Ipv4Addr::new(10, 65, 0, 1));
+        config.net.router = Some(Ipv4Addr::new(10, 65, 0, 1));
         let mut host = Host::new(HwAddr::ethernet(BOARD_MAC));
         host.ip = Some(Ipv4Addr::new(10, 65, 0, 10));
         host.set_file("boot/firmware.img").unwrap();

@@ -40,7 +40,7 @@ use crate::driver::{Addrs, Driver, lock};
 /// let mut plan = ProfileTable::new();
 /// plan.set_default(&["stage1"]).unwrap();
 /// let mut bootp = ServerConfig::new(Ipv4Addr::LOCALHOST, Ipv4Addr::new(255, 0, 0, 0));
-/// bootp.pool = Some((Ipv4Addr::new(127, 0, 9, 1), Ipv4Addr::new(127, 0, 9, 20)));
+/// bootp.net.pool = Some((Ipv4Addr::new(127, 0, 9, 1), Ipv4Addr::new(127, 0, 9, 20)));
 /// let service = NetbootService::build(
 ///     ServerSetup::new(root.path())
 ///         .bootp(bootp)

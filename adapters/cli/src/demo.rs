@@ -119,7 +119,7 @@ pub fn run(args: DemoArgs) -> Result<(), CliError> {
 
 fn demo(root: &Path, out: &Path, silence: f64, cancel: Arc<AtomicBool>) -> Result<(), CliError> {
     let mut bootp = ServerConfig::new(Ipv4Addr::LOCALHOST, Ipv4Addr::new(255, 0, 0, 0));
-    bootp.pool = Some((Ipv4Addr::new(127, 77, 0, 1), Ipv4Addr::new(127, 77, 0, 20)));
+    bootp.net.pool = Some((Ipv4Addr::new(127, 77, 0, 1), Ipv4Addr::new(127, 77, 0, 20)));
     bootp.bootp_dynamic = true;
     let mut plan = ProfileTable::new();
     plan.set_default(&SAMPLE_STAGES)

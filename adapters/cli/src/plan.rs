@@ -18,7 +18,15 @@
 //! [[plan.boot]]
 //! arch = ["efi-x64-http", "efi-arm64-http"]
 //! url = "http://10.0.0.1/ipxe.efi"  # UEFI HTTP boot
+//! # extra DHCP options for these clients: code = value
+//! options = { 252 = "http://10.0.0.1/wpad.dat", 42 = { ip = ["10.0.0.1"] }, 23 = { u8 = 64 } }
 //! ```
+//!
+//! An option's value is text (a string, or `{ text = "..." }`), one or
+//! more IPv4 addresses (`{ ip = "..." }` or `{ ip = [...] }`), a number
+//! (`{ u8 = N }`, `{ u16 = N }`, `{ u32 = N }`), or bytes (`{ hex =
+//! "01:02:0a" }`). A code the server sets too (3, 6, 66, 67, ...) takes
+//! the rule's value; 0, 51, 52, 53, 54 and 255 are refused.
 //!
 //! A rule's other conditions are `vendor_class` (a prefix of option 60),
 //! `user_class` (option 77), `ipxe` (true or false), `subnet` (the relay's
@@ -76,6 +84,83 @@ pub struct Entry {
     chain: Option<Spanned<String>>,
     next_server: Option<Spanned<String>>,
     url: Option<Spanned<String>>,
+    #[serde(default)]
+    options: std::collections::BTreeMap<String, Spanned<OptionValue>>,
+}
+
+/// One extra DHCP option's value: text, or a table naming its type.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum OptionValue {
+    Text(String),
+    Typed(TypedValue),
+}
+
+/// `{ text = ... }`, `{ ip = ... }`, `{ u8 = ... }`, ...: exactly one.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TypedValue {
+    text: Option<String>,
+    ip: Option<Addresses>,
+    u8: Option<u8>,
+    u16: Option<u16>,
+    u32: Option<u32>,
+    hex: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Addresses {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl OptionValue {
+    /// The value's bytes on the wire, or what is wrong with it.
+    fn bytes(&self) -> Result<Vec<u8>, String> {
+        let t = match self {
+            OptionValue::Text(text) => return Ok(text.as_bytes().to_vec()),
+            OptionValue::Typed(t) => t,
+        };
+        let given = [
+            t.text.is_some(),
+            t.ip.is_some(),
+            t.u8.is_some(),
+            t.u16.is_some(),
+            t.u32.is_some(),
+            t.hex.is_some(),
+        ];
+        if given.iter().filter(|&&g| g).count() != 1 {
+            return Err("give one of text, ip, u8, u16, u32 or hex".into());
+        }
+        if let Some(ips) = &t.ip {
+            let list = match ips {
+                Addresses::One(ip) => std::slice::from_ref(ip),
+                Addresses::Many(list) => list.as_slice(),
+            };
+            if list.is_empty() {
+                return Err("ip lists no address".into());
+            }
+            let mut out = Vec::new();
+            for ip in list {
+                let ip: Ipv4Addr = ip
+                    .parse()
+                    .map_err(|_| format!("ip {ip:?} is not an IPv4 address"))?;
+                out.extend_from_slice(&ip.octets());
+            }
+            return Ok(out);
+        }
+        if let Some(h) = &t.hex {
+            return hex(h).ok_or_else(|| format!("hex {h:?}: expected hex bytes, as 01:02:0a"));
+        }
+        Ok(match (&t.text, t.u8, t.u16, t.u32) {
+            (Some(text), ..) => text.as_bytes().to_vec(),
+            (_, Some(n), ..) => vec![n],
+            (_, _, Some(n), _) => n.to_be_bytes().to_vec(),
+            (_, _, _, Some(n)) => n.to_be_bytes().to_vec(),
+            _ => Vec::new(),
+        })
+    }
 }
 
 /// `arch`: one value or a list; each a name or a number.
@@ -272,6 +357,21 @@ fn profile(
         })?;
         profile = profile.next_server(ip);
     }
+    let mut options = Vec::new();
+    for (code, value) in &e.options {
+        let bad = |why: String| src.err(value.span(), format!("{what}: option {code}: {why}"));
+        let number: u8 = code
+            .parse()
+            .map_err(|_| bad("not an option code (1 to 254)".into()))?;
+        options.push((number, value.get_ref().bytes().map_err(bad)?, value.span()));
+    }
+    // In code order, whatever order they were written in.
+    options.sort_by_key(|(code, ..)| *code);
+    for (code, bytes, span) in options {
+        profile = profile
+            .option(code, &bytes)
+            .map_err(|err| at(Some(span), err))?;
+    }
     Ok(profile)
 }
 
@@ -433,6 +533,90 @@ stages = ["uboot/image"]
         let unknown =
             load("[plan]\n[[plan.boot]]\narch = \"bios\"\nstages = [\"a\"]\nfile = \"x\"\n");
         assert!(unknown.unwrap_err().contains("unknown field `file`"));
+    }
+
+    #[test]
+    fn options_are_typed_checked_and_in_code_order() {
+        let t = load(
+            r#"
+[plan]
+[[plan.boot]]
+name = "uefi"
+arch = "efi-x64"
+stages = ["efi/boot.ipxe"]
+options = { 252 = "http://x/w", 42 = { ip = ["10.0.0.1", "10.0.0.2"] }, 3 = { ip = "10.0.0.9" }, 23 = { u8 = 64 }, 57 = { u16 = 1400 }, 2 = { u32 = 7 }, 43 = { hex = "01:04:0a" }, 12 = { text = "x" } }
+"#,
+        )
+        .unwrap();
+        let id = t
+            .select(&Client {
+                arch: Some(7),
+                ..Client::hw(&[2; 6])
+            })
+            .unwrap();
+        let want: Vec<u8> = [
+            &[2, 4, 0, 0, 0, 7][..],
+            &[3, 4, 10, 0, 0, 9],
+            &[12, 1, b'x'],
+            &[23, 1, 64],
+            &[42, 8, 10, 0, 0, 1, 10, 0, 0, 2],
+            &[43, 3, 1, 4, 10],
+            &[57, 2, 0x05, 0x78],
+            &[252, 10],
+            b"http://x/w",
+        ]
+        .concat();
+        assert_eq!(t.options(id), want.as_slice());
+        let cases = [
+            (
+                "{ 53 = { u8 = 1 } }",
+                "lab.toml:5: x: options: option 53 is the server's own",
+            ),
+            (
+                "{ 0 = \"a\" }",
+                "lab.toml:5: x: options: option 0 is the server's own",
+            ),
+            (
+                "{ 256 = \"a\" }",
+                "lab.toml:5: x: option 256: not an option code",
+            ),
+            (
+                "{ wpad = \"a\" }",
+                "lab.toml:5: x: option wpad: not an option code",
+            ),
+            (
+                "{ 3 = { ip = \"10.0.0\" } }",
+                "lab.toml:5: x: option 3: ip \"10.0.0\" is not an IPv4 address",
+            ),
+            (
+                "{ 3 = { ip = [] } }",
+                "lab.toml:5: x: option 3: ip lists no address",
+            ),
+            (
+                "{ 3 = { u8 = 1, u16 = 2 } }",
+                "lab.toml:5: x: option 3: give one of text, ip, u8, u16, u32 or hex",
+            ),
+            (
+                "{ 43 = { hex = \"0g\" } }",
+                "lab.toml:5: x: option 43: hex \"0g\": expected hex bytes",
+            ),
+        ];
+        for (options, want) in cases {
+            let text = format!(
+                "[plan]\n[[plan.boot]]\nname = \"x\"\nstages = [\"a\"]\noptions = {options}\n"
+            );
+            let got = load(&text).err().unwrap_or_default();
+            assert!(got.contains(want), "{options}: got {got:?}, want {want:?}");
+        }
+        let long = "x".repeat(256);
+        let got = load(&format!(
+            "[plan]\n[[plan.boot]]\nname = \"x\"\nstages = [\"a\"]\n[plan.boot.options]\n77 = \"{long}\"\n"
+        ))
+        .unwrap_err();
+        assert!(
+            got.starts_with("lab.toml:6: x: options: option 77: value longer than 255 bytes"),
+            "{got}"
+        );
     }
 
     #[test]

@@ -167,7 +167,7 @@ fn parse_reset(text: &str) -> Option<Reset> {
 
 /// `10.0.0.0/24 pool 100 addresses`: what `check` says of BOOTP.
 fn bootp_summary(config: &netboot_core::bootp::server::ServerConfig) -> String {
-    let mask = u32::from(config.netmask);
+    let mask = u32::from(config.net.netmask);
     let network = std::net::Ipv4Addr::from(u32::from(config.server_ip) & mask);
     let pool: u64 = config
         .pools()

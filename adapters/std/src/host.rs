@@ -54,7 +54,16 @@ pub fn open_udp(local: SocketAddr, role: &UdpRole) -> io::Result<UdpSocket> {
         UdpRole::TftpTransfer => UdpOptions::default(),
     };
     bind_udp(local, &options).map_err(|e| {
-        if matches!(role, UdpRole::Bootp { interface: Some(_) })
+        if let UdpRole::Bootp {
+            interface: Some(name),
+        } = role
+            && e.raw_os_error() == Some(libc::ENODEV)
+        {
+            io::Error::new(
+                e.kind(),
+                format!("cannot bind {local} to interface {name}: no such interface"),
+            )
+        } else if matches!(role, UdpRole::Bootp { interface: Some(_) })
             && e.kind() == io::ErrorKind::PermissionDenied
         {
             io::Error::new(
@@ -507,6 +516,22 @@ mod tests {
     use super::*;
     use std::io::Read;
     use std::time::Duration;
+
+    #[test]
+    fn a_bootp_socket_on_a_missing_interface_names_it() {
+        let role = UdpRole::Bootp {
+            interface: Some("nb-nosuch0".try_into().unwrap()),
+        };
+        let e = open_udp("127.0.0.1:0".parse().unwrap(), &role).unwrap_err();
+        if e.kind() == io::ErrorKind::PermissionDenied {
+            eprintln!("skip: binding to an interface needs CAP_NET_RAW here: {e}");
+            return;
+        }
+        assert_eq!(
+            e.to_string(),
+            "cannot bind 127.0.0.1:0 to interface nb-nosuch0: no such interface"
+        );
+    }
 
     #[test]
     fn checks_run_off_the_caller_and_announce_themselves() {

@@ -50,7 +50,7 @@ pub type HostServer = NetbootServer<FsStore, Site>;
 /// let mut plan = ProfileTable::new();
 /// plan.set_default(&["stage1", "manifest"]).unwrap();
 /// let mut bootp = ServerConfig::new(Ipv4Addr::LOCALHOST, Ipv4Addr::new(255, 0, 0, 0));
-/// bootp.pool = Some((Ipv4Addr::new(127, 0, 9, 1), Ipv4Addr::new(127, 0, 9, 20)));
+/// bootp.net.pool = Some((Ipv4Addr::new(127, 0, 9, 1), Ipv4Addr::new(127, 0, 9, 20)));
 /// let prepared = ServerSetup::new(root.path())
 ///     .bootp(bootp)
 ///     .bootp_listen("127.0.0.1:0".parse().unwrap())

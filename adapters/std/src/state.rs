@@ -119,7 +119,7 @@ mod tests {
         let mut plan = ProfileTable::new();
         plan.set_default(&["one", "two"]).unwrap();
         let mut bootp = ServerConfig::new(Ipv4Addr::LOCALHOST, Ipv4Addr::new(255, 0, 0, 0));
-        bootp.pool = Some((Ipv4Addr::new(127, 0, 9, 1), Ipv4Addr::new(127, 0, 9, 20)));
+        bootp.net.pool = Some((Ipv4Addr::new(127, 0, 9, 1), Ipv4Addr::new(127, 0, 9, 20)));
         let setup = ServerSetup::new(dir.path())
             .bootp(bootp)
             .plan(plan, Reset::Never)

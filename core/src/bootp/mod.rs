@@ -5,6 +5,7 @@
 //! * [`server`]: [`server::Server`], the sans-IO server machine;
 //! * [`hosts`]: the static host table (hardware address → address, name,
 //!   boot file, next server, extra options);
+//! * [`extra`]: the extra options a boot profile gives its clients;
 //! * [`leases`]: the dynamic pool and its lease table, in caller storage;
 //! * [`policy`]: [`policy::BootPolicy`], the per-client boot decision that
 //!   the provisioning plan plugs in;
@@ -14,6 +15,7 @@
 //! Both machines follow the crate's driving contract (`handle_*`, `poll_*`).
 
 pub mod client;
+pub mod extra;
 pub mod hosts;
 pub mod leasefile;
 pub mod leases;

@@ -11,6 +11,7 @@
 use core::net::Ipv4Addr;
 
 use super::HwAddr;
+use super::extra::ExtraOptions;
 use super::hosts::FileName;
 use crate::plan::rules::Client;
 use crate::time::Instant;
@@ -103,6 +104,9 @@ pub struct Boot<'a> {
 }
 
 /// The policy's answer.
+// `Boot` is large (a file name and the options, inline: no allocation in
+// core); one is made per request and moved, never stored.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum BootDecision {
     /// Use the server's default assignment.
@@ -113,6 +117,10 @@ pub enum BootDecision {
         next_server: Ipv4Addr,
         /// `file`.
         file: FileName,
+        /// Extra options for this client, written after the server's own
+        /// (a code the server sets too takes this value instead; see
+        /// [`super::extra`]).
+        options: ExtraOptions,
     },
     /// Answer with the address but no boot file.
     NoBoot,

@@ -5,6 +5,7 @@
 use core::net::{Ipv4Addr, SocketAddrV4};
 
 use super::HwAddr;
+use super::extra::{self, ExtraOptions};
 use super::hosts::{FileName, Host};
 use super::server::ServerConfig;
 use crate::wire::bootp::options::{self, MessageType, OptionsWriter};
@@ -44,6 +45,12 @@ pub(crate) struct Reply {
     pub boot_server: bool,
     /// The subnet whose network options the reply carries.
     pub subnet: usize,
+    /// The local subnet whose socket the request came in on (0: the main
+    /// socket): the reply leaves through it.
+    pub via: usize,
+    /// The boot profile's extra options, written last; each replaces the
+    /// server's option of the same code.
+    pub extra: ExtraOptions,
     pub nak_message: &'static str,
     /// The largest message the client accepts.
     pub max_len: usize,
@@ -100,9 +107,18 @@ impl Reply {
             Some(kind) => self.dhcp_options(kind, config, host, &mut w),
             None => self.bootp_options(config, host, &mut w),
         }
-        let n = w.len();
-        scratch[n] = options::END;
+        let mut n = w.len();
         let nak = self.kind == Some(MessageType::Nak);
+        if !nak && (self.kind.is_some() || self.cookie) && !self.extra.is_empty() {
+            n = extra::strip(&mut scratch, n, &self.extra);
+            for (_, option) in extra::iter(&self.extra) {
+                if n + option.len() <= budget {
+                    scratch[n..n + option.len()].copy_from_slice(option);
+                    n += option.len();
+                }
+            }
+        }
+        scratch[n] = options::END;
         let mut flags = self.flags;
         if nak && !self.giaddr.is_unspecified() {
             flags |= FLAG_BROADCAST;
@@ -138,19 +154,19 @@ impl Reply {
         w: &mut OptionsWriter<'_>,
     ) {
         // Each push either fits or is skipped; later, smaller ones may fit.
-        let net = config.net(self.subnet);
+        let (net, broadcast) = config.net_of(self.subnet);
         let _ = w.ip(options::SUBNET_MASK, net.netmask);
         if let Some(router) = net.router {
             let _ = w.ip(options::ROUTER, router);
         }
-        let _ = w.ips(options::DNS_SERVERS, net.dns);
+        let _ = w.ips(options::DNS_SERVERS, &net.dns);
         if let Some(host) = host.filter(|h| !h.hostname.is_empty()) {
             let _ = w.push(options::HOSTNAME, host.hostname.as_bytes());
         }
         if !net.domain.is_empty() {
             let _ = w.push(options::DOMAIN_NAME, net.domain.as_bytes());
         }
-        let _ = w.ip(options::BROADCAST_ADDRESS, net.broadcast);
+        let _ = w.ip(options::BROADCAST_ADDRESS, broadcast);
     }
 
     fn dhcp_options(
@@ -161,7 +177,7 @@ impl Reply {
         w: &mut OptionsWriter<'_>,
     ) {
         let _ = w.message_type(kind);
-        let _ = w.ip(options::SERVER_ID, config.server_ip);
+        let _ = w.ip(options::SERVER_ID, config.server_of(self.subnet));
         if self.proxy {
             // PXE 2.1 §2.2.3: the network's DHCP server gives the address
             // and its options; this answer only says where to boot from,

@@ -25,6 +25,14 @@
 //!   requests go to `giaddr` on [`ServerConfig::relay_port`]. Pool addresses
 //!   go only to clients on the server's own subnet (a relayed request from
 //!   another subnet can still get a host's fixed address).
+//! * Local subnets ([`Subnet::interface`]): a datagram the driver received
+//!   on a local subnet's socket ([`Server::handle_datagram_on`]) without a
+//!   relay is served from that subnet, with its [`Subnet::server`] as
+//!   server identifier and default `siaddr`, and its reply leaves through
+//!   the same socket ([`Server::poll_transmit_via`]).
+//! * A boot policy's extra options ([`BootDecision::Boot`]) follow the
+//!   server's own in every reply but a NAK; each replaces the server's
+//!   option of the same code (see [`super::extra`]).
 //! * Destinations (RFC 2131 §4.1, RFC 1542 §5.4): a client with `ciaddr`
 //!   gets a unicast; a NAK without relay, and every reply to a client with
 //!   no address yet, is broadcast to 255.255.255.255. RFC 2131 allows a
@@ -58,6 +66,7 @@ use core::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 
 use heapless::Deque;
 
+use super::extra::ExtraOptions;
 use super::hosts::{self, FileName, Host};
 use super::leases::{Lease, LeaseSlot, LeaseState, LeaseTable};
 use super::policy::{Boot, BootDecision, BootPolicy, BootRequest, DefaultPolicy, RequestKind};
@@ -72,7 +81,7 @@ mod config;
 mod event;
 
 pub use config::{
-    ConfigError, EVENT_QUEUE, MAX_ALIAS, MAX_SUBNETS, REPLY_QUEUE, ServerConfig, Subnet,
+    ConfigError, EVENT_QUEUE, MAX_ALIAS, MAX_SUBNETS, NetConfig, REPLY_QUEUE, ServerConfig, Subnet,
 };
 pub use event::{Event, IgnoreReason};
 
@@ -106,6 +115,8 @@ struct Ctx {
     source: SocketAddrV4,
     /// The subnet the request came from (0: the server's own).
     subnet: usize,
+    /// The local subnet whose socket received it (0: the main socket).
+    via: usize,
 }
 
 /// The BOOTP/DHCP server machine.
@@ -122,7 +133,7 @@ struct Ctx {
 /// use netboot_core::wire::bootp::{options::OptionsWriter, Message, MessageType, Op, Repr, Vend};
 ///
 /// let mut config = ServerConfig::new(Ipv4Addr::new(10, 0, 0, 1), Ipv4Addr::new(255, 255, 255, 0));
-/// config.pool = Some((Ipv4Addr::new(10, 0, 0, 100), Ipv4Addr::new(10, 0, 0, 109)));
+/// config.net.pool = Some((Ipv4Addr::new(10, 0, 0, 100), Ipv4Addr::new(10, 0, 0, 109)));
 /// config.file.push_str("boot.ipxe").unwrap();
 /// let hosts: [Host; 0] = [];
 /// let mut server = Server::new(config, hosts, [LeaseSlot::EMPTY; 10]).unwrap();
@@ -248,27 +259,39 @@ where
         mut hosts: H,
         leases: L,
     ) -> Result<(ServerConfig, H, LeaseTable<L>), ConfigError> {
-        let mask = u32::from(config.netmask);
+        let mask = u32::from(config.net.netmask);
         if mask.leading_ones() + mask.trailing_zeros() != 32 {
-            return Err(ConfigError::BadNetmask(config.netmask));
+            return Err(ConfigError::BadNetmask(config.net.netmask));
         }
         for (i, sub) in config.relayed.iter().enumerate() {
-            let mask = u32::from(sub.netmask);
+            if let Some(name) = &sub.interface {
+                let server_ok = sub.server.is_some_and(|ip| sub.usable(ip));
+                if !server_ok {
+                    return Err(ConfigError::SubnetServer(sub.network));
+                }
+                if config.relayed[..i]
+                    .iter()
+                    .any(|o| o.interface.as_ref() == Some(name))
+                {
+                    return Err(ConfigError::InterfaceTwice(sub.network));
+                }
+            }
+            let mask = u32::from(sub.net.netmask);
             if mask.leading_ones() + mask.trailing_zeros() != 32 || mask == 0 {
-                return Err(ConfigError::BadNetmask(sub.netmask));
+                return Err(ConfigError::BadNetmask(sub.net.netmask));
             }
             let overlaps = |net: Ipv4Addr, other: Ipv4Addr| {
                 let m = mask & u32::from(other);
                 u32::from(net) & m == u32::from(sub.network) & m
             };
-            if overlaps(config.server_ip, config.netmask)
+            if overlaps(config.server_ip, config.net.netmask)
                 || config.relayed[..i]
                     .iter()
-                    .any(|o| overlaps(o.network, o.netmask))
+                    .any(|o| overlaps(o.network, o.net.netmask))
             {
                 return Err(ConfigError::SubnetOverlaps(sub.network));
             }
-            if let Some((first, last)) = sub.pool {
+            if let Some((first, last)) = sub.net.pool {
                 for ip in [first, last] {
                     if !sub.contains(ip) || !config.usable_in(i + 1, ip) {
                         return Err(ConfigError::PoolOutsideSubnet(ip));
@@ -286,7 +309,9 @@ where
                 if !served(ip) {
                     return Err(ConfigError::HostOutsideSubnet { index: i, ip });
                 }
-                if ip == config.server_ip {
+                let mut servers = core::iter::once(config.server_ip)
+                    .chain(config.relayed.iter().filter_map(|s| s.server));
+                if servers.any(|server| server == ip) {
                     return Err(ConfigError::DuplicateIp {
                         first: usize::MAX,
                         second: i,
@@ -313,7 +338,7 @@ where
                 }
             }
         }
-        let (first, last) = match config.pool {
+        let (first, last) = match config.net.pool {
             Some((first, last)) => {
                 for ip in [first, last] {
                     if !config.usable(ip) {
@@ -334,7 +359,7 @@ where
         let mut ranges: heapless::Vec<(Ipv4Addr, Ipv4Addr), MAX_SUBNETS> = heapless::Vec::new();
         let _ = ranges.push((first, last));
         for sub in &config.relayed {
-            let _ = ranges.push(sub.pool.unwrap_or(empty));
+            let _ = ranges.push(sub.net.pool.unwrap_or(empty));
         }
         let mut leases = LeaseTable::with_ranges(leases, &ranges)?;
         hosts.as_mut().sort_unstable_by_key(|h| h.hw);
@@ -342,8 +367,11 @@ where
             leases.reserve(ip);
         }
         leases.reserve(config.server_ip);
+        for ip in config.relayed.iter().filter_map(|s| s.server) {
+            leases.reserve(ip);
+        }
         let routers =
-            core::iter::once(config.router).chain(config.relayed.iter().map(|s| s.router));
+            core::iter::once(config.net.router).chain(config.relayed.iter().map(|s| s.net.router));
         for router in routers.flatten() {
             leases.reserve(router);
         }
@@ -419,7 +447,28 @@ where
 
     /// Feeds one datagram received on the server port (67) from `from`.
     pub fn handle_datagram(&mut self, now: Instant, from: SocketAddr, bytes: &[u8]) {
-        self.handle(now, from, bytes, false);
+        self.handle(now, from, bytes, false, 0);
+    }
+
+    /// Feeds one datagram received on the server port by the socket of
+    /// local subnet `subnet` (`n` for `relayed[n - 1]`, one with an
+    /// [`interface`](Subnet::interface)): a request without a relay is
+    /// served from that subnet, and its reply leaves through the same
+    /// socket ([`Server::poll_transmit_via`]). 0, or a subnet that is not
+    /// local, is the main socket, as [`Server::handle_datagram`].
+    pub fn handle_datagram_on(
+        &mut self,
+        now: Instant,
+        subnet: usize,
+        from: SocketAddr,
+        bytes: &[u8],
+    ) {
+        let local = if self.config.local_subnets().any(|(n, _)| n == subnet) {
+            subnet
+        } else {
+            0
+        };
+        self.handle(now, from, bytes, false, local);
     }
 
     /// Feeds one datagram received on the PXE boot-server port
@@ -428,10 +477,17 @@ where
     /// §2.2.4), and gets a DHCPACK with the boot file and no address,
     /// unicast back. Answered in every mode; a proxyDHCP server needs it.
     pub fn handle_pxe_datagram(&mut self, now: Instant, from: SocketAddr, bytes: &[u8]) {
-        self.handle(now, from, bytes, true);
+        self.handle(now, from, bytes, true, 0);
     }
 
-    fn handle(&mut self, now: Instant, from: SocketAddr, bytes: &[u8], boot_server: bool) {
+    fn handle(
+        &mut self,
+        now: Instant,
+        from: SocketAddr,
+        bytes: &[u8],
+        boot_server: bool,
+        via: usize,
+    ) {
         let msg = match Message::new_checked(bytes) {
             Ok(m) => m,
             Err(error) => return self.event(Event::Malformed { from, error }),
@@ -447,7 +503,12 @@ where
         if self.replies.is_full() {
             return self.ignore(hw, IgnoreReason::Busy);
         }
-        let subnet = match self.config.subnet_of_relay(p.giaddr()) {
+        let relayed = if p.giaddr().is_unspecified() {
+            Some(via)
+        } else {
+            self.config.subnet_of_relay(p.giaddr())
+        };
+        let subnet = match relayed {
             Some(n) => n,
             None if self.config.proxy || boot_server => 0,
             None => {
@@ -464,6 +525,7 @@ where
         };
         let ctx = Ctx {
             subnet,
+            via,
             hw,
             key: ClientKey::of(&msg),
             host: self.hosts.as_ref().binary_search_by(|h| h.hw.cmp(&hw)).ok(),
@@ -560,9 +622,21 @@ where
     /// the one its request came in on.
     pub fn poll_transmit_from(
         &mut self,
-        _now: Instant,
+        now: Instant,
         buf: &mut [u8],
     ) -> Option<(Transmit, ReplyPort)> {
+        self.poll_transmit_via(now, buf)
+            .map(|(t, port, _)| (t, port))
+    }
+
+    /// Like [`Server::poll_transmit_from`], with the local subnet whose
+    /// socket the request came in on (0: the main socket; see
+    /// [`Server::handle_datagram_on`]): the reply leaves through it.
+    pub fn poll_transmit_via(
+        &mut self,
+        _now: Instant,
+        buf: &mut [u8],
+    ) -> Option<(Transmit, ReplyPort, usize)> {
         // Held replies are passed over; the others leave in order.
         for _ in 0..self.replies.len() {
             let Some((reply, needs)) = self.replies.pop_front() else {
@@ -584,7 +658,7 @@ where
                     source: None,
                     broadcast: reply.broadcast,
                 };
-                return Some((t, port));
+                return Some((t, port, reply.via));
             }
         }
         None
@@ -712,7 +786,7 @@ where
         ctx: &Ctx,
         ip: Ipv4Addr,
         kind: RequestKind,
-    ) -> Option<(Ipv4Addr, FileName)> {
+    ) -> Option<(Ipv4Addr, FileName, ExtraOptions)> {
         let host = ctx.host.and_then(|i| self.hosts.as_ref().get(i));
         let requested = msg.file();
         let alias = self
@@ -729,7 +803,7 @@ where
         let next_server = host
             .and_then(|h| h.next_server)
             .or(self.config.next_server)
-            .unwrap_or(self.config.server_ip);
+            .unwrap_or(self.config.server_of(ctx.subnet));
         let vendor_class = msg.vendor_class();
         let client_id = msg.client_id();
         let user_class = msg.get(options::USER_CLASS);
@@ -745,7 +819,7 @@ where
             user_class: user_class.as_deref(),
             ipxe_options: msg.has(options::IPXE),
             network: match msg.packet().giaddr() {
-                Ipv4Addr::UNSPECIFIED => self.config.server_ip,
+                Ipv4Addr::UNSPECIFIED => self.config.server_of(ctx.subnet),
                 relay => relay,
             },
             default: Boot {
@@ -754,9 +828,13 @@ where
             },
         };
         match self.policy.decide(now, &request) {
-            BootDecision::Default => Some((next_server, file.clone())),
-            BootDecision::Boot { next_server, file } => Some((next_server, file)),
-            BootDecision::NoBoot => Some((next_server, FileName::new())),
+            BootDecision::Default => Some((next_server, file.clone(), ExtraOptions::new())),
+            BootDecision::Boot {
+                next_server,
+                file,
+                options,
+            } => Some((next_server, file, options)),
+            BootDecision::NoBoot => Some((next_server, FileName::new(), ExtraOptions::new())),
             BootDecision::Silent => None,
         }
     }
@@ -807,6 +885,8 @@ where
             proxy: false,
             boot_server: false,
             subnet: ctx.subnet,
+            via: ctx.via,
+            extra: ExtraOptions::new(),
             nak_message: "",
             max_len,
         }
@@ -818,7 +898,7 @@ where
     }
 
     fn lease_for(&self, ctx: &Ctx) -> u32 {
-        self.config.net(ctx.subnet).lease_time
+        self.config.net_of(ctx.subnet).0.lease_time
     }
 
     fn expiry(now: Instant, secs: u32) -> Instant {
@@ -844,7 +924,8 @@ where
             return self.ignore(ctx.hw, IgnoreReason::UnknownClient);
         };
         let ip = self.ip_of(addr);
-        let Some((next_server, file)) = self.boot(now, msg, ctx, ip, RequestKind::Bootp) else {
+        let Some((next_server, file, extra)) = self.boot(now, msg, ctx, ip, RequestKind::Bootp)
+        else {
             return self.event(Event::Silenced { hw: ctx.hw });
         };
         if let Addr::Pool(i) = addr {
@@ -856,6 +937,7 @@ where
         reply.yiaddr = ip;
         reply.siaddr = next_server;
         reply.file = file.clone();
+        reply.extra = extra;
         self.send(reply);
         self.event(Event::BootpReplied {
             hw: ctx.hw,
@@ -871,7 +953,8 @@ where
             Err(reason) => return self.ignore(ctx.hw, reason),
         };
         let ip = self.ip_of(addr);
-        let Some((next_server, file)) = self.boot(now, msg, ctx, ip, RequestKind::Discover) else {
+        let Some((next_server, file, extra)) = self.boot(now, msg, ctx, ip, RequestKind::Discover)
+        else {
             return self.event(Event::Silenced { hw: ctx.hw });
         };
         if let Addr::Pool(i) = addr {
@@ -891,6 +974,7 @@ where
         reply.yiaddr = ip;
         reply.siaddr = next_server;
         reply.file = file.clone();
+        reply.extra = extra;
         reply.lease = Some(self.lease_for(ctx));
         self.send(reply);
         self.event(Event::Offered {
@@ -903,7 +987,7 @@ where
     fn request(&mut self, now: Instant, msg: &Message<'_>, ctx: &Ctx) {
         let p = msg.packet();
         if let Some(server_id) = msg.server_id()
-            && server_id != self.config.server_ip
+            && server_id != self.config.server_of(ctx.subnet)
         {
             // The client took another server's offer: release ours.
             if let Some(i) = self.leases.find(&ctx.key)
@@ -931,7 +1015,8 @@ where
             }
             Verdict::Ack(addr) => {
                 let ip = self.ip_of(addr);
-                let Some((next_server, file)) = self.boot(now, msg, ctx, ip, RequestKind::Request)
+                let Some((next_server, file, extra)) =
+                    self.boot(now, msg, ctx, ip, RequestKind::Request)
                 else {
                     return self.event(Event::Silenced { hw: ctx.hw });
                 };
@@ -950,6 +1035,7 @@ where
                 reply.yiaddr = ip;
                 reply.siaddr = next_server;
                 reply.file = file.clone();
+                reply.extra = extra;
                 reply.lease = Some(lease);
                 self.send(reply);
                 self.event(Event::Acked {
@@ -963,13 +1049,14 @@ where
         }
     }
 
-    fn ours(&self, msg: &Message<'_>) -> bool {
-        msg.server_id().is_none_or(|id| id == self.config.server_ip)
+    fn ours(&self, msg: &Message<'_>, ctx: &Ctx) -> bool {
+        msg.server_id()
+            .is_none_or(|id| id == self.config.server_of(ctx.subnet))
     }
 
     fn release(&mut self, msg: &Message<'_>, ctx: &Ctx) {
         let ip = msg.packet().ciaddr();
-        if !self.ours(msg) {
+        if !self.ours(msg, ctx) {
             return self.ignore(ctx.hw, IgnoreReason::OtherServer);
         }
         match self.leases.find(&ctx.key) {
@@ -988,7 +1075,7 @@ where
         let Some(ip) = msg.requested_ip() else {
             return self.ignore(ctx.hw, IgnoreReason::NoAddress);
         };
-        if !self.ours(msg) {
+        if !self.ours(msg, ctx) {
             return self.ignore(ctx.hw, IgnoreReason::OtherServer);
         }
         match self.leases.find(&ctx.key) {
@@ -1032,12 +1119,12 @@ where
         };
         if boot_server
             && let Some(id) = msg.server_id()
-            && id != self.config.server_ip
+            && id != self.config.server_of(ctx.subnet)
         {
             return self.ignore(ctx.hw, IgnoreReason::OtherServer);
         }
         let ip = msg.packet().ciaddr();
-        let Some((next_server, file)) = self.boot(now, msg, ctx, ip, request) else {
+        let Some((next_server, file, extra)) = self.boot(now, msg, ctx, ip, request) else {
             return self.event(Event::Silenced { hw: ctx.hw });
         };
         if file.is_empty() {
@@ -1049,6 +1136,7 @@ where
         reply.boot_server = boot_server;
         reply.siaddr = next_server;
         reply.file = file.clone();
+        reply.extra = extra;
         self.send(reply);
         self.event(if answer == MessageType::Ack {
             Event::ProxyAcked {
@@ -1071,12 +1159,14 @@ where
         if ip.is_unspecified() {
             return self.ignore(ctx.hw, IgnoreReason::NoAddress);
         }
-        let Some((next_server, file)) = self.boot(now, msg, ctx, ip, RequestKind::Inform) else {
+        let Some((next_server, file, extra)) = self.boot(now, msg, ctx, ip, RequestKind::Inform)
+        else {
             return self.event(Event::Silenced { hw: ctx.hw });
         };
         let mut reply = self.reply(msg, ctx, Some(MessageType::Ack));
         reply.siaddr = next_server;
         reply.file = file;
+        reply.extra = extra;
         self.send(reply);
         self.event(Event::Informed { hw: ctx.hw, ip });
     }

@@ -213,9 +213,9 @@ impl Worker<Shared<MemStore>, Users> for Wire {
 
 fn server() -> Server {
     let mut bootp = ServerConfig::new(Ipv4Addr::new(10, 0, 0, 1), Ipv4Addr::new(255, 255, 255, 0));
-    bootp.pool = Some((Ipv4Addr::new(10, 0, 0, 100), Ipv4Addr::new(10, 0, 0, 105)));
+    bootp.net.pool = Some((Ipv4Addr::new(10, 0, 0, 100), Ipv4Addr::new(10, 0, 0, 105)));
     bootp.bootp_dynamic = true;
-    bootp.lease_time = 30;
+    bootp.net.lease_time = 30;
     let mut tftp = TftpConfig::new(vec!["10.0.0.1:69".parse().unwrap()]);
     tftp.max_transfers = MAX_TRANSFERS;
     tftp.max_segments = 8;

@@ -2,8 +2,9 @@
 //! client claims in options 60, 61, 77, 93 and 175 (and however it splits,
 //! overloads or corrupts them), the BOOTP/DHCP server answers it with a
 //! file of the one profile the rules select for those claims, iPXE is
-//! never handed the chainloader, and the winner is the most specific
-//! matching rule.
+//! never handed the chainloader, the winner is the most specific
+//! matching rule, and the reply carries that profile's extra options (its
+//! router replacing the server's) with no option code twice.
 //!
 //! The input is a sequence of records: one byte choosing the client and its
 //! relay, one byte of time step, then a length byte and that many bytes of
@@ -13,6 +14,7 @@
 use alloc::collections::BTreeSet;
 use core::net::{IpAddr, Ipv4Addr, SocketAddr};
 
+use crate::bootp::extra;
 use crate::bootp::leases::LeaseSlot;
 use crate::bootp::server::{Server, ServerConfig};
 use crate::plan::rules::{Arch, Client, Match};
@@ -24,6 +26,8 @@ const SERVER: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 1);
 /// A relay inside the server's subnet (the server serves one), so relayed
 /// requests are answered; the `relayed` rule covers it and not the server.
 const RELAY: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 201);
+/// A site option (the WPAD URL) only the `uefi` profile sets.
+const WPAD: u8 = 252;
 
 fn rules() -> ProfileTable {
     let mut t = ProfileTable::new();
@@ -47,7 +51,11 @@ fn rules() -> ProfileTable {
         p("uefi", &["efi/boot.ipxe"])
             .chain("efi/ipxe.efi")
             .unwrap()
-            .next_server(Ipv4Addr::new(10, 0, 0, 7)),
+            .next_server(Ipv4Addr::new(10, 0, 0, 7))
+            .option(WPAD, b"http://10.0.0.1/wpad.dat")
+            .unwrap()
+            .option(options::ROUTER, &[10, 0, 0, 253])
+            .unwrap(),
     )
     .unwrap();
     t.add_rule(
@@ -63,7 +71,9 @@ fn rules() -> ProfileTable {
             vendor_class: class(b"U-Boot"),
             ..Match::ANY
         },
-        p("uboot", &["uboot/image"]),
+        p("uboot", &["uboot/image"])
+            .option(options::TFTP_SERVER_NAME, b"10.0.0.7")
+            .unwrap(),
     )
     .unwrap();
     t.add_rule(
@@ -110,10 +120,11 @@ fn files(t: &ProfileTable, id: u16) -> BTreeSet<(String, bool)> {
 pub fn run(data: &[u8]) {
     let table = rules();
     let mut config = ServerConfig::new(SERVER, Ipv4Addr::new(255, 255, 255, 0));
-    config.pool = Some((Ipv4Addr::new(10, 0, 0, 100), Ipv4Addr::new(10, 0, 0, 115)));
+    config.net.pool = Some((Ipv4Addr::new(10, 0, 0, 100), Ipv4Addr::new(10, 0, 0, 115)));
     config.bootp_dynamic = true;
     config.authoritative = true;
     config.file.push_str("default.img").unwrap();
+    config.net.router = Some(Ipv4Addr::new(10, 0, 0, 254));
     let policy: PlanPolicy<ProfileTable, Heap> =
         PlanPolicy::with_capacity(table.clone(), Reset::Never, 16);
     let mut server =
@@ -159,8 +170,13 @@ pub fn run(data: &[u8]) {
             let out = Message::new_checked(&reply[..t.len]).expect("replies parse");
             assert_eq!(out.packet().op(), Op::Reply);
             let file = core::str::from_utf8(out.file()).expect("file names are text");
+            let mut seen = BTreeSet::new();
+            for option in out.options().flatten() {
+                assert!(seen.insert(option.code), "option {} twice", option.code);
+            }
             if file.is_empty() || file == "default.img" {
                 // Outside the plan, or a NAK: nothing of a profile.
+                assert!(!out.has(WPAD), "a profile's option outside its profile");
                 continue;
             }
             let id =
@@ -175,6 +191,18 @@ pub fn run(data: &[u8]) {
                 !(chain && claims.is_ipxe()),
                 "iPXE was handed the chainloader {file}"
             );
+            if out.message_type().is_some() || out.packet().has_cookie() {
+                for (code, option) in extra::iter(table.options(id)) {
+                    assert_eq!(
+                        out.get(code).as_deref(),
+                        Some(&option[2..]),
+                        "option {code}"
+                    );
+                }
+            }
+            if table.options(id).is_empty() {
+                assert!(!out.has(WPAD), "{file}: another profile's option");
+            }
             // The download completes: the plan moves (or, for the
             // chainloader, stays) and the next request must still agree.
             if who & 0x80 != 0 {

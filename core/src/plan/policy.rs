@@ -34,6 +34,7 @@ use core::net::{IpAddr, Ipv4Addr};
 use super::capacity::{Capacity, Fixed, Table};
 use super::stages::{Advance, Decision, Plan, Profiles, Reset};
 use crate::bootp::HwAddr;
+use crate::bootp::extra::ExtraOptions;
 use crate::bootp::hosts::FileName;
 use crate::bootp::policy::{BootDecision, BootPolicy, BootRequest};
 use crate::time::Instant;
@@ -284,7 +285,9 @@ impl<P: Profiles, C: Capacity> BootPolicy for PlanPolicy<P, C> {
         let client = request.client();
         let before = self.plan.stage_of(hw.as_bytes());
         let before_profile = self.plan.profile_of(hw.as_bytes());
-        let decision = self.plan.boot_for(now, &client);
+        // The profile is selected once; an HTTP-boot client is not
+        // tracked, so its progress would not say which one.
+        let (profile, decision) = self.plan.boot_with_profile(now, &client);
         let (file, restarted) = match decision {
             Decision::Stage { index, of, file } | Decision::Chain { index, of, file } => {
                 (file, index == 0 && before.is_some_and(|b| b >= of))
@@ -299,12 +302,13 @@ impl<P: Profiles, C: Capacity> BootPolicy for PlanPolicy<P, C> {
             // have refused it; boot nothing rather than a truncated name.
             return BootDecision::NoBoot;
         }
-        // The profile just selected (an HTTP-boot client is not tracked, so
-        // ask the table rather than the client's progress).
-        let profile = self.plan.profiles().select(&client);
+        let profiles = self.plan.profiles();
         let next_server = profile
-            .and_then(|p| self.plan.profiles().next_server(p))
+            .and_then(|p| profiles.next_server(p))
             .unwrap_or(request.default.next_server);
+        let options = profile
+            .and_then(|p| ExtraOptions::from_slice(profiles.options(p)).ok())
+            .unwrap_or_default();
         if !request.ip.is_unspecified() {
             self.record(now, request.ip, hw);
         }
@@ -318,6 +322,7 @@ impl<P: Profiles, C: Capacity> BootPolicy for PlanPolicy<P, C> {
         BootDecision::Boot {
             next_server,
             file: name,
+            options,
         }
     }
 }
@@ -357,7 +362,9 @@ mod tests {
 
     fn file(d: BootDecision) -> String {
         match d {
-            BootDecision::Boot { next_server, file } => {
+            BootDecision::Boot {
+                next_server, file, ..
+            } => {
                 assert_eq!(next_server, Ipv4Addr::new(10, 0, 0, 2));
                 file.to_string()
             }
@@ -528,7 +535,9 @@ mod tests {
 
     fn boot(d: BootDecision) -> (Ipv4Addr, String) {
         match d {
-            BootDecision::Boot { next_server, file } => (next_server, file.to_string()),
+            BootDecision::Boot {
+                next_server, file, ..
+            } => (next_server, file.to_string()),
             other => panic!("{other:?}"),
         }
     }
@@ -675,5 +684,74 @@ mod tests {
             p.transfer_complete(t, [10, 0, 0, 50].into(), "a/one")
                 .is_some()
         );
+    }
+
+    #[test]
+    fn the_selected_profiles_options_ride_with_every_answer() {
+        use crate::plan::rules::{Arch, Match};
+        use crate::plan::{Profile, ProfileTable};
+        let mut t = ProfileTable::new();
+        t.add_rule(
+            Match {
+                arch: Match::archs(&[Arch::EFI_X64]),
+                ..Match::ANY
+            },
+            Profile::new("uefi", &["efi/boot.ipxe"])
+                .unwrap()
+                .chain("efi/ipxe.efi")
+                .unwrap()
+                .url("http://10.0.0.2/efi/ipxe.efi")
+                .unwrap()
+                .option(252, b"http://10.0.0.1/wpad.dat")
+                .unwrap()
+                .option(3, &[10, 0, 0, 254])
+                .unwrap(),
+        )
+        .unwrap();
+        t.set_default(&["one"]).unwrap();
+        let mut p: PlanPolicy<_, Fixed<8>> = PlanPolicy::new(t, Reset::Never);
+        let now = Instant::ZERO;
+        let options = |d: BootDecision| match d {
+            BootDecision::Boot { file, options, .. } => (file.to_string(), options.to_vec()),
+            other => panic!("{other:?}"),
+        };
+        let want = [
+            &[252, 24][..],
+            b"http://10.0.0.1/wpad.dat",
+            &[3, 4, 10, 0, 0, 254],
+        ]
+        .concat();
+        let rom = BootRequest {
+            arch: Some(7),
+            ..request(A, [10, 0, 0, 10])
+        };
+        // The ROM's chainloader, iPXE's stage and an HTTP-boot client's URL
+        // all carry the profile's options; the default profile has none.
+        assert_eq!(
+            options(p.decide(now, &rom)),
+            ("efi/ipxe.efi".into(), want.clone())
+        );
+        let ipxe = BootRequest {
+            ipxe_options: true,
+            ..rom
+        };
+        assert_eq!(
+            options(p.decide(now, &ipxe)),
+            ("efi/boot.ipxe".into(), want.clone())
+        );
+        let http = BootRequest {
+            vendor_class: Some(b"HTTPClient:Arch:00007"),
+            ..request(B, [10, 0, 0, 11])
+        };
+        let http = BootRequest {
+            arch: Some(7),
+            ..http
+        };
+        assert_eq!(
+            options(p.decide(now, &http)),
+            ("http://10.0.0.2/efi/ipxe.efi".into(), want)
+        );
+        let other = request([2, 0, 0, 0, 0, 0xc], [10, 0, 0, 12]);
+        assert_eq!(options(p.decide(now, &other)), ("one".into(), Vec::new()));
     }
 }

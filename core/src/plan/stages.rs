@@ -64,6 +64,12 @@ pub trait Profiles {
     fn name(&self, _profile: ProfileId) -> &str {
         ""
     }
+
+    /// The extra DHCP options the clients of `profile` get, encoded
+    /// (see [`crate::bootp::extra`]); none by default.
+    fn options(&self, _profile: ProfileId) -> &[u8] {
+        &[]
+    }
 }
 
 /// A [`Profiles`] table held in borrowed slices: per-client lists, match
@@ -299,9 +305,24 @@ impl<P: Profiles, C: Capacity> Plan<P, C> {
 
     /// What to tell `client`, which is asking for a boot file now.
     pub fn boot_for(&mut self, now: Instant, client: &Client<'_>) -> Decision<'_> {
+        self.boot_with_profile(now, client).1
+    }
+
+    /// [`Plan::boot_for`], with the profile selected for `client` (`None`
+    /// when the plan has nothing for it), so that a caller needing the
+    /// profile's other settings selects it once.
+    pub fn boot_with_profile(
+        &mut self,
+        now: Instant,
+        client: &Client<'_>,
+    ) -> (Option<ProfileId>, Decision<'_>) {
         let Some(profile) = self.profiles.select(client) else {
-            return Decision::NotInPlan;
+            return (None, Decision::NotInPlan);
         };
+        (Some(profile), self.boot_in(now, client, profile))
+    }
+
+    fn boot_in(&mut self, now: Instant, client: &Client<'_>, profile: ProfileId) -> Decision<'_> {
         let http = client
             .vendor_class
             .is_some_and(|v| v.starts_with(b"HTTPClient"))

@@ -13,6 +13,7 @@ use core::net::Ipv4Addr;
 
 use super::rules::{Client, Match};
 use super::stages::{MAX_HWADDR, ProfileId, Profiles};
+use crate::bootp::extra::{self, ExtraError, ExtraOptions};
 use crate::bootp::hosts::MAX_FILE;
 use crate::path::{self, DotDot, PathError};
 
@@ -58,6 +59,9 @@ pub enum StageError {
     /// More profiles than a [`ProfileId`] numbers.
     #[error("too many profiles")]
     TooMany,
+    /// An extra DHCP option is refused.
+    #[error("options: {0}")]
+    Option(#[from] ExtraError),
 }
 
 /// One profile: a named list of stages and what else its clients are told.
@@ -76,6 +80,7 @@ pub struct Profile {
     chain: Option<String>,
     next_server: Option<Ipv4Addr>,
     url: Option<String>,
+    options: ExtraOptions,
 }
 
 impl Profile {
@@ -87,6 +92,7 @@ impl Profile {
             chain: None,
             next_server: None,
             url: None,
+            options: ExtraOptions::new(),
         })
     }
 
@@ -99,6 +105,7 @@ impl Profile {
             chain: None,
             next_server: None,
             url: None,
+            options: ExtraOptions::new(),
         }
         .url(url)
     }
@@ -126,9 +133,31 @@ impl Profile {
         Ok(self)
     }
 
+    /// Clients get DHCP option `code` with `value` (see
+    /// [`crate::bootp::extra`]: reserved codes, a code twice and values
+    /// that do not fit are refused).
+    ///
+    /// ```
+    /// use netboot_core::plan::{Profile, StageError};
+    /// use netboot_core::bootp::extra::ExtraError;
+    ///
+    /// let p = Profile::new("wpad", &["boot.ipxe"]).unwrap().option(252, b"http://10.0.0.1/wpad.dat").unwrap();
+    /// assert_eq!(p.options()[0], 252);
+    /// assert_eq!(p.option(53, &[1]).unwrap_err(), StageError::Option(ExtraError::Reserved(53)));
+    /// ```
+    pub fn option(mut self, code: u8, value: &[u8]) -> Result<Self, StageError> {
+        extra::push(&mut self.options, code, value)?;
+        Ok(self)
+    }
+
     /// The stages, normalised.
     pub fn stages(&self) -> &[String] {
         &self.stages
+    }
+
+    /// The extra options, encoded.
+    pub fn options(&self) -> &[u8] {
+        &self.options
     }
 }
 
@@ -305,6 +334,10 @@ impl Profiles for ProfileTable {
 
     fn name(&self, profile: ProfileId) -> &str {
         self.profile(profile).map_or("", |p| p.name.as_str())
+    }
+
+    fn options(&self, profile: ProfileId) -> &[u8] {
+        self.profile(profile).map_or(&[], |p| p.options.as_slice())
     }
 }
 

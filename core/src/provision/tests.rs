@@ -40,7 +40,7 @@ fn bytes(seed: u64, len: usize) -> Vec<u8> {
 
 fn bootp_server(profiles: ProfileTable) -> Bootp {
     let mut config = ServerConfig::new(SERVER, Ipv4Addr::new(255, 255, 255, 0));
-    config.pool = Some((Ipv4Addr::new(10, 0, 0, 100), Ipv4Addr::new(10, 0, 0, 150)));
+    config.net.pool = Some((Ipv4Addr::new(10, 0, 0, 100), Ipv4Addr::new(10, 0, 0, 150)));
     config.bootp_dynamic = true;
     let policy = PlanPolicy::new(profiles, Reset::Never);
     BootpServer::with_policy(config, Vec::new(), vec![LeaseSlot::EMPTY; 51], policy).unwrap()
@@ -818,7 +818,7 @@ fn a_server_that_never_advances_is_detected() {
     // every time.
     let mut lab = Lab::new(ProfileTable::new());
     let mut config = ServerConfig::new(SERVER, Ipv4Addr::new(255, 255, 255, 0));
-    config.pool = Some((Ipv4Addr::new(10, 0, 0, 100), Ipv4Addr::new(10, 0, 0, 150)));
+    config.net.pool = Some((Ipv4Addr::new(10, 0, 0, 100), Ipv4Addr::new(10, 0, 0, 150)));
     config.bootp_dynamic = true;
     config.file.push_str("boot/stage1.bin").unwrap();
     lab.bootp = BootpServer::with_policy(

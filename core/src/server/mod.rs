@@ -174,7 +174,14 @@ struct Bootp {
     interface: Option<Interface>,
     /// The PXE boot-server socket (port 4011), in proxyDHCP mode.
     pxe: Option<(SocketId, SocketAddr)>,
+    /// One socket per local subnet on an interface of its own, and the
+    /// subnet's number.
+    locals: Vec<(SocketId, usize)>,
 }
+
+/// The first raw socket number of the local subnets' sockets (0 is the
+/// main one, 1 the PXE boot server's).
+const LOCAL_SOCKETS: u64 = 16;
 
 /// The whole netboot server (see the [module docs](self)).
 ///
@@ -196,7 +203,7 @@ struct Bootp {
 /// }
 ///
 /// let mut bootp = ServerConfig::new(Ipv4Addr::new(10, 0, 0, 1), Ipv4Addr::new(255, 255, 255, 0));
-/// bootp.pool = Some((Ipv4Addr::new(10, 0, 0, 100), Ipv4Addr::new(10, 0, 0, 199)));
+/// bootp.net.pool = Some((Ipv4Addr::new(10, 0, 0, 100), Ipv4Addr::new(10, 0, 0, 199)));
 /// let mut config = NetbootConfig::new();
 /// config.bootp = Some(BootpSetup::new(bootp));
 /// config.tftp = Some(EndpointConfig::new(vec!["0.0.0.0:69".parse().unwrap()]));
@@ -311,6 +318,19 @@ impl<S: Storage, A: Accounts<Store = S>> NetbootServer<S, A> {
         let mut events = VecDeque::new();
         let bootp = match config.bootp {
             Some(setup) => {
+                if setup.config.local_subnets().next().is_some() && setup.interface.is_none() {
+                    return Err(ConfigError::MainInterfaceNeeded);
+                }
+                if let Some(n) = setup
+                    .config
+                    .local_subnets()
+                    .find(|(_, name)| setup.interface.as_ref() == Some(*name))
+                    .map(|(n, _)| n)
+                {
+                    return Err(ConfigError::InterfaceTwice(
+                        setup.config.relayed[n - 1].network,
+                    ));
+                }
                 let plan =
                     NetbootPlan::with_capacity(config.profiles, config.reset, config.plan_clients);
                 let slots = vec![LeaseSlot::EMPTY; pool_size(&setup.config)];
@@ -349,6 +369,24 @@ impl<S: Storage, A: Accounts<Store = S>> NetbootServer<S, A> {
                     },
                 }));
                 let interface = setup.interface.clone();
+                // Each local subnet's socket, bound to its interface on the
+                // same port: a request is answered from the subnet of the
+                // interface it arrived on, through that socket.
+                let locals = server
+                    .config()
+                    .local_subnets()
+                    .map(|(n, name)| {
+                        let socket = tag(TAG_BOOTP, SocketId::from_raw(LOCAL_SOCKETS + n as u64));
+                        events.push_back(Event::Socket(SocketRequest::Udp {
+                            socket,
+                            local: setup.listen,
+                            role: UdpRole::Bootp {
+                                interface: Some(name.clone()),
+                            },
+                        }));
+                        (socket, n)
+                    })
+                    .collect();
                 // A proxyDHCP server is asked for the boot file on the PXE
                 // boot-server port too.
                 let pxe = server.config().proxy.then(|| {
@@ -372,6 +410,7 @@ impl<S: Storage, A: Accounts<Store = S>> NetbootServer<S, A> {
                     bound: None,
                     interface,
                     pxe,
+                    locals,
                 })
             }
             None => None,
@@ -498,6 +537,8 @@ impl<S: Storage, A: Accounts<Store = S>> NetbootServer<S, A> {
                         b.server.handle_datagram(now, from, bytes);
                     } else if b.pxe.is_some_and(|(pxe, _)| pxe == socket) {
                         b.server.handle_pxe_datagram(now, from, bytes);
+                    } else if let Some(&(_, n)) = b.locals.iter().find(|(s, _)| *s == socket) {
+                        b.server.handle_datagram_on(now, n, from, bytes);
                     }
                 }
             }
@@ -523,9 +564,10 @@ impl<S: Storage, A: Accounts<Store = S>> NetbootServer<S, A> {
             (TAG_BOOTP, _) => {
                 if let Some(b) = self.bootp.as_mut() {
                     let pxe = b.pxe.filter(|(pxe, _)| *pxe == socket);
+                    let local = b.locals.iter().any(|(s, _)| *s == socket);
                     match (result, pxe) {
-                        (Ok(addr), None) => b.bound = Some(addr),
-                        (Ok(_), Some(_)) => {}
+                        (Ok(addr), None) if !local => b.bound = Some(addr),
+                        (Ok(_), _) => {}
                         (Err(error), pxe) => self.events.push_back(Event::ListenFailed {
                             protocol: Protocol::Bootp,
                             local: pxe.map_or(b.listen, |(_, local)| local),
@@ -810,10 +852,12 @@ impl<S: Storage, A: Accounts<Store = S>> NetbootServer<S, A> {
     pub fn poll_transmit(&mut self, now: Instant, buf: &mut [u8]) -> Option<Output> {
         self.now = now;
         if let Some(b) = self.bootp.as_mut()
-            && let Some((t, port)) = b.server.poll_transmit_from(now, buf)
+            && let Some((t, port, via)) = b.server.poll_transmit_via(now, buf)
         {
-            let socket = match (port, b.pxe) {
-                (ReplyPort::BootServer, Some((pxe, _))) => pxe,
+            let local = b.locals.iter().find(|(_, n)| *n == via);
+            let socket = match (port, b.pxe, local) {
+                (ReplyPort::BootServer, Some((pxe, _)), _) => pxe,
+                (ReplyPort::Server, _, Some(&(socket, _))) => socket,
                 _ => b.socket,
             };
             return Some(Output::new(socket, t));

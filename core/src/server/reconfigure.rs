@@ -9,7 +9,8 @@
 //!
 //! What a running server cannot change in place is kept as it is and
 //! named in [`Reconfigured::needs_restart`]: listening addresses and the
-//! BOOTP interface (sockets are not moved), switching BOOTP between DHCP
+//! BOOTP interface and which subnets are on which interfaces (sockets are
+//! not moved), switching BOOTP between DHCP
 //! and proxyDHCP (the PXE socket), starting or stopping a protocol, and
 //! the number of clients the plan tracks (`plan_clients` is not
 //! compared: the table keeps its size).
@@ -56,11 +57,26 @@ impl<S: Storage, A: Accounts<Store = S>> NetbootServer<S, A> {
         self.now = now;
         let mut out = Reconfigured::default();
         let mut dropped = Vec::new();
-        match (self.bootp.as_mut(), config.bootp) {
+        // What the sockets hold cannot change in place: the PXE socket
+        // comes with proxyDHCP, each local subnet's with its interface.
+        let kept = match (self.bootp.as_ref(), config.bootp.as_ref()) {
             (Some(b), Some(setup)) if setup.config.proxy != b.server.config().proxy => {
-                // The BOOTP settings stay (the PXE socket comes with the
-                // mode); the plan is still the new one.
-                out.needs_restart.push("bootp mode");
+                Some("bootp mode")
+            }
+            (Some(b), Some(setup))
+                if !setup
+                    .config
+                    .local_subnets()
+                    .eq(b.server.config().local_subnets()) =>
+            {
+                Some("bootp subnet interfaces")
+            }
+            _ => None,
+        };
+        match (self.bootp.as_mut(), config.bootp) {
+            (Some(b), Some(_)) if let Some(what) = kept => {
+                // The BOOTP settings stay; the plan is still the new one.
+                out.needs_restart.push(what);
                 b.server
                     .policy_mut()
                     .reconfigure(config.profiles, config.reset);

@@ -122,7 +122,7 @@ struct Net {
 
 fn config(persist: Persist) -> NetbootConfig {
     let mut bootp = ServerConfig::new(SERVER, Ipv4Addr::new(255, 255, 255, 0));
-    bootp.pool = Some((Ipv4Addr::new(10, 0, 0, 100), Ipv4Addr::new(10, 0, 0, 109)));
+    bootp.net.pool = Some((Ipv4Addr::new(10, 0, 0, 100), Ipv4Addr::new(10, 0, 0, 109)));
     let mut c = NetbootConfig::new();
     c.bootp = Some(BootpSetup::new(bootp));
     c.tftp = Some(TftpConfig::new(vec!["10.0.0.1:69".parse().unwrap()]));
@@ -191,6 +191,19 @@ impl Net {
     /// A DHCP message of `kind` from client `n` (at address `ip` once it
     /// has one), answered by unicast back to it.
     fn dhcp(&mut self, kind: MessageType, n: u8, requested: Option<Ipv4Addr>) -> Option<Vec<u8>> {
+        let bootp = self.port(67);
+        self.dhcp_via(bootp, kind, n, requested)
+    }
+
+    /// [`Net::dhcp`] on the BOOTP socket `bootp`: its last reply through
+    /// that socket.
+    fn dhcp_via(
+        &mut self,
+        bootp: SocketId,
+        kind: MessageType,
+        n: u8,
+        requested: Option<Ipv4Addr>,
+    ) -> Option<Vec<u8>> {
         let mut opts = [0u8; 64];
         let mut w = OptionsWriter::new(&mut opts);
         w.message_type(kind).unwrap();
@@ -203,7 +216,6 @@ impl Net {
         repr.vend = Vend::Options(&opts[..len]);
         let mut bytes = vec![0u8; 600];
         let len = repr.emit(&mut bytes).unwrap();
-        let bootp = self.port(67);
         self.server.handle_datagram(
             self.now,
             bootp,
@@ -583,7 +595,7 @@ fn a_reconfigure_keeps_transfers_leases_and_progress_and_serves_the_new_plan() {
 
     // The new configuration: a pool without client 3's address, new stages.
     let mut new = config(Persist::default());
-    new.bootp.as_mut().unwrap().config.pool =
+    new.bootp.as_mut().unwrap().config.net.pool =
         Some((Ipv4Addr::new(10, 0, 0, 101), Ipv4Addr::new(10, 0, 0, 105)));
     new.profiles = ProfileTable::new();
     new.profiles.set_default(&["fresh1", "manifest2"]).unwrap();
@@ -635,7 +647,7 @@ fn a_bad_reconfigure_changes_nothing() {
     let mut net = Net::new(config(Persist::default()), Restored::default());
     let (ip, _) = net.dora(1).unwrap();
     let mut bad = config(Persist::default());
-    bad.bootp.as_mut().unwrap().config.pool =
+    bad.bootp.as_mut().unwrap().config.net.pool =
         Some((Ipv4Addr::new(10, 0, 1, 1), Ipv4Addr::new(10, 0, 1, 9)));
     bad.profiles = ProfileTable::new();
     bad.profiles.set_default(&["other"]).unwrap();
@@ -646,4 +658,113 @@ fn a_bad_reconfigure_changes_nothing() {
     );
     assert_eq!(net.server.leases().map(|l| l.ip).collect::<Vec<_>>(), [ip]);
     assert_eq!(net.dora(1).unwrap().1, "stage1");
+}
+
+/// The main subnet on `veth1`, a second one on `veth2`.
+fn two_links() -> NetbootConfig {
+    use crate::bootp::server::Subnet;
+    let mut c = config(Persist::default());
+    let setup = c.bootp.as_mut().unwrap();
+    setup.interface = Some("veth1".try_into().unwrap());
+    let mut sub = Subnet::new(Ipv4Addr::new(10, 42, 0, 0), Ipv4Addr::new(255, 255, 255, 0));
+    sub.interface = Some("veth2".try_into().unwrap());
+    sub.server = Some(Ipv4Addr::new(10, 42, 0, 1));
+    sub.net.pool = Some((Ipv4Addr::new(10, 42, 0, 100), Ipv4Addr::new(10, 42, 0, 109)));
+    setup.config.relayed.push(sub).unwrap();
+    c
+}
+
+#[test]
+fn each_local_subnet_gets_a_socket_on_its_interface_and_answers_through_it() {
+    let c = two_links();
+    // Without the main subnet on an interface, or with two subnets on one,
+    // the server refuses to start.
+    for (main, want) in [
+        (None, ConfigError::MainInterfaceNeeded),
+        (
+            Some("veth2"),
+            ConfigError::InterfaceTwice(Ipv4Addr::new(10, 42, 0, 0)),
+        ),
+    ] {
+        let mut bad = c.clone();
+        bad.bootp.as_mut().unwrap().interface = main.map(|m| m.try_into().unwrap());
+        let disk = Shared::new(MemStore::new());
+        let err = Server::new(
+            bad,
+            disk.clone(),
+            Anonymous(disk),
+            Instant::ZERO,
+            Restored::default(),
+        )
+        .err();
+        assert_eq!(err, Some(want));
+    }
+    let disk = Shared::new(MemStore::new());
+    let mut server = Server::new(
+        c.clone(),
+        disk.clone(),
+        Anonymous(disk),
+        Instant::ZERO,
+        Restored::default(),
+    )
+    .unwrap();
+    let mut bootp = Vec::new();
+    while let Some(event) = server.poll_event() {
+        if let Event::Socket(SocketRequest::Udp {
+            socket,
+            local,
+            role: UdpRole::Bootp { interface },
+        }) = event
+        {
+            bootp.push((socket, local.port(), interface.map(|i| i.to_string())));
+        }
+    }
+    let names: Vec<_> = bootp.iter().map(|(_, p, i)| (*p, i.clone())).collect();
+    assert_eq!(
+        names,
+        [
+            (67, Some("veth1".to_string())),
+            (67, Some("veth2".to_string()))
+        ]
+    );
+    // A DISCOVER on the second socket is answered from the second subnet,
+    // through that socket.
+    let mut net = Net::new(c, Restored::default());
+    let second = net
+        .wire
+        .ports
+        .keys()
+        .copied()
+        .find(|s| *s == bootp[1].0)
+        .unwrap();
+    let offer = net
+        .dhcp_via(second, MessageType::Discover, 9, None)
+        .expect("an offer through the second socket");
+    let offer = Message::new_checked(&offer).unwrap();
+    assert_eq!(offer.packet().yiaddr(), Ipv4Addr::new(10, 42, 0, 100));
+    assert_eq!(offer.server_id(), Some(Ipv4Addr::new(10, 42, 0, 1)));
+    // The main socket still serves the main subnet.
+    let (ip, _) = net.dora(1).unwrap();
+    assert_eq!(ip, Ipv4Addr::new(10, 0, 0, 100));
+}
+
+#[test]
+fn a_reload_cannot_move_a_subnet_to_another_interface() {
+    let mut net = Net::new(two_links(), Restored::default());
+    let mut moved = two_links();
+    let setup = moved.bootp.as_mut().unwrap();
+    setup.config.relayed[0].interface = Some("veth3".try_into().unwrap());
+    setup.config.relayed[0].net.lease_time = 60;
+    moved.profiles = ProfileTable::new();
+    moved.profiles.set_default(&["fresh1"]).unwrap();
+    let done = net
+        .server
+        .reconfigure(net.now, moved, Anonymous(net.disk.clone()))
+        .unwrap();
+    assert_eq!(done.needs_restart, ["bootp subnet interfaces"]);
+    // The BOOTP settings stay whole; the plan is the new one.
+    let config = net.server.bootp().unwrap().config();
+    assert_eq!(config.relayed[0].interface.as_deref(), Some("veth2"));
+    assert_eq!(config.relayed[0].net.lease_time, 3600);
+    assert_eq!(net.dora(1).unwrap().1, "fresh1");
 }

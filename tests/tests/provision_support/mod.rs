@@ -151,7 +151,7 @@ pub fn loopback_setup(root: &Path, net: u8) -> ServerSetup {
 /// (to plain BOOTP clients too).
 fn loopback_bootp(net: u8) -> ServerConfig {
     let mut bootp = ServerConfig::new(Ipv4Addr::LOCALHOST, Ipv4Addr::new(255, 0, 0, 0));
-    bootp.pool = Some((
+    bootp.net.pool = Some((
         Ipv4Addr::new(127, net, 0, 1),
         Ipv4Addr::new(127, net, 0, 200),
     ));

@@ -13,7 +13,7 @@ use netboot_std::client::bootp::{Assigned, Prepared, RequestError, RequestOption
 /// use netboot_core::bootp::{HwAddr, server::ServerConfig};
 ///
 /// let mut config = ServerConfig::new("127.0.0.1".parse().unwrap(), "255.0.0.0".parse().unwrap());
-/// config.pool = Some(("127.0.0.100".parse().unwrap(), "127.0.0.109".parse().unwrap()));
+/// config.net.pool = Some(("127.0.0.100".parse().unwrap(), "127.0.0.109".parse().unwrap()));
 /// async_std::task::block_on(async {
 ///     let server = BootpServer::new(config).listen("127.0.0.1:0".parse().unwrap()).spawn().unwrap();
 ///     let mut options = RequestOptions::new(HwAddr::ethernet([2, 0, 0, 0, 0, 8]));

@@ -18,11 +18,17 @@
 //! lease_file = "bootp.leases"    # relative to the config file; --lease-file overrides
 //! mode = "dhcp"                  # or "proxy": proxyDHCP, boot information only
 //!
-//! [[bootp.relayed]]             # a subnet behind a DHCP relay (its giaddr)
-//! subnet = "10.2.0.0/24"
+//! [[bootp.subnets]]             # a subnet behind a DHCP relay (its giaddr)
+//! subnet = "10.2.0.0/24"         # ([[bootp.relayed]] is the older name)
 //! router = "10.2.0.1"
 //! pool = { start = "10.2.0.100", end = "10.2.0.199" }
 //! lease_time = 600               # dns, domain as above
+//!
+//! [[bootp.subnets]]             # a subnet on another interface of this host
+//! subnet = "10.3.0.0/24"
+//! interface = "eth2"             # needs [bootp] interface too
+//! server = "10.3.0.1"            # our address on it: its server identifier
+//! pool = { start = "10.3.0.100", end = "10.3.0.199" }
 //!
 //! [[bootp.host]]
 //! mac = "52:54:00:12:34:56"
@@ -70,11 +76,12 @@ pub struct Raw {
     mode: Option<Spanned<String>>,
     #[serde(default)]
     host: Vec<RawHost>,
-    #[serde(default)]
-    relayed: Vec<Spanned<RawSubnet>>,
+    #[serde(default, alias = "relayed")]
+    subnets: Vec<Spanned<RawSubnet>>,
 }
 
-/// A `[[relayed]]` subnet: one served through DHCP relays.
+/// A `[[subnets]]` table: a subnet served through DHCP relays, or local
+/// to an interface.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawSubnet {
@@ -84,6 +91,19 @@ struct RawSubnet {
     dns: Vec<Spanned<String>>,
     domain: Option<Spanned<String>>,
     pool: Option<Spanned<RawPool>>,
+    lease_time: Option<u32>,
+    interface: Option<Spanned<String>>,
+    server: Option<Spanned<String>>,
+}
+
+/// The settings every subnet has, as written: `[bootp]`'s own and each
+/// `[[bootp.subnets]]` table's.
+struct NetFields<'a> {
+    subnet: &'a Spanned<String>,
+    router: &'a Option<Spanned<String>>,
+    dns: &'a [Spanned<String>],
+    domain: &'a Option<Spanned<String>>,
+    pool: &'a Option<Spanned<RawPool>>,
     lease_time: Option<u32>,
 }
 
@@ -186,6 +206,58 @@ fn pool(src: &Source<'_>, p: &Spanned<RawPool>) -> Result<(Ipv4Addr, Ipv4Addr), 
     Ok((start, end))
 }
 
+/// Checks one subnet's settings: its address and prefix, and a router,
+/// DNS servers, domain and pool inside it.
+fn net(src: &Source<'_>, f: NetFields<'_>) -> Result<Subnet, CliError> {
+    let text = f.subnet.get_ref();
+    let (network, netmask) = subnet(text).ok_or_else(|| {
+        src.err(
+            &f.subnet.span(),
+            format!("subnet {text:?} is not ADDRESS/PREFIX (prefix 1 to 30)"),
+        )
+    })?;
+    let mut sub = Subnet::new(network, netmask);
+    if let Some(r) = f.router {
+        let ip = src.ip(r, "router")?;
+        if !sub.contains(ip) {
+            return Err(src.err(
+                &r.span(),
+                format!("router {ip} is outside the subnet {text}"),
+            ));
+        }
+        sub.net.router = Some(ip);
+    }
+    for d in f.dns {
+        let ip = src.ip(d, "dns")?;
+        sub.net
+            .dns
+            .push(ip)
+            .map_err(|_| src.err(&d.span(), "at most 4 DNS servers"))?;
+    }
+    if let Some(d) = f.domain {
+        sub.net.domain =
+            hosts::bounded(d.get_ref(), "domain", 63).map_err(|e| src.err(&d.span(), e))?;
+    }
+    if let Some(p) = f.pool {
+        let (start, end) = pool(src, p)?;
+        for ip in [start, end] {
+            if !sub.contains(ip) || ip == sub.broadcast() || ip == network {
+                return Err(src.err(
+                    &p.span(),
+                    format!(
+                        "pool address {ip} is outside the subnet {text} (or is its network or broadcast address)"
+                    ),
+                ));
+            }
+        }
+        sub.net.pool = Some((start, end));
+    }
+    if let Some(t) = f.lease_time {
+        sub.net.lease_time = t;
+    }
+    Ok(sub)
+}
+
 /// Parses and checks a bare BOOTP table `text` (read from `path`).
 #[cfg(test)]
 pub fn parse(path: &Path, text: &str) -> Result<Settings, CliError> {
@@ -205,17 +277,19 @@ pub fn toml_error(path: &Path, text: &str, e: &toml::de::Error) -> CliError {
 pub fn check(path: &Path, text: &str, raw: Raw, bootp_dynamic: bool) -> Result<Settings, CliError> {
     let src = Source { path, text };
     let server_ip = src.ip(&raw.server, "server")?;
-    let (network, netmask) = subnet(raw.subnet.get_ref()).ok_or_else(|| {
-        src.err(
-            &raw.subnet.span(),
-            format!(
-                "subnet {:?} is not ADDRESS/PREFIX (prefix 1 to 30)",
-                raw.subnet.get_ref()
-            ),
-        )
-    })?;
-    let mut config = ServerConfig::new(server_ip, netmask);
-    if !config.on_subnet(network) || network == server_ip {
+    let own = net(
+        &src,
+        NetFields {
+            subnet: &raw.subnet,
+            router: &raw.router,
+            dns: &raw.dns,
+            domain: &raw.domain,
+            pool: &raw.pool,
+            lease_time: raw.lease_time,
+        },
+    )?;
+    let mut config = ServerConfig::new(server_ip, own.net.netmask);
+    if !config.on_subnet(own.network) || own.network == server_ip {
         return Err(src.err(
             &raw.server.span(),
             format!(
@@ -224,36 +298,7 @@ pub fn check(path: &Path, text: &str, raw: Raw, bootp_dynamic: bool) -> Result<S
             ),
         ));
     }
-    if let Some(r) = &raw.router {
-        let router = src.ip(r, "router")?;
-        if !config.on_subnet(router) {
-            return Err(src.err(
-                &r.span(),
-                format!(
-                    "router {router} is outside the subnet {}",
-                    raw.subnet.get_ref()
-                ),
-            ));
-        }
-        config.router = Some(router);
-    }
-    for d in &raw.dns {
-        let ip = src.ip(d, "dns")?;
-        config
-            .dns
-            .push(ip)
-            .map_err(|_| src.err(&d.span(), "at most 4 DNS servers"))?;
-    }
-    if let Some(d) = &raw.domain {
-        config.domain =
-            hosts::bounded(d.get_ref(), "domain", 63).map_err(|e| src.err(&d.span(), e))?;
-    }
-    if let Some(p) = &raw.pool {
-        config.pool = Some(pool(&src, p)?);
-    }
-    if let Some(t) = raw.lease_time {
-        config.lease_time = t;
-    }
+    config.net = own.net;
     config.bootp_dynamic = raw.bootp_dynamic.unwrap_or(bootp_dynamic);
     if let Some(a) = raw.authoritative {
         config.authoritative = a;
@@ -285,60 +330,57 @@ pub fn check(path: &Path, text: &str, raw: Raw, bootp_dynamic: bool) -> Result<S
             "a proxyDHCP server (mode = \"proxy\") hands out no addresses: remove the pool",
         ));
     }
-    for r in &raw.relayed {
+    for r in &raw.subnets {
         let r = r.get_ref();
-        let (network, netmask) = subnet(r.subnet.get_ref()).ok_or_else(|| {
-            src.err(
-                &r.subnet.span(),
-                format!(
-                    "subnet {:?} is not ADDRESS/PREFIX (prefix 1 to 30)",
-                    r.subnet.get_ref()
-                ),
-            )
-        })?;
-        let mut sub = Subnet::new(network, netmask);
-        if let Some(router) = &r.router {
-            let ip = src.ip(router, "router")?;
-            if !sub.contains(ip) {
+        let mut sub = net(
+            &src,
+            NetFields {
+                subnet: &r.subnet,
+                router: &r.router,
+                dns: &r.dns,
+                domain: &r.domain,
+                pool: &r.pool,
+                lease_time: r.lease_time,
+            },
+        )?;
+        if let Some(ip) = &r.server {
+            let addr = src.ip(ip, "server")?;
+            if !sub.contains(addr) || addr == sub.network || addr == sub.broadcast() {
                 return Err(src.err(
-                    &router.span(),
-                    format!("router {ip} is outside the subnet {}", r.subnet.get_ref()),
+                    &ip.span(),
+                    format!(
+                        "server {addr} is not a host address in subnet {}",
+                        r.subnet.get_ref()
+                    ),
                 ));
             }
-            sub.router = Some(ip);
+            sub.server = Some(addr);
         }
-        for d in &r.dns {
-            let ip = src.ip(d, "dns")?;
-            sub.dns
-                .push(ip)
-                .map_err(|_| src.err(&d.span(), "at most 4 DNS servers"))?;
-        }
-        if let Some(d) = &r.domain {
-            sub.domain =
-                hosts::bounded(d.get_ref(), "domain", 63).map_err(|e| src.err(&d.span(), e))?;
-        }
-        if let Some(p) = &r.pool {
-            let (start, end) = pool(&src, p)?;
-            for ip in [start, end] {
-                if !sub.contains(ip) {
-                    return Err(src.err(
-                        &p.span(),
-                        format!(
-                            "pool address {ip} is outside the subnet {}",
-                            r.subnet.get_ref()
-                        ),
-                    ));
-                }
+        if let Some(name) = &r.interface {
+            sub.interface = Some(name.get_ref().as_str().try_into().map_err(|_| {
+                src.err(
+                    &name.span(),
+                    format!(
+                        "interface name {:?} is longer than 15 bytes",
+                        name.get_ref()
+                    ),
+                )
+            })?);
+            if sub.server.is_none() {
+                return Err(src.err(
+                    &name.span(),
+                    format!(
+                        "subnet {} on interface {}: needs server = (this host's address on it)",
+                        r.subnet.get_ref(),
+                        name.get_ref()
+                    ),
+                ));
             }
-            sub.pool = Some((start, end));
-        }
-        if let Some(t) = r.lease_time {
-            sub.lease_time = t;
         }
         config.relayed.push(sub).map_err(|_| {
             src.err(
                 &r.subnet.span(),
-                format!("at most {} relayed subnets", MAX_SUBNETS - 1),
+                format!("at most {} subnets besides [bootp]'s", MAX_SUBNETS - 1),
             )
         })?;
     }
@@ -371,6 +413,11 @@ pub fn check(path: &Path, text: &str, raw: Raw, bootp_dynamic: bool) -> Result<S
         .flatten()
         .map(|(s, e)| (u32::from(e).saturating_sub(u32::from(s)) + 1) as usize)
         .sum();
+    let raw_subnet = |net: Ipv4Addr| {
+        raw.subnets
+            .iter()
+            .find(|r| subnet(r.get_ref().subnet.get_ref()).is_some_and(|(n, _)| n == net))
+    };
     let server = Server::new(config, host_table, vec![LeaseSlot::EMPTY; slots]).map_err(|e| match e {
         ConfigError::HostOutsideSubnet { index, ip } => {
             let span = raw.host[index].ip.as_ref().map_or(raw.host[index].mac.span(), Spanned::span);
@@ -397,9 +444,14 @@ pub fn check(path: &Path, text: &str, raw: Raw, bootp_dynamic: bool) -> Result<S
             &raw.pool.as_ref().map_or(0..0, Spanned::span),
             format!("pool ends at {last} before it starts at {first}"),
         ),
-        ConfigError::SubnetOverlaps(net) => {
-            let at = raw.relayed.iter().find(|r| subnet(r.get_ref().subnet.get_ref()).is_some_and(|(n, _)| n == net));
-            src.err(&at.map_or(0..0, Spanned::span), format!("relayed subnet {net} overlaps the server's subnet or another relayed one"))
+        ConfigError::SubnetOverlaps(net) => src.err(
+            &raw_subnet(net).map_or(0..0, Spanned::span),
+            format!("subnet {net} overlaps the server's subnet or another one"),
+        ),
+        ConfigError::InterfaceTwice(net) => {
+            let at = raw_subnet(net).and_then(|r| r.get_ref().interface.as_ref());
+            let span = at.map_or(0..0, Spanned::span);
+            src.err(&span, format!("subnet {net}: another subnet is on the same interface"))
         }
         other => CliError::config(format!("{}: {other}", path.display())),
     })?;
@@ -456,9 +508,9 @@ mod tests {
         assert_eq!(s.interface.as_deref(), Some("eth9"));
         assert_eq!(s.lease_file, Some(PathBuf::from("/etc/netboot/leases")));
         let c = s.server.config();
-        assert_eq!(c.lease_time, 600);
+        assert_eq!(c.net.lease_time, 600);
         assert_eq!(
-            c.pool,
+            c.net.pool,
             Some((Ipv4Addr::new(10, 0, 0, 100), Ipv4Addr::new(10, 0, 0, 199)))
         );
         assert_eq!(s.server.hosts()[0].file.as_str(), "board1.bin");
@@ -533,5 +585,69 @@ mod tests {
         );
         let proxy = parse(Path::new("lab.toml"), &format!("{BASE}mode = \"proxy\"\n")).unwrap();
         assert!(proxy.server.config().proxy);
+    }
+
+    #[test]
+    fn subnets_behind_relays_or_on_interfaces() {
+        let text = format!(
+            "{BASE}interface = \"veth1\"\n\
+             [[subnets]]\nsubnet = \"10.2.0.0/24\"\nrouter = \"10.2.0.1\"\n\
+             [[subnets]]\nsubnet = \"10.3.0.0/24\"\ninterface = \"veth2\"\nserver = \"10.3.0.1\"\n\
+             pool = {{ start = \"10.3.0.100\", end = \"10.3.0.109\" }}\n"
+        );
+        let s = parse(Path::new("lab.toml"), &text).unwrap();
+        let c = s.server.config();
+        assert_eq!(c.relayed.len(), 2);
+        assert_eq!(c.relayed[0].interface, None);
+        assert_eq!(c.relayed[1].interface.as_deref(), Some("veth2"));
+        assert_eq!(c.server_of(2), Ipv4Addr::new(10, 3, 0, 1));
+        assert_eq!(c.local_subnets().map(|(n, _)| n).collect::<Vec<_>>(), [2]);
+        // The older name still reads.
+        let old = format!("{BASE}[[relayed]]\nsubnet = \"10.2.0.0/24\"\n");
+        assert_eq!(
+            parse(Path::new("lab.toml"), &old)
+                .unwrap()
+                .server
+                .config()
+                .relayed
+                .len(),
+            1
+        );
+        let sub = |body: &str| {
+            err(&format!(
+                "{BASE}[[subnets]]\nsubnet = \"10.3.0.0/24\"\n{body}"
+            ))
+        };
+        assert_eq!(
+            sub("interface = \"veth2\"\n"),
+            "lab.toml:5: subnet 10.3.0.0/24 on interface veth2: needs server = (this host's address on it)"
+        );
+        assert_eq!(
+            sub("interface = \"veth2\"\nserver = \"10.4.0.1\"\n"),
+            "lab.toml:6: server 10.4.0.1 is not a host address in subnet 10.3.0.0/24"
+        );
+        assert_eq!(
+            sub("interface = \"a-very-long-interface\"\nserver = \"10.3.0.1\"\n"),
+            "lab.toml:5: interface name \"a-very-long-interface\" is longer than 15 bytes"
+        );
+        assert_eq!(
+            sub("pool = { start = \"10.3.0.0\", end = \"10.3.0.9\" }\n"),
+            "lab.toml:5: pool address 10.3.0.0 is outside the subnet 10.3.0.0/24 (or is its network or broadcast address)"
+        );
+        assert_eq!(
+            sub("router = \"10.0.0.1\"\n"),
+            "lab.toml:5: router 10.0.0.1 is outside the subnet 10.3.0.0/24"
+        );
+        assert_eq!(
+            err(&format!(
+                "{BASE}[[subnets]]\nsubnet = \"10.3.0.0/24\"\ninterface = \"veth2\"\nserver = \"10.3.0.1\"\n\
+                 [[subnets]]\nsubnet = \"10.4.0.0/24\"\ninterface = \"veth2\"\nserver = \"10.4.0.1\"\n"
+            )),
+            "lab.toml:9: subnet 10.4.0.0: another subnet is on the same interface"
+        );
+        assert_eq!(
+            err(&format!("{BASE}[[subnets]]\nsubnet = \"10.0.0.0/16\"\n")),
+            "lab.toml:3: subnet 10.0.0.0 overlaps the server's subnet or another one"
+        );
     }
 }

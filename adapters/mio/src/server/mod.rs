@@ -136,7 +136,7 @@ struct Asks {
 /// plan.set_default(&["stage1", "manifest"]).unwrap();
 ///
 /// let mut bootp = ServerConfig::new(Ipv4Addr::LOCALHOST, Ipv4Addr::new(255, 0, 0, 0));
-/// bootp.pool = Some((Ipv4Addr::new(127, 0, 9, 1), Ipv4Addr::new(127, 0, 9, 20)));
+/// bootp.net.pool = Some((Ipv4Addr::new(127, 0, 9, 1), Ipv4Addr::new(127, 0, 9, 20)));
 /// bootp.bootp_dynamic = true;
 /// let setup = ServerSetup::new(root.path())
 ///     .bootp(bootp)

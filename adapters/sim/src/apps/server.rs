@@ -283,7 +283,7 @@ impl SimServer {
     /// let mut plan = ProfileTable::new();
     /// plan.set_default(&["stage1", "manifest"]).unwrap();
     /// let mut bootp = ServerConfig::new(Ipv4Addr::new(10, 0, 0, 1), Ipv4Addr::new(255, 255, 255, 0));
-    /// bootp.pool = Some((Ipv4Addr::new(10, 0, 0, 100), Ipv4Addr::new(10, 0, 0, 200)));
+    /// bootp.net.pool = Some((Ipv4Addr::new(10, 0, 0, 100), Ipv4Addr::new(10, 0, 0, 200)));
     /// let mut sim = Sim::new(1);
     /// let server = sim.add_host("server", Ipv4Addr::new(10, 0, 0, 1), move || {
     ///     Box::new(SimServer::netboot(bootp.clone(), plan.clone()))

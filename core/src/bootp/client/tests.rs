@@ -11,8 +11,8 @@ const MAC: [u8; 6] = [0x52, 0x54, 0, 0xab, 0xcd, 0xef];
 
 fn server(hosts: Vec<Host>) -> Server<Vec<Host>, Vec<LeaseSlot>> {
     let mut c = ServerConfig::new(SERVER, Ipv4Addr::new(255, 255, 255, 0));
-    c.router = Some(SERVER);
-    c.pool = Some((Ipv4Addr::new(10, 0, 0, 100), Ipv4Addr::new(10, 0, 0, 199)));
+    c.net.router = Some(SERVER);
+    c.net.pool = Some((Ipv4Addr::new(10, 0, 0, 100), Ipv4Addr::new(10, 0, 0, 199)));
     c.file.push_str("boot.ipxe").unwrap();
     Server::new(c, hosts, std::vec![LeaseSlot::EMPTY; 100]).unwrap()
 }

@@ -7,6 +7,7 @@ use core::net::Ipv4Addr;
 use crate::bootp::HwAddr;
 use crate::bootp::hosts::FileName;
 use crate::bootp::leases::TooSmall;
+use crate::socket::Interface;
 use crate::wire::bootp::SERVER_PORT;
 
 /// The longest generic boot file name an alias maps.
@@ -20,25 +21,80 @@ pub const EVENT_QUEUE: usize = 32;
 /// Most subnets a server serves, its own included.
 pub const MAX_SUBNETS: usize = 8;
 
-/// A subnet served through DHCP relay agents (RFC 1542 §4): its own pool,
-/// router, DNS, domain and lease time. A relayed request selects it by its
-/// `giaddr`, the relay's address on the client's subnet.
+/// What every served subnet has, the server's own and each other one: its
+/// netmask and the network options, pool and lease time its clients get.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NetConfig {
+    /// The netmask (option 1).
+    pub netmask: Ipv4Addr,
+    /// The router (option 3).
+    pub router: Option<Ipv4Addr>,
+    /// DNS servers (option 6).
+    pub dns: heapless::Vec<Ipv4Addr, 4>,
+    /// The domain name (option 15).
+    pub domain: heapless::String<63>,
+    /// The dynamic pool, first and last address inclusive.
+    pub pool: Option<(Ipv4Addr, Ipv4Addr)>,
+    /// DHCP lease time in seconds (`u32::MAX`: infinite).
+    pub lease_time: u32,
+}
+
+impl NetConfig {
+    /// A subnet with `netmask`, no router, DNS, domain or pool, and
+    /// one-hour leases.
+    pub fn new(netmask: Ipv4Addr) -> Self {
+        NetConfig {
+            netmask,
+            router: None,
+            dns: heapless::Vec::new(),
+            domain: heapless::String::new(),
+            pool: None,
+            lease_time: 3600,
+        }
+    }
+
+    /// True when `a` and `b` are on the same subnet.
+    fn same(&self, a: Ipv4Addr, b: Ipv4Addr) -> bool {
+        let mask = u32::from(self.netmask);
+        u32::from(a) & mask == u32::from(b) & mask
+    }
+
+    /// The broadcast address (option 28) of the subnet `ip` is on.
+    fn broadcast_of(&self, ip: Ipv4Addr) -> Ipv4Addr {
+        Ipv4Addr::from(u32::from(ip) | !u32::from(self.netmask))
+    }
+
+    /// True when `ip` is a host address of the subnet `on` is on.
+    fn usable(&self, on: Ipv4Addr, ip: Ipv4Addr) -> bool {
+        self.same(on, ip)
+            && ip != self.broadcast_of(on)
+            && u32::from(ip) & !u32::from(self.netmask) != 0
+    }
+}
+
+/// A subnet besides the server's own, with its own [`NetConfig`].
+///
+/// * Behind DHCP relay agents (RFC 1542 §4): a relayed request selects it
+///   by its `giaddr`, the relay's address on the client's subnet.
+/// * Local, on an interface of the server's host ([`Subnet::interface`]):
+///   the server gets a BOOTP socket bound to that interface, and a request
+///   that arrives on it without a relay is served from this subnet, with
+///   [`Subnet::server`] as the server identifier, and answered through the
+///   same socket.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Subnet {
     /// An address of the subnet (the host bits are ignored).
     pub network: Ipv4Addr,
-    /// Its netmask (option 1).
-    pub netmask: Ipv4Addr,
-    /// Its router (option 3): usually the relay.
-    pub router: Option<Ipv4Addr>,
-    /// Its DNS servers (option 6).
-    pub dns: heapless::Vec<Ipv4Addr, 4>,
-    /// Its domain name (option 15).
-    pub domain: heapless::String<63>,
-    /// Its dynamic pool, first and last address inclusive.
-    pub pool: Option<(Ipv4Addr, Ipv4Addr)>,
-    /// DHCP lease time in seconds.
-    pub lease_time: u32,
+    /// Its netmask, router (usually the relay), DNS, domain, pool and
+    /// lease time.
+    pub net: NetConfig,
+    /// The interface the subnet is on, when it is local to the server's
+    /// host (`None`: behind relays).
+    pub interface: Option<Interface>,
+    /// The server's own address on the subnet (option 54 and the default
+    /// `siaddr` of its clients); needed with `interface`. `None`: the
+    /// server's main address.
+    pub server: Option<Ipv4Addr>,
 }
 
 impl Subnet {
@@ -55,41 +111,25 @@ impl Subnet {
     pub fn new(network: Ipv4Addr, netmask: Ipv4Addr) -> Self {
         Subnet {
             network,
-            netmask,
-            router: None,
-            dns: heapless::Vec::new(),
-            domain: heapless::String::new(),
-            pool: None,
-            lease_time: 3600,
+            net: NetConfig::new(netmask),
+            interface: None,
+            server: None,
         }
     }
 
     /// True when `ip` is on the subnet.
     pub fn contains(&self, ip: Ipv4Addr) -> bool {
-        let mask = u32::from(self.netmask);
-        u32::from(ip) & mask == u32::from(self.network) & mask
+        self.net.same(self.network, ip)
     }
 
     /// The subnet's broadcast address (option 28).
     pub fn broadcast(&self) -> Ipv4Addr {
-        Ipv4Addr::from(u32::from(self.network) | !u32::from(self.netmask))
+        self.net.broadcast_of(self.network)
     }
 
-    fn usable(&self, ip: Ipv4Addr) -> bool {
-        self.contains(ip) && ip != self.broadcast() && u32::from(ip) & !u32::from(self.netmask) != 0
+    pub(super) fn usable(&self, ip: Ipv4Addr) -> bool {
+        self.net.usable(self.network, ip)
     }
-}
-
-/// The settings of one served subnet: what a reply's network options come
-/// from.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct Net<'a> {
-    pub netmask: Ipv4Addr,
-    pub router: Option<Ipv4Addr>,
-    pub dns: &'a [Ipv4Addr],
-    pub domain: &'a str,
-    pub broadcast: Ipv4Addr,
-    pub lease_time: u32,
 }
 
 /// Server-wide settings.
@@ -98,18 +138,9 @@ pub struct ServerConfig {
     /// The server's address on the client subnet: option 54, and the default
     /// `siaddr`.
     pub server_ip: Ipv4Addr,
-    /// The subnet mask of the client subnet (option 1).
-    pub netmask: Ipv4Addr,
-    /// The default router (option 3).
-    pub router: Option<Ipv4Addr>,
-    /// DNS servers (option 6).
-    pub dns: heapless::Vec<Ipv4Addr, 4>,
-    /// Domain name (option 15).
-    pub domain: heapless::String<63>,
-    /// The dynamic pool, first and last address inclusive.
-    pub pool: Option<(Ipv4Addr, Ipv4Addr)>,
-    /// DHCP lease time in seconds (`u32::MAX`: infinite).
-    pub lease_time: u32,
+    /// The client subnet's netmask, router, DNS, domain, pool and lease
+    /// time.
+    pub net: NetConfig,
     /// How long an offered address stays reserved for the client, seconds.
     pub offer_hold: u32,
     /// How long a declined address stays out of the pool, seconds.
@@ -136,8 +167,9 @@ pub struct ServerConfig {
     /// addresses to the network's own DHCP server. Needs no pool (and takes
     /// none).
     pub proxy: bool,
-    /// Subnets served through relays, besides the server's own (whose
-    /// settings are the fields above): subnet 1, 2, ... in this order.
+    /// The subnets besides the server's own (whose settings are
+    /// [`ServerConfig::net`]), behind relays or local to an interface of
+    /// their own: subnet 1, 2, ... in this order.
     pub relayed: heapless::Vec<Subnet, { MAX_SUBNETS - 1 }>,
 }
 
@@ -157,12 +189,7 @@ impl ServerConfig {
     pub fn new(server_ip: Ipv4Addr, netmask: Ipv4Addr) -> Self {
         ServerConfig {
             server_ip,
-            netmask,
-            router: None,
-            dns: heapless::Vec::new(),
-            domain: heapless::String::new(),
-            pool: None,
-            lease_time: 3600,
+            net: NetConfig::new(netmask),
             offer_hold: 60,
             decline_hold: 600,
             bootp_dynamic: false,
@@ -180,19 +207,16 @@ impl ServerConfig {
 
     /// The subnet's broadcast address (option 28).
     pub fn broadcast(&self) -> Ipv4Addr {
-        Ipv4Addr::from(u32::from(self.server_ip) | !u32::from(self.netmask))
+        self.net.broadcast_of(self.server_ip)
     }
 
     /// True when `ip` is on the server's subnet.
     pub fn on_subnet(&self, ip: Ipv4Addr) -> bool {
-        let mask = u32::from(self.netmask);
-        u32::from(ip) & mask == u32::from(self.server_ip) & mask
+        self.net.same(self.server_ip, ip)
     }
 
     pub(super) fn usable(&self, ip: Ipv4Addr) -> bool {
-        self.on_subnet(ip)
-            && ip != self.broadcast()
-            && u32::from(ip) & !u32::from(self.netmask) != 0
+        self.net.usable(self.server_ip, ip)
     }
 
     /// The subnet a request relayed by `giaddr` belongs to: 0 for the
@@ -219,6 +243,25 @@ impl ServerConfig {
             .map(|i| i + 1)
     }
 
+    /// The server's own address on subnet `subnet`: its [`Subnet::server`]
+    /// when it has one, else [`ServerConfig::server_ip`].
+    pub fn server_of(&self, subnet: usize) -> Ipv4Addr {
+        subnet
+            .checked_sub(1)
+            .and_then(|i| self.relayed.get(i))
+            .and_then(|s| s.server)
+            .unwrap_or(self.server_ip)
+    }
+
+    /// Every local subnet on an interface of its own: its number (`n` for
+    /// `relayed[n - 1]`) and the interface.
+    pub fn local_subnets(&self) -> impl Iterator<Item = (usize, &Interface)> + '_ {
+        self.relayed
+            .iter()
+            .enumerate()
+            .filter_map(|(i, s)| s.interface.as_ref().map(|name| (i + 1, name)))
+    }
+
     /// True when `ip` is a usable host address of subnet `subnet`.
     pub(super) fn usable_in(&self, subnet: usize, ip: Ipv4Addr) -> bool {
         match subnet {
@@ -238,29 +281,15 @@ impl ServerConfig {
     /// Every subnet's pool, the server's own first (empty ones included,
     /// so that pool `n` is subnet `n`'s).
     pub fn pools(&self) -> impl Iterator<Item = Option<(Ipv4Addr, Ipv4Addr)>> + '_ {
-        core::iter::once(self.pool).chain(self.relayed.iter().map(|s| s.pool))
+        core::iter::once(self.net.pool).chain(self.relayed.iter().map(|s| s.net.pool))
     }
 
-    /// The network settings of subnet `subnet` (the server's own when it
-    /// does not exist).
-    pub(crate) fn net(&self, subnet: usize) -> Net<'_> {
+    /// The settings of subnet `subnet` (the server's own when it does not
+    /// exist) and its broadcast address.
+    pub(crate) fn net_of(&self, subnet: usize) -> (&NetConfig, Ipv4Addr) {
         match subnet.checked_sub(1).and_then(|i| self.relayed.get(i)) {
-            Some(s) => Net {
-                netmask: s.netmask,
-                router: s.router,
-                dns: &s.dns,
-                domain: &s.domain,
-                broadcast: s.broadcast(),
-                lease_time: s.lease_time,
-            },
-            None => Net {
-                netmask: self.netmask,
-                router: self.router,
-                dns: &self.dns,
-                domain: &self.domain,
-                broadcast: self.broadcast(),
-                lease_time: self.lease_time,
-            },
+            Some(s) => (&s.net, s.broadcast()),
+            None => (&self.net, self.broadcast()),
         }
     }
 }
@@ -316,6 +345,17 @@ pub enum ConfigError {
     /// or another).
     #[error("relayed subnet {0} overlaps another served subnet")]
     SubnetOverlaps(Ipv4Addr),
+    /// A local subnet (one with an interface) has no server address of
+    /// its own on it, or one that is not a host address of the subnet.
+    #[error("subnet {0} on an interface needs the server's own address on it")]
+    SubnetServer(Ipv4Addr),
+    /// A subnet names the interface of an earlier one, or the main one's.
+    #[error("subnet {0} is on an interface another subnet is on")]
+    InterfaceTwice(Ipv4Addr),
+    /// Subnets are on interfaces of their own but the main one is not: its
+    /// socket, bound to no interface, would answer their clients too.
+    #[error("subnets on interfaces of their own need the main subnet on an interface too")]
+    MainInterfaceNeeded,
     /// A proxyDHCP server was given a pool: it hands out no addresses.
     #[error("a proxyDHCP server hands out no addresses: remove the pool")]
     ProxyWithPool,

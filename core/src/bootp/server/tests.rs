@@ -19,8 +19,8 @@ fn mac(n: u8) -> [u8; 6] {
 
 fn config() -> ServerConfig {
     let mut c = ServerConfig::new(SERVER, Ipv4Addr::new(255, 255, 255, 0));
-    c.router = Some(ROUTER);
-    c.pool = Some((ip(100), ip(103)));
+    c.net.router = Some(ROUTER);
+    c.net.pool = Some((ip(100), ip(103)));
     c.file.push_str("default.0").unwrap();
     c
 }
@@ -619,6 +619,7 @@ impl BootPolicy for Stages {
             BootDecision::Boot {
                 next_server: Ipv4Addr::new(10, 0, 0, 9),
                 file: "stage1.bin".try_into().unwrap(),
+                options: Default::default(),
             }
         }
     }
@@ -728,8 +729,8 @@ fn an_exhausted_pool_offers_nothing() {
 #[test]
 fn router_and_server_addresses_are_never_offered() {
     let mut c = config();
-    c.pool = Some((ip(1), ip(4)));
-    c.router = Some(ip(2));
+    c.net.pool = Some((ip(1), ip(4)));
+    c.net.router = Some(ip(2));
     let mut s = Server::new(c, Vec::new(), std::vec![LeaseSlot::EMPTY; 4]).unwrap();
     let mut got = Vec::new();
     for n in 1..=2 {
@@ -769,25 +770,25 @@ fn bad_configurations_are_refused_with_the_reason() {
         Some(ConfigError::HostOutsideSubnet { index: 0, .. })
     ));
     let mut c = config();
-    c.pool = Some((ip(103), ip(100)));
+    c.net.pool = Some((ip(103), ip(100)));
     assert!(matches!(
         new(c, Vec::new()),
         Some(ConfigError::PoolReversed { .. })
     ));
     let mut c = config();
-    c.pool = Some((ip(100), ip(255)));
+    c.net.pool = Some((ip(100), ip(255)));
     assert_eq!(
         new(c, Vec::new()),
         Some(ConfigError::PoolOutsideSubnet(ip(255)))
     );
     let mut c = config();
-    c.pool = Some((ip(100), ip(110)));
+    c.net.pool = Some((ip(100), ip(110)));
     assert!(matches!(
         new(c, Vec::new()),
         Some(ConfigError::LeaseStorage(_))
     ));
     let mut c = config();
-    c.netmask = Ipv4Addr::new(255, 0, 255, 0);
+    c.net.netmask = Ipv4Addr::new(255, 0, 255, 0);
     assert!(matches!(
         new(c, Vec::new()),
         Some(ConfigError::BadNetmask(_))
@@ -999,7 +1000,7 @@ fn the_boot_server_port_acks_a_pxe_client_that_has_its_address_by_unicast() {
 #[test]
 fn a_proxy_takes_no_pool_and_is_silent_to_clients_the_policy_silences() {
     let mut c = proxy_config();
-    c.pool = Some((ip(100), ip(103)));
+    c.net.pool = Some((ip(100), ip(103)));
     assert_eq!(
         Server::new(c, Vec::<Host>::new(), std::vec![LeaseSlot::EMPTY; 4]).err(),
         Some(ConfigError::ProxyWithPool)
@@ -1035,10 +1036,10 @@ fn a_proxy_takes_no_pool_and_is_silent_to_clients_the_policy_silences() {
 fn relayed_config() -> ServerConfig {
     let mut c = config();
     let mut a = Subnet::new(Ipv4Addr::new(10, 2, 0, 0), Ipv4Addr::new(255, 255, 255, 0));
-    a.router = Some(Ipv4Addr::new(10, 2, 0, 1));
-    a.pool = Some((Ipv4Addr::new(10, 2, 0, 100), Ipv4Addr::new(10, 2, 0, 101)));
-    a.lease_time = 600;
-    a.domain.push_str("two.lab").unwrap();
+    a.net.router = Some(Ipv4Addr::new(10, 2, 0, 1));
+    a.net.pool = Some((Ipv4Addr::new(10, 2, 0, 100), Ipv4Addr::new(10, 2, 0, 101)));
+    a.net.lease_time = 600;
+    a.net.domain.push_str("two.lab").unwrap();
     c.relayed.push(a).unwrap();
     c
 }
@@ -1117,7 +1118,7 @@ fn a_subnet_nobody_configured_is_ignored_and_reported_once() {
 #[test]
 fn relayed_subnets_are_checked() {
     let mut c = relayed_config();
-    c.relayed[0].pool = Some((Ipv4Addr::new(10, 2, 0, 100), Ipv4Addr::new(10, 3, 0, 1)));
+    c.relayed[0].net.pool = Some((Ipv4Addr::new(10, 2, 0, 100), Ipv4Addr::new(10, 3, 0, 1)));
     assert_eq!(
         Server::new(c, Vec::<Host>::new(), std::vec![LeaseSlot::EMPTY; 300]).err(),
         Some(ConfigError::PoolOutsideSubnet(Ipv4Addr::new(10, 3, 0, 1)))
@@ -1144,5 +1145,179 @@ fn relayed_subnets_are_checked() {
             std::vec![LeaseSlot::EMPTY; 6]
         )
         .is_ok()
+    );
+}
+
+/// Boots everyone with the same extra options.
+struct WithOptions(crate::bootp::extra::ExtraOptions);
+
+impl BootPolicy for WithOptions {
+    fn decide(&mut self, _now: Instant, request: &BootRequest<'_>) -> BootDecision {
+        BootDecision::Boot {
+            next_server: request.default.next_server,
+            file: "stage1.bin".try_into().unwrap(),
+            options: self.0.clone(),
+        }
+    }
+}
+
+/// Every option code of `m` in order, with its value.
+fn option_list(m: &Message<'_>) -> Vec<(u8, Vec<u8>)> {
+    m.options()
+        .map(|o| o.unwrap())
+        .map(|o| (o.code, o.data.to_vec()))
+        .collect()
+}
+
+#[test]
+fn a_profiles_extra_options_follow_the_servers_and_replace_the_same_code() {
+    use crate::bootp::extra;
+    let mut o = extra::ExtraOptions::new();
+    extra::push(&mut o, 252, b"http://10.0.0.1/wpad.dat").unwrap();
+    extra::push(&mut o, options::ROUTER, &ip(253).octets()).unwrap();
+    extra::push(&mut o, options::TFTP_SERVER_NAME, b"10.0.0.9").unwrap();
+    let mut c = config();
+    c.bootp_dynamic = true;
+    let mut s: TestServer<WithOptions> = Server::with_policy(
+        c,
+        Vec::new(),
+        std::vec![LeaseSlot::EMPTY; 4],
+        WithOptions(o),
+    )
+    .unwrap();
+    let ack = dora(&mut s, Instant::ZERO, 1);
+    let m = Message::new_checked(&ack).unwrap();
+    assert_eq!(m.message_type(), Some(MessageType::Ack));
+    let list = option_list(&m);
+    let codes: Vec<u8> = list.iter().map(|(c, _)| *c).collect();
+    // The server's own first (its router replaced), then the profile's in
+    // the order given; option 66 although the client did not ask for it.
+    assert_eq!(codes, [53, 54, 51, 58, 59, 1, 28, 252, 3, 66]);
+    assert_eq!(m.router(), Some(ip(253)));
+    assert_eq!(
+        m.get(252).as_deref(),
+        Some(&b"http://10.0.0.1/wpad.dat"[..])
+    );
+    assert_eq!(m.tftp_server_name().as_deref(), Some(&b"10.0.0.9"[..]));
+    assert_eq!(m.server_id(), Some(SERVER));
+    // A NAK carries none of them.
+    let nak = Req::dhcp(MessageType::Request, 1)
+        .opt(options::SERVER_ID, &SERVER.octets())
+        .opt(options::REQUESTED_IP, &ip(50).octets());
+    let (_, bytes) = ask(&mut s, Instant::ZERO, &nak).unwrap();
+    let m = Message::new_checked(&bytes).unwrap();
+    assert_eq!(m.message_type(), Some(MessageType::Nak));
+    assert!(!m.has(252) && !m.has(options::ROUTER));
+    // A plain BOOTP reply with the cookie carries them too.
+    let (_, bytes) = ask(&mut s, Instant::ZERO, &Req::new(None, 2)).unwrap();
+    let m = Message::new_checked(&bytes).unwrap();
+    assert_eq!(m.message_type(), None);
+    assert_eq!(
+        m.get(252).as_deref(),
+        Some(&b"http://10.0.0.1/wpad.dat"[..])
+    );
+    assert_eq!(m.router(), Some(ip(253)));
+}
+
+/// The server's own subnet plus a local one on interface `veth2`.
+fn two_links() -> ServerConfig {
+    let mut c = config();
+    let mut sub = Subnet::new(Ipv4Addr::new(10, 42, 0, 0), Ipv4Addr::new(255, 255, 255, 0));
+    sub.interface = Some("veth2".try_into().unwrap());
+    sub.server = Some(Ipv4Addr::new(10, 42, 0, 1));
+    sub.net.router = Some(Ipv4Addr::new(10, 42, 0, 254));
+    sub.net.pool = Some((Ipv4Addr::new(10, 42, 0, 100), Ipv4Addr::new(10, 42, 0, 103)));
+    c.relayed.push(sub).unwrap();
+    c
+}
+
+/// Feeds `req` as received by the socket of local subnet `via`; the one
+/// reply and the subnet whose socket it leaves through.
+fn ask_on(s: &mut TestServer, via: usize, req: &Req) -> Option<(Vec<u8>, usize)> {
+    s.handle_datagram_on(Instant::ZERO, via, from68(), &req.bytes());
+    let mut buf = [0u8; 1500];
+    let (t, _, out) = s.poll_transmit_via(Instant::ZERO, &mut buf)?;
+    assert!(s.poll_transmit_via(Instant::ZERO, &mut buf).is_none());
+    Some((buf[..t.len].to_vec(), out))
+}
+
+#[test]
+fn a_local_request_is_served_from_the_subnet_of_the_interface_it_arrived_on() {
+    let mut s = Server::new(two_links(), Vec::new(), std::vec![LeaseSlot::EMPTY; 8]).unwrap();
+    let second = Ipv4Addr::new(10, 42, 0, 1);
+    // On the second link's socket: its pool, router, server identifier and
+    // next server, answered through the same socket.
+    let (offer, via) = ask_on(&mut s, 1, &Req::dhcp(MessageType::Discover, 1)).unwrap();
+    assert_eq!(via, 1);
+    let m = Message::new_checked(&offer).unwrap();
+    assert_eq!(m.packet().yiaddr(), Ipv4Addr::new(10, 42, 0, 100));
+    assert_eq!(m.server_id(), Some(second));
+    assert_eq!(m.packet().siaddr(), second);
+    assert_eq!(m.router(), Some(Ipv4Addr::new(10, 42, 0, 254)));
+    assert_eq!(m.broadcast_address(), Some(Ipv4Addr::new(10, 42, 0, 255)));
+    let req = Req::dhcp(MessageType::Request, 1)
+        .opt(options::SERVER_ID, &second.octets())
+        .opt(options::REQUESTED_IP, &[10, 42, 0, 100]);
+    let (ack, via) = ask_on(&mut s, 1, &req).unwrap();
+    assert_eq!(via, 1);
+    assert_eq!(
+        Message::new_checked(&ack).unwrap().message_type(),
+        Some(MessageType::Ack)
+    );
+    // The same client's REQUEST naming the main server's identifier is
+    // another server's business on this link.
+    let other = Req::dhcp(MessageType::Request, 1)
+        .opt(options::SERVER_ID, &SERVER.octets())
+        .opt(options::REQUESTED_IP, &[10, 42, 0, 100]);
+    assert!(ask_on(&mut s, 1, &other).is_none());
+    // On the main socket: the main subnet, as before.
+    let (offer, via) = ask_on(&mut s, 0, &Req::dhcp(MessageType::Discover, 2)).unwrap();
+    assert_eq!(via, 0);
+    let m = Message::new_checked(&offer).unwrap();
+    assert_eq!(m.packet().yiaddr(), ip(100));
+    assert_eq!(m.server_id(), Some(SERVER));
+    assert_eq!(m.router(), Some(ROUTER));
+    // A subnet number that is not a local subnet is the main socket.
+    let (offer, via) = ask_on(&mut s, 7, &Req::dhcp(MessageType::Discover, 3)).unwrap();
+    assert_eq!(via, 0);
+    assert_eq!(
+        Message::new_checked(&offer).unwrap().packet().yiaddr(),
+        ip(101)
+    );
+    // The second subnet's server address is never leased.
+    assert!(s.leases().all(|l| l.ip != second));
+}
+
+#[test]
+fn a_local_subnet_needs_its_own_server_address_and_an_interface_of_its_own() {
+    let fails = |c: ServerConfig| Server::new(c, Vec::new(), std::vec![LeaseSlot::EMPTY; 8]).err();
+    let net = Ipv4Addr::new(10, 42, 0, 0);
+    let mut c = two_links();
+    c.relayed[0].server = None;
+    assert_eq!(fails(c), Some(ConfigError::SubnetServer(net)));
+    let mut c = two_links();
+    c.relayed[0].server = Some(Ipv4Addr::new(10, 43, 0, 1));
+    assert_eq!(fails(c), Some(ConfigError::SubnetServer(net)));
+    let mut c = two_links();
+    let mut third = c.relayed[0].clone();
+    third.network = Ipv4Addr::new(10, 43, 0, 0);
+    third.server = Some(Ipv4Addr::new(10, 43, 0, 1));
+    third.net.router = None;
+    third.net.pool = None;
+    c.relayed.push(third).unwrap();
+    assert_eq!(
+        fails(c),
+        Some(ConfigError::InterfaceTwice(Ipv4Addr::new(10, 43, 0, 0)))
+    );
+    // A host cannot have the server's address on the second link.
+    let mut h = Host::new(HwAddr::ethernet(mac(1)));
+    h.ip = Some(Ipv4Addr::new(10, 42, 0, 1));
+    assert_eq!(
+        Server::new(two_links(), std::vec![h], std::vec![LeaseSlot::EMPTY; 8]).err(),
+        Some(ConfigError::DuplicateIp {
+            first: usize::MAX,
+            second: 0,
+            ip: Ipv4Addr::new(10, 42, 0, 1)
+        })
     );
 }
