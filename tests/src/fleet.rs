@@ -374,9 +374,11 @@ pub struct Fleet {
 }
 
 /// Where TFTP retransmissions came from: each one classified by its
-/// kind, by what its sender had just seen (its own timer, or a datagram of
-/// the same transfer) and by whether the receiver already had an earlier
-/// copy (a resend it did not need).
+/// kind, by what its sending host last reacted to (its own timer, or the
+/// datagram just delivered to it, which for a server with many transfers
+/// may belong to another one) and by whether the receiver had already
+/// been handed an identical copy (a resend it did not need, unless it had
+/// dropped that copy after a gap).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct TftpRetransmissions {
     /// DATA resent when the sender's timer fired: (all, already delivered).

@@ -1182,10 +1182,9 @@ fn a_batched_window_sends_its_first_block_alone_then_the_rest_in_one_run() {
     }
 }
 
-/// A server sending `blocks` 512-byte blocks with window 4 to [`CLIENT`],
-/// driven by hand: returns the transfer, its file, the store, and a
-/// function that drives it at a time and returns the DATA block numbers
-/// sent.
+/// A server sending `blocks` 512-byte blocks (and a short last one) with
+/// window 4 to [`CLIENT`], driven by hand with [`data_sent`]: the
+/// transfer, its file and the store.
 fn windowed_sender(blocks: usize) -> (Transfer, TransferFile<MemStore>, MemStore) {
     let mut store = MemStore::new();
     store.insert("w.bin", file(21, 512 * blocks + 7));
@@ -1194,6 +1193,8 @@ fn windowed_sender(blocks: usize) -> (Transfer, TransferFile<MemStore>, MemStore
     (t, files, store)
 }
 
+/// Drives `t` at `now` (after `rx` arrived) and returns the numbers of
+/// the DATA blocks it sent.
 fn data_sent(
     t: &mut Transfer,
     files: &mut TransferFile<MemStore>,
